@@ -1,0 +1,268 @@
+"""Site files: a city, its districts, stations and per-district targets.
+
+A site file is YAML::
+
+    city: {id: beijing, name_zh: 北京市, name_en: Beijing, synthetic: false}
+    districts:
+      - {id: dongcheng, name_zh: 东城区, name_en: Dongcheng, grade: II}
+    stations:
+      - {code: 1003A, name_zh: 东四, name_en: Dongsi, district: dongcheng,
+         lon: 116.4174, lat: 39.9289, role: evaluation, aliases: [Dongsi]}
+    targets:
+      - {district: dongcheng, pollutant: NO2, statistic: annual_mean,
+         value: 37, unit: µg/m3, years: 2021-2025}
+
+``role`` is ``evaluation`` (counts for district and city values),
+``background`` (对照点, shown but excluded from area values) or ``excluded``.
+``years`` is a year, a list of years, ``"2021-2025"`` or ``"2021-"`` (open).
+Every mistake raises :class:`ConfigError` naming file, key and fix.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+
+POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
+CANONICAL_UNITS = {"SO2": "µg/m3", "NO2": "µg/m3", "PM10": "µg/m3", "PM2.5": "µg/m3",
+                   "CO": "mg/m3", "O3": "µg/m3"}
+ROLES = ("evaluation", "background", "excluded")
+NETWORKS = ("national", "provincial", "")
+GRADES = ("I", "II")
+TARGET_STATISTICS = ("annual_mean", "p98_daily", "p95_daily", "p90_mda8",
+                     "exceedance_days", "good_day_ratio", "heavy_days", "composite_index")
+_ID = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class City:
+    id: str
+    name_zh: str
+    name_en: str
+    synthetic: bool = False
+
+
+@dataclass(frozen=True)
+class District:
+    id: str
+    name_zh: str
+    name_en: str
+    grade: str = "II"
+
+
+@dataclass(frozen=True)
+class Station:
+    code: str
+    name_zh: str
+    name_en: str
+    district: str | None
+    lon: float | None
+    lat: float | None
+    role: str = "evaluation"
+    aliases: tuple[str, ...] = ()
+    network: str = ""  # national (国控) / provincial (省控) / "" unknown
+
+    @property
+    def is_evaluation(self) -> bool:
+        return self.role == "evaluation"
+
+
+@dataclass(frozen=True)
+class Target:
+    district: str
+    pollutant: str
+    statistic: str
+    value: float
+    unit: str
+    first_year: int | None
+    last_year: int | None
+    note: str = ""
+
+    def applies_to(self, year: int) -> bool:
+        return ((self.first_year is None or year >= self.first_year)
+                and (self.last_year is None or year <= self.last_year))
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    path: Path
+    city: City
+    districts: tuple[District, ...]
+    stations: tuple[Station, ...]
+    targets: tuple[Target, ...] = field(default=())
+
+    def station_by_alias(self) -> dict[str, str]:
+        """Map every code, English name and alias (case-folded) to the station code."""
+        out: dict[str, str] = {}
+        for s in self.stations:
+            for name in (s.code, s.name_en, s.name_zh, *s.aliases):
+                if name:
+                    out[name.casefold()] = s.code
+        return out
+
+
+def _unit_key(unit: str) -> str:
+    return unit.replace("μ", "µ").replace("³", "3").replace("ug", "µg").strip()
+
+
+def _require(path, mapping: dict, key: str, where: str, kind=str):
+    if not isinstance(mapping, dict):
+        raise ConfigError(path, where, "expected a mapping", "write it as 'key: value' lines")
+    if key not in mapping or mapping[key] in (None, ""):
+        raise ConfigError(path, f"{where}.{key}", "missing", f"add '{key}:' to {where}")
+    value = mapping[key]
+    if kind is str:
+        return str(value).strip()
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(path, f"{where}.{key}", f"{value!r} is not a {kind.__name__}",
+                          f"write a {kind.__name__} value") from None
+
+
+def _optional_float(path, mapping, key, where, lo, hi):
+    if mapping.get(key) in (None, ""):
+        return None
+    value = _require(path, mapping, key, where, float)
+    if not lo <= value <= hi:
+        raise ConfigError(path, f"{where}.{key}", f"{value} is outside {lo}…{hi}",
+                          "check the coordinate (decimal degrees, WGS84)")
+    return value
+
+
+def _years(path, where, value) -> tuple[int | None, int | None]:
+    if value in (None, ""):
+        return None, None
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        if sorted(value) != list(range(min(value), max(value) + 1)):
+            raise ConfigError(path, f"{where}.years", "a list of years must be consecutive",
+                              "use one target entry per separate span")
+        return min(value), max(value)
+    m = re.fullmatch(r"\s*(\d{4})\s*-\s*(\d{4})?\s*", str(value))
+    if m:
+        first, last = int(m.group(1)), int(m.group(2)) if m.group(2) else None
+        if last is not None and last < first:
+            raise ConfigError(path, f"{where}.years", f"{value!r} ends before it starts",
+                              "write first-last, e.g. 2021-2025")
+        return first, last
+    raise ConfigError(path, f"{where}.years", f"{value!r} is not a year span",
+                      "write 2021, [2021, 2022], '2021-2025' or '2021-'")
+
+
+def parse_site_config(data, path: Path) -> SiteConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(path, "(file)", "expected a mapping with city, districts, stations",
+                          "see config/sites/beijing.yaml for the layout")
+    for key in data:
+        if key not in ("city", "districts", "stations", "targets"):
+            raise ConfigError(path, key, "unknown section",
+                              "use city, districts, stations and targets")
+    c = data.get("city")
+    city_id = _require(path, c, "id", "city")
+    if not _ID.match(city_id):
+        raise ConfigError(path, "city.id", f"{city_id!r} is not a lower-case id",
+                          "use lower-case letters, digits, '-' or '_' (pinyin), e.g. beijing")
+    city = City(id=city_id, name_zh=_require(path, c, "name_zh", "city"),
+                name_en=_require(path, c, "name_en", "city"),
+                synthetic=bool(c.get("synthetic", False)))
+
+    districts: list[District] = []
+    seen: set[str] = set()
+    for i, d in enumerate(data.get("districts") or []):
+        where = f"districts[{i}]"
+        did = _require(path, d, "id", where)
+        if not _ID.match(did):
+            raise ConfigError(path, f"{where}.id", f"{did!r} is not a lower-case id",
+                              "use lower-case pinyin, e.g. dongcheng")
+        if did in seen:
+            raise ConfigError(path, f"{where}.id", f"duplicate district id {did!r}",
+                              "give each district its own id")
+        seen.add(did)
+        grade = str(d.get("grade", "II")).strip().upper()
+        if grade not in GRADES:
+            raise ConfigError(path, f"{where}.grade", f"{grade!r} is not a grade",
+                              "use I (class-1 areas) or II (everything else)")
+        districts.append(District(did, _require(path, d, "name_zh", where),
+                                  _require(path, d, "name_en", where), grade))
+
+    stations: list[Station] = []
+    codes: set[str] = set()
+    for i, s in enumerate(data.get("stations") or []):
+        where = f"stations[{i}]"
+        code = _require(path, s, "code", where)
+        if code in codes:
+            raise ConfigError(path, f"{where}.code", f"duplicate station code {code!r}",
+                              "each station code may appear once per site file")
+        codes.add(code)
+        district = s.get("district")
+        if district not in (None, "") and district not in seen:
+            raise ConfigError(path, f"{where}.district", f"unknown district {district!r}",
+                              f"use one of the districts listed: {', '.join(sorted(seen))}")
+        role = str(s.get("role", "evaluation")).strip()
+        if role not in ROLES:
+            raise ConfigError(path, f"{where}.role", f"{role!r} is not a station role",
+                              f"use one of: {', '.join(ROLES)}")
+        if str(s.get("network") or "") not in NETWORKS:
+            raise ConfigError(path, f"{where}.network", f"{s.get('network')!r} is not a network",
+                              "use national, provincial or leave it out")
+        aliases = s.get("aliases") or []
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        stations.append(Station(
+            code=code, name_zh=_require(path, s, "name_zh", where),
+            name_en=str(s.get("name_en") or ""), district=district or None,
+            lon=_optional_float(path, s, "lon", where, -180, 180),
+            lat=_optional_float(path, s, "lat", where, -90, 90),
+            role=role, aliases=tuple(str(a) for a in aliases),
+            network=str(s.get("network") or "")))
+
+    targets: list[Target] = []
+    for i, t in enumerate(data.get("targets") or []):
+        where = f"targets[{i}]"
+        district = _require(path, t, "district", where)
+        if district not in seen:
+            raise ConfigError(path, f"{where}.district", f"unknown district {district!r}",
+                              f"use one of the districts listed: {', '.join(sorted(seen))}")
+        pollutant = _require(path, t, "pollutant", where)
+        if pollutant not in POLLUTANTS + ("AQI", "ALL"):
+            raise ConfigError(path, f"{where}.pollutant", f"unknown pollutant {pollutant!r}",
+                              f"use one of: {', '.join(POLLUTANTS + ('AQI', 'ALL'))}")
+        statistic = _require(path, t, "statistic", where)
+        if statistic not in TARGET_STATISTICS:
+            raise ConfigError(path, f"{where}.statistic", f"unknown statistic {statistic!r}",
+                              f"use one of: {', '.join(TARGET_STATISTICS)}")
+        value = _require(path, t, "value", where, float)
+        unit = str(t.get("unit") or CANONICAL_UNITS.get(pollutant, ""))
+        if pollutant in CANONICAL_UNITS and _unit_key(unit) != CANONICAL_UNITS[pollutant]:
+            raise ConfigError(path, f"{where}.unit", f"bad unit {unit!r} for {pollutant}",
+                              f"targets are in the canonical unit {CANONICAL_UNITS[pollutant]}")
+        first, last = _years(path, where, t.get("years"))
+        targets.append(Target(district, pollutant, statistic, value,
+                              CANONICAL_UNITS.get(pollutant, unit), first, last,
+                              str(t.get("note") or "")))
+    return SiteConfig(path=path, city=city, districts=tuple(districts),
+                      stations=tuple(stations), targets=tuple(targets))
+
+
+def load_site_config(path) -> SiteConfig:
+    """Read and validate a site file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, "(file)", "no such site file",
+                          "give the path of a YAML site file, e.g. config/sites/beijing.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, "(file)", "not UTF-8 text", "save the file as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(path, line, f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                          "fix the YAML syntax (indentation, colons, quotes)") from None
+    return parse_site_config(data, path)

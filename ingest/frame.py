@@ -1,0 +1,187 @@
+"""The canonical long frame every reader produces, pollutant names and units.
+
+Columns of the canonical frame:
+
+``station``   station code (str)
+``time``      start of the averaging hour, naive datetime in China Standard Time
+``pollutant`` one of ``SO2, NO2, PM10, PM2.5, CO, O3``
+``value``     float in the canonical unit (µg/m³; CO mg/m³); NaN when missing
+``unit``      the canonical unit of the pollutant
+``flag``      QC flag name (:data:`ingest.qc.FLAGS`); readers set ``missing`` and
+              ``non_numeric``, :func:`ingest.qc.apply_qc` adds the others
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from config.sites import CANONICAL_UNITS, POLLUTANTS
+
+from .errors import IngestError
+
+COLUMNS = ["station", "time", "pollutant", "value", "unit", "flag"]
+
+# Names seen in bureau exports, case- and punctuation-insensitive (see _alias_key).
+_ALIASES = {
+    "SO2": ["so2", "二氧化硫", "sulfurdioxide", "sulphurdioxide"],
+    "NO2": ["no2", "二氧化氮", "nitrogendioxide"],
+    "PM10": ["pm10", "可吸入颗粒物"],
+    "PM2.5": ["pm2.5", "pm25", "pm2_5", "细颗粒物"],
+    "CO": ["co", "一氧化碳", "carbonmonoxide"],
+    "O3": ["o3", "臭氧", "ozone"],
+}
+
+
+def _alias_key(name: str) -> str:
+    return re.sub(r"[\s_\-()（）.]", "", str(name)).casefold().replace("₂", "2").replace("₃", "3")
+
+
+POLLUTANT_ALIASES = {_alias_key(a): p for p, names in _ALIASES.items() for a in names}
+
+
+def canonical_pollutant(name: str) -> str | None:
+    """``'pm2_5'`` → ``'PM2.5'``; None when the name is not a pollutant we store."""
+    key = _alias_key(name)
+    # Units in the header ("PM2.5(μg/m³)", "CO_mg/m3") are not part of the name.
+    key = re.sub(r"(µg|μg|ug|mg)/?m3?$|ppb$|ppm$", "", key.replace("³", "3"))
+    return POLLUTANT_ALIASES.get(key)
+
+
+def _unit_key(unit: str) -> str:
+    # casefold() turns the micro sign into Greek mu, so fold first, then normalise.
+    return (str(unit).strip().casefold().replace("μ", "µ").replace("³", "3")
+            .replace("ug", "µg").replace(" ", ""))
+
+
+# Factor from a source unit to the canonical unit of each pollutant class.
+_MASS_FACTORS = {"CO": {"mg/m3": 1.0, "µg/m3": 1e-3},
+                 "*": {"µg/m3": 1.0, "mg/m3": 1e3}}
+# Molar masses [g/mol] for ppb → µg/m³ at a stated temperature and 1013.25 hPa.
+MOLAR_MASS = {"SO2": 64.066, "NO2": 46.0055, "CO": 28.010, "O3": 47.997}
+_MOLAR_VOLUME_0C = 22.41396954  # L/mol at 273.15 K, 101.325 kPa
+
+
+def unit_factor(pollutant: str, unit: str, *, gas_temperature_c: float | None = None,
+                source: str = "", option: str = "--unit") -> float:
+    """Multiplier from ``unit`` to the canonical unit of ``pollutant``.
+
+    ppb/ppm are converted only when the source's reference temperature is given
+    (standards §2: gases at 298.15 K, 1013.25 hPa; ingest converts only when told).
+    """
+    key = _unit_key(unit)
+    table = _MASS_FACTORS["CO" if pollutant == "CO" else "*"]
+    if key in table:
+        return table[key]
+    if key in ("ppb", "ppm"):
+        if pollutant not in MOLAR_MASS:
+            raise IngestError(source, f"unit {unit!r} is not possible for {pollutant}",
+                              expected="µg/m3 for particles")
+        if gas_temperature_c is None:
+            raise IngestError(source, f"unit {unit!r} for {pollutant} needs the gas temperature "
+                              "to convert", expected="--gas-temperature 25 (or the source's "
+                              "stated reference temperature in °C)")
+        molar_volume = _MOLAR_VOLUME_0C * (273.15 + gas_temperature_c) / 273.15
+        ug_per_ppb = MOLAR_MASS[pollutant] / molar_volume
+        factor = ug_per_ppb * (1000 if key == "ppm" else 1)
+        return factor / 1000 if pollutant == "CO" else factor
+    raise IngestError(source, f"unknown unit {unit!r} for {pollutant} in {option}",
+                      expected=f"{CANONICAL_UNITS[pollutant]}, "
+                      f"{'µg/m3' if pollutant == 'CO' else 'mg/m3'}, ppb or ppm")
+
+
+def parse_unit_overrides(items, source: str = "") -> dict[str, str]:
+    """``["CO=mg/m3", "NO2=ppb"]`` → ``{"CO": "mg/m3", "NO2": "ppb"}`` with clear errors."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        for part in str(item).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise IngestError(source or "--unit", f"cannot read unit override {part!r}",
+                                  expected="POLLUTANT=UNIT, e.g. CO=mg/m3")
+            name, unit = (s.strip() for s in part.split("=", 1))
+            pollutant = canonical_pollutant(name)
+            if pollutant is None:
+                raise IngestError(source or "--unit", f"unknown pollutant {name!r} in --unit",
+                                  expected=", ".join(POLLUTANTS))
+            unit_factor(pollutant, unit, gas_temperature_c=25.0, source=source or "--unit")
+            out[pollutant] = unit
+    return out
+
+
+def to_numeric(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse a column of cell texts: (values, missing mask, non-numeric mask).
+
+    Empty cells and the usual missing markers (NA, NaN, —, 无数据 …) are missing;
+    anything else that is not a number is ``non_numeric`` (kept, flagged).
+    """
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        values = raw.to_numpy(dtype="float64", na_value=np.nan)
+        missing = np.isnan(values)
+        return values, missing, np.zeros(len(values), dtype=bool)
+    text = raw.astype("string").str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    missing = (text.isna() | text.str.fullmatch(r"(?i)(|na|nan|n/a|null|none|-+|—+|/|无数据)")
+               .fillna(True)).to_numpy(dtype=bool)
+    non_numeric = np.isnan(values) & ~missing
+    # "inf" parses as a number but is not a reading.
+    non_numeric |= np.isinf(values)
+    values[np.isinf(values)] = np.nan
+    return values, missing, non_numeric
+
+
+def empty_frame() -> pd.DataFrame:
+    return pd.DataFrame({"station": pd.Series(dtype="str"),
+                         "time": pd.Series(dtype="datetime64[s]"),
+                         "pollutant": pd.Series(dtype="str"),
+                         "value": pd.Series(dtype="float64"),
+                         "unit": pd.Series(dtype="str"),
+                         "flag": pd.Series(dtype="str")})
+
+
+def long_from_wide(times: np.ndarray, stations, columns: dict[str, tuple],
+                   ) -> pd.DataFrame:
+    """Build the canonical frame from per-pollutant arrays of one row per station-hour.
+
+    ``columns`` maps pollutant → (values in canonical unit, missing mask, non-numeric mask).
+    ``stations`` is one code or an array aligned with ``times``.
+    """
+    n = len(times)
+    parts = []
+    station_arr = (np.full(n, stations, dtype=object) if isinstance(stations, str)
+                   else np.asarray(stations, dtype=object))
+    for pollutant, (values, missing, non_numeric) in columns.items():
+        flag = np.where(non_numeric, "non_numeric", np.where(missing, "missing", "ok"))
+        parts.append(pd.DataFrame({
+            "station": station_arr, "time": times, "pollutant": pollutant,
+            "value": values, "unit": CANONICAL_UNITS[pollutant], "flag": flag}))
+    if not parts:
+        return empty_frame()
+    frame = pd.concat(parts, ignore_index=True)
+    frame["time"] = frame["time"].astype("datetime64[s]")
+    return frame[COLUMNS]
+
+
+HOUR_LABELS = ("beginning", "ending")
+
+
+def label_to_start(times: pd.Series | np.ndarray, hour_label: str, source: str = ""):
+    """Convert hour labels to the start of the averaging hour (standards §3).
+
+    An hour-ending label 01:00 means the hour 00:00–01:00, stored as 00:00.
+    """
+    if hour_label not in HOUR_LABELS:
+        raise IngestError(source or "--hour-label", f"unknown hour label {hour_label!r}",
+                          expected="beginning or ending")
+    return times - np.timedelta64(1, "h") if hour_label == "ending" else times
+
+
+def check_whole_hours(times: pd.Series, source, row_offset: int = 2, column: str = "time"):
+    """Raise when a timestamp is not on the hour (hourly readings only)."""
+    bad = (times.dt.minute != 0) | (times.dt.second != 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise IngestError(source, f"timestamp {times.iloc[i]} is not on the hour", row=i + row_offset,
+                          column=column, expected="hourly readings labelled HH:00")

@@ -1,0 +1,281 @@
+"""Write canonical frames to the database: one ingest run and one transaction per file.
+
+A file that fails part-way leaves the database exactly as it was (the data
+transaction rolls back) and its ingest run is recorded as ``failed`` with the
+one-line reason. Loading the same file twice stores nothing new: the batch is
+compared with what is stored, and only new or changed station-hours are
+written, touching only the pollutants the file delivered.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+
+from store import schema
+from store.db import bump_data_version
+from store.writer import FLAG_COLUMNS, VALUE_COLUMNS, HourlyBatch, read_hourly, upsert_hourly
+
+from .errors import IngestError
+from .qc import FLAG_CODE, MISSING, NON_NUMERIC, OK, QCRules, flag_column, load_rules
+
+POLLUTANT_ORDER = [p for _, p in schema.POLLUTANT_COLUMNS]
+_POLLUTANT_INDEX = {p: j for j, p in enumerate(POLLUTANT_ORDER)}
+
+
+class UnknownStationsWarning(UserWarning):
+    """Readings for station codes not in the database; the stations were created."""
+
+
+@dataclass
+class LoadResult:
+    file: str
+    reader: str
+    run_id: int | None = None
+    status: str = "running"
+    rows_read: int = 0
+    readings_read: int = 0
+    readings_new: int = 0
+    readings_changed: int = 0
+    readings_flagged: int = 0
+    readings_rejected: int = 0
+    duplicates_ignored: int = 0
+    created_stations: list[str] = field(default_factory=list)
+    same_as_run: int | None = None
+    message: str = ""
+
+    def summary(self) -> str:
+        name = Path(self.file).name
+        if self.status == "failed":
+            return f"{name}: FAILED — {self.message}"
+        head = (f"{name}: {self.readings_read:,} readings read, {self.readings_new:,} new, "
+                f"{self.readings_changed:,} changed")
+        if self.readings_new == 0 and self.readings_changed == 0:
+            head += " — nothing new to store"
+            if self.same_as_run:
+                head += f" (identical to the file loaded in run #{self.same_as_run})"
+        extra = []
+        if self.readings_flagged:
+            extra.append(f"{self.readings_flagged:,} flagged by QC")
+        if self.readings_rejected:
+            extra.append(f"{self.readings_rejected:,} excluded from statistics")
+        if self.duplicates_ignored:
+            extra.append(f"{self.duplicates_ignored:,} identical duplicate readings ignored")
+        if self.created_stations:
+            extra.append(f"new stations without district: {', '.join(self.created_stations)}")
+        return head + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def file_checksum(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+def start_run(engine, reader: str, file, checksum: str, options: dict) -> tuple[int, int | None]:
+    """Record a running ingest run (own transaction); return its id and an earlier identical run."""
+    opts = json.dumps(options, sort_keys=True, ensure_ascii=False, default=str)
+    with engine.begin() as conn:
+        same = conn.execute(
+            select(func.max(schema.ingest_runs.c.id)).where(
+                schema.ingest_runs.c.checksum == checksum,
+                schema.ingest_runs.c.reader == reader,
+                schema.ingest_runs.c.options == opts,
+                schema.ingest_runs.c.status.in_(("ok", "unchanged")))).scalar()
+        run_id = conn.execute(schema.ingest_runs.insert().values(
+            reader=reader, file=str(file), checksum=checksum, options=opts,
+            started_at=_now(), status="running", message="")).inserted_primary_key[0]
+    return int(run_id), same
+
+
+def finish_run(engine, result: LoadResult) -> None:
+    with engine.begin() as conn:
+        conn.execute(schema.ingest_runs.update().where(schema.ingest_runs.c.id == result.run_id)
+                     .values(finished_at=_now(), status=result.status, rows_read=result.rows_read,
+                             readings_read=result.readings_read, readings_new=result.readings_new,
+                             readings_changed=result.readings_changed,
+                             readings_flagged=result.readings_flagged,
+                             readings_rejected=result.readings_rejected,
+                             message=result.message[:2000]))
+
+
+def resolve_stations(conn, codes, *, strict: bool, source: str, synthetic: bool = False,
+                     ) -> tuple[dict[str, int], list[str]]:
+    """Station code → id, creating unknown codes (unassigned district) unless strict."""
+    codes = sorted(set(codes))
+    found = dict(conn.execute(select(schema.stations.c.code, schema.stations.c.id)
+                              .where(schema.stations.c.code.in_(codes))).all()) if codes else {}
+    unknown = [c for c in codes if c not in found]
+    if unknown and strict:
+        raise IngestError(source, f"unknown station code(s) {', '.join(unknown[:20])}"
+                          + (" …" if len(unknown) > 20 else ""),
+                          expected="stations listed in the site file (load it with 'lantian "
+                          "init --sites FILE') or run without --strict to create them")
+    for code in unknown:
+        found[code] = conn.execute(schema.stations.insert().values(
+            code=code, name_zh=code, name_en=code, role="evaluation", network="",
+            synthetic=synthetic, origin="ingest")).inserted_primary_key[0]
+    return found, unknown
+
+
+def to_batch(frame: pd.DataFrame, station_ids: dict[str, int], source: str,
+             ) -> tuple[HourlyBatch, list[str], int]:
+    """Pivot the canonical long frame to one row per station-hour.
+
+    Returns the batch (sorted by station, time), the pollutants present and the
+    number of identical duplicate readings dropped. Conflicting duplicates
+    (same station, hour and pollutant with different values) are an error.
+    """
+    sid = frame["station"].map(station_ids).to_numpy(dtype=np.int64)
+    hours = frame["time"].to_numpy(dtype="datetime64[h]").astype(np.int64)
+    pcol = frame["pollutant"].map(_POLLUTANT_INDEX)
+    if pcol.isna().any():
+        bad = frame["pollutant"][pcol.isna()].iloc[0]
+        raise IngestError(source, f"unknown pollutant {bad!r}", expected=", ".join(POLLUTANT_ORDER))
+    pcol = pcol.to_numpy(dtype=np.int64)
+    base = hours.min() if len(hours) else 0
+    key = (sid << 32) | (hours - base)
+    row_keys, row = np.unique(key, return_inverse=True)
+    n = len(row_keys)
+    values_in = frame["value"].to_numpy(dtype="float64")
+    flags_in = frame["flag"].map(FLAG_CODE).to_numpy(dtype=np.int8)
+
+    cell = row * 6 + pcol
+    order = np.argsort(cell, kind="stable")
+    cell_sorted = cell[order]
+    dup = np.zeros(len(cell), dtype=bool)
+    dup[1:] = cell_sorted[1:] == cell_sorted[:-1]
+    duplicates = 0
+    if dup.any():
+        later, first = order[dup], order[np.flatnonzero(dup) - 1]
+        a, b = values_in[later], values_in[first]
+        conflict = ~((a == b) | (np.isnan(a) & np.isnan(b))) | (flags_in[later] != flags_in[first])
+        if conflict.any():
+            i, j = int(first[conflict][0]), int(later[conflict][0])
+            r = frame.iloc[j]
+            rows = frame["row"] if "row" in frame.columns else None
+            raise IngestError(source, f"station {r['station']} {pd.Timestamp(r['time']):%Y-%m-%d %H:%M} "
+                              f"{r['pollutant']} is given twice with different values "
+                              f"({values_in[i]:g} and {values_in[j]:g})",
+                              row=int(rows.iloc[j]) if rows is not None else None,
+                              expected="one value per station, hour and pollutant")
+        duplicates = int(dup.sum())
+    values = np.full((n, 6), np.nan)
+    flags = np.full((n, 6), MISSING, dtype=np.int8)
+    values[row, pcol] = values_in
+    flags[row, pcol] = flags_in
+    present = [POLLUTANT_ORDER[j] for j in np.unique(pcol)]
+    station = (row_keys >> 32).astype(np.int64)
+    ts = ((row_keys & 0xFFFFFFFF) + base).astype("datetime64[h]").astype("datetime64[s]")
+    return HourlyBatch(station, ts, values, flags), present, duplicates
+
+
+def run_qc(batch: HourlyBatch, present: list[str], rules: QCRules) -> None:
+    hours = batch.ts.astype("datetime64[h]").astype(np.int64)
+    for p in present:
+        j = _POLLUTANT_INDEX[p]
+        batch.flags[:, j] = flag_column(p, batch.values[:, j], batch.flags[:, j],
+                                        batch.station_id, hours, rules)
+
+
+def _diff(batch: HourlyBatch, stored: pd.DataFrame, cols: list[int]):
+    """Which batch rows to write, and how many readings are new / changed."""
+    def readable(values, flags):
+        return ~np.isnan(values) | (flags == NON_NUMERIC)
+
+    new_cells = readable(batch.values[:, cols], batch.flags[:, cols])
+    if stored.empty:
+        return np.ones(len(batch), dtype=bool), int(new_cells.sum()), 0
+    skey = (stored["station_id"].to_numpy(np.int64) << 32) | (
+        stored["ts"].to_numpy("datetime64[h]").astype(np.int64) & 0xFFFFFFFF)
+    bkey = (batch.station_id << 32) | (batch.ts.astype("datetime64[h]").astype(np.int64) & 0xFFFFFFFF)
+    pos = np.searchsorted(skey, bkey)
+    pos_clipped = np.minimum(pos, len(skey) - 1)
+    exists = skey[pos_clipped] == bkey
+    old_values = np.full((len(batch), 6), np.nan)
+    old_flags = np.full((len(batch), 6), MISSING, dtype=np.int8)
+    old_values[exists] = stored[VALUE_COLUMNS].to_numpy(np.float64)[pos_clipped[exists]]
+    old_flags[exists] = stored[FLAG_COLUMNS].to_numpy(np.int8)[pos_clipped[exists]]
+    nv, ov = batch.values[:, cols], old_values[:, cols]
+    nf, of = batch.flags[:, cols], old_flags[:, cols]
+    same = ((nv == ov) | (np.isnan(nv) & np.isnan(ov))) & (nf == of)
+    old_readable = readable(ov, of)
+    new_count = int((new_cells & ~old_readable).sum())
+    changed_count = int((~same & old_readable).sum())
+    write = ~exists | ~same.all(axis=1)
+    return write, new_count, changed_count
+
+
+def load_frame(conn, frame: pd.DataFrame, result: LoadResult, *, strict: bool = False,
+               rules: QCRules | None = None, synthetic: bool = False) -> LoadResult:
+    """Store a canonical frame inside ``conn``'s transaction; fills ``result``'s counts."""
+    rules = rules or load_rules()
+    result.rows_read = int(frame.attrs.get("rows_read", len(frame)))
+    if frame.empty:
+        result.status = "unchanged"
+        return result
+    ids, created = resolve_stations(conn, frame["station"].unique().tolist(), strict=strict,
+                                    source=result.file, synthetic=synthetic)
+    if created:
+        warnings.warn(f"{result.file}: unknown station code(s) {', '.join(created)} created "
+                      "without a district; assign them in the site file", UnknownStationsWarning,
+                      stacklevel=2)
+    result.created_stations = created
+    batch, present, result.duplicates_ignored = to_batch(frame, ids, result.file)
+    run_qc(batch, present, rules)
+    cols = [_POLLUTANT_INDEX[p] for p in present]
+    f = batch.flags[:, cols]
+    readable = ~np.isnan(batch.values[:, cols]) | (f == NON_NUMERIC)
+    result.readings_read = int(readable.sum())
+    result.readings_flagged = int((readable & (f != OK)).sum())
+    result.readings_rejected = int(np.isin(f, rules.excluded_codes).sum())
+
+    stored = read_hourly(conn, batch.station_id, batch.ts.min(), batch.ts.max())
+    write, result.readings_new, result.readings_changed = _diff(batch, stored, cols)
+    if write.any():
+        upsert_hourly(conn, batch.take(write), result.run_id, [VALUE_COLUMNS[j] for j in cols])
+        bump_data_version(conn)
+    result.status = "ok" if write.any() else "unchanged"
+    return result
+
+
+def load_file(engine, reader: str, path, read, *, options: dict | None = None,
+              strict: bool = False, synthetic: bool = False) -> LoadResult:
+    """Read ``path`` with ``read(path) -> frame`` and store it as one ingest run.
+
+    Raises :class:`IngestError` (after recording the failed run) when the file
+    is bad; the database then holds exactly what it held before.
+    """
+    path = Path(path)
+    checksum = file_checksum(path) if path.is_file() else ""
+    result = LoadResult(file=str(path), reader=reader)
+    result.run_id, result.same_as_run = start_run(engine, reader, path, checksum, options or {})
+    try:
+        frame = read(path)
+        with engine.begin() as conn:
+            load_frame(conn, frame, result, strict=strict, synthetic=synthetic)
+    except IngestError as exc:
+        result.status, result.message = "failed", str(exc)
+        finish_run(engine, result)
+        raise
+    except Exception as exc:  # unexpected: still record the failure, then let it surface
+        result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
+        finish_run(engine, result)
+        raise
+    if result.status == "unchanged" and result.same_as_run:
+        result.message = f"identical to run #{result.same_as_run}"
+    finish_run(engine, result)
+    return result

@@ -1,0 +1,311 @@
+"""``lantian`` command line.
+
+Every error a user can cause (bad file, bad config, uninitialised database)
+is printed as one line on stderr with exit status 1 — no traceback.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from config import ConfigError
+from config.settings import load_settings
+from ingest.errors import IngestError
+
+app = typer.Typer(help="Lantian (蓝天): air-quality compliance monitoring.",
+                  no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+ingest_app = typer.Typer(help="Load hourly readings (and station lists) into the database.",
+                         no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+class HourLabel(str, Enum):
+    beginning = "beginning"
+    ending = "ending"
+
+
+class Layout(str, Enum):
+    long = "long"
+    wide = "wide"
+
+
+class StatusFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+
+
+def user_errors(fn):
+    """Turn a user's mistake into one line on stderr and exit status 1."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (IngestError, ConfigError) as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True)
+            raise typer.Exit(1) from None
+    return wrapper
+
+
+def _engine(require: bool = True):
+    from store.db import make_engine, require_schema
+    engine = make_engine(load_settings().database_url)
+    if require:
+        require_schema(engine)
+    return engine
+
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-file lines.")]
+Strict = Annotated[bool, typer.Option("--strict", help="Refuse readings for unknown station codes.")]
+HourLabelOpt = Annotated[HourLabel, typer.Option("--hour-label",
+                         help="Whether the source labels an hour by its beginning or its end.")]
+
+
+@app.command()
+@user_errors
+def init(sites: Annotated[Optional[list[Path]], typer.Option(
+        "--sites", help="Site file(s) to load, e.g. config/sites/beijing.yaml.")] = None):
+    """Create or migrate the database and load site files (idempotent)."""
+    from config.sites import load_site_config
+    from store.db import make_engine, migrate
+    from store.sites import sync_site_config
+
+    settings = load_settings()
+    configs = [load_site_config(p) for p in sites or []]  # validate all before touching the db
+    engine = make_engine(settings.database_url)
+    revision = migrate(engine)
+    out.print(f"database {engine.url.render_as_string(hide_password=True)} at schema {revision}")
+    for site in configs:
+        with engine.begin() as conn:
+            counts = sync_site_config(conn, site)
+        label = " [synthetic demo]" if site.city.synthetic else ""
+        out.print(f"loaded {site.path}: city {site.city.id}{label}, {counts['districts']} districts, "
+                  f"{counts['stations']} stations, {counts['targets']} targets")
+
+
+def _load_files(reader: str, files: list[Path], read, *, options: dict, strict: bool,
+                quiet: bool) -> None:
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn)
+
+    from ingest.loader import UnknownStationsWarning, load_file
+
+    engine = _engine()
+    totals = {"new": 0, "changed": 0, "read": 0}
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, disable=quiet or len(files) < 2,
+                        transient=True)
+    with progress, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownStationsWarning)
+        task = progress.add_task(f"{reader}", total=len(files))
+        for path in files:
+            progress.update(task, description=f"{reader} {path.name}")
+            result = load_file(engine, reader, path, read, options=options, strict=strict)
+            totals["new"] += result.readings_new
+            totals["changed"] += result.readings_changed
+            totals["read"] += result.readings_read
+            if not quiet:
+                progress.console.print(result.summary(), markup=False)
+            progress.advance(task)
+    for w in caught:
+        err.print(f"warning: {w.message}", markup=False)
+    if len(files) > 1 and not quiet:
+        out.print(f"{len(files)} files: {totals['read']:,} readings read, {totals['new']:,} new, "
+                  f"{totals['changed']:,} changed")
+
+
+@ingest_app.command("prsa")
+@user_errors
+def ingest_prsa(path: Annotated[Path, typer.Argument(help="A PRSA file or a folder of them.")],
+                hour_label: HourLabelOpt = HourLabel.beginning, strict: Strict = False,
+                quiet: Quiet = False):
+    """Beijing Multi-Site (PRSA) per-station files (CO given in µg/m³ there)."""
+    from ingest.prsa import files_in, read_prsa
+    from store.sites import station_aliases
+
+    aliases = station_aliases(_engine())
+    _load_files("prsa", files_in(path),
+                lambda p: read_prsa(p, station_codes=aliases, hour_label=hour_label.value),
+                options={"hour_label": hour_label.value}, strict=strict, quiet=quiet)
+
+
+@ingest_app.command("cnemc")
+@user_errors
+def ingest_cnemc(paths: Annotated[list[Path], typer.Argument(
+                     help="china_sites_YYYYMMDD.csv files or folders of them.")],
+                 hour_label: HourLabelOpt = HourLabel.beginning, strict: Strict = False,
+                 quiet: Quiet = False):
+    """The national platform's daily files china_sites_YYYYMMDD.csv (hourly types only)."""
+    from ingest.cnemc import daily_files, read_cnemc
+
+    _load_files("cnemc", daily_files(paths), lambda p: read_cnemc(p, hour_label=hour_label.value),
+                options={"hour_label": hour_label.value}, strict=strict, quiet=quiet)
+
+
+@ingest_app.command("stations")
+@user_errors
+def ingest_stations(path: Annotated[Path, typer.Argument(help="NewSiteList.csv (GBK or UTF-8).")]):
+    """The national station list: creates stations and fills names and coordinates."""
+    from ingest.cnemc import read_station_list
+    from store.sites import sync_station_list
+
+    frame = read_station_list(path)
+    with _engine().begin() as conn:
+        counts = sync_station_list(conn, frame)
+    out.print(f"{path.name}: {len(frame):,} stations read, {counts['created']:,} created, "
+              f"{counts['updated']:,} updated")
+
+
+def _table_reader(kind: str):
+    if kind == "excel":
+        from ingest.excel import read_excel as read
+    else:
+        from ingest.csvfile import read_csv as read
+    return read
+
+
+def _tabular_command(kind: str, paths, layout, station, unit, hour_label, gas_temperature,
+                     strict, quiet):
+    from ingest.frame import parse_unit_overrides
+
+    if layout == Layout.wide and not station:
+        raise IngestError(paths[0], "a wide file holds one station",
+                          expected="--station CODE with --layout wide")
+    units = parse_unit_overrides(unit)
+    read = _table_reader(kind)
+    files = [p for path in paths for p in (sorted(path.iterdir()) if path.is_dir() else [path])]
+    _load_files(kind, files,
+                lambda p: read(p, layout=layout.value, station=station, units=units,
+                               hour_label=hour_label.value, gas_temperature_c=gas_temperature),
+                options={"layout": layout.value, "station": station, "units": units,
+                         "hour_label": hour_label.value, "gas_temperature": gas_temperature},
+                strict=strict, quiet=quiet)
+
+
+LayoutOpt = Annotated[Layout, typer.Option("--layout", help="long: station,time,pollutant,value,"
+                      "unit rows; wide: a time column and one column per pollutant.")]
+StationOpt = Annotated[Optional[str], typer.Option("--station", help="Station code (wide layout).")]
+UnitOpt = Annotated[Optional[list[str]], typer.Option("--unit", help="Source unit override, e.g. "
+                    "CO=mg/m3 (repeatable). Default: the column's unit, else canonical.")]
+GasOpt = Annotated[Optional[float], typer.Option("--gas-temperature", help="Reference temperature "
+                   "[°C] of ppb/ppm values, needed to convert them (25 for the Chinese standard).")]
+
+
+@ingest_app.command("csv")
+@user_errors
+def ingest_csv(paths: Annotated[list[Path], typer.Argument(help="CSV or .csv.gz files.")],
+               layout: LayoutOpt = Layout.long, station: StationOpt = None,
+               unit: UnitOpt = None, hour_label: HourLabelOpt = HourLabel.beginning,
+               gas_temperature: GasOpt = None, strict: Strict = False, quiet: Quiet = False):
+    """Generic long or wide CSV (gzip allowed)."""
+    _tabular_command("csv", paths, layout, station, unit, hour_label, gas_temperature,
+                     strict, quiet)
+
+
+@ingest_app.command("excel")
+@user_errors
+def ingest_excel(paths: Annotated[list[Path], typer.Argument(help=".xlsx files.")],
+                 layout: LayoutOpt = Layout.long, station: StationOpt = None,
+                 unit: UnitOpt = None, hour_label: HourLabelOpt = HourLabel.beginning,
+                 gas_temperature: GasOpt = None, strict: Strict = False, quiet: Quiet = False):
+    """Generic long or wide Excel workbook (.xlsx, first sheet)."""
+    _tabular_command("excel", paths, layout, station, unit, hour_label, gas_temperature,
+                     strict, quiet)
+
+
+@app.command()
+@user_errors
+def status(format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table,
+           runs: Annotated[int, typer.Option("--runs", help="How many recent ingest runs.")] = 10):
+    """What is loaded: one row per station and pollutant, then the recent ingest runs."""
+    from store.queries import recent_runs, status_frame
+
+    engine = _engine()
+    with engine.connect() as conn:
+        frame = status_frame(conn)
+        recent = recent_runs(conn, runs)
+    if format == StatusFormat.csv:
+        sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+        return
+    from rich.table import Table
+    table = Table(title="Readings (count for statistics; first/last in China Standard Time)")
+    for col in frame.columns:
+        table.add_column(col, justify="right" if col in ("readings", "flagged") else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
+    out.print(table)
+    if frame.attrs.get("synthetic_stations"):
+        out.print("[bold yellow]SYNTHETIC DEMO DATA[/]: stations "
+                  + ", ".join(frame.attrs["synthetic_stations"]) + " hold generated readings.")
+    runs_table = Table(title="Recent ingest runs")
+    for col in recent.columns:
+        runs_table.add_column(col)
+    for row in recent.itertuples(index=False):
+        runs_table.add_row(*[str(v) for v in row])
+    out.print(runs_table)
+
+
+@app.command()
+@user_errors
+def demo(sites: Annotated[Path, typer.Option("--sites")] = Path(__file__).resolve().parent.parent
+         / "config" / "sites" / "yangquan.yaml",
+         until: Annotated[Optional[str], typer.Option(
+             "--until", help="Last day of the demo (YYYY-MM-DD); default yesterday.")] = None,
+         quiet: Quiet = False):
+    """Generate and load deterministic SYNTHETIC demo data for the demo city."""
+    from config.sites import load_site_config
+    from ingest.demo import generate_demo
+    from ingest.loader import LoadResult, finish_run, load_frame, start_run
+    from store.db import make_engine, migrate
+    from store.sites import sync_site_config
+
+    site = load_site_config(sites)
+    if not site.city.synthetic:
+        raise ConfigError(sites, "city.synthetic", "the demo only writes into a synthetic city",
+                          "use config/sites/yangquan.yaml or set synthetic: true")
+    last = date.fromisoformat(until) if until else None
+    engine = make_engine(load_settings().database_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        sync_site_config(conn, site)
+    frame = generate_demo(site, until=last, progress=not quiet)
+    name = f"synthetic:{site.city.id} ({frame['time'].min():%Y-%m-%d} … {frame['time'].max():%Y-%m-%d})"
+    result = LoadResult(file=name, reader="demo")
+    result.run_id, result.same_as_run = start_run(engine, "demo", name, "synthetic",
+                                                  {"city": site.city.id})
+    with engine.begin() as conn:
+        load_frame(conn, frame, result, strict=True, synthetic=True)
+    finish_run(engine, result)
+    out.print(f"SYNTHETIC demo data for {site.city.name_zh}: {result.summary()}")
+
+
+@app.command()
+@user_errors
+def serve(host: str = "127.0.0.1", port: int = 8050,
+          debug: Annotated[bool, typer.Option("--debug")] = False):
+    """Serve the dashboard (development server; use gunicorn in production)."""
+    from dashboard.app import create_app
+
+    _engine()
+    app_ = create_app()
+    out.print(f"Lantian dashboard on http://{host}:{port}/")
+    app_.run(host=host, port=port, debug=debug)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Engines, migrations and small helpers shared by ingest and the dashboard."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine import Engine
+
+from . import schema
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get WAL and their folder created."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.close()
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return create_engine(url)
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> str:
+    """Create or upgrade the schema to the newest migration; returns its revision."""
+    cfg = alembic_config(engine)
+    command.upgrade(cfg, "head")
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def require_schema(engine: Engine) -> None:
+    """Raise a clear error when the database was never initialised or is outdated."""
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    current = current_revision(engine)
+    if current != head:
+        from config import ConfigError
+        state = "is not initialised" if current is None else f"is at schema {current}, not {head}"
+        raise ConfigError(engine.url.render_as_string(hide_password=True), "database", state,
+                          "run 'lantian init --sites <site file>' first")
+
+
+def data_version(conn) -> int:
+    row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "data_version")).first()
+    return int(row[0]) if row else 0
+
+
+def bump_data_version(conn) -> int:
+    """Increase the data version (dashboard caches key on it) inside ``conn``'s transaction."""
+    version = data_version(conn) + 1
+    updated = conn.execute(schema.meta.update().where(schema.meta.c.key == "data_version")
+                           .values(value=str(version)))
+    if updated.rowcount == 0:
+        conn.execute(schema.meta.insert().values(key="data_version", value=str(version)))
+    return version
+
+
+def dialect_name(engine_or_conn) -> str:
+    return engine_or_conn.dialect.name
+
+
+__all__ = ["make_engine", "migrate", "require_schema", "data_version", "bump_data_version",
+           "current_revision", "text"]

@@ -1,0 +1,55 @@
+"""Read-side queries shared by the CLI and the dashboard (DataFrames out)."""
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import text
+
+from ingest.qc import load_rules
+
+from .schema import POLLUTANT_COLUMNS
+
+
+def status_frame(conn) -> pd.DataFrame:
+    """One row per station and pollutant: ``station,pollutant,readings,first,last,flagged``.
+
+    ``readings`` counts stored values that count for statistics (not NULL and
+    not carrying an excluding QC flag); ``first``/``last`` bound those values
+    (``YYYY-MM-DD HH:MM``, China Standard Time); ``flagged`` counts stored
+    values with any QC flag other than ok/missing.
+    """
+    excluded = ", ".join(str(c) for c in load_rules().excluded_codes)
+    parts = []
+    for col, pollutant in POLLUTANT_COLUMNS:
+        counts = f"{col} IS NOT NULL AND {col}_flag NOT IN ({excluded})"
+        parts.append(
+            f"SELECT station_id, '{pollutant}' AS pollutant, {len(parts)} AS ord, "
+            f"SUM(CASE WHEN {counts} THEN 1 ELSE 0 END) AS readings, "
+            f"MIN(CASE WHEN {counts} THEN ts END) AS first, "
+            f"MAX(CASE WHEN {counts} THEN ts END) AS last, "
+            f"SUM(CASE WHEN {col}_flag > 1 THEN 1 ELSE 0 END) AS flagged "
+            f"FROM hourly GROUP BY station_id")
+    sql = ("SELECT s.code AS station, s.synthetic AS synthetic, u.pollutant, u.readings, "
+           "u.first, u.last, u.flagged FROM (" + " UNION ALL ".join(parts) + ") u "
+           "JOIN stations s ON s.id = u.station_id ORDER BY s.code, u.ord")
+    frame = pd.DataFrame(conn.execute(text(sql)).fetchall(),
+                         columns=["station", "synthetic", "pollutant", "readings", "first",
+                                  "last", "flagged"])
+    frame = frame[(frame["readings"] > 0) | (frame["flagged"] > 0)].reset_index(drop=True)
+    for col in ("first", "last"):
+        frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d %H:%M").fillna("")
+    for col in ("readings", "flagged"):
+        frame[col] = frame[col].astype("int64")
+    synthetic = sorted(frame.loc[frame["synthetic"].astype(bool), "station"].unique().tolist())
+    frame = frame.drop(columns="synthetic")
+    frame.attrs["synthetic_stations"] = synthetic
+    return frame
+
+
+def recent_runs(conn, limit: int = 10) -> pd.DataFrame:
+    rows = conn.execute(text(
+        "SELECT id, reader, file, status, started_at, finished_at, rows_read, readings_read, "
+        "readings_new, readings_changed, readings_flagged, readings_rejected, message "
+        "FROM ingest_runs ORDER BY id DESC LIMIT :n"), {"n": int(limit)}).fetchall()
+    return pd.DataFrame(rows, columns=["run", "reader", "file", "status", "started", "finished",
+                                       "rows", "read", "new", "changed", "flagged", "rejected",
+                                       "message"])

@@ -1,0 +1,120 @@
+"""SQLAlchemy 2 schema. Change it only together with a new Alembic migration.
+
+Times are naive ``DateTime`` values in China Standard Time (UTC+8, no DST);
+an hourly timestamp is the **start** of the averaging hour (standards §3).
+Canonical units: µg/m³, CO in mg/m³.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        MetaData, SmallInteger, String, Table, Text, UniqueConstraint)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# (column name, pollutant) in storage order; column names are SQL-safe.
+POLLUTANT_COLUMNS = (("so2", "SO2"), ("no2", "NO2"), ("co", "CO"), ("o3", "O3"),
+                     ("pm10", "PM10"), ("pm25", "PM2.5"))
+COLUMN_OF = {p: c for c, p in POLLUTANT_COLUMNS}
+
+cities = Table(
+    "cities", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name_zh", String(128), nullable=False),
+    Column("name_en", String(128), nullable=False),
+    Column("synthetic", Boolean, nullable=False, default=False),
+    Column("site_file", Text),
+)
+
+districts = Table(
+    "districts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("city_id", String(64), ForeignKey("cities.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("name_zh", String(128), nullable=False),
+    Column("name_en", String(128), nullable=False),
+    Column("grade", String(2), nullable=False, default="II"),
+    UniqueConstraint("city_id", "code"),
+)
+
+stations = Table(
+    "stations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name_zh", String(128), nullable=False, default=""),
+    Column("name_en", String(128), nullable=False, default=""),
+    Column("city_id", String(64), ForeignKey("cities.id", ondelete="SET NULL")),
+    Column("district_id", Integer, ForeignKey("districts.id", ondelete="SET NULL")),
+    # evaluation | background | excluded (standards §7: only evaluation
+    # stations count for district and city values)
+    Column("role", String(16), nullable=False, default="evaluation"),
+    Column("network", String(16), nullable=False, default=""),
+    Column("lon", Float),
+    Column("lat", Float),
+    # From the national station list: its city, province and prefecture names.
+    Column("list_city", String(64)),
+    Column("province", String(64)),
+    Column("prefecture", String(64)),
+    Column("retired_on", Date),
+    Column("synthetic", Boolean, nullable=False, default=False),
+    # site_file | station_list | ingest (created on first sight of an unknown code)
+    Column("origin", String(16), nullable=False, default="site_file"),
+)
+
+targets = Table(
+    "targets", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("district_id", Integer, ForeignKey("districts.id", ondelete="CASCADE"), nullable=False),
+    Column("pollutant", String(8), nullable=False),
+    Column("statistic", String(32), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("first_year", Integer),
+    Column("last_year", Integer),
+    Column("note", Text, nullable=False, default=""),
+)
+
+ingest_runs = Table(
+    "ingest_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader", String(32), nullable=False),
+    Column("file", Text, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("options", Text, nullable=False, default=""),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    # running | ok | unchanged | failed
+    Column("status", String(16), nullable=False),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("readings_read", Integer, nullable=False, default=0),
+    Column("readings_new", Integer, nullable=False, default=0),
+    Column("readings_changed", Integer, nullable=False, default=0),
+    Column("readings_flagged", Integer, nullable=False, default=0),
+    Column("readings_rejected", Integer, nullable=False, default=0),
+    Column("message", Text, nullable=False, default=""),
+    Index(None, "checksum"),
+)
+
+_hourly_columns = [
+    Column("station_id", Integer, ForeignKey("stations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("ts", DateTime, primary_key=True),
+]
+for _col, _pollutant in POLLUTANT_COLUMNS:
+    _hourly_columns.append(Column(_col, Float, comment=f"{_pollutant}, canonical unit"))
+for _col, _pollutant in POLLUTANT_COLUMNS:
+    # QC flag code of the value (ingest.qc.FLAGS); 0 = ok, 1 = missing.
+    _hourly_columns.append(Column(f"{_col}_flag", SmallInteger, nullable=False, default=1))
+_hourly_columns.append(Column("run_id", Integer, ForeignKey("ingest_runs.id"), nullable=False))
+
+hourly = Table("hourly", metadata, *_hourly_columns, sqlite_with_rowid=False)
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
