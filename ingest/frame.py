@@ -141,27 +141,66 @@ def empty_frame() -> pd.DataFrame:
                          "flag": pd.Series(dtype="str")})
 
 
+def _categorical(values, categories) -> pd.Categorical:
+    return pd.Categorical(values, categories=list(categories))
+
+
 def long_from_wide(times: np.ndarray, stations, columns: dict[str, tuple],
                    ) -> pd.DataFrame:
     """Build the canonical frame from per-pollutant arrays of one row per station-hour.
 
     ``columns`` maps pollutant → (values in canonical unit, missing mask, non-numeric mask).
-    ``stations`` is one code or an array aligned with ``times``.
+    ``stations`` is one code or an array aligned with ``times``. Label columns are
+    categoricals: millions of readings share a handful of labels.
     """
+    from .qc import FLAGS, MISSING, NON_NUMERIC, OK
+
     n = len(times)
-    parts = []
-    station_arr = (np.full(n, stations, dtype=object) if isinstance(stations, str)
-                   else np.asarray(stations, dtype=object))
-    for pollutant, (values, missing, non_numeric) in columns.items():
-        flag = np.where(non_numeric, "non_numeric", np.where(missing, "missing", "ok"))
-        parts.append(pd.DataFrame({
-            "station": station_arr, "time": times, "pollutant": pollutant,
-            "value": values, "unit": CANONICAL_UNITS[pollutant], "flag": flag}))
-    if not parts:
+    k = len(columns)
+    if not k:
         return empty_frame()
-    frame = pd.concat(parts, ignore_index=True)
-    frame["time"] = frame["time"].astype("datetime64[s]")
+    if isinstance(stations, str):
+        station = pd.Categorical.from_codes(np.zeros(n * k, dtype=np.int32), categories=[stations])
+    else:
+        codes, uniques = pd.factorize(np.asarray(stations, dtype=object))
+        station = pd.Categorical.from_codes(np.tile(codes, k), categories=list(uniques))
+    pollutants = list(columns)
+    flag_codes = np.concatenate([
+        np.where(non_numeric, NON_NUMERIC, np.where(missing, MISSING, OK)).astype(np.int8)
+        for _, missing, non_numeric in columns.values()])
+    pollutant_codes = np.repeat(np.arange(k, dtype=np.int8), n)
+    units = sorted({CANONICAL_UNITS[p] for p in pollutants})
+    frame = pd.DataFrame({
+        "station": station,
+        "time": np.tile(np.asarray(times).astype("datetime64[s]"), k),
+        "pollutant": pd.Categorical.from_codes(pollutant_codes, categories=pollutants),
+        "value": np.concatenate([np.asarray(v, dtype="float64") for v, _, _ in columns.values()]),
+        "unit": pd.Categorical.from_codes(
+            np.repeat(np.array([units.index(CANONICAL_UNITS[p]) for p in pollutants]), n),
+            categories=units),
+        "flag": pd.Categorical.from_codes(flag_codes, categories=list(FLAGS)),
+    })
     return frame[COLUMNS]
+
+
+def label_codes(series: pd.Series, mapping: dict, what: str, source: str = "") -> np.ndarray:
+    """Map a label column (categorical or plain) to integer codes through ``mapping``.
+
+    Works on the few distinct labels rather than on every row.
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
+    else:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    lookup = np.empty(len(uniques), dtype=np.int64)
+    for i, label in enumerate(uniques):
+        if label not in mapping:
+            raise IngestError(source, f"unknown {what} {label!r}",
+                              expected=", ".join(map(str, mapping)))
+        lookup[i] = mapping[label]
+    if (codes < 0).any():
+        raise IngestError(source, f"a row has no {what}", expected=f"a {what} on every row")
+    return lookup[codes]
 
 
 HOUR_LABELS = ("beginning", "ending")

@@ -21,9 +21,11 @@ from sqlalchemy import func, select
 
 from store import schema
 from store.db import bump_data_version
-from store.writer import FLAG_COLUMNS, VALUE_COLUMNS, HourlyBatch, read_hourly, upsert_hourly
+from store.writer import (FLAG_COLUMNS, VALUE_COLUMNS, HourlyBatch, insert_hourly, read_hourly,
+                          upsert_hourly)
 
 from .errors import IngestError
+from .frame import label_codes
 from .qc import FLAG_CODE, MISSING, NON_NUMERIC, OK, QCRules, flag_column, load_rules
 
 POLLUTANT_ORDER = [p for _, p in schema.POLLUTANT_COLUMNS]
@@ -139,19 +141,15 @@ def to_batch(frame: pd.DataFrame, station_ids: dict[str, int], source: str,
     number of identical duplicate readings dropped. Conflicting duplicates
     (same station, hour and pollutant with different values) are an error.
     """
-    sid = frame["station"].map(station_ids).to_numpy(dtype=np.int64)
+    sid = label_codes(frame["station"], station_ids, "station", source)
     hours = frame["time"].to_numpy(dtype="datetime64[h]").astype(np.int64)
-    pcol = frame["pollutant"].map(_POLLUTANT_INDEX)
-    if pcol.isna().any():
-        bad = frame["pollutant"][pcol.isna()].iloc[0]
-        raise IngestError(source, f"unknown pollutant {bad!r}", expected=", ".join(POLLUTANT_ORDER))
-    pcol = pcol.to_numpy(dtype=np.int64)
+    pcol = label_codes(frame["pollutant"], _POLLUTANT_INDEX, "pollutant", source)
     base = hours.min() if len(hours) else 0
     key = (sid << 32) | (hours - base)
     row_keys, row = np.unique(key, return_inverse=True)
     n = len(row_keys)
     values_in = frame["value"].to_numpy(dtype="float64")
-    flags_in = frame["flag"].map(FLAG_CODE).to_numpy(dtype=np.int8)
+    flags_in = label_codes(frame["flag"], FLAG_CODE, "QC flag", source).astype(np.int8)
 
     cell = row * 6 + pcol
     order = np.argsort(cell, kind="stable")
@@ -192,13 +190,14 @@ def run_qc(batch: HourlyBatch, present: list[str], rules: QCRules) -> None:
 
 
 def _diff(batch: HourlyBatch, stored: pd.DataFrame, cols: list[int]):
-    """Which batch rows to write, and how many readings are new / changed."""
+    """Rows not stored yet, stored rows that changed, and how many readings are new / changed."""
     def readable(values, flags):
         return ~np.isnan(values) | (flags == NON_NUMERIC)
 
     new_cells = readable(batch.values[:, cols], batch.flags[:, cols])
     if stored.empty:
-        return np.ones(len(batch), dtype=bool), int(new_cells.sum()), 0
+        return (np.ones(len(batch), dtype=bool), np.zeros(len(batch), dtype=bool),
+                int(new_cells.sum()), 0)
     skey = (stored["station_id"].to_numpy(np.int64) << 32) | (
         stored["ts"].to_numpy("datetime64[h]").astype(np.int64) & 0xFFFFFFFF)
     bkey = (batch.station_id << 32) | (batch.ts.astype("datetime64[h]").astype(np.int64) & 0xFFFFFFFF)
@@ -215,8 +214,7 @@ def _diff(batch: HourlyBatch, stored: pd.DataFrame, cols: list[int]):
     old_readable = readable(ov, of)
     new_count = int((new_cells & ~old_readable).sum())
     changed_count = int((~same & old_readable).sum())
-    write = ~exists | ~same.all(axis=1)
-    return write, new_count, changed_count
+    return ~exists, exists & ~same.all(axis=1), new_count, changed_count
 
 
 def load_frame(conn, frame: pd.DataFrame, result: LoadResult, *, strict: bool = False,
@@ -227,7 +225,7 @@ def load_frame(conn, frame: pd.DataFrame, result: LoadResult, *, strict: bool = 
     if frame.empty:
         result.status = "unchanged"
         return result
-    ids, created = resolve_stations(conn, frame["station"].unique().tolist(), strict=strict,
+    ids, created = resolve_stations(conn, [str(c) for c in frame["station"].unique()], strict=strict,
                                     source=result.file, synthetic=synthetic)
     if created:
         warnings.warn(f"{result.file}: unknown station code(s) {', '.join(created)} created "
@@ -244,9 +242,14 @@ def load_frame(conn, frame: pd.DataFrame, result: LoadResult, *, strict: bool = 
     result.readings_rejected = int(np.isin(f, rules.excluded_codes).sum())
 
     stored = read_hourly(conn, batch.station_id, batch.ts.min(), batch.ts.max())
-    write, result.readings_new, result.readings_changed = _diff(batch, stored, cols)
+    new_rows, changed_rows, result.readings_new, result.readings_changed = _diff(batch, stored, cols)
+    write = new_rows | changed_rows
+    if new_rows.any():
+        insert_hourly(conn, batch.take(new_rows), result.run_id)
+    if changed_rows.any():
+        upsert_hourly(conn, batch.take(changed_rows), result.run_id,
+                      [VALUE_COLUMNS[j] for j in cols])
     if write.any():
-        upsert_hourly(conn, batch.take(write), result.run_id, [VALUE_COLUMNS[j] for j in cols])
         bump_data_version(conn)
     result.status = "ok" if write.any() else "unchanged"
     return result

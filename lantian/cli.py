@@ -158,7 +158,7 @@ def ingest_cnemc(paths: Annotated[list[Path], typer.Argument(
 def ingest_stations(path: Annotated[Path, typer.Argument(help="NewSiteList.csv (GBK or UTF-8).")]):
     """The national station list: creates stations and fills names and coordinates."""
     from ingest.cnemc import read_station_list
-    from store.sites import sync_station_list
+    from store.station_list import sync_station_list
 
     frame = read_station_list(path)
     with _engine().begin() as conn:

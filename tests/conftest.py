@@ -1,0 +1,95 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the real data folder, the CLI.
+
+``--db`` selects the backends the database tests run on: ``all`` (default,
+SQLite and PostgreSQL, as ``make test`` and CI run them), ``sqlite`` or
+``postgresql``. PostgreSQL tests each get a fresh schema in the database named
+by ``LANTIAN_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``)
+and fail — not skip — when it cannot be reached.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+TEST_DATA = Path(__file__).resolve().parent / "data"
+POSTGRES_URL = os.environ.get("LANTIAN_TEST_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db", default=os.environ.get("LANTIAN_TEST_DB", "all"),
+                     choices=("all", "sqlite", "postgresql"),
+                     help="database backends for database tests (default: all)")
+
+
+def pytest_generate_tests(metafunc):
+    if "db_backend" in metafunc.fixturenames:
+        choice = metafunc.config.getoption("--db")
+        backends = ["sqlite", "postgresql"] if choice == "all" else [choice]
+        metafunc.parametrize("db_backend", backends, scope="function")
+
+
+def _psycopg_url(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+@pytest.fixture
+def db_url(db_backend, tmp_path):
+    """A URL to an empty database of the selected backend."""
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'lantian-test.sqlite'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_psycopg_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{_psycopg_url(POSTGRES_URL)}{sep}options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url):
+    """A migrated, empty database engine."""
+    from store.db import make_engine, migrate
+    eng = make_engine(db_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def cli(db_url, monkeypatch, tmp_path):
+    """Run ``lantian`` in-process against the test database: ``cli("status")`` → Result."""
+    from typer.testing import CliRunner
+
+    from lantian.cli import app
+    monkeypatch.setenv("LANTIAN_DATABASE_URL", db_url)
+    monkeypatch.setenv("LANTIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LANTIAN_SETTINGS", "")
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    return run
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests that need it skip with a clear message when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (it sits beside the project "
+                    "checkout as ../shared/data); skipping tests on the real data")
+    return SHARED_DATA
+
+
+BEIJING_SITES = ROOT / "config" / "sites" / "beijing.yaml"
+YANGQUAN_SITES = ROOT / "config" / "sites" / "yangquan.yaml"
