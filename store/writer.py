@@ -50,8 +50,8 @@ def read_hourly(conn, station_ids, start, end) -> pd.DataFrame:
     cols = ["station_id", "ts", *VALUE_COLUMNS, *FLAG_COLUMNS]
     if not ids:
         return pd.DataFrame(columns=cols)
-    start_s = str(np.datetime64(start, "s")).replace("T", " ")
-    end_s = str(np.datetime64(end, "s")).replace("T", " ")
+    # Bounds in the stored text format: in SQLite '… 23:00:00' sorts before '… 23:00:00.000000'.
+    start_s, end_s = ts_text(np.array([start, end], dtype="datetime64[s]")).tolist()
     # Integers we produced and ISO timestamps we formatted: safe to inline.
     where = (f"station_id IN ({', '.join(str(i) for i in ids)}) "
              f"AND ts >= '{start_s}' AND ts <= '{end_s}'")

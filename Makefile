@@ -1,0 +1,31 @@
+# Lantian: `make demo` and `make test` are all a fresh machine needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Synthetic demo city (clearly labelled) in the embedded SQLite database, then the dashboard.
+demo: install
+	$(BIN)/lantian init --sites config/sites/yangquan.yaml
+	$(BIN)/lantian demo
+	$(BIN)/lantian serve --host 127.0.0.1 --port 8050
+
+# Whole suite, database tests on SQLite and PostgreSQL (see tests/conftest.py).
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
