@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import re
+import warnings
 import zlib
 from pathlib import Path
 
@@ -40,6 +41,9 @@ def read_bytes(path) -> bytes:
 
 def decode(data: bytes, path, encoding: str | None = None) -> str:
     """Decode as the given encoding, else UTF-8, else GB18030 (a superset of GBK)."""
+    if not encoding and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise IngestError(path, "the file is UTF-16 text", expected="UTF-8 or GBK text "
+                          "(save it again as UTF-8)")
     for enc in ([encoding] if encoding else ENCODINGS):
         try:
             text = data.decode(enc)
@@ -50,7 +54,7 @@ def decode(data: bytes, path, encoding: str | None = None) -> str:
                               expected="a UTF-8 or GBK text table")
         return text
     raise IngestError(path, f"cannot decode the text as {encoding or 'UTF-8 or GBK'}",
-                      expected="a UTF-8 or GBK encoded text file (or give --encoding)")
+                      expected="a UTF-8 or GBK encoded text file (save it again as UTF-8)")
 
 
 def _header(text: str, path, expected_layout: str) -> list[str]:
@@ -68,12 +72,23 @@ def _header(text: str, path, expected_layout: str) -> list[str]:
     return header
 
 
+def _first_ragged_row(text: str, width: int) -> tuple[int | None, int]:
+    """(line number, field count) of the first data row with more fields than the header."""
+    for number, fields in enumerate(csv.reader(io.StringIO(text.lstrip("\ufeff"))), start=1):
+        if number > 1 and len(fields) > width:
+            return number, len(fields)
+    return None, width
+
+
 def read_text_table(path, required=(), expected_layout: str = "", encoding: str | None = None,
-                    text: str | None = None) -> pd.DataFrame:
+                    text: str | None = None, text_columns=()) -> pd.DataFrame:
     """A delimited table as a DataFrame; raises IngestError naming file, row, column.
 
     Numeric columns are inferred by pandas; columns with text in them come back
-    as strings for :func:`ingest.frame.to_numeric` to flag.
+    as strings for :func:`ingest.frame.to_numeric` to flag. Columns named in
+    ``text_columns`` (compared stripped and case-insensitively; absent names are
+    fine) are always read as text, so that codes such as ``0101`` keep their
+    leading zeros and ``2014051300`` stays a time label.
     """
     if text is None:
         text = decode(read_bytes(path), path, encoding)
@@ -84,12 +99,30 @@ def read_text_table(path, required=(), expected_layout: str = "", encoding: str 
     if missing:
         raise IngestError(path, f"missing column(s) {', '.join(missing)}", row=1,
                           expected=expected_layout or f"columns {', '.join(required)}")
+    dtype = None
+    if text_columns:
+        wanted = {str(c).strip().casefold() for c in text_columns}
+        raw = next(csv.reader([text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")]))
+        dtype = {name: "str" for h in raw if h.strip().casefold() in wanted
+                 for name in {h, h.lstrip()}} or None
     try:
-        table = pd.read_csv(io.StringIO(text), low_memory=False, skipinitialspace=True)
+        with warnings.catch_warnings():
+            # A row longer than the header would be cut silently: make it an error.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(io.StringIO(text), low_memory=False, skipinitialspace=True,
+                                dtype=dtype, index_col=False)  # never turn columns into an index
+    except pd.errors.ParserWarning:
+        row, fields = _first_ragged_row(text, len(header))
+        raise IngestError(path, f"the row has {fields} fields, the header {len(header)}", row=row,
+                          expected=f"{len(header)} comma-separated fields per row") from None
     except pd.errors.ParserError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise IngestError(path, f"a row has the wrong number of fields ({exc})".rstrip(),
-                          row=int(m.group(1)) if m else None,
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if m:
+            raise IngestError(path, f"the row has {m.group(3)} fields, the header {m.group(1)}",
+                              row=int(m.group(2)),
+                              expected=f"{m.group(1)} comma-separated fields per row") from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IngestError(path, f"cannot parse the table ({first_line})",
                           expected=f"{len(header)} comma-separated fields per row") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise IngestError(path, f"cannot parse the table ({exc})", expected=expected_layout) from None
