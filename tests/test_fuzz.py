@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from ingest.cnemc import read_cnemc
+from ingest.csvfile import read_csv
 from ingest.errors import IngestError
 from ingest.frame import COLUMNS
 from ingest.prsa import read_prsa
@@ -49,7 +50,24 @@ EXPECTED = {
     "cnemc__gbk_header.csv": ("ok", None, None),
     "cnemc__duplicated_conflicting.csv": ("error", "", None),
     "cnemc__bad_hour.csv": ("error", "hour", None),
+    "csv-long__missing_value_column.csv": ("error", "value", 1),
+    "csv-long__bad_time.csv": ("error", "2024-13-45 03:00", 5),
+    "csv-long__not_on_the_hour.csv": ("error", "not on the hour", 5),
+    "csv-long__unknown_pollutant.csv": ("error", "XYZ", 2),
+    "csv-long__bad_unit.csv": ("error", "furlongs", 2),
+    "csv-long__text_in_numbers.csv": ("ok", None, None),
+    "csv-long__duplicated_conflicting.csv": ("error", "", None),
+    "csv-long__latin1.csv": ("error", "", None),
+    "csv-wide__no_time_column.csv": ("error", "time", 1),
+    "csv-wide__duplicated_timestamps.csv": ("error", "given twice with different values", None),
+    "csv-wide__out_of_order.csv": ("ok", None, None),
+    "csv-wide__empty_lines.csv": ("error", "", None),
+    "excel-wide__not_a_workbook.xlsx": ("error", "", None),
+    "excel-wide__truncated_zip.xlsx": ("error", "", None),
 }
+# reader prefix → CLI arguments after the file
+ARGS = {"csv-long": ["csv"], "csv-wide": ["csv", "--layout", "wide", "--station", "1003A"],
+        "excel-wide": ["excel", "--layout", "wide", "--station", "1003A"]}
 
 
 def test_corpus_is_complete():
@@ -70,15 +88,16 @@ def _counts(db_url):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_broken_file_through_the_cli(cli, db_url, name):
     outcome, words, row = EXPECTED[name]
-    reader = name.split("__")[0]
+    prefix = name.split("__")[0]
+    reader, *options = ARGS.get(prefix, [prefix])
     path = BROKEN / name
     assert cli("init", "--sites", BEIJING_SITES).exit_code == 0
     before = _counts(db_url)
-    result = cli("ingest", reader, path, "--quiet")
+    result = cli("ingest", reader, path, *options, "--quiet")
     if outcome == "ok":
         assert result.exit_code == 0, result.output
         assert _counts(db_url)[0] > before[0]
-        again = cli("ingest", reader, path, "--quiet")
+        again = cli("ingest", reader, path, *options, "--quiet")
         assert again.exit_code == 0 and _counts(db_url)[0] == _counts(db_url)[0]
         return
     assert result.exit_code == 1, result.output
@@ -105,13 +124,15 @@ def test_flags_from_the_corpus():
 
 
 def _valid_bytes(reader):
+    if reader is read_csv:
+        return (TEST_DATA / "tabular" / "long.csv").read_bytes()
     if reader is read_prsa:
         return (BROKEN / "prsa__out_of_order.csv").read_bytes()
     return (TEST_DATA / "cnemc" / "china_sites_20150101.csv").read_bytes()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(reader=st.sampled_from([read_prsa, read_cnemc]), data=st.data())
+@given(reader=st.sampled_from([read_prsa, read_cnemc, read_csv]), data=st.data())
 def test_mutated_files_give_a_frame_or_an_ingest_error(tmp_path, reader, data):
     raw = bytearray(_valid_bytes(reader))
     for _ in range(data.draw(st.integers(1, 6))):

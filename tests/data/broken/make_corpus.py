@@ -71,6 +71,28 @@ def main():
           good_cnemc + "20150101,0,NO2,999,20\n")
     write("cnemc__bad_hour.csv", good_cnemc.replace("20150101,2,", "20150101,25,"))
 
+    long_header = "station,time,pollutant,value,unit"
+    long_rows = [f"1003A,2024-01-01 {h:02d}:00,NO2,{30 + h},µg/m3" for h in range(6)]
+    good_long = "\n".join([long_header, *long_rows]) + "\n"
+    write("csv-long__missing_value_column.csv", good_long.replace(",value,", ",val,"))
+    write("csv-long__bad_time.csv", good_long.replace("2024-01-01 03:00", "2024-13-45 03:00"))
+    write("csv-long__not_on_the_hour.csv", good_long.replace("2024-01-01 03:00", "2024-01-01 03:30"))
+    write("csv-long__unknown_pollutant.csv", good_long.replace(",NO2,", ",XYZ,", 1))
+    write("csv-long__bad_unit.csv", good_long.replace("µg/m3", "furlongs", 1))
+    write("csv-long__text_in_numbers.csv", good_long.replace(",33,", ",n/a?,"))
+    write("csv-long__duplicated_conflicting.csv", good_long + "1003A,2024-01-01 02:00,NO2,99,µg/m3\n")
+    write("csv-long__latin1.csv", (good_long + "1003A,2024-01-01 07:00,NO2,5,\xb5g/m3\n")
+          .encode("latin-1"))
+    wide_header = "time,PM2.5,NO2,CO"
+    wide_rows = [f"2024-01-01 {h:02d}:00,{40 + h},{20 + h},0.{h + 3}" for h in range(6)]
+    good_wide = "\n".join([wide_header, *wide_rows]) + "\n"
+    write("csv-wide__no_time_column.csv", good_wide.replace("time,", "when,"))
+    write("csv-wide__duplicated_timestamps.csv", good_wide + wide_rows[2].replace(",42,", ",77,") + "\n")
+    write("csv-wide__out_of_order.csv", "\n".join([wide_header, *reversed(wide_rows)]) + "\n")
+    write("csv-wide__empty_lines.csv", "\n\n" + good_wide)
+    write("excel-wide__not_a_workbook.xlsx", good_wide)
+    write("excel-wide__truncated_zip.xlsx", b"PK\x03\x04" + bytes(200))
+
 
 if __name__ == "__main__":
     main()
