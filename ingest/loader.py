@@ -51,6 +51,9 @@ class LoadResult:
     duplicates_ignored: int = 0
     created_stations: list[str] = field(default_factory=list)
     same_as_run: int | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+    skipped_rows: int = 0
+    skipped_names: list[str] = field(default_factory=list)
     message: str = ""
 
     def summary(self) -> str:
@@ -70,6 +73,11 @@ class LoadResult:
             extra.append(f"{self.readings_rejected:,} excluded from statistics")
         if self.duplicates_ignored:
             extra.append(f"{self.duplicates_ignored:,} identical duplicate readings ignored")
+        if self.ignored_columns:
+            extra.append(f"columns not loaded: {', '.join(map(str, self.ignored_columns))}")
+        if self.skipped_rows:
+            extra.append(f"{self.skipped_rows:,} rows of quantities not stored skipped "
+                         f"({', '.join(map(str, self.skipped_names))})")
         if self.created_stations:
             extra.append(f"new stations without district: {', '.join(self.created_stations)}")
         return head + (f" ({'; '.join(extra)})" if extra else "")
@@ -222,6 +230,10 @@ def load_frame(conn, frame: pd.DataFrame, result: LoadResult, *, strict: bool = 
     """Store a canonical frame inside ``conn``'s transaction; fills ``result``'s counts."""
     rules = rules or load_rules()
     result.rows_read = int(frame.attrs.get("rows_read", len(frame)))
+    # Say what the source held that is not stored (nothing is dropped silently).
+    result.ignored_columns = list(frame.attrs.get("ignored_columns", []))
+    result.skipped_rows = int(frame.attrs.get("skipped_rows", 0))
+    result.skipped_names = list(frame.attrs.get("skipped_pollutants", []))
     if frame.empty:
         result.status = "unchanged"
         return result

@@ -119,3 +119,12 @@ def test_failed_file_leaves_the_database_as_it_was(beijing, tmp_path):
     with beijing.connect() as conn:
         run = conn.execute(select(schema.ingest_runs).order_by(schema.ingest_runs.c.id.desc())).first()
     assert run.status == "failed" and "given twice" in run.message
+
+
+def test_columns_not_loaded_are_reported(cli, tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("time,PM2.5,TEMP,CO(mg/Nm3)\n2024-01-01 00:00,5,1,0.3\n", encoding="utf-8")
+    cli("init", "--sites", BEIJING_SITES)
+    result = cli("ingest", "csv", path, "--layout", "wide", "--station", "1003A")
+    assert result.exit_code == 0
+    assert "columns not loaded: TEMP, CO(mg/Nm3)" in " ".join(result.output.split())
