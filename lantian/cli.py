@@ -241,7 +241,8 @@ def status(format: Annotated[StatusFormat, typer.Option("--format")] = StatusFor
     from rich.table import Table
     table = Table(title="Readings (count for statistics; first/last in China Standard Time)")
     for col in frame.columns:
-        table.add_column(col, justify="right" if col in ("readings", "flagged") else "left")
+        table.add_column(col, justify="right" if col in ("readings", "flagged") else "left",
+                         no_wrap=True)
     for row in frame.itertuples(index=False):
         table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
     out.print(table)
@@ -249,10 +250,19 @@ def status(format: Annotated[StatusFormat, typer.Option("--format")] = StatusFor
         out.print("[bold yellow]SYNTHETIC DEMO DATA[/]: stations "
                   + ", ".join(frame.attrs["synthetic_stations"]) + " hold generated readings.")
     runs_table = Table(title="Recent ingest runs")
-    for col in recent.columns:
-        runs_table.add_column(col)
-    for row in recent.itertuples(index=False):
-        runs_table.add_row(*[str(v) for v in row])
+    shown = ["run", "reader", "file", "status", "finished", "read", "new", "changed", "message"]
+    for col in shown:
+        runs_table.add_column(col, no_wrap=col not in ("message", "file"),
+                              justify="right" if col in ("run", "read", "new", "changed") else "left",
+                              max_width=48 if col in ("message", "file") else None)
+    # The file is its own column: keep the message to what went wrong.
+    recent["message"] = [m[len(f):].lstrip(":, ") if m.startswith(f) else m
+                         for f, m in zip(recent["file"].astype(str), recent["message"].astype(str))]
+    for row in recent[shown].itertuples(index=False):
+        values = [Path(str(v)).name if col == "file" else
+                  f"{v:,}" if isinstance(v, int) and col != "run" else str(v)
+                  for col, v in zip(shown, row)]
+        runs_table.add_row(*values)
     out.print(runs_table)
 
 

@@ -50,6 +50,9 @@ def recent_runs(conn, limit: int = 10) -> pd.DataFrame:
         "SELECT id, reader, file, status, started_at, finished_at, rows_read, readings_read, "
         "readings_new, readings_changed, readings_flagged, readings_rejected, message "
         "FROM ingest_runs ORDER BY id DESC LIMIT :n"), {"n": int(limit)}).fetchall()
-    return pd.DataFrame(rows, columns=["run", "reader", "file", "status", "started", "finished",
-                                       "rows", "read", "new", "changed", "flagged", "rejected",
-                                       "message"])
+    frame = pd.DataFrame(rows, columns=["run", "reader", "file", "status", "started", "finished",
+                                        "rows", "read", "new", "changed", "flagged", "rejected",
+                                        "message"])
+    for col in ("started", "finished"):
+        frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
+    return frame
