@@ -1,0 +1,7 @@
+"""Indicators: every statistic Lantian reports, computed exactly as the standard says.
+
+Pure functions — pandas/numpy in, pandas out, no database or web imports —
+following ../shared/docs/standards.md (daily means, O3 8-h values, AQI, period
+statistics, composite index, rankings, targets). Filled in by the indicators
+issue; the package exists now so that the layout is fixed from the start.
+"""
