@@ -89,9 +89,9 @@ def init(sites: Annotated[Optional[list[Path]], typer.Option(
     for site in configs:
         with engine.begin() as conn:
             counts = sync_site_config(conn, site)
-        label = " [synthetic demo]" if site.city.synthetic else ""
+        label = " (SYNTHETIC demo city)" if site.city.synthetic else ""
         out.print(f"loaded {site.path}: city {site.city.id}{label}, {counts['districts']} districts, "
-                  f"{counts['stations']} stations, {counts['targets']} targets")
+                  f"{counts['stations']} stations, {counts['targets']} targets", markup=False)
 
 
 def _load_files(reader: str, files: list[Path], read, *, options: dict, strict: bool,
@@ -297,7 +297,7 @@ def demo(sites: Annotated[Path, typer.Option("--sites")] = Path(__file__).resolv
     with engine.begin() as conn:
         load_frame(conn, frame, result, strict=True, synthetic=True)
     finish_run(engine, result)
-    out.print(f"SYNTHETIC demo data for {site.city.name_zh}: {result.summary()}")
+    out.print(f"SYNTHETIC demo data for {site.city.name_zh}: {result.summary()}", markup=False)
 
 
 @app.command()
