@@ -1,0 +1,82 @@
+"""DataFrame → plotly Figure. Pure functions: no database, no Dash, no network.
+
+Every function takes the tidy frame a query returned (see ``dashboard.queries``
+and ``store.queries``) and returns a :class:`plotly.graph_objects.Figure`, so
+tests assert on the figure's data and the same figures can later be exported
+as static images for the weekly report.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from config.sites import POLLUTANTS
+
+from .i18n import t
+
+FONT_FAMILY = ('"PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", '
+               '"Noto Sans CJK SC", sans-serif')
+
+# One colour per pollutant, used by every figure (Okabe–Ito, colour-blind safe).
+POLLUTANT_COLORS = {"SO2": "#E69F00", "NO2": "#56B4E9", "PM10": "#009E73",
+                    "PM2.5": "#D55E00", "CO": "#0072B2", "O3": "#CC79A7"}
+
+
+def base_layout(fig: go.Figure, title: str) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
+        font={"family": FONT_FAMILY, "size": 13, "color": "#1f2933"},
+        paper_bgcolor="#ffffff", plot_bgcolor="#ffffff",
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        hoverlabel={"font": {"family": FONT_FAMILY}},
+    )
+    fig.update_xaxes(showline=True, linecolor="#9aa5b1")
+    fig.update_yaxes(gridcolor="#e4e7eb", zerolinecolor="#9aa5b1")
+    return fig
+
+
+def readings_by_station(status: pd.DataFrame, *, synthetic: bool | None = None,
+                        lang: str = "zh", names: dict[str, str] | None = None) -> go.Figure:
+    """Grouped bars: valid readings per station, one trace per pollutant present.
+
+    Parameters
+    ----------
+    status : DataFrame
+        ``store.queries.status_frame`` output: ``station, pollutant, readings, …``.
+    synthetic : bool, optional
+        Mark the chart as synthetic demo data. Default: true when
+        ``status.attrs["synthetic_stations"]`` lists any station.
+    lang : {"zh", "en"}
+    names : dict, optional
+        Station code → display name, shown on hover.
+    """
+    if synthetic is None:
+        synthetic = bool(status.attrs.get("synthetic_stations"))
+    title = t("chart.title", lang)
+    if synthetic:
+        title = f"{t('chart.synthetic', lang)} — {title}"
+    fig = go.Figure()
+    stations = list(dict.fromkeys(status["station"])) if not status.empty else []
+    present = [p for p in POLLUTANTS if p in set(status["pollutant"])] if stations else []
+    names = names or {}
+    for pollutant in present:
+        part = status[status["pollutant"] == pollutant].set_index("station")["readings"]
+        counts = part.reindex(stations).fillna(0).astype("int64")
+        fig.add_trace(go.Bar(
+            name=pollutant, x=stations, y=counts.tolist(),
+            marker_color=POLLUTANT_COLORS.get(pollutant),
+            customdata=[names.get(s, s) for s in stations],
+            hovertemplate=(f"%{{x}} %{{customdata}}<br>{pollutant}: %{{y:,}} "
+                           f"{t('chart.readings', lang)}<extra></extra>"),
+        ))
+    base_layout(fig, title)
+    fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05,
+                      xaxis_title=t("chart.station", lang),
+                      yaxis_title=t("chart.readings", lang))
+    if not present:
+        fig.add_annotation(text=t("chart.empty", lang), showarrow=False,
+                           xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 16})
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+    return fig
