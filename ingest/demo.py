@@ -68,7 +68,8 @@ NATURAL_RANGE = {"SO2": (2, 450), "NO2": (2, 300), "PM2.5": (3, 700), "PM10": (5
 CAPS = {"PM2.5": 999.0, "PM10": 999.0, "SO2": 500.0}
 SPIKE_JUMP = {"SO2": 200, "NO2": 200, "CO": 5, "O3": 250, "PM10": 400, "PM2.5": 300}
 SPIKE_LIMIT = {"CO": 30.0, "SO2": 480.0}  # others 950 µg/m³ (below the caps)
-STUCK_FLOOR = {"SO2": 8, "NO2": 10, "CO": 0.4, "O3": 10, "PM10": 20, "PM2.5": 10}
+# Above the `stuck.min_value` of config/qc.yaml, so that QC flags these runs.
+STUCK_FLOOR = {"SO2": 12, "NO2": 12, "CO": 1.2, "O3": 10, "PM10": 20, "PM2.5": 10}
 
 _SPECIES = ("SO2", "NO2", "PM2.5", "COARSE", "CO", "O3")  # PM10 = PM2.5 + COARSE
 
