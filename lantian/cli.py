@@ -237,6 +237,9 @@ def status(format: Annotated[StatusFormat, typer.Option("--format")] = StatusFor
         recent = recent_runs(conn, runs)
     if format == StatusFormat.csv:
         sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+        if frame.attrs.get("synthetic_stations"):  # stdout stays a clean CSV
+            err.print("note: SYNTHETIC demo data at stations "
+                      + ", ".join(frame.attrs["synthetic_stations"]), markup=False)
         return
     from rich.table import Table
     table = Table(title="Readings (count for statistics; first/last in China Standard Time)")

@@ -310,6 +310,7 @@ def test_cli_demo_loads_once(cli):
     status = cli("status", "--format", "csv")
     assert status.exit_code == 0, status.output
     table = pd.read_csv(io.StringIO(status.stdout))
+    assert "SYNTHETIC demo data at stations SYN01" in status.stderr  # stdout stays clean CSV
     assert sorted(table["station"].unique()) == STATIONS
     assert set(table["pollutant"]) == set(POLLUTANTS)
     assert (table["first"] == "2024-01-01 00:00").mean() > 0.9

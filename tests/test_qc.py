@@ -81,10 +81,10 @@ def test_real_data_flags(shared_data):
     # CO published to 0.1 mg/m³ since 2017 sits at 0.4–0.6 for days in clean air.
     assert not ((haikou["pollutant"] == "CO") & (flags == "stuck")).any()
     assert not ((haikou["pollutant"] == "SO2") & (flags == "stuck")).any()
-    dongsi = apply_qc(read_prsa(shared_data / "beijing-multisite"
+    wanshouxigong = apply_qc(read_prsa(shared_data / "beijing-multisite"
                                 / "PRSA_Data_Wanshouxigong_20130301-20170228.csv.gz"))
-    day = dongsi[(dongsi["pollutant"] == "O3")
-                 & (dongsi["time"].dt.strftime("%Y-%m-%d") == "2013-03-06")]
+    day = wanshouxigong[(wanshouxigong["pollutant"] == "O3")
+                 & (wanshouxigong["time"].dt.strftime("%Y-%m-%d") == "2013-03-06")]
     # O3 held at 78 µg/m³ around the clock: a filled value, not a measurement.
     flat = day[day["value"] == 78.0]
     assert len(flat) == 17 and (flat["flag"].astype(str) == "stuck").all()
