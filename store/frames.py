@@ -1,0 +1,85 @@
+"""Database → the input frames of ``indicators`` (see indicators/frames.py).
+
+Values whose QC flag excludes them from statistics (config/qc.yaml) arrive as
+NaN: indicators never see a reading that must not count.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select, text
+
+from ingest.qc import load_rules
+
+from . import schema
+from .writer import FLAG_COLUMNS, VALUE_COLUMNS, read_hourly
+
+POLLUTANT_OF = dict(schema.POLLUTANT_COLUMNS)
+
+
+def station_table(conn) -> pd.DataFrame:
+    """Stations with their district and city: code, name_zh, name_en, role, district, city, grade …"""
+    s, d = schema.stations, schema.districts
+    rows = conn.execute(
+        select(s.c.id, s.c.code, s.c.name_zh, s.c.name_en, s.c.role, s.c.network, s.c.lon,
+               s.c.lat, s.c.synthetic, s.c.city_id, d.c.code.label("district"),
+               d.c.grade).select_from(s.outerjoin(d, d.c.id == s.c.district_id))).all()
+    return pd.DataFrame(rows, columns=["id", "code", "name_zh", "name_en", "role", "network",
+                                       "lon", "lat", "synthetic", "city", "district", "grade"])
+
+
+def membership(conn, city: str | None = None) -> pd.DataFrame:
+    """Evaluation stations of each district and city (level, area, station, grade).
+
+    A city's grade is II unless all its districts are grade I.
+    """
+    st = station_table(conn)
+    st = st[(st["role"] == "evaluation") & st["city"].notna()]
+    if city is not None:
+        st = st[st["city"] == city]
+    districts = st[st["district"].notna()]
+    rows = [pd.DataFrame({"level": "district", "area": districts["district"],
+                          "station": districts["code"], "grade": districts["grade"]})]
+    city_grade = st.groupby("city")["grade"].agg(lambda g: "I" if (g == "I").all() else "II")
+    rows.append(pd.DataFrame({"level": "city", "area": st["city"], "station": st["code"],
+                              "grade": st["city"].map(city_grade)}))
+    return pd.concat(rows, ignore_index=True).reset_index(drop=True)
+
+
+def hourly_frame(conn, stations=None, start=None, end=None) -> pd.DataFrame:
+    """Hourly values (station code, time, six pollutants) with QC-excluded values as NaN."""
+    st = station_table(conn)
+    if stations is not None:
+        st = st[st["code"].isin(list(stations))]
+    start = np.datetime64(start or "1900-01-01", "s")
+    end = np.datetime64(end or "2200-01-01", "s")
+    raw = read_hourly(conn, st["id"].to_numpy(), start, end)
+    columns = ["station", "time", *[POLLUTANT_OF[c] for c in VALUE_COLUMNS]]
+    if raw.empty:
+        return pd.DataFrame(columns=columns)
+    excluded = np.asarray(load_rules().excluded_codes)
+    out = {"station": raw["station_id"].map(dict(zip(st["id"], st["code"]))).to_numpy(),
+           "time": raw["ts"].to_numpy("datetime64[s]")}
+    for col, flag in zip(VALUE_COLUMNS, FLAG_COLUMNS):
+        values = raw[col].to_numpy(np.float64).copy()
+        values[np.isin(raw[flag].to_numpy(), excluded)] = np.nan
+        out[POLLUTANT_OF[col]] = values
+    return pd.DataFrame(out)[columns]
+
+
+def targets(conn, city: str | None = None) -> pd.DataFrame:
+    """Local targets per district: area, pollutant, statistic, value, unit, first_year, last_year."""
+    t, d = schema.targets, schema.districts
+    query = select(d.c.code.label("area"), d.c.city_id.label("city"), t.c.pollutant,
+                   t.c.statistic, t.c.value, t.c.unit, t.c.first_year, t.c.last_year,
+                   t.c.note).select_from(t.join(d, d.c.id == t.c.district_id))
+    if city is not None:
+        query = query.where(d.c.city_id == city)
+    rows = conn.execute(query).all()
+    return pd.DataFrame(rows, columns=["area", "city", "pollutant", "statistic", "value", "unit",
+                                       "first_year", "last_year", "note"])
+
+
+def data_span(conn) -> tuple:
+    """First and last stored hour (or (None, None))."""
+    return tuple(conn.execute(text("SELECT MIN(ts), MAX(ts) FROM hourly")).one())
