@@ -1,0 +1,637 @@
+"""Daily values of stations, districts and cities (standards.md §3, §4, §7).
+
+From the hourly input (:data:`indicators.frames.HOURLY_COLUMNS`) to the long
+*Daily values* frame (:data:`indicators.frames.DAILY_COLUMNS`): per level
+(station, district, city), area, natural day and quantity
+(:data:`~indicators.frames.DAILY_QUANTITIES`).
+
+Station rules (§3)
+    * SO2, NO2, PM10, PM2.5, CO: mean of the valid hours of the natural day
+      (00:00–24:00 CST); valid with ≥ ``validity.daily_min_hours`` valid hours.
+      ``n_valid`` = valid hours.
+    * O3 8-h windows: the ``validity.mda8_windows`` (17) windows wholly inside the
+      day, starting at 00 … 16; a window is valid with ≥ ``o3_8h_min_hours`` (6) of
+      its 8 hours. ``O3_MDA8`` = max of the valid windows; valid with ≥
+      ``mda8_min_windows`` (14) valid windows, or — with
+      ``mda8_exceedance_exception`` — when fewer are valid but their unrounded
+      maximum is strictly greater than the MDA8 limit of the station's grade.
+      ``n_valid`` = valid windows.
+    * ``O3_1H_MAX``: max of the valid hours; valid with ≥ ``o3_1h_max_min_hours``.
+      ``n_valid`` = valid hours.
+
+Area rules (§7), from the *unrounded* station values, rounded once
+    * Daily means: mean of the **valid** station daily means; valid when at least
+      one member's mean is valid and at least ``area_min_station_share`` of the
+      members are (a station with 19 hours does not contribute). ``n_valid`` =
+      number of member stations with a valid daily mean, ``n_required`` =
+      ``max(1, ceil(share × members))`` where *members* counts every station the
+      membership lists for the area (also those with no data at all), so the
+      validity ledger reads "3 of 5 stations reporting, needs 1".
+    * O3 8-h windows: per window, mean of the valid station windows; valid when at
+      least one station's window is. ``O3_MDA8`` = max over the valid *area*
+      windows with the 14-of-17 rule or the exceedance exception at the **area's**
+      grade (not the max or mean of station MDA8s). ``n_valid`` = valid area
+      windows.
+    * Area hourly value: mean of the valid station hourly values (valid when one
+      station has one). ``O3_1H_MAX`` = max of the area hourly O3 series, valid
+      with ≥ 20 valid area hours; ``n_valid`` = valid area hours.
+
+Rules are read per day from the profile in force that day
+(``config.standards.load_schedule().in_force``) unless a profile is forced; the
+``profile`` column says which. Rounding: ``reported`` = GB/T 8170 half-even of
+``value`` to ``rounding.decimals`` (:func:`indicators.rounding.round_half_even`).
+
+Exact decimal arithmetic
+    Hourly data are decimals with few places (µg/m³ integers, CO 0.001 mg/m³,
+    ppb conversions with 4 places). When every value of a pollutant is a decimal
+    with at most 6 places, the values are scaled to integers and all sums are
+    exact; each mean is then one division of two exact integers, i.e. the float
+    *nearest to the exact decimal mean*, so that 34.5 is 34.5 (rounded to 34) and
+    never 34.50000000000001 (rounded to 35). Area means of station means are
+    brought to a common denominator (lcm of the possible hour / window counts)
+    for the same reason. Beyond 6 places, or if an exact sum could exceed 2**53,
+    plain float64 arithmetic is used.
+
+Station grade (for the MDA8 exception): the grade of the station's district in
+the membership frame; failing that its city's; failing that Grade II.
+
+Everything is vectorised over dense ``station × hour`` arrays
+(:class:`indicators.panel.HourlyPanel`); areas are a 0/1 membership matrix
+multiplied with masked station arrays. Pure: no database or web imports.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from config.standards import GRADE_INDEX, Profile, load_profile, load_schedule
+
+from .frames import (DAILY_COLUMNS, DAILY_QUANTITIES, LEVELS, MEMBERSHIP_COLUMNS, POLLUTANTS,
+                     check_columns)
+from .panel import HOURS_PER_DAY, HourlyPanel, panel_from_hourly
+from .rounding import round_half_even
+
+__all__ = ["HourlyPanel", "panel_from_hourly", "daily_values", "area_hourly", "o3_8h",
+           "AREA_LEVELS", "MEAN_POLLUTANTS"]
+
+AREA_LEVELS = ("district", "city")
+MEAN_POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO")
+WINDOW_HOURS = 8
+_MAX_DECIMALS = 6              # exact arithmetic for decimals with up to 6 places
+_EXACT_LIMIT = 2.0 ** 53       # integers up to this are exact in float64
+
+
+# ---------------------------------------------------------------------------
+# Profiles per day
+# ---------------------------------------------------------------------------
+
+def _as_profile(profile) -> Profile:
+    p = profile if isinstance(profile, Profile) else load_profile(str(profile))
+    if "validity" not in p.raw or "rounding" not in p.raw:
+        raise ValueError(f"profile {p.id!r} has no validity/rounding rules; daily values need "
+                         "a Chinese profile (cn-2012, cn-2026-transition, cn-2026-final)")
+    return p
+
+
+class _DayRules:
+    """The rules of the profile in force on each day, as per-day arrays."""
+
+    def __init__(self, dates: np.ndarray, profile=None):
+        if profile is None:
+            ids = load_schedule().in_force(dates) if len(dates) else np.array([], dtype=object)
+            self.profiles = [_as_profile(i) for i in dict.fromkeys(ids.tolist())]
+        else:
+            forced = _as_profile(profile)
+            self.profiles = [forced]
+            ids = np.full(len(dates), forced.id, dtype=object)
+        if not self.profiles:                 # no days at all
+            self.profiles = [_as_profile(load_schedule().profiles[0])]
+        self.ids = [p.id for p in self.profiles]
+        lookup = {pid: i for i, pid in enumerate(self.ids)}
+        self.index = np.array([lookup[i] for i in ids], dtype=np.intp) if len(ids) else \
+            np.zeros(0, dtype=np.intp)
+        self.n_days = len(dates)
+
+    def validity(self, key: str, default=None) -> np.ndarray:
+        """Per-day value of ``validity.<key>``."""
+        table = []
+        for p in self.profiles:
+            if key not in p.validity and default is None:
+                raise ValueError(f"profile {p.id!r} lacks validity.{key}")
+            table.append(p.validity.get(key, default))
+        return np.asarray(table)[self.index]
+
+    def mda8_limit(self, grades: np.ndarray) -> np.ndarray:
+        """(n_entities, n_days) MDA8 limit of each entity's grade (inf: no limit)."""
+        table = np.full((len(self.profiles), len(GRADE_INDEX)), np.inf)
+        for i, p in enumerate(self.profiles):
+            for grade, g in GRADE_INDEX.items():
+                lim = p.limit("O3", "mda8", grade)
+                table[i, g] = np.inf if lim is None else lim
+        g = np.array([GRADE_INDEX[x] for x in grades], dtype=np.intp)
+        return table[self.index[None, :], g[:, None]]
+
+    def decimals(self, quantity: str) -> np.ndarray:
+        return np.array([p.decimals(quantity) for p in self.profiles])[self.index]
+
+
+# ---------------------------------------------------------------------------
+# Exact decimal scaling
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _Series:
+    """One pollutant of a panel, ready to sum.
+
+    ``y`` holds the values (×10**k as exact integers when ``exact``) with 0 where
+    the hour is not valid; a station-hour value is ``y / scale``.
+    """
+    x: np.ndarray          # (S, H) the original values (NaN = not valid)
+    y: np.ndarray          # (S, H) summable values, 0 where not valid
+    valid: np.ndarray      # (S, H) bool
+    scale: float
+    exact: bool
+
+
+def _on_grid(x: np.ndarray, scale: float, n_valid: int) -> np.ndarray | None:
+    """``x × scale`` as exact integers if every valid value is the float nearest to a
+    decimal with ``log10(scale)`` places (``x == rint(x·s)/s`` exactly), else None."""
+    y = np.multiply(x, scale)
+    np.rint(y, out=y)
+    if n_valid and max(np.fmax.reduce(y, axis=None), -np.fmin.reduce(y, axis=None)) >= 2.0 ** 43:
+        return None                   # sums of such values might not stay exact
+    back = y / scale if scale != 1.0 else y
+    if np.count_nonzero(back == x) != n_valid:
+        return None
+    return y
+
+
+def _prepare(x: np.ndarray) -> _Series:
+    """Scale a pollutant to exact integers when its values are short decimals.
+
+    The fewest decimal places (≤ 6) that hold every value is first guessed on a
+    sample of stations, then checked on all values.
+    """
+    x = np.ascontiguousarray(x)
+    valid = np.isfinite(x)
+    n_valid = int(np.count_nonzero(valid))
+    sample = x[:: max(1, x.shape[0] // 8)]
+    sample_valid = int(np.count_nonzero(np.isfinite(sample)))
+    for k in range(_MAX_DECIMALS + 1):
+        scale = 10.0 ** k
+        if _on_grid(sample, scale, sample_valid) is None:
+            continue
+        y = _on_grid(x, scale, n_valid)
+        if y is not None:
+            y[~valid] = 0.0
+            return _Series(x, y, valid, scale, True)
+    return _Series(x, np.where(valid, x, 0.0), valid, 1.0, False)
+
+
+def _divide(num: np.ndarray, den: np.ndarray, scale: float) -> np.ndarray:
+    """num / (den × scale), NaN where den is 0 (one rounding: den×scale is exact)."""
+    out = np.full(np.broadcast_shapes(num.shape, den.shape), np.nan)
+    np.divide(num, den * scale, out=out, where=den > 0)
+    return out
+
+
+def _area_mean(matrix: np.ndarray, num: np.ndarray, den: np.ndarray | None, valid: np.ndarray,
+               scale: float, exact: bool, dens) -> tuple[np.ndarray, np.ndarray]:
+    """Per area, the mean of the valid station values ``num / (den × scale)``.
+
+    ``matrix`` (A, S) 0/1 membership; ``num``, ``den``, ``valid`` (S, X); ``den``
+    None means 1. ``dens`` = the values ``den`` can take where valid. Returns
+    (means (A, X) NaN where no station is valid, number of valid stations (A, X)).
+    """
+    n_st = matrix.shape[1]
+    num = num.reshape(n_st, -1)
+    valid = valid.reshape(n_st, -1)
+    count = matrix @ valid.astype(np.float64)
+    if matrix.shape[0] == 0:
+        return np.empty_like(count), count
+    members = float(matrix.sum(axis=1).max(initial=0))
+    if exact:
+        common = math.lcm(*(int(d) for d in dens))
+        biggest = float(np.abs(num).max(initial=0)) * (common / min(dens)) * members
+        exact = biggest < _EXACT_LIMIT and members * common * scale < _EXACT_LIMIT
+    if exact:
+        if den is None:
+            weighted = num if common == 1 else num * float(common)
+        else:
+            factor = np.zeros(num.shape)
+            np.divide(float(common), den.reshape(n_st, -1), out=factor, where=valid)
+            weighted = num * factor
+        weighted = np.where(valid, weighted, 0.0)
+        total = matrix @ weighted
+        return _divide(total, count, common * scale), count
+    if den is None:
+        station = np.where(valid, num / scale, 0.0)
+    else:
+        station = np.where(valid, _divide(num, den.reshape(n_st, -1), scale), 0.0)
+    return _divide(matrix @ station, count, 1.0), count
+
+
+# ---------------------------------------------------------------------------
+# Membership
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _Areas:
+    level: np.ndarray        # (A,) district | city
+    area: np.ndarray         # (A,) area id
+    grade: np.ndarray        # (A,) I | II
+    matrix: np.ndarray       # (A, S) float64 0/1 over the panel's stations
+    members: np.ndarray      # (A,) listed member stations (with or without data)
+    station_grade: np.ndarray  # (S,) grade of each panel station
+
+    @property
+    def n(self) -> int:
+        return len(self.area)
+
+
+def _areas(membership: pd.DataFrame | None, stations: np.ndarray) -> _Areas:
+    n_st = len(stations)
+    if membership is None or len(membership) == 0:
+        e = np.array([], dtype=object)
+        return _Areas(e, e, e, np.zeros((0, n_st)), np.zeros(0, dtype=np.int64),
+                      np.full(n_st, "II", dtype=object))
+    check_columns(membership, MEMBERSHIP_COLUMNS, "membership")
+    m = pd.DataFrame({c: membership[c].astype(str).to_numpy(dtype=object)
+                      for c in MEMBERSHIP_COLUMNS})
+    bad = sorted(set(m["level"]) - set(AREA_LEVELS))
+    if bad:
+        raise ValueError(f"membership levels must be district or city, got {bad}")
+    bad = sorted(set(m["grade"]) - set(GRADE_INDEX))
+    if bad:
+        raise ValueError(f"membership grades must be I or II, got {bad}")
+    m = m.drop_duplicates(["level", "area", "station"])
+    keys = m[["level", "area"]].drop_duplicates()
+    keys = keys.assign(_l=keys["level"].map({lv: i for i, lv in enumerate(AREA_LEVELS)}))
+    keys = keys.sort_values(["_l", "area"], kind="stable").reset_index(drop=True)
+    grades = m.drop_duplicates(["level", "area", "grade"])
+    clash = grades[grades.duplicated(["level", "area"], keep=False)]
+    if len(clash):
+        raise ValueError(f"area {clash['area'].iloc[0]!r} has more than one grade "
+                         "in the membership")
+    key_index = pd.MultiIndex.from_frame(keys[["level", "area"]])
+    a_idx = key_index.get_indexer(pd.MultiIndex.from_frame(m[["level", "area"]]))
+    grade = np.empty(len(keys), dtype=object)
+    grade[a_idx] = m["grade"].to_numpy()
+
+    pos = np.searchsorted(stations, m["station"].to_numpy().astype(str))
+    pos = np.minimum(pos, max(n_st - 1, 0))
+    found = (stations[pos] == m["station"].to_numpy().astype(str)) if n_st else \
+        np.zeros(len(m), dtype=bool)
+    matrix = np.zeros((len(keys), n_st))
+    matrix[a_idx[found], pos[found]] = 1.0
+    members = np.bincount(a_idx, minlength=len(keys))
+
+    station_grade = np.full(n_st, "II", dtype=object)
+    for level in reversed(AREA_LEVELS):       # city first, district overrides
+        rows = np.flatnonzero(found & (m["level"].to_numpy() == level))
+        # a station in several areas of one level: the first area in sort order
+        rows = rows[np.argsort(a_idx[rows], kind="stable")]
+        _, first = np.unique(pos[rows], return_index=True)
+        rows = rows[first]
+        station_grade[pos[rows]] = m["grade"].to_numpy()[rows]
+    return _Areas(keys["level"].to_numpy(dtype=object), keys["area"].to_numpy(dtype=object),
+                  grade, matrix, members, station_grade)
+
+
+def _required_stations(areas: _Areas, rules: _DayRules) -> np.ndarray:
+    """(A, D) stations needed: max(1, ceil(share × members)), in exact fractions."""
+    share = rules.validity("area_min_station_share", default=0.0)
+    fractions = [Fraction(str(s)) for s in share.tolist()]
+    num = np.array([f.numerator for f in fractions], dtype=np.int64)
+    den = np.array([f.denominator for f in fractions], dtype=np.int64)
+    need = -(-(num[None, :] * areas.members[:, None]) // den[None, :])
+    return np.maximum(need, 1)
+
+
+# ---------------------------------------------------------------------------
+# The computations
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _Quantity:
+    value: np.ndarray      # (E, D)
+    valid: np.ndarray      # (E, D) bool
+    n_valid: np.ndarray    # (E, D) int
+    n_required: np.ndarray  # (E, D) int
+
+
+def _windows(y: np.ndarray, valid: np.ndarray, n_days: int, n_windows: int):
+    """Sums and valid counts of the in-day 8-h windows, by cumulative sums per day.
+
+    Returns (sums, counts), shape (S, D, n_windows); window w covers hours w … w+7.
+    """
+    n_st = y.shape[0]
+    yd = y.reshape(n_st, n_days, HOURS_PER_DAY)
+    vd = valid.reshape(n_st, n_days, HOURS_PER_DAY)
+    csum = np.zeros((n_st, n_days, HOURS_PER_DAY + 1))
+    np.cumsum(yd, axis=2, out=csum[:, :, 1:])
+    ccount = np.zeros((n_st, n_days, HOURS_PER_DAY + 1), dtype=np.int16)
+    np.cumsum(vd, axis=2, out=ccount[:, :, 1:], dtype=np.int16)
+    sums = csum[:, :, WINDOW_HOURS:WINDOW_HOURS + n_windows] - csum[:, :, :n_windows]
+    counts = ccount[:, :, WINDOW_HOURS:WINDOW_HOURS + n_windows] - ccount[:, :, :n_windows]
+    return sums, counts
+
+
+def _mda8(wmean: np.ndarray, wvalid: np.ndarray, rules: _DayRules,
+          limit: np.ndarray) -> _Quantity:
+    """MDA8 from window means/validity (E, D, W) and the MDA8 limit (E, D)."""
+    n_win = wvalid.sum(axis=2)
+    best = np.where(wvalid, wmean, -np.inf).max(axis=2, initial=-np.inf)
+    best[n_win == 0] = np.nan
+    need = np.broadcast_to(rules.validity("mda8_min_windows")[None, :], n_win.shape)
+    exception = rules.validity("mda8_exceedance_exception", default=True).astype(bool)
+    with np.errstate(invalid="ignore"):
+        valid = (n_win >= need) | (exception[None, :] & (n_win > 0) & (best > limit))
+    return _Quantity(best, valid, n_win, need)
+
+
+def _window_count(rules: _DayRules) -> tuple[int, np.ndarray]:
+    per_day = rules.validity("mda8_windows", default=HOURS_PER_DAY - WINDOW_HOURS + 1)
+    per_day = per_day.astype(np.int64)
+    if len(per_day) and (per_day.max() > HOURS_PER_DAY - WINDOW_HOURS + 1 or per_day.min() < 1):
+        raise ValueError("validity.mda8_windows must be 1 … 17: the 8-h windows lying "
+                         "wholly inside the natural day")
+    return HOURS_PER_DAY - WINDOW_HOURS + 1, per_day
+
+
+def _hour_stats(x: np.ndarray, valid: np.ndarray, n_days: int):
+    """Per day: number of valid hours and the max valid hour (NaN when none)."""
+    n = x.shape[0]
+    vd = valid.reshape(n, n_days, HOURS_PER_DAY)
+    count = vd.sum(axis=2)
+    top = np.where(vd, x.reshape(n, n_days, HOURS_PER_DAY), -np.inf).max(axis=2, initial=-np.inf)
+    top[count == 0] = np.nan
+    return count, top
+
+
+def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules) -> dict[str, _Quantity]:
+    """Station rows then area rows (E = S + A) of every daily quantity."""
+    n_st, n_days = panel.n_stations, panel.n_days
+    n_ar = areas.n
+    out: dict[str, _Quantity] = {}
+    min_hours = rules.validity("daily_min_hours").astype(np.int64)
+    need_area = _required_stations(areas, rules)
+    hour_dens = range(max(1, int(min_hours.min(initial=HOURS_PER_DAY))), HOURS_PER_DAY + 1)
+
+    for pollutant in MEAN_POLLUTANTS:
+        s = _prepare(panel.pollutant(pollutant))
+        n_valid = s.valid.reshape(n_st, n_days, HOURS_PER_DAY).sum(axis=2)
+        total = s.y.reshape(n_st, n_days, HOURS_PER_DAY).sum(axis=2)
+        value = _divide(total, n_valid, s.scale)
+        need = np.broadcast_to(min_hours[None, :], value.shape)
+        valid = n_valid >= need
+        a_value, a_count = _area_mean(areas.matrix, total, n_valid, valid, s.scale, s.exact,
+                                      hour_dens)
+        a_count = a_count.reshape(n_ar, n_days).astype(np.int64)
+        a_valid = (a_count >= 1) & (a_count >= need_area)
+        out[pollutant] = _Quantity(
+            np.concatenate([value, a_value.reshape(n_ar, n_days)]),
+            np.concatenate([valid, a_valid]),
+            np.concatenate([n_valid, a_count]),
+            np.concatenate([need, need_area]))
+        del s
+
+    # O3 -------------------------------------------------------------------
+    s = _prepare(panel.pollutant("O3"))
+    n_windows, windows_in_force = _window_count(rules)
+    o3_min = rules.validity("o3_8h_min_hours").astype(np.int64)
+    counted = np.arange(n_windows)[None, None, :] < windows_in_force[None, :, None]
+    sums, counts = _windows(s.y, s.valid, n_days, n_windows)
+    w_valid = (counts >= o3_min[None, :, None]) & counted
+    w_mean = _divide(sums, counts, s.scale)
+    limits = rules.mda8_limit(np.concatenate([areas.station_grade, areas.grade]))
+    station_mda8 = _mda8(w_mean, w_valid, rules, limits[:n_st])
+    window_dens = range(max(1, int(o3_min.min(initial=WINDOW_HOURS))), WINDOW_HOURS + 1)
+    a_wmean, a_wcount = _area_mean(areas.matrix, sums, counts, w_valid, s.scale, s.exact,
+                                   window_dens)
+    a_wmean = a_wmean.reshape(n_ar, n_days, n_windows)
+    a_wvalid = a_wcount.reshape(n_ar, n_days, n_windows) >= 1
+    area_mda8 = _mda8(a_wmean, a_wvalid, rules, limits[n_st:])
+    out["O3_MDA8"] = _Quantity(*(np.concatenate([getattr(station_mda8, f), getattr(area_mda8, f)])
+                                 for f in ("value", "valid", "n_valid", "n_required")))
+    del sums, counts, w_mean, w_valid, a_wmean, a_wcount
+
+    need_1h = rules.validity("o3_1h_max_min_hours").astype(np.int64)
+    count, top = _hour_stats(s.x, s.valid, n_days)
+    a_hourly, a_hcount = _area_mean(areas.matrix, s.y, None, s.valid, s.scale, s.exact, (1,))
+    a_count, a_top = _hour_stats(a_hourly, a_hcount >= 1, n_days)
+    n_valid = np.concatenate([count, a_count])
+    need = np.broadcast_to(need_1h[None, :], n_valid.shape)
+    out["O3_1H_MAX"] = _Quantity(np.concatenate([top, a_top]), n_valid >= need, n_valid, need)
+    return out
+
+
+def _reported(value: np.ndarray, rules: _DayRules, quantity: str) -> np.ndarray:
+    decimals = rules.decimals(quantity)
+    if len(decimals) == 0 or (decimals == decimals[0]).all():
+        d = int(decimals[0]) if len(decimals) else 0
+        return np.asarray(round_half_even(value.ravel(), d)).reshape(value.shape)
+    d = np.broadcast_to(decimals[None, :], value.shape)
+    return np.asarray(round_half_even(value.ravel(), d.ravel())).reshape(value.shape)
+
+
+def _as_panel(hourly) -> HourlyPanel:
+    return hourly if isinstance(hourly, HourlyPanel) else panel_from_hourly(hourly)
+
+
+def _empty_daily() -> pd.DataFrame:
+    return pd.DataFrame({
+        "level": pd.Categorical([], categories=LEVELS),
+        "area": pd.Categorical([]),
+        "date": np.array([], dtype="datetime64[s]"),
+        "pollutant": pd.Categorical([], categories=DAILY_QUANTITIES),
+        "value": np.array([], dtype=np.float64),
+        "reported": np.array([], dtype=np.float64),
+        "valid": np.array([], dtype=bool),
+        "n_valid": np.array([], dtype=np.int64),
+        "n_required": np.array([], dtype=np.int64),
+        "profile": pd.Categorical([]),
+    })[list(DAILY_COLUMNS)]
+
+
+def daily_values(hourly, membership: pd.DataFrame | None = None,
+                 profile: str | Profile | None = None,
+                 station_grades: dict | None = None) -> pd.DataFrame:
+    """The long *Daily values* frame of stations, districts and cities.
+
+    Parameters
+    ----------
+    hourly : DataFrame with :data:`HOURLY_COLUMNS`, or :class:`HourlyPanel`
+        Hourly values [µg/m³; CO mg/m³], ``time`` the start of the hour (CST).
+        Every station in it gets station rows, over every day from its first to
+        its last date.
+    membership : DataFrame with :data:`MEMBERSHIP_COLUMNS`, optional
+        Evaluation stations of each district and city and the area's grade; each
+        area gets rows. Stations listed but absent from ``hourly`` count as
+        members without data.
+    profile : profile id or Profile, optional
+        Force one profile for every day; default the profile in force each day.
+    station_grades : dict, optional
+        Station code → grade (I | II) for the station MDA8 exception; overrides
+        the grade taken from the membership (the station's district, else its
+        city, else II).
+
+    Returns
+    -------
+    DataFrame with :data:`DAILY_COLUMNS`
+        One row per level, area, date and quantity of
+        :data:`DAILY_QUANTITIES`, ordered station → district → city, then area
+        id, date, quantity. ``level``, ``area``, ``pollutant`` and ``profile`` are
+        categoricals, ``date`` datetime64 (midnight), ``n_valid``/``n_required``
+        int64. The meaning of ``n_valid`` for each rule is in the module
+        docstring (area daily means: valid member stations).
+    """
+    panel = _as_panel(hourly)
+    areas = _areas(membership, panel.stations)
+    if station_grades:
+        given = pd.Series(panel.stations).map(
+            {str(k): str(v) for k, v in station_grades.items() if v is not None and v == v})
+        bad = sorted(set(given.dropna()) - set(GRADE_INDEX))
+        if bad:
+            raise ValueError(f"station grades must be I or II, got {bad}")
+        areas.station_grade = np.where(given.isna(), areas.station_grade,
+                                       given.to_numpy(dtype=object))
+    if panel.n_days == 0 or (panel.n_stations == 0 and areas.n == 0):
+        return _empty_daily()
+    dates = panel.dates
+    rules = _DayRules(dates, profile)
+    quantities = _compute(panel, areas, rules)
+
+    n_ent, n_days, n_q = panel.n_stations + areas.n, panel.n_days, len(DAILY_QUANTITIES)
+
+    def stack(field, dtype):
+        arr = np.empty((n_ent, n_days, n_q), dtype=dtype)
+        for j, q in enumerate(DAILY_QUANTITIES):
+            arr[:, :, j] = getattr(quantities[q], field)
+        return arr.ravel()
+
+    value = stack("value", np.float64)
+    reported = np.empty((n_ent, n_days, n_q))
+    for j, q in enumerate(DAILY_QUANTITIES):
+        reported[:, :, j] = _reported(quantities[q].value, rules, q)
+
+    level_codes = np.concatenate([np.zeros(panel.n_stations, dtype=np.int8),
+                                  np.array([LEVELS.index(lv) for lv in areas.level],
+                                           dtype=np.int8)])
+    names = [*panel.stations.tolist(), *areas.area.tolist()]
+    name_codes, name_categories = pd.factorize(pd.Index(names, dtype=object))
+    per_entity = n_days * n_q
+    frame = pd.DataFrame({
+        "level": pd.Categorical.from_codes(np.repeat(level_codes, per_entity), categories=LEVELS),
+        "area": pd.Categorical.from_codes(np.repeat(name_codes, per_entity),
+                                          categories=[str(c) for c in name_categories]),
+        "date": np.tile(np.repeat(dates.astype("datetime64[s]"), n_q), n_ent),
+        "pollutant": pd.Categorical.from_codes(np.tile(np.arange(n_q, dtype=np.int8),
+                                                       n_ent * n_days),
+                                               categories=DAILY_QUANTITIES),
+        "value": value,
+        "reported": reported.ravel(),
+        "valid": stack("valid", bool),
+        "n_valid": stack("n_valid", np.int64),
+        "n_required": stack("n_required", np.int64),
+        "profile": pd.Categorical.from_codes(np.tile(np.repeat(rules.index, n_q), n_ent),
+                                             categories=rules.ids),
+    })
+    return frame[list(DAILY_COLUMNS)]
+
+
+def area_hourly(hourly, membership: pd.DataFrame) -> pd.DataFrame:
+    """Area hourly values: per district/city and hour, the mean of the valid station values.
+
+    Parameters
+    ----------
+    hourly : DataFrame with :data:`HOURLY_COLUMNS`, or :class:`HourlyPanel`
+    membership : DataFrame with :data:`MEMBERSHIP_COLUMNS`
+
+    Returns
+    -------
+    DataFrame
+        ``level``, ``area``, ``time`` (start of the hour), one float column per
+        pollutant [µg/m³; CO mg/m³] (NaN when no member station has a valid
+        value), then ``n_<pollutant>`` int columns: the number of stations
+        averaged. Ordered district → city, area id, time.
+    """
+    panel = _as_panel(hourly)
+    areas = _areas(membership, panel.stations)
+    n_ar, n_h = areas.n, panel.n_hours
+    data = {}
+    counts = {}
+    for pollutant in POLLUTANTS:
+        s = _prepare(panel.pollutant(pollutant))
+        mean, count = _area_mean(areas.matrix, s.y, None, s.valid, s.scale, s.exact, (1,))
+        data[pollutant] = mean.reshape(-1)
+        counts[f"n_{pollutant}"] = count.reshape(-1).astype(np.int64)
+    level_codes = np.array([LEVELS.index(lv) for lv in areas.level], dtype=np.int8)
+    frame = pd.DataFrame({
+        "level": pd.Categorical.from_codes(np.repeat(level_codes, n_h), categories=LEVELS),
+        "area": pd.Categorical.from_codes(np.repeat(np.arange(n_ar), n_h),
+                                          categories=[str(a) for a in areas.area]),
+        "time": np.tile(panel.times.astype("datetime64[s]"), n_ar),
+        **data, **counts,
+    })
+    return frame
+
+
+def o3_8h(hourly, membership: pd.DataFrame | None = None,
+          profile: str | Profile | None = None) -> pd.DataFrame:
+    """O3 8-h moving averages at every hour, for the hourly AQI (standards.md §5).
+
+    The value at ``time`` t is the mean of the valid hours t−7 … t (the eight
+    hours ending with the hour that starts at t; it can reach into the previous
+    day), valid with ≥ ``validity.o3_8h_min_hours`` valid hours of the profile in
+    force on t's day. Hours before the first hour of the data count as missing.
+    Area values: the mean of the valid station 8-h values, valid when at least
+    one station's is.
+
+    Returns
+    -------
+    DataFrame
+        ``level``, ``area``, ``time``, ``value`` (unrounded, NaN when no valid
+        hour), ``valid``, ``n_valid`` (valid hours; for areas valid stations),
+        ``n_required``, ``profile``. Ordered station → district → city, then
+        area id, time.
+    """
+    panel = _as_panel(hourly)
+    areas = _areas(membership, panel.stations)
+    rules = _DayRules(panel.dates, profile)
+    s = _prepare(panel.pollutant("O3"))
+    sums = s.y.copy()
+    counts = s.valid.astype(np.int8)
+    for lag in range(1, WINDOW_HOURS):
+        sums[:, lag:] += s.y[:, :-lag]
+        counts[:, lag:] += s.valid[:, :-lag]
+    need = np.repeat(rules.validity("o3_8h_min_hours").astype(np.int64), HOURS_PER_DAY)
+    st_valid = counts >= need[None, :]
+    st_value = _divide(sums, counts, s.scale)
+    dens = range(max(1, int(need.min(initial=WINDOW_HOURS))), WINDOW_HOURS + 1)
+    a_value, a_count = _area_mean(areas.matrix, sums, counts, st_valid, s.scale, s.exact, dens)
+    n_ent, n_h = panel.n_stations + areas.n, panel.n_hours
+    level_codes = np.concatenate([np.zeros(panel.n_stations, dtype=np.int8),
+                                  np.array([LEVELS.index(lv) for lv in areas.level],
+                                           dtype=np.int8)])
+    names = [*panel.stations.tolist(), *areas.area.tolist()]
+    name_codes, name_categories = pd.factorize(pd.Index(names, dtype=object))
+    n_valid = np.concatenate([counts.astype(np.int64), a_count.astype(np.int64)])
+    n_required = np.concatenate([np.broadcast_to(need[None, :], counts.shape),
+                                 np.ones(a_count.shape, dtype=np.int64)])
+    return pd.DataFrame({
+        "level": pd.Categorical.from_codes(np.repeat(level_codes, n_h), categories=LEVELS),
+        "area": pd.Categorical.from_codes(np.repeat(name_codes, n_h),
+                                          categories=[str(c) for c in name_categories]),
+        "time": np.tile(panel.times.astype("datetime64[s]"), n_ent),
+        "value": np.concatenate([st_value, a_value]).ravel(),
+        "valid": np.concatenate([st_valid, a_count >= 1]).ravel(),
+        "n_valid": n_valid.ravel(),
+        "n_required": n_required.ravel(),
+        "profile": pd.Categorical.from_codes(np.tile(np.repeat(rules.index, HOURS_PER_DAY), n_ent),
+                                             categories=rules.ids),
+    })
