@@ -26,6 +26,13 @@ app = typer.Typer(help="Lantian (蓝天): air-quality compliance monitoring.",
 ingest_app = typer.Typer(help="Load hourly readings (and station lists) into the database.",
                          no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
+stats_app = typer.Typer(help="Statistics of the standard (daily values, annual evaluation).",
+                        no_args_is_help=True)
+app.add_typer(stats_app, name="stats")
+
+
+class UserError(Exception):
+    """A request that cannot be answered (unknown area, no data): one line, exit 1."""
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -46,13 +53,25 @@ class StatusFormat(str, Enum):
     csv = "csv"
 
 
+class Level(str, Enum):
+    station = "station"
+    district = "district"
+    city = "city"
+
+
+class OutFormat(str, Enum):
+    csv = "csv"
+    json = "json"
+    xlsx = "xlsx"
+
+
 def user_errors(fn):
     """Turn a user's mistake into one line on stderr and exit status 1."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (IngestError, ConfigError) as exc:
+        except (IngestError, ConfigError, UserError) as exc:
             err.print(f"[bold red]error:[/] {exc}", markup=True)
             raise typer.Exit(1) from None
     return wrapper
@@ -301,6 +320,170 @@ def demo(sites: Annotated[Path, typer.Option("--sites")] = Path(__file__).resolv
         load_frame(conn, frame, result, strict=True, synthetic=True)
     finish_run(engine, result)
     out.print(f"SYNTHETIC demo data for {site.city.name_zh}: {result.summary()}", markup=False)
+
+
+def _indicator_inputs(start, end, city: str | None):
+    """Hourly values of [start, end], area membership and grades, from the database."""
+    import numpy as np
+
+    from store.frames import hourly_frame, membership, station_table
+
+    engine = _engine()
+    with engine.connect() as conn:
+        hourly = hourly_frame(conn, start=np.datetime64(start, "s"), end=np.datetime64(end, "s"))
+        members = membership(conn, city)
+        stations = station_table(conn)
+    if city is not None and members.empty:
+        raise UserError(f"unknown city {city!r} (or it has no evaluation stations); "
+                        "load its site file with 'lantian init --sites FILE'")
+    if hourly.empty:
+        raise UserError(f"no hourly data between {start} and {end}; "
+                        "see 'lantian status' for what is loaded")
+    if city is not None:
+        keep = set(stations.loc[stations["city"] == city, "code"])
+        hourly = hourly[hourly["station"].isin(keep)]
+    station_grades = dict(zip(stations["code"], stations["grade"].fillna("II")))
+    return hourly, members, station_grades
+
+
+def _select(frame, level: Level, areas):
+    out = frame[frame["level"] == level.value]
+    if areas:
+        unknown = sorted(set(areas) - set(out["area"].astype(str)))
+        if unknown:
+            raise UserError(f"unknown {level.value} {', '.join(unknown)}; known: "
+                            + ", ".join(sorted(out["area"].astype(str).unique())[:30]))
+        out = out[out["area"].isin(areas)]
+    return out
+
+
+def _write_table(frame, format: OutFormat, out_path: Path | None) -> None:
+    if format == OutFormat.xlsx:
+        if out_path is None:
+            raise UserError("--format xlsx needs --out FILE.xlsx")
+        frame.to_excel(out_path, index=False)
+    elif format == OutFormat.json:
+        text = frame.to_json(orient="records", force_ascii=False, indent=1)
+        out_path.write_text(text + "\n", encoding="utf-8") if out_path else sys.stdout.write(text + "\n")
+    else:
+        text = frame.to_csv(index=False, lineterminator="\n")
+        out_path.write_text(text, encoding="utf-8") if out_path else sys.stdout.write(text)
+    if out_path is not None:
+        err.print(f"wrote {len(frame):,} rows to {out_path}", markup=False)
+
+
+YearOpt = Annotated[int, typer.Option("--year", help="Calendar year, e.g. 2015.")]
+LevelOpt = Annotated[Level, typer.Option("--level")]
+ProfileOpt = Annotated[Optional[str], typer.Option(
+    "--profile", help="Force a standard profile (default: the one in force by date).")]
+AreaOpt = Annotated[Optional[list[str]], typer.Option("--area", help="Only these areas (repeatable).")]
+CityOpt = Annotated[Optional[str], typer.Option("--city", help="Only this city's stations and areas.")]
+FormatOpt = Annotated[OutFormat, typer.Option("--format")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")]
+
+
+@stats_app.command("annual")
+@user_errors
+def stats_annual(year: YearOpt, level: LevelOpt = Level.district, profile: ProfileOpt = None,
+                 format: FormatOpt = OutFormat.csv, out: OutOpt = None, area: AreaOpt = None,
+                 city: CityOpt = None):
+    """Annual statistics, one row per statistic:
+    level,area,year,pollutant,statistic,value,reported,valid,n_valid,n_required."""
+    from indicators import pipeline
+
+    if profile:
+        from config.standards import load_profile
+        load_profile(profile)
+    hourly, members, station_grades = _indicator_inputs(*pipeline.year_bounds(year), city)
+    daily, daily_aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
+    daily, daily_aqi = _select(daily, level, area), _select(daily_aqi, level, area)
+    stats = pipeline.period_table(daily, daily_aqi, period="year",
+                                  grades=pipeline.grades_of(members, station_grades),
+                                  profile=profile)
+    _write_table(pipeline.annual_export(stats, year), format, out)
+
+
+@stats_app.command("daily")
+@user_errors
+def stats_daily(start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+                end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")],
+                level: LevelOpt = Level.district, profile: ProfileOpt = None,
+                format: FormatOpt = OutFormat.csv, out: OutOpt = None, area: AreaOpt = None,
+                city: CityOpt = None):
+    """Daily values and AQI: level,area,date,pollutant,value,reported,valid."""
+    from indicators import pipeline
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise UserError(f"--from {start!r} / --to {end!r}: dates must be YYYY-MM-DD") from None
+    if last < first:
+        raise UserError(f"--to {end} is before --from {start}")
+    hourly, members, _ = _indicator_inputs(f"{first}T00:00:00", f"{last}T23:00:00", city)
+    daily, daily_aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
+    table = pipeline.daily_export(_select(daily, level, area), _select(daily_aqi, level, area))
+    _write_table(table, format, out)
+
+
+RANK_BY = {"composite": ("ALL", "composite_index"), "good_day_ratio": ("AQI", "good_day_ratio"),
+           "SO2": ("SO2", "annual_mean"), "NO2": ("NO2", "annual_mean"),
+           "PM10": ("PM10", "annual_mean"), "PM2.5": ("PM2.5", "annual_mean"),
+           "CO": ("CO", "p95_daily"), "O3": ("O3", "p90_mda8")}
+
+
+@app.command()
+@user_errors
+def rank(year: YearOpt, level: LevelOpt = Level.district,
+         by: Annotated[str, typer.Option("--by", help="composite, good_day_ratio, SO2, NO2, "
+                                         "PM10, PM2.5, CO (P95) or O3 (P90 MDA8).")] = "composite",
+         profile: ProfileOpt = None, city: CityOpt = None,
+         format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table):
+    """Rank areas for a year (ties share a rank; insufficient data listed with the reason)."""
+    from indicators import pipeline, ranking
+
+    if by not in RANK_BY:
+        raise UserError(f"--by {by!r} is not a ranking; use one of {', '.join(RANK_BY)}")
+    pollutant, statistic = RANK_BY[by]
+    tables = []
+    for y in (year - 1, year):
+        try:
+            hourly, members, station_grades = _indicator_inputs(*pipeline.year_bounds(y), city)
+        except UserError:
+            if y == year:
+                raise
+            tables.append(None)
+            continue
+        daily, daily_aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
+        daily, daily_aqi = _select(daily, level, None), _select(daily_aqi, level, None)
+        tables.append(pipeline.period_table(daily, daily_aqi, period="year",
+                                            grades=pipeline.grades_of(members, station_grades),
+                                            profile=profile))
+    previous, current = tables
+    ranked = ranking.rank(current, by=statistic, pollutant=pollutant, level=level.value,
+                          previous=previous)
+    if format == StatusFormat.csv:
+        sys.stdout.write(ranked.to_csv(index=False, lineterminator="\n"))
+        return
+    from rich.table import Table
+    table = Table(title=f"{year} {level.value} ranking by {by} ({pollutant} {statistic})")
+    shown = {"rank": "rank", "area": "area", "reported": "value", "change_rate_reported":
+             f"vs {year - 1} %", "status": "status", "reason": "reason"}
+    for col, title in shown.items():
+        if col in ranked.columns:
+            table.add_column(title, justify="right" if col in ("rank", "reported",
+                             "change_rate_reported") else "left",
+                             no_wrap=col != "reason", max_width=70 if col == "reason" else None)
+    for row in ranked[[c for c in shown if c in ranked.columns]].itertuples(index=False):
+        table.add_row(*["" if pd_isna(v) else str(v) for v in row])
+    out.print(table)
+
+
+def pd_isna(value) -> bool:
+    import pandas as pd
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 @app.command()

@@ -1,0 +1,1118 @@
+"""Period statistics (HJ 663; standards.md §3, §4, §6) and their validity ledger.
+
+Input: the daily values (:data:`indicators.frames.DAILY_COLUMNS`) and, optionally,
+the daily AQI (one row per level, area, date with ``aqi`` Int64, <NA> when not
+valid, and ``profile``). Output: the long period-statistics frame
+(:data:`indicators.frames.STAT_COLUMNS`), one row per level, area, period,
+pollutant and statistic — every area-period found in either input gets every
+statistic, with ``valid`` False and the reason in ``detail`` where the data
+capture falls short.
+
+* :func:`period_statistics` — the statistics of years, quarters, months or the
+  year to date;
+* :func:`exceedances` — one row per day above its daily limit (value, limit,
+  multiple), the detail behind ``exceedance_days``;
+* :func:`change_rate` — the change of every statistic vs the same period one
+  year earlier (exact arithmetic of :func:`indicators.ranking.change_rate`).
+
+Statistics
+    ``annual_mean`` (SO2, NO2, PM10, PM2.5; the mean of whatever period),
+    ``p98_daily`` (SO2, NO2), ``p95_daily`` (PM10, PM2.5, CO), ``p90_mda8`` (O3),
+    ``exceedance_days`` and ``max_multiple`` (all six; O3 on the MDA8),
+    ``compliance`` (all six and ``ALL``; periods ``year`` and ``ytd`` only),
+    ``valid_aqi_days``, ``good_days``, ``heavy_days``, ``good_day_ratio``
+    (pollutant ``AQI``).
+
+Exactness (standards.md §4, §6)
+    With ``rounding.period_from_rounded_daily`` (the default) means and
+    percentiles are computed from the *reported* daily values, as integers on
+    their decimal grid: the mean is ``Σx / n`` and the percentile
+    ``100·X(s) + (X(s+1) − X(s))·((n−1)·p mod 100)`` over ``100``, both rounded
+    once, half to even, by :func:`indicators.rounding.round_ratio`. No float
+    ever enters the published value. With the setting off, the unrounded daily
+    values are used in float arithmetic (summed in sorted order, so the result
+    does not depend on row order) and rounded once by
+    :func:`indicators.rounding.round_half_even`.
+
+Profiles (standards.md §1)
+    Period rules (validity counts, decimals, annual/percentile limits for
+    compliance) come from the profile in force at the *end* of each period, or
+    from ``profile=`` when forced; that id is written to ``profile``. Daily
+    exceedances compare each day with the limit of *that day's* profile (the
+    daily frame's ``profile`` column), unless a profile is forced, in which
+    case the forced limits apply to every day. A forced profile without
+    validity/rounding rules (``who-2021``, ``eu-2030``) supplies only the
+    limits; the rules then come from the Chinese profile in force at the period
+    end, and statistics whose limit it lacks are NaN and not valid.
+
+Validity ledger (standards.md §3; choices where the standard is silent)
+    ``month``    ≥ ``month_min_days`` valid days (February ≥ ``february_min_days``).
+    ``quarter``  every month of the quarter valid by the monthly rule
+                 (``n_required`` is the sum of the three monthly counts). *Our choice.*
+    ``year``     ≥ ``year_min_days`` valid days and, when
+                 ``year_requires_every_month``, every month valid.
+    ``ytd``      (1 January … ``ytd_end`` inclusive; default ``ytd_end``: the
+                 last date in the inputs) ≥ ⌈year_min_days × elapsed / days in
+                 year⌉ valid days; when ``year_requires_every_month``, every
+                 complete month valid and the current, incomplete month
+                 ≥ ⌈monthly count × days elapsed / days in month⌉. *Our choice*:
+                 on 31 December this is exactly the year rule. Every ytd row's
+                 ``detail`` starts with ``provisional``.
+    A day counts when its daily value is valid. AQI statistics count days
+    with a valid AQI. Failures are spelled out in ``detail``
+    (``"301 valid days, needs 324; 2015-03: 25 valid days, needs 27"``; runs of
+    months without any valid day once: ``"2015-01 to 2015-07: no valid days"``).
+    A statistic that is not valid keeps its computed ``value``/``reported``.
+
+Other choices
+    * ``max_multiple`` is the largest ``(C − S)/S`` over the period's valid
+      days, *signed* (negative when no day exceeds), to ``multiple_decimals``.
+    * ``compliance`` is 1/0, comparing the reported statistics with the limits
+      of the period-end profile and the area's grade; only for ``year`` and
+      ``ytd`` (:data:`COMPLIANCE_PERIODS`): a month or quarter compared with an
+      annual limit is no evaluation in HJ 663. ``ALL`` is 0 when any pollutant
+      is 0, 1 when all six are 1, NaN otherwise; valid when all six are
+      (a comparison profile's pollutants without any limit are left out).
+    * ``exceedance_days``/``max_multiple`` of a period that straddles a profile
+      switch say so in ``detail`` ("each day against its own profile's limit
+      (cn-2012, cn-2026-transition)").
+    * One *valid* row per level, area, date and quantity: a second valid row is
+      a ``ValueError``; extra invalid rows are harmless. ``O3_1H_MAX`` has no
+      period statistic.
+    * Dust (standards.md §7): ``dust_days`` (a frame with ``area``, ``date``
+      and optionally ``level``, or a mapping area → dates) removes those days
+      from the statistics of the pollutants in the profile's
+      ``dust.exclude_from`` (PM10, PM2.5). The removed days still count as
+      captured for validity (capture is a property of the monitoring, not of
+      the weather); ``detail`` says how many were removed. AQI statistics keep
+      them. Areas match by id at any level unless ``level`` is given; for
+      stations inheriting their district's days use
+      :func:`indicators.dust.with_station_days`.
+    * Grades: ``grades`` is a mapping area → "I"/"II" (keys may also be
+      ``(level, area)`` tuples) or a membership frame (``level, area, station,
+      grade``) through which stations take their district's grade (Grade I if
+      any of their districts is Grade I). Default Grade II.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from numpy.dtypes import StringDType
+
+from config.standards import GRADE_INDEX, Profile, load_profile, load_schedule
+
+from . import ranking
+from .frames import STAT_COLUMNS, check_columns
+from .rounding import round_half_even, round_ratio, scaled_integers
+
+PERIODS = ("year", "quarter", "month", "ytd")
+#: Periods for which compliance with the (annual) limits is evaluated.
+COMPLIANCE_PERIODS = ("year", "ytd")
+
+#: Daily quantities the period statistics read, and the pollutant each stands for.
+QUANTITIES = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3_MDA8")
+POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
+#: The limit a daily value is compared with (standards.md §6).
+DAILY_LIMIT = ("24h", "24h", "24h", "24h", "24h", "mda8")
+#: Which quantities have a period mean compared with the annual limit.
+HAS_MEAN = (True, True, True, True, False, False)
+#: The percentile statistic of each quantity (HJ 663: the names carry the percentile).
+PERCENTILE = (("p98_daily", 98), ("p98_daily", 98), ("p95_daily", 95), ("p95_daily", 95),
+              ("p95_daily", 95), ("p90_mda8", 90))
+
+STATISTICS = ("annual_mean", "p98_daily", "p95_daily", "p90_mda8", "exceedance_days",
+              "max_multiple", "compliance", "valid_aqi_days", "good_days", "heavy_days",
+              "good_day_ratio")
+_OUT_POLLUTANTS = (*POLLUTANTS, "AQI", "ALL")
+_ST = {s: i for i, s in enumerate(STATISTICS)}
+_AQI, _ALL = 6, 7
+_S = StringDType()
+_NQ = len(QUANTITIES)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _as_profile(profile) -> Profile | None:
+    if profile is None or isinstance(profile, Profile):
+        return profile
+    return load_profile(str(profile))
+
+
+def _has_rules(prof: Profile) -> bool:
+    return all(k in prof.raw for k in ("validity", "rounding"))
+
+
+def _s(values) -> np.ndarray:
+    """Array of strings (numpy StringDType) for vectorised concatenation."""
+    arr = np.asarray(values)
+    if arr.dtype == _S:
+        return arr
+    if arr.dtype.kind in "OU":
+        return arr.astype(_S)
+    return arr.astype(str).astype(_S)
+
+
+def _join(*parts, sep: str = "; ") -> np.ndarray:
+    """Join string arrays element-wise, skipping empty parts."""
+    out = _s(parts[0])
+    for p in parts[1:]:
+        p = _s(p)
+        out = np.where((out != "") & (p != ""), out + sep + p, out + p)
+    return out
+
+
+def _days(column) -> np.ndarray:
+    return pd.to_datetime(column).to_numpy().astype("datetime64[D]")
+
+
+def _limit_decimals(x: float) -> int:
+    """Decimal places of a limit as written (35 → 0, 2.5 → 1)."""
+    return max(0, -Decimal(repr(float(x))).normalize().as_tuple().exponent)
+
+
+@dataclass
+class _Rows:
+    """Column arrays of one input, all the same length."""
+    cols: dict
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["cols"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def take(self, idx) -> "_Rows":
+        return _Rows({k: v[idx] for k, v in self.cols.items()})
+
+    def __len__(self):
+        return len(next(iter(self.cols.values())))
+
+
+def _area_pairs(frame: pd.DataFrame) -> tuple[np.ndarray, pd.MultiIndex]:
+    """(code of each row's (level, area), the sorted unique pairs)."""
+    lc, lu = pd.factorize(frame["level"], sort=True)
+    ac, au = pd.factorize(frame["area"], sort=True)
+    na = max(len(au), 1)
+    kc, ku = pd.factorize(lc.astype(np.int64) * na + ac, sort=True)
+    pairs = pd.MultiIndex.from_arrays([np.asarray(lu, dtype=object)[ku // na],
+                                       np.asarray(au, dtype=object)[ku % na]],
+                                      names=["level", "area"])
+    return kc, pairs
+
+
+# ----------------------------------------------------------------------------- periods
+
+@dataclass
+class _Periods:
+    kind: str
+    code: np.ndarray          # [P] period codes (see _row_period_codes)
+    start_month: np.ndarray   # [P] months since 1970-01 of the first month
+    start: np.ndarray         # [P] datetime64[D]
+    end: np.ndarray           # [P] datetime64[D]
+    label: np.ndarray         # [P] str
+    month_label: np.ndarray   # [P, M] str
+    month_req: np.ndarray     # [P, M] valid days each month needs
+    total_req: np.ndarray     # [P] valid days the period needs
+    every_month: np.ndarray   # [P] bool: the monthly rule applies
+    show_total: bool          # the total is a rule of its own (year, ytd)
+    rule: np.ndarray          # [P] str
+    prefix: np.ndarray        # [P] str, "provisional …" for ytd
+    rules: list               # Profiles giving validity/rounding/aqi settings
+    rules_code: np.ndarray    # [P] index into rules
+    limits: list              # Profiles giving the limits (forced or rules)
+    limits_code: np.ndarray   # [P]
+
+    @property
+    def n_months(self) -> int:
+        return self.month_req.shape[1]
+
+
+def _row_period_codes(kind: str, days: np.ndarray, ytd_end) -> tuple[np.ndarray, np.ndarray]:
+    """(period code, kept) per row: years/quarters/months since 1970, ytd: its year."""
+    months = days.astype("datetime64[M]").astype(np.int64)
+    if kind == "year":
+        return months // 12, np.ones(len(days), dtype=bool)
+    if kind == "quarter":
+        return months // 3, np.ones(len(days), dtype=bool)
+    if kind == "month":
+        return months, np.ones(len(days), dtype=bool)
+    year0 = ytd_end.astype("datetime64[Y]")
+    keep = (days >= year0.astype("datetime64[D]")) & (days <= ytd_end)
+    return np.full(len(days), year0.astype(np.int64), dtype=np.int64), keep
+
+
+def _build_periods(kind: str, codes: np.ndarray, ytd_end, forced: Profile | None) -> _Periods:
+    codes = np.asarray(codes, dtype=np.int64)
+    n_p = len(codes)
+    if kind == "year":
+        start_month, width = codes * 12, 12
+    elif kind == "quarter":
+        start_month, width = codes * 3, 3
+    elif kind == "month":
+        start_month, width = codes, 1
+    else:
+        start_month = codes * 12
+        width = int(ytd_end.astype("datetime64[M]").astype(np.int64) % 12) + 1
+    start = start_month.astype("datetime64[M]").astype("datetime64[D]")
+    if kind == "ytd":
+        end = np.full(n_p, ytd_end, dtype="datetime64[D]")
+    else:
+        end = (start_month + width).astype("datetime64[M]").astype("datetime64[D]") - 1
+    years = _s(start_month // 12 + 1970)
+    if kind == "year":
+        label = years
+    elif kind == "quarter":
+        label = years + "-Q" + _s(codes % 4 + 1)
+    elif kind == "month":
+        label = _s(start_month.astype("datetime64[M]").astype(str))
+    else:
+        label = years + "-YTD-" + _s(np.strings.slice(np.datetime_as_string(end), 5, None))
+
+    # profiles: rules (validity, rounding) and limits
+    sched = load_schedule()
+    sched_ids = np.asarray(sched.in_force(end), dtype=object) if n_p else np.array([], dtype=object)
+    if forced is not None:
+        limit_ids = np.full(n_p, forced.id, dtype=object)
+        rule_ids = limit_ids if _has_rules(forced) else sched_ids
+    else:
+        limit_ids = rule_ids = sched_ids
+    rules_code, rules_u = pd.factorize(pd.Series(rule_ids, dtype=object))
+    limits_code, limits_u = pd.factorize(pd.Series(limit_ids, dtype=object))
+    rules = [forced if forced is not None and str(p) == forced.id else load_profile(str(p))
+             for p in rules_u]
+    limits = [forced if forced is not None else load_profile(str(p)) for p in limits_u]
+
+    def setting(key):
+        return np.array([r.validity[key] for r in rules])[rules_code]
+
+    month_min = setting("month_min_days").astype(np.int64)
+    feb_min = setting("february_min_days").astype(np.int64)
+    year_min = setting("year_min_days").astype(np.int64)
+    every_year = setting("year_requires_every_month").astype(bool)
+
+    mm = start_month[:, None] + np.arange(width)[None, :]
+    cal = mm % 12 + 1
+    month_req = np.where(cal == 2, feb_min[:, None], month_min[:, None]).astype(np.int64)
+    month_label = _s(mm.astype("datetime64[M]").astype(str))
+    prefix = np.full(n_p, "", dtype=_S)
+    mm_s, feb_s = _s(month_min), _s(feb_min)
+    month_rule = "month ≥" + mm_s + " (February ≥" + feb_s + ")"
+    if kind == "month":
+        total = month_req[:, 0]
+        every = np.ones(n_p, dtype=bool)
+        rule = np.where(cal[:, 0] == 2, "month (February): ≥" + feb_s + " valid days",
+                        "month: ≥" + mm_s + " valid days")
+    elif kind == "quarter":
+        total = month_req.sum(axis=1)
+        every = np.ones(n_p, dtype=bool)
+        rule = "quarter: every month ≥" + mm_s + " valid days (February ≥" + feb_s + ")"
+    elif kind == "year":
+        total = year_min
+        every = every_year
+        rule = np.where(every, "year: ≥" + _s(year_min) + " valid days and every " + month_rule,
+                        "year: ≥" + _s(year_min) + " valid days")
+    else:
+        year_start = start
+        elapsed = (end - year_start).astype(np.int64) + 1
+        n_days = ((start_month + 12).astype("datetime64[M]").astype("datetime64[D]")
+                  - year_start).astype(np.int64)
+        total = -(-year_min * elapsed // n_days)                   # ceil, exact
+        month_end = (ytd_end.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+        partial = ytd_end != month_end
+        if partial:
+            day = int((ytd_end - ytd_end.astype("datetime64[M]").astype("datetime64[D]"))
+                      .astype(np.int64)) + 1
+            dim = int((month_end - ytd_end.astype("datetime64[M]").astype("datetime64[D]"))
+                      .astype(np.int64)) + 1
+            month_req[:, -1] = -(-month_req[:, -1] * day // dim)
+            month_label[:, -1] = month_label[:, -1] + " (days 1–" + str(day) + ")"
+        every = every_year
+        rule = ("year to date (provisional): ≥" + _s(total) + " valid days (" + _s(year_min)
+                + " × " + _s(elapsed) + "/" + _s(n_days) + " days, rounded up)")
+        month_part = " and every complete " + month_rule
+        if partial:
+            month_part = month_part + ", the current month ≥" + _s(month_req[:, -1]) + " (pro rata)"
+        rule = np.where(every, rule + month_part, rule)
+        prefix = ("provisional: year to date " + _s(np.datetime_as_string(start)) + " to "
+                  + _s(np.datetime_as_string(end)))
+    return _Periods(kind=kind, code=codes, start_month=start_month, start=start, end=end,
+                    label=_s(label), month_label=month_label, month_req=month_req,
+                    total_req=np.asarray(total, dtype=np.int64),
+                    every_month=np.asarray(every, dtype=bool),
+                    show_total=kind in ("year", "ytd"), rule=_s(rule), prefix=_s(prefix),
+                    rules=rules, rules_code=rules_code, limits=limits, limits_code=limits_code)
+
+
+def _ledger(g: np.ndarray, j: np.ndarray, n_groups: int, gp: np.ndarray, per: _Periods):
+    """Validity of each group from its counted days (group g, month offset j per day).
+
+    Returns (n_valid, n_required, valid, failure text) per group.
+    """
+    m = per.n_months
+    counts = np.bincount(g * m + j, minlength=n_groups * m).reshape(n_groups, m)
+    n = counts.sum(axis=1)
+    req = per.month_req[gp]
+    total = per.total_req[gp]
+    month_fail = per.every_month[gp][:, None] & (counts < req)
+    ok = (n >= total) & ~month_fail.any(axis=1)
+    text = np.full(n_groups, "", dtype=_S)
+    bad = np.flatnonzero(~ok)
+    if len(bad):
+        nb, tb = n[bad], total[bad]
+        t = np.full(len(bad), "", dtype=_S)
+        if per.show_total:
+            t = np.where(nb < tb, _s(nb) + " valid days, needs " + _s(tb), t)
+        labels = per.month_label[gp[bad]]
+        fails = month_fail[bad]
+        # runs of ≥ 2 months without any valid day are named once: "2026-06 to 2026-12: …"
+        empty = fails & (counts[bad] == 0)
+        run_end = np.tile(np.arange(m), (len(bad), 1))
+        for col in range(m - 2, -1, -1):
+            run_end[:, col] = np.where(empty[:, col] & empty[:, col + 1], run_end[:, col + 1], col)
+        in_run = np.zeros(len(bad), dtype=bool)     # inside a run already named
+        for col in range(m):          # loop over the months of a period, vectorised over groups
+            f = fails[:, col]
+            if not f.any():
+                in_run[:] = False
+                continue
+            end = run_end[:, col]
+            starts_run = empty[:, col] & (end > col) & ~in_run
+            msg = (labels[:, col] + ": " + _s(counts[bad, col]) + " valid days, needs "
+                   + _s(req[bad, col]))
+            run_msg = labels[:, col] + " to " + labels[np.arange(len(bad)), end] + ": no valid days"
+            msg = np.where(starts_run, run_msg, msg)
+            t = _join(t, np.where(f & ~(in_run & empty[:, col]), msg, ""))
+            in_run = empty[:, col] & (in_run | starts_run) & (end > col)
+        t = np.where(nb == 0, "no valid days, needs " + _s(tb), t)
+        text[bad] = t
+    return n, total, ok, text
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def _grade_codes(grades, pairs: pd.MultiIndex) -> np.ndarray:
+    """Grade index (GRADE_INDEX: I → 0, II → 1) of each (level, area) pair."""
+    n = len(pairs)
+    out = np.full(n, GRADE_INDEX["II"], dtype=np.int64)
+    if grades is None or n == 0:
+        return out
+    levels = pairs.get_level_values(0)
+    areas = pairs.get_level_values(1)
+
+    def code(values) -> np.ndarray:
+        s = pd.Series(values, dtype=object)
+        unknown = ~s.isin(list(GRADE_INDEX))
+        if unknown.any():
+            raise ValueError(f"unknown grade {s[unknown].iloc[0]!r}; "
+                             f"use one of {list(GRADE_INDEX)}")
+        return s.map(GRADE_INDEX).to_numpy(dtype=np.int64)
+
+    if isinstance(grades, pd.DataFrame):
+        check_columns(grades, ("level", "area", "station", "grade"), "membership")
+        m = grades.assign(_g=code(grades["grade"].to_numpy()))
+        area_g = m.groupby(["level", "area"])["_g"].min()
+        idx = area_g.index.get_indexer(pairs)
+        out = np.where(idx >= 0, area_g.to_numpy()[np.maximum(idx, 0)], out)
+        dist = m[m["level"] == "district"].groupby("station")["_g"].min()
+        sidx = dist.index.get_indexer(areas)
+        is_station = (np.asarray(levels) == "station") & (sidx >= 0)
+        return np.where(is_station, dist.to_numpy()[np.maximum(sidx, 0)], out)
+    if not isinstance(grades, Mapping):
+        raise TypeError("grades must be a mapping area → grade or a membership frame")
+    tuple_keys = {k: v for k, v in grades.items() if isinstance(k, tuple)}
+    plain = {k: v for k, v in grades.items() if not isinstance(k, tuple)}
+    if plain:
+        keys = pd.Index(list(plain), dtype=object)
+        vals = code(list(plain.values()))
+        idx = keys.get_indexer(areas)
+        out = np.where(idx >= 0, vals[np.maximum(idx, 0)], out)
+    if tuple_keys:
+        keys = pd.MultiIndex.from_tuples(list(tuple_keys))
+        vals = code(list(tuple_keys.values()))
+        idx = keys.get_indexer(pairs)
+        out = np.where(idx >= 0, vals[np.maximum(idx, 0)], out)
+    return out
+
+
+def _daily_rows(daily: pd.DataFrame, need_value: bool) -> tuple[_Rows, pd.MultiIndex]:
+    cols = ["level", "area", "date", "pollutant", "reported", "valid"]
+    if need_value:
+        cols.append("value")
+    check_columns(daily, cols, "daily values")
+    pc, pu = pd.factorize(daily["pollutant"])
+    qmap = pd.Index(QUANTITIES).get_indexer(pd.Index(pu, dtype=object))
+    q = qmap[pc] if len(pc) else np.array([], dtype=np.int64)
+    sel = np.flatnonzero(q >= 0)
+    la, pairs = _area_pairs(daily)
+    days = _days(daily["date"])
+    prof, prof_ids = _profile_codes(daily, days)
+    cols = {
+        "la": la, "day": days, "q": q, "prof": prof,
+        "valid": daily["valid"].to_numpy(dtype=bool, na_value=False),
+        "reported": pd.to_numeric(daily["reported"]).to_numpy(dtype="float64", na_value=np.nan),
+    }
+    if need_value:
+        cols["value"] = pd.to_numeric(daily["value"]).to_numpy(dtype="float64", na_value=np.nan)
+    return _Rows(cols).take(sel), pairs, prof_ids
+
+
+def _aqi_rows(aqi: pd.DataFrame) -> tuple[_Rows, pd.MultiIndex]:
+    check_columns(aqi, ("level", "area", "date", "aqi"), "daily AQI")
+    la, pairs = _area_pairs(aqi)
+    days = _days(aqi["date"])
+    prof, prof_ids = _profile_codes(aqi, days)
+    value = pd.to_numeric(aqi["aqi"]).to_numpy(dtype="float64", na_value=np.nan)
+    return _Rows({"la": la, "day": days, "prof": prof, "aqi": value}), pairs, prof_ids
+
+
+def _profile_codes(frame: pd.DataFrame, days: np.ndarray) -> tuple[np.ndarray, list]:
+    """(code per row, profile ids): the row's ``profile``, else the one in force that day."""
+    if "profile" in frame.columns:
+        codes, uniq = pd.factorize(frame["profile"], sort=True)
+        ids = [str(u) for u in uniq]
+        codes = codes.astype(np.int64)
+        if "" in ids:
+            codes[codes == ids.index("")] = -1
+    else:
+        codes, ids = np.full(len(frame), -1, dtype=np.int64), []
+    missing = codes < 0
+    if missing.any():
+        sc, su = pd.factorize(pd.Series(load_schedule().in_force(days[missing]), dtype=object),
+                              sort=True)
+        codes[missing] = sc + len(ids)
+        ids += [str(u) for u in su]
+    if not ids:
+        return codes, []
+    uniq, inv = np.unique(np.asarray(ids, dtype=object), return_inverse=True)
+    return inv[codes], [str(u) for u in uniq]
+
+
+def _dust_flags(dust_days, rows: _Rows, pairs: pd.MultiIndex) -> np.ndarray:
+    """Per daily row: the (area, date) is an official dust day."""
+    if dust_days is None or len(rows) == 0:
+        return np.zeros(len(rows), dtype=bool)
+    if isinstance(dust_days, Mapping):
+        areas, dates = [], []
+        for area, ds in dust_days.items():
+            ds = list(ds)
+            areas += [area] * len(ds)
+            dates += ds
+        dust_days = pd.DataFrame({"area": pd.Series(areas, dtype=object), "date": dates})
+    check_columns(dust_days, ("area", "date"), "dust days")
+    if dust_days.empty:
+        return np.zeros(len(rows), dtype=bool)
+    ddays = _days(dust_days["date"]).astype(np.int64)
+    if "level" in dust_days.columns:
+        idx = pairs.get_indexer(pd.MultiIndex.from_arrays(
+            [dust_days["level"].astype(object), dust_days["area"].astype(object)]))
+        row_key = rows.la
+    else:
+        area_u = pd.Index(pairs.get_level_values(1)).unique()
+        idx = area_u.get_indexer(pd.Index(dust_days["area"].astype(object)))
+        row_key = area_u.get_indexer(pairs.get_level_values(1))[rows.la]
+    ok = idx >= 0
+    span = np.int64(1 << 32)
+    dkey = idx[ok].astype(np.int64) * span + (ddays[ok] + (1 << 31))
+    rkey = row_key.astype(np.int64) * span + (rows.day.astype(np.int64) + (1 << 31))
+    return np.isin(rkey, dkey)
+
+
+def _check_unique(group: np.ndarray, day: np.ndarray, what: str, name_of) -> None:
+    """Refuse two valid rows for one group and day; ``name_of(group)`` names the culprit."""
+    if len(group) < 2:
+        return
+    day0 = day.min()
+    offset = (day - day0).astype(np.int64)
+    span = int(offset.max()) + 1
+    s = np.sort(group.astype(np.int64) * span + offset)
+    dup = np.flatnonzero(s[1:] == s[:-1])
+    if len(dup):
+        k = int(s[dup[0]])
+        raise ValueError(f"{what}: more than one valid row for {name_of(k // span)} on "
+                         f"{day0 + np.timedelta64(k % span, 'D')}")
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def _group_sorted(g: np.ndarray, x_int: np.ndarray | None, x_float: np.ndarray | None):
+    """Order of rows sorted by (group, value)."""
+    if x_int is not None:
+        lo = int(x_int.min(initial=0))
+        span = int(x_int.max(initial=0)) - lo + 1
+        if len(g) and (int(g.max()) + 1) * span < 2 ** 62:
+            return np.argsort(g.astype(np.int64) * span + (x_int - lo), kind="stable")
+        return np.lexsort((x_int, g))
+    return np.lexsort((x_float, g))
+
+
+def _percentile_scaled(xs: np.ndarray, starts: np.ndarray, n: np.ndarray, p: int):
+    """Exact percentile of sorted integer runs: (100·X(s) + (X(s+1)−X(s))·r) per group (÷100)."""
+    m = (n - 1) * p
+    s0 = m // 100
+    r = m % 100
+    a = xs[starts + s0]
+    b = xs[starts + np.minimum(s0 + 1, n - 1)]
+    return 100 * a + (b - a) * r
+
+
+def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
+                      period: str = "year", grades=None, profile=None, ytd_end=None,
+                      dust_days=None) -> pd.DataFrame:
+    """Period statistics of every level, area and period (standards.md §3, §6).
+
+    Parameters
+    ----------
+    daily : DataFrame
+        Daily values (``frames.DAILY_COLUMNS``); rows of ``O3_1H_MAX`` are ignored.
+        A (level, area, date, pollutant) may appear more than once only if at
+        most one of its rows is valid.
+    aqi : DataFrame, optional
+        Daily AQI: level, area, date, aqi (Int64, <NA> = not valid), profile.
+        Without it no AQI statistics are produced.
+    period : {"year", "quarter", "month", "ytd"}
+        Calendar periods; ``ytd`` is 1 January to ``ytd_end`` inclusive.
+    grades : mapping or DataFrame, optional
+        Area → "I"/"II" (keys area ids or (level, area)), or the membership
+        frame (stations take their district's grade). Default Grade II.
+    profile : str or Profile, optional
+        Force a profile for limits (and rules, when it has them); default the
+        profile in force at the end of each period (daily limits: each day's).
+    ytd_end : date-like, optional
+        Last day of the year-to-date (``period="ytd"`` only); default the last
+        date in the inputs. Ignored for other periods.
+    dust_days : DataFrame or mapping, optional
+        Official dust days: columns area, date (and optionally level), or a
+        mapping area → dates; removed from the statistics of the profile's
+        ``dust.exclude_from`` pollutants.
+
+    Returns
+    -------
+    DataFrame with ``frames.STAT_COLUMNS``, sorted by level, area, period,
+    pollutant (SO2, NO2, PM10, PM2.5, CO, O3, AQI, ALL) and statistic.
+    ``value`` [µg/m³; CO mg/m³; days; % for good_day_ratio; 1/0 for
+    compliance] unrounded, ``reported`` published, ``n_valid``/``n_required``
+    valid days counted/needed.
+    """
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
+    forced = _as_profile(profile)
+
+    need_value = "value" in daily.columns
+    d, pairs_d, d_ids = _daily_rows(daily, need_value)
+    a, pairs_a, a_ids = _aqi_rows(aqi) if aqi is not None else (None, pairs_d[:0], [])
+
+    if period == "ytd":
+        if ytd_end is None:
+            last = [r.day.max() for r in (d, a) if r is not None and len(r)]
+            if not last:
+                return _empty()
+            ytd_end = max(last)
+        ytd_end = np.datetime64(pd.Timestamp(ytd_end).date(), "D")
+
+    # area-periods: union of both inputs
+    pairs = pairs_d.union(pairs_a) if len(pairs_a) else pairs_d
+    d.cols["la"] = pairs.get_indexer(pairs_d)[d.la]
+    dcode, keep = _row_period_codes(period, d.day, ytd_end)
+    d = d.take(np.flatnonzero(keep))
+    dcode = dcode[keep]
+    if a is not None:
+        a.cols["la"] = pairs.get_indexer(pairs_a)[a.la]
+        acode, akeep = _row_period_codes(period, a.day, ytd_end)
+        a = a.take(np.flatnonzero(akeep))
+        acode = acode[akeep]
+    else:
+        acode = np.array([], dtype=np.int64)
+    if len(d) == 0 and (a is None or len(a) == 0):
+        return _empty()
+    codes_u = np.unique(np.concatenate([dcode, acode]))
+    n_per = len(codes_u)
+    d_pi = np.searchsorted(codes_u, dcode)
+    a_pi = np.searchsorted(codes_u, acode)
+    ap_keys = np.unique(np.concatenate([d.la.astype(np.int64) * n_per + d_pi,
+                                        (a.la.astype(np.int64) * n_per + a_pi) if a is not None
+                                        else np.array([], dtype=np.int64)]))
+    n_ap = len(ap_keys)
+    ap_la = ap_keys // n_per
+    ap_p = ap_keys % n_per
+    d_ap = np.searchsorted(ap_keys, d.la.astype(np.int64) * n_per + d_pi)
+
+    per = _build_periods(period, codes_u, ytd_end, forced)
+    grade = _grade_codes(grades, pairs)              # per (level, area)
+    ap_grade = grade[ap_la]
+
+    blocks: list[dict] = []
+    _daily_statistics(d, d_ids, d_ap, d_pi, n_ap, ap_p, ap_la, ap_grade, per, forced,
+                      dust_days, pairs, blocks)
+    if a is not None:
+        a_ap = np.searchsorted(ap_keys, a.la.astype(np.int64) * n_per + a_pi)
+        _aqi_statistics(a, a_ids, a_ap, a_pi, n_ap, ap_p, ap_la, pairs, per, blocks)
+    return _assemble(blocks, pairs, ap_la, ap_p, per)
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in STAT_COLUMNS})
+
+
+def _block(blocks, ap, pol, stat, value, reported, valid, n_valid, n_required, rule, detail,
+           profile):
+    blocks.append({"ap": ap, "pol": np.broadcast_to(np.asarray(pol), ap.shape),
+                   "stat": np.broadcast_to(np.asarray(stat), ap.shape),
+                   "value": np.asarray(value, dtype="float64"),
+                   "reported": np.asarray(reported, dtype="float64"),
+                   "valid": np.asarray(valid, dtype=bool),
+                   "n_valid": np.asarray(n_valid, dtype=np.int64),
+                   "n_required": np.asarray(n_required, dtype=np.int64),
+                   "rule": _s(rule), "detail": _s(detail), "profile": _s(profile)})
+
+
+def _daily_statistics(d: _Rows, d_ids: list, d_ap, d_pi, n_ap, ap_p, ap_la, ap_grade, per: _Periods,
+                      forced, dust_days, pairs, blocks):
+    n_groups = n_ap * _NQ
+    g_all = d_ap.astype(np.int64) * _NQ + d.q
+    gp = np.repeat(ap_p, _NQ)                       # period index of each group
+    g_q = np.tile(np.arange(_NQ), n_ap)
+    j_all = d.day.astype("datetime64[M]").astype(np.int64) - per.start_month[d_pi]
+
+    # profile of each day (limits of the day), or the forced one
+    if forced is not None:
+        dp_code = np.zeros(len(d), dtype=np.int64)
+        day_profs = [forced]
+    else:
+        dp_code = d.prof
+        day_profs = [load_profile(p) for p in d_ids]
+
+    # decimals: per group (period rules); a common integer grid per quantity
+    rules_dec = np.array([[r.decimals(p) for p in POLLUTANTS] for r in per.rules], dtype=np.int64)
+    g_dec = rules_dec[per.rules_code[gp], g_q] if n_groups else np.zeros(0, np.int64)
+    grid = rules_dec.max(axis=0)
+    for prof in day_profs + per.limits:
+        if "rounding" in prof.raw:
+            grid = np.maximum(grid, [prof.decimals(p) for p in POLLUTANTS])
+        for qi, (p, avg) in enumerate(zip(POLLUTANTS, DAILY_LIMIT)):
+            for kind in (avg, "annual"):
+                for gr in GRADE_INDEX:
+                    lim = prof.limit(p, kind, gr)
+                    if lim is not None:
+                        grid[qi] = max(grid[qi], _limit_decimals(lim))
+    grid = grid.astype(np.int64)
+    scale = 10 ** grid                               # per quantity
+
+    # daily limits per (day profile, grade, quantity), on the grid
+    lut = np.full((len(day_profs), 2, _NQ), np.nan)
+    for pi_, prof in enumerate(day_profs):
+        for gr, gi in GRADE_INDEX.items():
+            for qi, (p, avg) in enumerate(zip(POLLUTANTS, DAILY_LIMIT)):
+                lim = prof.limit(p, avg, gr)
+                lut[pi_, gi, qi] = np.nan if lim is None else lim
+    lut_missing = np.isnan(lut)
+    lut_int = scaled_integers(np.where(lut_missing, 0.0, lut),
+                              np.broadcast_to(grid, lut.shape), nan_as=0)
+    row_grade = ap_grade[d_ap]
+
+    # the day counts (validity) / is used (statistic)
+    from_rounded_p = np.array([bool(r.rounding.get("period_from_rounded_daily", True))
+                               for r in per.rules])[per.rules_code]
+    g_rounded = from_rounded_p[gp]
+    row_rounded = from_rounded_p[d_pi]
+    capture = d.valid & ~np.isnan(d.reported)
+    if not row_rounded.all() and "value" not in d.cols:
+        raise ValueError("daily values lack the column 'value', needed because the profile "
+                         "computes period statistics from unrounded daily values")
+    if "value" in d.cols:
+        capture &= row_rounded | ~np.isnan(d.value)
+    excl = np.zeros((len(per.rules), _NQ), dtype=bool)
+    for ri, r in enumerate(per.rules):
+        names = set((r.raw.get("dust") or {}).get("exclude_from") or ())
+        excl[ri] = [p in names for p in POLLUTANTS]
+    dust = _dust_flags(dust_days, d, pairs) & excl[per.rules_code[d_pi], d.q]
+    used = capture & ~dust
+
+    # one valid row per (level, area, date, quantity)
+    cap_idx = np.flatnonzero(capture)
+    _check_unique(g_all[cap_idx], d.day[cap_idx], "daily values",
+                  lambda g: f"{pairs[ap_la[g // _NQ]]} {QUANTITIES[g % _NQ]}")
+
+    n, total, ok, fail = _ledger(g_all[cap_idx], j_all[cap_idx], n_groups, gp, per)
+    rule = per.rule[gp]
+    prefix = per.prefix[gp]
+    pid = _s(np.array([p.id for p in per.limits], dtype=object)[per.limits_code[gp]]) \
+        if n_groups else np.zeros(0, _S)
+    n_dust = np.bincount(g_all[capture & dust], minlength=n_groups)
+    dust_note = np.where(n_dust > 0, _s(n_dust) + np.where(n_dust == 1, " dust day", " dust days")
+                         + " removed", "")
+
+    # ---- integers on the grid, sorted by (group, value)
+    ui = np.flatnonzero(used)
+    gu = g_all[ui]
+    x_rep = scaled_integers(d.reported[ui], grid[d.q[ui]], nan_as=0)
+    order = _group_sorted(gu, x_rep, None)
+    xs = x_rep[order]
+    cnt = np.bincount(gu, minlength=n_groups)
+    starts = np.cumsum(cnt) - cnt
+    has = cnt > 0
+    csum = np.concatenate([[0], np.cumsum(xs)])
+    sums = csum[starts + cnt] - csum[starts]
+    g_scale = scale[g_q]
+
+    mean_value = np.full(n_groups, np.nan)
+    mean_rep = np.full(n_groups, np.nan)
+    pct_value = np.full(n_groups, np.nan)
+    pct_rep = np.full(n_groups, np.nan)
+    p_of_q = np.array([p for _, p in PERCENTILE], dtype=np.int64)
+    ex = has & g_rounded
+    if ex.any():
+        mean_value[ex] = sums[ex] / (cnt[ex] * g_scale[ex])
+        mean_rep[ex] = round_ratio(sums[ex], cnt[ex] * g_scale[ex], g_dec[ex])
+        num = _percentile_scaled(xs, starts[ex], cnt[ex], p_of_q[g_q[ex]])
+        pct_value[ex] = num / (100 * g_scale[ex])
+        pct_rep[ex] = round_ratio(num, 100 * g_scale[ex], g_dec[ex])
+    fl = has & ~g_rounded
+    if fl.any():                                   # unrounded daily values, float arithmetic
+        fi = ui[~g_rounded[gu]]
+        gf = g_all[fi]
+        xf = d.value[fi]
+        o = np.lexsort((xf, gf))
+        xfs = xf[o]
+        cf = np.bincount(gf, minlength=n_groups)
+        sf = np.cumsum(cf) - cf
+        nz = np.flatnonzero(cf)
+        tot = np.add.reduceat(xfs, sf[nz]) if len(nz) else np.zeros(0)
+        mv = np.full(n_groups, np.nan)
+        mv[nz] = tot / cf[nz]
+        mean_value[fl] = mv[fl]
+        mean_rep[fl] = round_half_even(mv[fl], g_dec[fl])
+        pq = p_of_q[g_q[fl]]
+        k = (cf[fl] - 1) * pq
+        s0, r = k // 100, k % 100
+        lo = xfs[sf[fl] + s0]
+        hi = xfs[sf[fl] + np.minimum(s0 + 1, cf[fl] - 1)]
+        pv = (100 * lo + (hi - lo) * r) / 100
+        pct_value[fl] = pv
+        pct_rep[fl] = round_half_even(pv, g_dec[fl])
+
+    # ---- exceedances against each day's limit
+    lim_nan = lut_missing[dp_code[ui], row_grade[ui], d.q[ui]]
+    lim_int = lut_int[dp_code[ui], row_grade[ui], d.q[ui]]
+    lim_missing = np.bincount(gu[lim_nan], minlength=n_groups) > 0
+    over = ~lim_nan & (x_rep > lim_int)
+    exc = np.bincount(gu[over], minlength=n_groups).astype("float64")
+    exc[lim_missing] = np.nan
+    mult_dec = np.array([int(r.rounding["multiple_decimals"]) for r in per.rules],
+                        dtype=np.int64)[per.rules_code[gp]]
+    ratio = np.where(lim_int > 0, (x_rep - lim_int) / np.where(lim_int > 0, lim_int, 1), -np.inf)
+    mmax_value = np.full(n_groups, np.nan)
+    mmax_rep = np.full(n_groups, np.nan)
+    if len(ui):
+        gmax = np.full(n_groups, -np.inf)
+        np.maximum.at(gmax, gu, ratio)
+        at = np.flatnonzero((ratio == gmax[gu]) & np.isfinite(ratio))
+        first_g, first_i = np.unique(gu[at], return_index=True)
+        rows_at = at[first_i]
+        mmax_value[first_g] = gmax[first_g]
+        mmax_rep[first_g] = round_ratio(x_rep[rows_at] - lim_int[rows_at], lim_int[rows_at],
+                                        mult_dec[first_g])
+    mmax_value[lim_missing] = np.nan
+    mmax_rep[lim_missing] = np.nan
+
+    # days of one period under more than one profile: say so on the daily-limit statistics
+    mixed_note = np.full(n_groups, "", dtype=_S)
+    if forced is None and len(day_profs) > 1:
+        present = [np.bincount(gu[dp_code[ui] == c], minlength=n_groups) > 0
+                   for c in range(len(day_profs))]
+        k_present = np.sum(present, axis=0)
+        names = np.full(n_groups, "", dtype=_S)
+        for c, prof in enumerate(day_profs):
+            names = _join(names, np.where(present[c], prof.id, ""), sep=", ")
+        mixed_note = np.where(k_present > 1, "each day against its own profile's limit ("
+                              + names + ")", "")
+    no_limit = np.where(lim_missing, "no daily limit in profile " + pid, "")
+
+    # ---- rows
+    detail = _join(prefix, fail, dust_note)
+    for qi in range(_NQ):
+        sel = np.arange(n_ap) * _NQ + qi
+        ap = np.arange(n_ap)
+        common = dict(valid=ok[sel], n_valid=n[sel], n_required=total[sel], rule=rule[sel],
+                      profile=pid[sel])
+        if HAS_MEAN[qi]:
+            _block(blocks, ap, qi, _ST["annual_mean"], mean_value[sel], mean_rep[sel],
+                   detail=detail[sel], **common)
+        name, _ = PERCENTILE[qi]
+        _block(blocks, ap, qi, _ST[name], pct_value[sel], pct_rep[sel], detail=detail[sel],
+               **common)
+        dl_detail = _join(detail[sel], mixed_note[sel], no_limit[sel])
+        dl_common = dict(common, valid=ok[sel] & ~lim_missing[sel])
+        _block(blocks, ap, qi, _ST["exceedance_days"], exc[sel], exc[sel], detail=dl_detail,
+               **dl_common)
+        _block(blocks, ap, qi, _ST["max_multiple"], mmax_value[sel], mmax_rep[sel],
+               detail=dl_detail, **dl_common)
+
+    if per.kind not in COMPLIANCE_PERIODS:
+        return None
+    # ---- compliance: reported statistics vs the period-end profile's limits
+    ap = np.arange(n_ap)
+    ap_lim = per.limits_code[ap_p]
+    all_zero = np.zeros(n_ap, dtype=bool)
+    all_one = np.ones(n_ap, dtype=bool)
+    all_valid = np.ones(n_ap, dtype=bool)
+    all_n = np.full(n_ap, np.iinfo(np.int64).max)
+    all_fail = np.full(n_ap, "", dtype=_S)
+    for qi, (p, avg) in enumerate(zip(POLLUTANTS, DAILY_LIMIT)):
+        sel = ap * _NQ + qi
+        conds = []
+        kinds = (("annual", mean_rep),) if HAS_MEAN[qi] else ()
+        kinds += ((avg, pct_rep),)
+        for kind, stat in kinds:
+            lim = np.full((len(per.limits), 2), np.nan)
+            for li, prof in enumerate(per.limits):
+                for gr, gi in GRADE_INDEX.items():
+                    v = prof.limit(p, kind, gr)
+                    lim[li, gi] = np.nan if v is None else v
+            lim_ap = lim[ap_lim, ap_grade] if n_ap else np.zeros(0)
+            conds.append((stat[sel], lim_ap))
+        value = np.full(n_ap, np.nan)
+        any_lim = np.zeros(n_ap, dtype=bool)
+        missing_stat = np.zeros(n_ap, dtype=bool)
+        complies = np.ones(n_ap, dtype=bool)
+        for stat, lim_ap in conds:
+            has_lim = ~np.isnan(lim_ap)
+            any_lim |= has_lim
+            missing_stat |= has_lim & np.isnan(stat)
+            complies &= ~has_lim | (stat <= lim_ap)
+        decided = any_lim & ~missing_stat
+        value[decided] = complies[decided].astype(float)
+        valid = ok[sel] & any_lim
+        no_lim = np.where(any_lim, "", "no limit for " + p + " in profile " + pid[sel])
+        _block(blocks, ap, qi, _ST["compliance"], value, value, valid, n[sel], total[sel],
+               rule[sel], _join(detail[sel], no_lim), pid[sel])
+        counted = any_lim              # pollutants without any limit are left out of ALL
+        all_zero |= counted & (value == 0)
+        all_one &= ~counted | (value == 1)
+        all_valid &= ~counted | valid
+        all_n = np.where(counted, np.minimum(all_n, n[sel]), all_n)
+        why = _join(fail[sel], no_lim)
+        all_fail = _join(all_fail, np.where(counted & ~valid & (why != ""), p + ": " + why, ""))
+    none_counted = all_n == np.iinfo(np.int64).max          # the profile has no limit at all
+    all_value = np.where(all_zero, 0.0, np.where(all_one & ~none_counted, 1.0, np.nan))
+    all_valid &= ~none_counted
+    all_fail = np.where(none_counted, "no limits in profile " + pid[ap * _NQ], all_fail)
+    all_n = np.where(none_counted, 0, all_n)
+    g0 = ap * _NQ
+    _block(blocks, ap, _ALL, _ST["compliance"], all_value, all_value, all_valid, all_n,
+           total[g0], rule[g0], _join(prefix[g0], all_fail), pid[g0])
+    return None
+
+
+def _aqi_statistics(a: _Rows, a_ids: list, a_ap, a_pi, n_ap, ap_p, ap_la, pairs,
+                    per: _Periods, blocks):
+    capture = ~np.isnan(a.aqi)
+    cap_idx = np.flatnonzero(capture)
+    _check_unique(a_ap[cap_idx], a.day[cap_idx], "daily AQI",
+                  lambda ap: f"{pairs[ap_la[ap]]}")
+    j = a.day.astype("datetime64[M]").astype(np.int64) - per.start_month[a_pi]
+    n, total, ok, fail = _ledger(a_ap[cap_idx], j[cap_idx], n_ap, ap_p, per)
+
+    # thresholds of each day's profile (its AQI), else of the period's rules
+    pc = a.prof
+    good_lut = np.full(len(a_ids), np.nan)
+    heavy_lut = np.full(len(a_ids), np.nan)
+    for i, pid in enumerate(a_ids):
+        prof = load_profile(pid)
+        if "aqi" in prof.raw and "good_max" in prof.aqi:
+            good_lut[i] = prof.aqi["good_max"]
+            heavy_lut[i] = prof.aqi["heavy_above"]
+    rules_good = np.array([r.aqi["good_max"] for r in per.rules], dtype=float)[per.rules_code]
+    rules_heavy = np.array([r.aqi["heavy_above"] for r in per.rules], dtype=float)[per.rules_code]
+    good_max = good_lut[pc] if len(pc) else np.zeros(0)
+    good_max = np.where(np.isnan(good_max), rules_good[a_pi], good_max)
+    heavy_above = heavy_lut[pc] if len(pc) else np.zeros(0)
+    heavy_above = np.where(np.isnan(heavy_above), rules_heavy[a_pi], heavy_above)
+
+    good = np.bincount(a_ap[capture & (a.aqi <= good_max)], minlength=n_ap)
+    heavy = np.bincount(a_ap[capture & (a.aqi > heavy_above)], minlength=n_ap)
+    rate_dec = np.array([int(r.rounding["rate_decimals"]) for r in per.rules])[per.rules_code[ap_p]]
+    ratio_value = np.full(n_ap, np.nan)
+    ratio_rep = np.full(n_ap, np.nan)
+    has = n > 0
+    if has.any():
+        ratio_value[has] = good[has] * 100 / n[has]
+        ratio_rep[has] = round_ratio(good[has] * 100, n[has], rate_dec[has])
+    ap = np.arange(n_ap)
+    pid = _s(np.array([p.id for p in per.limits], dtype=object)[per.limits_code[ap_p]])
+    detail = _join(per.prefix[ap_p], fail)
+    common = dict(valid=ok, n_valid=n, n_required=total,
+                  rule=per.rule[ap_p] + ", counted on days with a valid AQI",
+                  detail=detail, profile=pid)
+    for name, v in (("valid_aqi_days", n), ("good_days", good), ("heavy_days", heavy)):
+        _block(blocks, ap, _AQI, _ST[name], v, v, **common)
+    _block(blocks, ap, _AQI, _ST["good_day_ratio"], ratio_value, ratio_rep, **common)
+
+
+def _assemble(blocks, pairs: pd.MultiIndex, ap_la, ap_p, per: _Periods) -> pd.DataFrame:
+    if not blocks:
+        return _empty()
+    cat = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+    order = np.lexsort((cat["stat"], cat["pol"], cat["ap"]))
+    ap = cat["ap"][order]
+    la = ap_la[ap]
+    pi = ap_p[ap]
+    levels = np.asarray(pairs.get_level_values(0), dtype=object)
+    areas = np.asarray(pairs.get_level_values(1), dtype=object)
+    out = pd.DataFrame({
+        "level": pd.Series(levels[la], dtype=str),
+        "area": pd.Series(areas[la]).infer_objects(),
+        "period": pd.Series(per.label.astype(object)[pi], dtype=str),
+        "start": per.start[pi].astype("datetime64[s]"),
+        "end": per.end[pi].astype("datetime64[s]"),
+        "pollutant": pd.Series(np.asarray(_OUT_POLLUTANTS, dtype=object)[cat["pol"][order]],
+                               dtype=str),
+        "statistic": pd.Series(np.asarray(STATISTICS, dtype=object)[cat["stat"][order]],
+                               dtype=str),
+        "value": cat["value"][order],
+        "reported": cat["reported"][order],
+        "valid": cat["valid"][order],
+        "n_valid": cat["n_valid"][order],
+        "n_required": cat["n_required"][order],
+        "rule": pd.Series(cat["rule"][order].astype(object), dtype=str),
+        "detail": pd.Series(cat["detail"][order].astype(object), dtype=str),
+        "profile": pd.Series(cat["profile"][order].astype(object), dtype=str),
+    })
+    return out[list(STAT_COLUMNS)]
+
+
+# ----------------------------------------------------------------------------- exceedances
+
+def exceedances(daily: pd.DataFrame, grades=None, profile=None) -> pd.DataFrame:
+    """Every valid day whose reported daily value exceeds its daily limit (standards.md §6).
+
+    Parameters
+    ----------
+    daily : DataFrame
+        Daily values (``frames.DAILY_COLUMNS``). SO2, NO2, PM10, PM2.5, CO are
+        compared with the 24-h limit, ``O3_MDA8`` with the MDA8 limit.
+    grades : mapping or DataFrame, optional
+        As in :func:`period_statistics`; default Grade II.
+    profile : str or Profile, optional
+        Force the limits of one profile; default each day's profile.
+
+    Returns
+    -------
+    DataFrame: level, area, date, pollutant (O3 for the MDA8), averaging
+    (``24h``/``mda8``), value (reported daily value), limit, multiple
+    (``(C − S)/S`` half-even to the profile's ``multiple_decimals``), profile;
+    sorted by level, area, date, pollutant.
+    """
+    forced = _as_profile(profile)
+    d, pairs, d_ids = _daily_rows(daily, need_value=False)
+    cols = ["level", "area", "date", "pollutant", "averaging", "value", "limit", "multiple",
+            "profile"]
+    keep = np.flatnonzero(d.valid & ~np.isnan(d.reported))
+    d = d.take(keep)
+    if len(d) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    grade = _grade_codes(grades, pairs)[d.la]
+    if forced is not None:
+        pc, pu = np.zeros(len(d), dtype=np.int64), [forced.id]
+        profs = [forced]
+    else:
+        pc, pu = d.prof, d_ids
+        profs = [load_profile(p) for p in pu]
+    lut = np.full((len(profs), 2, _NQ), np.nan)
+    dec = np.zeros((len(profs), _NQ), dtype=np.int64)
+    mdec = np.full(len(profs), -1, dtype=np.int64)
+    for i, prof in enumerate(profs):
+        for gr, gi in GRADE_INDEX.items():
+            for qi, (p, avg) in enumerate(zip(POLLUTANTS, DAILY_LIMIT)):
+                lim = prof.limit(p, avg, gr)
+                lut[i, gi, qi] = np.nan if lim is None else lim
+                if lim is not None:
+                    dec[i, qi] = max(dec[i, qi], _limit_decimals(lim))
+        if "rounding" in prof.raw:
+            dec[i] = np.maximum(dec[i], [prof.decimals(p) for p in POLLUTANTS])
+            mdec[i] = int(prof.rounding["multiple_decimals"])
+    # profiles without rounding rules: the multiple's decimals of the Chinese profile that day
+    row_mdec = mdec[pc]
+    if (row_mdec < 0).any():
+        sched = np.asarray(load_schedule().in_force(d.day), dtype=object)
+        su, sc = np.unique(sched, return_inverse=True)
+        alt = np.array([int(load_profile(str(s)).rounding["multiple_decimals"]) for s in su])
+        row_mdec = np.where(row_mdec < 0, alt[sc], row_mdec)
+        dec = np.maximum(dec, np.array([[load_profile(str(s)).decimals(p) for p in POLLUTANTS]
+                                        for s in su]).max(axis=0))
+    limit = lut[pc, grade, d.q]
+    row_dec = dec[pc, d.q]
+    x = scaled_integers(d.reported, row_dec, nan_as=0)
+    s = scaled_integers(np.where(np.isnan(limit), 0.0, limit), row_dec, nan_as=0)
+    over = ~np.isnan(limit) & (s > 0) & (x > s)
+    i = np.flatnonzero(over)
+    multiple = round_ratio(x[i] - s[i], s[i], row_mdec[i]) if len(i) else np.zeros(0)
+    levels = np.asarray(pairs.get_level_values(0), dtype=object)
+    areas = np.asarray(pairs.get_level_values(1), dtype=object)
+    out = pd.DataFrame({
+        "level": pd.Series(levels[d.la[i]], dtype=str),
+        "area": pd.Series(areas[d.la[i]]).infer_objects(),
+        "date": d.day[i].astype("datetime64[s]"),
+        "pollutant": pd.Series(np.asarray(POLLUTANTS, dtype=object)[d.q[i]], dtype=str),
+        "averaging": pd.Series(np.asarray(DAILY_LIMIT, dtype=object)[d.q[i]], dtype=str),
+        "value": d.reported[i],
+        "limit": limit[i],
+        "multiple": np.asarray(multiple, dtype="float64"),
+        "profile": pd.Series(np.asarray(pu, dtype=object)[pc[i]], dtype=str),
+        "_q": d.q[i], "_la": d.la[i],
+    })
+    out = out.sort_values(["_la", "date", "_q"], kind="stable").drop(columns=["_q", "_la"])
+    return out.reset_index(drop=True)[cols]
+
+
+# ----------------------------------------------------------------------------- change rate
+
+def _same_period_key(period: pd.Series, shift: int) -> pd.Series:
+    """Period label shifted by ``shift`` years; year-to-date labels lose their end day.
+
+    ``'2015'`` → ``'2014'``, ``'2015-03'`` → ``'2014-03'``, ``'2015-Q1'`` → ``'2014-Q1'``,
+    ``'2015-YTD-11-22'`` → ``'2014-YTD'`` (with ``shift=-1``).
+    """
+    p = period.astype(str)
+    year = pd.to_numeric(p.str.slice(0, 4), errors="coerce")
+    rest = p.str.slice(4)
+    rest = rest.where(~rest.str.startswith("-YTD"), "-YTD")
+    return (year + shift).astype("Int64").astype(str) + rest
+
+
+def change_rate(stats: pd.DataFrame, previous_stats: pd.DataFrame, profile=None) -> pd.DataFrame:
+    """``stats`` with the change vs the same period one year earlier (standards.md §7).
+
+    Rows match on level, area, pollutant, statistic and the period one year
+    before (``2015-03`` ↔ ``2014-03``; year-to-date rows match the previous
+    year's year-to-date whatever its end day). Any number of periods at once;
+    the arithmetic is :func:`indicators.ranking.change_rate`'s (exact, on the
+    reported values, half-even to ``rounding.rate_decimals``).
+
+    Returns
+    -------
+    DataFrame: the columns of ``stats`` plus previous_period,
+    previous_reported, change_valid (both valid), change_rate [%] (unrounded),
+    change_rate_reported [%], improved.
+    """
+    check_columns(stats, STAT_COLUMNS, "statistics")
+    check_columns(previous_stats, STAT_COLUMNS, "previous statistics")
+    cur = stats.reset_index(drop=True)
+    key_cur = _same_period_key(cur["period"], -1)
+    key_prev = _same_period_key(previous_stats["period"], 0)
+    # fold the period into the area so that ranking.change_rate matches one row per key
+    c = cur.assign(area=cur["area"].astype(str) + "\x1f" + key_cur.to_numpy())
+    p = previous_stats.assign(
+        area=previous_stats["area"].astype(str) + "\x1f" + key_prev.to_numpy())
+    ch = ranking.change_rate(c, p, profile=profile)
+    out = cur.copy()
+    out["previous_period"] = ch["previous_period"].to_numpy()
+    out["previous_reported"] = ch["previous_reported"].to_numpy()
+    out["change_valid"] = ch["valid"].to_numpy()
+    out["change_rate"] = ch["change_rate"].to_numpy()
+    out["change_rate_reported"] = ch["change_rate_reported"].to_numpy()
+    out["improved"] = ch["improved"].array
+    return out
