@@ -6,12 +6,14 @@ composite index) the PM10 and PM2.5 statistics — and through them the
 composite index — are computed with dust days removed, while the good-day
 ratio keeps them.
 
-:func:`remove_dust_days` therefore only touches the *daily values* frame: the
-PM rows of dust days are kept but marked not valid for statistics (``valid``
-False, new column ``dust`` True), so that the statistics module computes "with
-dust removed". The daily AQI must be computed from the daily values *before*
-this step (the AQI frame is never touched), so that good days and the
-good-day ratio keep dust days.
+One rule, applied by :func:`indicators.statistics.period_statistics`
+(``dust_days=``; use :func:`with_station_days` so stations inherit their
+district's days): dust days are removed from the PM statistics but still count
+as captured days for validity, so a dusty spring cannot make a year "not
+valid" (standards.md is silent on this; it is our default). The AQI frame is
+never touched, so good days and the good-day ratio keep dust days.
+:func:`flag_dust_days` marks the affected daily rows (column ``dust``) for
+exports and charts without changing their validity.
 
 The list file is a CSV with a header and columns ``area,date`` (more columns
 are ignored), UTF-8 (with or without BOM) or GBK, dates ``YYYY-MM-DD``
@@ -169,9 +171,9 @@ def with_station_days(dust_days: pd.DataFrame, stations) -> pd.DataFrame:
     return out.sort_values(["area", "date"], kind="stable").reset_index(drop=True)
 
 
-def remove_dust_days(daily: pd.DataFrame, dust_days: pd.DataFrame, quantities=None,
-                     stations=None, profile=None) -> pd.DataFrame:
-    """Mark the daily values of official dust days not valid for statistics.
+def flag_dust_days(daily: pd.DataFrame, dust_days: pd.DataFrame, quantities=None,
+                   stations=None, profile=None) -> pd.DataFrame:
+    """Mark the daily values that official dust days remove from the PM statistics.
 
     Parameters
     ----------
@@ -189,19 +191,9 @@ def remove_dust_days(daily: pd.DataFrame, dust_days: pd.DataFrame, quantities=No
 
     Returns
     -------
-    A copy of ``daily`` with a boolean column ``dust`` — True where the value
-    was removed because of a dust day — and ``valid`` False on those rows;
-    values, reported values and every other row are unchanged.
-
-    Notes
-    -----
-    Marking the day not valid also takes it out of the data capture: a
-    statistics module that only reads ``valid`` counts the dust day as
-    missing (e.g. 340 → 330 valid days). ``period_statistics(dust_days=…)``
-    instead removes the days from the values while still counting them as
-    captured; pass it :func:`with_station_days` for station inheritance. Use
-    this function when the flagged daily frame itself is wanted (exports,
-    charts) or when capture should drop.
+    A copy of ``daily`` with a boolean column ``dust``: True where the value
+    is left out of the PM statistics because of a dust day. ``valid`` and
+    every other column are unchanged (a dust day still counts as captured).
     """
     check_columns(daily, DAILY_COLUMNS, "daily values")
     check_columns(dust_days, DUST_COLUMNS, "dust days")
@@ -236,5 +228,4 @@ def remove_dust_days(daily: pd.DataFrame, dust_days: pd.DataFrame, quantities=No
         on_list |= is_station & inherited & (district != "")
     dust = affected & on_list
     out["dust"] = dust
-    out["valid"] = out["valid"].astype(bool).to_numpy() & ~dust
     return out

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from config import ConfigError
 from config.settings import load_settings
+from indicators.dust import DustFileError
 from ingest.errors import IngestError
 
 app = typer.Typer(help="Lantian (蓝天): air-quality compliance monitoring.",
@@ -71,7 +72,7 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (IngestError, ConfigError, UserError) as exc:
+        except (IngestError, ConfigError, UserError, DustFileError) as exc:
             err.print(f"[bold red]error:[/] {exc}", markup=True)
             raise typer.Exit(1) from None
     return wrapper
@@ -379,6 +380,17 @@ ProfileOpt = Annotated[Optional[str], typer.Option(
 AreaOpt = Annotated[Optional[list[str]], typer.Option("--area", help="Only these areas (repeatable).")]
 CityOpt = Annotated[Optional[str], typer.Option("--city", help="Only this city's stations and areas.")]
 FormatOpt = Annotated[OutFormat, typer.Option("--format")]
+DustOpt = Annotated[Optional[Path], typer.Option(
+    "--dust", help="Official dust-day list (CSV area,date): PM10, PM2.5 and the composite "
+    "index are computed with those days removed; the good-day ratio keeps them.")]
+
+
+def _dust_days(path: Path | None, members):
+    """The official dust list with each district's days passed on to its stations."""
+    if path is None:
+        return None
+    from indicators.dust import read_dust_days, with_station_days
+    return with_station_days(read_dust_days(path), members[members["level"] == "district"])
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")]
 
 
@@ -386,7 +398,7 @@ OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this fil
 @user_errors
 def stats_annual(year: YearOpt, level: LevelOpt = Level.district, profile: ProfileOpt = None,
                  format: FormatOpt = OutFormat.csv, out: OutOpt = None, area: AreaOpt = None,
-                 city: CityOpt = None):
+                 city: CityOpt = None, dust: DustOpt = None):
     """Annual statistics, one row per statistic:
     level,area,year,pollutant,statistic,value,reported,valid,n_valid,n_required."""
     from indicators import pipeline
@@ -399,7 +411,7 @@ def stats_annual(year: YearOpt, level: LevelOpt = Level.district, profile: Profi
     daily, daily_aqi = _select(daily, level, area), _select(daily_aqi, level, area)
     stats = pipeline.period_table(daily, daily_aqi, period="year",
                                   grades=pipeline.grades_of(members, station_grades),
-                                  profile=profile)
+                                  profile=profile, dust_days=_dust_days(dust, members))
     _write_table(pipeline.annual_export(stats, year), format, out)
 
 
@@ -436,7 +448,7 @@ RANK_BY = {"composite": ("ALL", "composite_index"), "good_day_ratio": ("AQI", "g
 def rank(year: YearOpt, level: LevelOpt = Level.district,
          by: Annotated[str, typer.Option("--by", help="composite, good_day_ratio, SO2, NO2, "
                                          "PM10, PM2.5, CO (P95) or O3 (P90 MDA8).")] = "composite",
-         profile: ProfileOpt = None, city: CityOpt = None,
+         profile: ProfileOpt = None, city: CityOpt = None, dust: DustOpt = None,
          format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table):
     """Rank areas for a year (ties share a rank; insufficient data listed with the reason)."""
     from indicators import pipeline, ranking
@@ -457,7 +469,8 @@ def rank(year: YearOpt, level: LevelOpt = Level.district,
         daily, daily_aqi = _select(daily, level, None), _select(daily_aqi, level, None)
         tables.append(pipeline.period_table(daily, daily_aqi, period="year",
                                             grades=pipeline.grades_of(members, station_grades),
-                                            profile=profile))
+                                            profile=profile,
+                                            dust_days=_dust_days(dust, members)))
     previous, current = tables
     ranked = ranking.rank(current, by=statistic, pollutant=pollutant, level=level.value,
                           previous=previous)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators.dust import DustFileError, read_dust_days, remove_dust_days
+from indicators.dust import DustFileError, read_dust_days, flag_dust_days
 from indicators.frames import DAILY_COLUMNS, DAILY_QUANTITIES
 
 
@@ -91,38 +91,34 @@ STATIONS = {"SYN01": "chengqu", "SYN06": "jiaoqu"}
 
 def test_removes_pm_only_and_keeps_rows():
     daily = daily_frame()
-    out = remove_dust_days(daily, DUST, stations=STATIONS)
+    out = flag_dust_days(daily, DUST, stations=STATIONS)
     assert len(out) == len(daily)
-    pd.testing.assert_frame_equal(out.drop(columns=["dust", "valid"]),
-                                  daily.drop(columns=["valid"]))
+    pd.testing.assert_frame_equal(out.drop(columns=["dust"]), daily)  # validity unchanged
     removed = out[out["dust"]]
     assert set(removed["pollutant"]) == {"PM10", "PM2.5"}       # profile dust.exclude_from
-    assert not removed["valid"].any()
     got = set(zip(removed["level"], removed["area"], removed["date"].dt.strftime("%m-%d")))
     assert got == {("district", "chengqu", "03-15"), ("station", "SYN01", "03-15"),
                    ("city", "yangquan-demo", "03-16")}
-    # everything else untouched
-    assert out.loc[~out["dust"], "valid"].all()
     # the input frame is not modified
     assert daily["valid"].all() and "dust" not in daily
 
 
 def test_station_inherits_only_with_mapping_and_membership_frame():
     daily = daily_frame()
-    no_map = remove_dust_days(daily, DUST)
+    no_map = flag_dust_days(daily, DUST)
     assert not no_map.loc[no_map["level"] == "station", "dust"].any()
     membership = pd.DataFrame({"level": ["district", "district", "city", "city"],
                                "area": ["chengqu", "jiaoqu", "yangquan-demo", "yangquan-demo"],
                                "station": ["SYN01", "SYN06", "SYN01", "SYN06"],
                                "grade": ["II"] * 4})
-    with_frame = remove_dust_days(daily, DUST, stations=membership)
-    pd.testing.assert_frame_equal(with_frame, remove_dust_days(daily, DUST, stations=STATIONS))
+    with_frame = flag_dust_days(daily, DUST, stations=membership)
+    pd.testing.assert_frame_equal(with_frame, flag_dust_days(daily, DUST, stations=STATIONS))
 
 
 def test_explicit_quantities_and_invalid_days_stay_invalid():
     daily = daily_frame()
     daily.loc[(daily["area"] == "chengqu") & (daily["pollutant"] == "SO2"), "valid"] = False
-    out = remove_dust_days(daily, DUST, quantities=["PM10"])
+    out = flag_dust_days(daily, DUST, quantities=["PM10"])
     assert set(out.loc[out["dust"], "pollutant"]) == {"PM10"}
     so2 = out[(out["area"] == "chengqu") & (out["pollutant"] == "SO2")]
     assert not so2["valid"].any() and not so2["dust"].any()
@@ -133,13 +129,13 @@ def test_dates_match_at_any_resolution():
     daily["date"] = daily["date"].astype("datetime64[ns]")
     dust = pd.DataFrame({"area": ["chengqu"],
                          "date": np.array(["2021-03-15"], dtype="datetime64[D]")})
-    out = remove_dust_days(daily, dust)
+    out = flag_dust_days(daily, dust)
     assert out["dust"].sum() == 2                           # PM10, PM2.5 of chengqu on 15 March
 
 
 def test_read_then_remove(tmp_path):
     path = write(tmp_path, "area,date\nchengqu,2021-03-15\n")
-    out = remove_dust_days(daily_frame(), read_dust_days(path), stations=STATIONS)
+    out = flag_dust_days(daily_frame(), read_dust_days(path), stations=STATIONS)
     assert out["dust"].sum() == 4                           # district + its station, PM10 + PM2.5
 
 
