@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from config.standards import load_profile, load_schedule
+
 from . import aqi as aqi_module
 from . import averaging, composite, statistics
 
@@ -26,11 +28,46 @@ ANNUAL_COLUMNS = ["level", "area", "year", "pollutant", "statistic", "value", "r
 DAILY_EXPORT_COLUMNS = ["level", "area", "date", "pollutant", "value", "reported", "valid"]
 
 
+def split_profile(profile: str | None) -> tuple[str | None, str | None]:
+    """(Chinese profile to force, profile whose limits to apply) for a requested profile.
+
+    Daily values, their validity and the composite index always follow a
+    Chinese profile (the one in force by date unless a Chinese one is forced);
+    a comparison profile (WHO, EU, US) only brings its limits — and, for the
+    US, its own AQI (standards.md §8).
+    """
+    if profile is None:
+        return None, None
+    return (profile, profile) if load_profile(profile).kind == "cn" else (None, profile)
+
+
 def daily_and_aqi(hourly: pd.DataFrame, membership: pd.DataFrame | None = None,
                   profile: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Daily values of every station, district and city, and their daily AQI."""
-    daily = averaging.daily_values(hourly, membership, profile=profile)
-    return daily, aqi_module.daily_aqi(daily, profile=profile)
+    chinese, comparison = split_profile(profile)
+    daily = averaging.daily_values(hourly, membership, profile=chinese)
+    if comparison is not None and load_profile(comparison).kind == "us-aqi":
+        return daily, us_daily_aqi(daily, comparison)
+    return daily, aqi_module.daily_aqi(daily, profile=chinese)
+
+
+# Daily quantities → US AQI inputs. The CO daily mean stands in for the 8-h CO
+# value; SO2/NO2 daily 1-h maxima are not daily quantities here, so the US AQI
+# is computed from PM2.5, PM10, O3 and CO only (said in the profile's page).
+US_INPUTS = {"PM2.5": "PM2.5_24h", "PM10": "PM10_24h", "O3_MDA8": "O3_8h", "CO": "CO_8h"}
+
+
+def us_daily_aqi(daily: pd.DataFrame, profile: str = "us-epa-2024") -> pd.DataFrame:
+    """Daily US EPA AQI in the daily-AQI layout, from the valid unrounded daily values."""
+    rows = daily[daily["valid"].astype(bool) & daily["pollutant"].isin(list(US_INPUTS))]
+    wide = rows.pivot_table(index=["level", "area", "date"], columns="pollutant",
+                            values="value", observed=True, aggfunc="first")
+    wide = wide.rename(columns=US_INPUTS)
+    result = aqi_module.us_epa_aqi(wide.reset_index(drop=True), profile)
+    keys = wide.index.to_frame(index=False)
+    out = pd.concat([keys, result.reset_index(drop=True)], axis=1)
+    out.insert(3, "profile", profile)
+    return out
 
 
 def grades_of(membership: pd.DataFrame | None, station_grades: dict | None = None) -> dict:
@@ -45,9 +82,14 @@ def period_table(daily: pd.DataFrame, daily_aqi: pd.DataFrame, *, period: str = 
                  grades: dict | None = None, profile: str | None = None,
                  ytd_end=None, dust_days=None) -> pd.DataFrame:
     """Period statistics plus the composite index, in the statistics frame layout."""
+    chinese, comparison = split_profile(profile)
     stats = statistics.period_statistics(daily, daily_aqi, period=period, grades=grades,
                                          profile=profile, ytd_end=ytd_end, dust_days=dust_days)
-    comp = composite.composite_index(stats, profile=profile)
+    inputs = stats
+    if comparison is not None and chinese is None:
+        # The composite index is a Chinese statistic: the profile in force at the period end.
+        inputs = stats.assign(profile=load_schedule().in_force(stats["end"].to_numpy()))
+    comp = composite.composite_index(inputs, profile=chinese)
     return pd.concat([stats, comp], ignore_index=True)
 
 

@@ -177,3 +177,20 @@ def test_beijing_district_ranking(beijing):
         assert group["rank"].nunique() == 1
     short = ranked[ranked["status"] == "insufficient data"]
     assert short["rank"].isna().all() and short["reason"].str.contains("valid days, needs").all()
+
+
+def test_beijing_under_comparison_profiles(beijing):
+    """Same data, four rulebooks (standards.md §8): daily values and the composite index
+    stay Chinese; the limits (and for the US, the AQI) change."""
+    got = {}
+    for profile in ("cn-2012", "who-2021", "eu-2030", "us-epa-2024"):
+        table = _csv(beijing("stats", "annual", "--year", "2016", "--level", "city",
+                             "--profile", profile))
+        got[profile] = table.set_index(["pollutant", "statistic"])["reported"]
+    pm_days = {p: got[p][("PM2.5", "exceedance_days")] for p in ("cn-2012", "eu-2030", "who-2021")}
+    assert pm_days == {"cn-2012": 131, "eu-2030": 279, "who-2021": 324}   # limits 75 / 25 / 15
+    for p in got:
+        assert got[p][("PM2.5", "annual_mean")] == 73
+        assert got[p][("ALL", "composite_index")] == 6.86
+    assert got["us-epa-2024"][("AQI", "good_days")] == 112 < got["cn-2012"][("AQI", "good_days")]
+    assert pd.isna(got["us-epa-2024"][("PM2.5", "exceedance_days")])     # the US sets no such limit
