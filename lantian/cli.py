@@ -491,6 +491,69 @@ def rank(year: YearOpt, level: LevelOpt = Level.district,
     out.print(table)
 
 
+@app.command()
+@user_errors
+def targets(year: YearOpt, city: CityOpt = None,
+            until: Annotated[Optional[str], typer.Option(
+                "--until", help="Year to date up to this day (default: the last day with "
+                "data when the year is not complete).")] = None,
+            lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+            format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table):
+    """Each district against its local targets and the national limits; for a year in
+    progress, what the rest of the year must average."""
+    import numpy as np
+
+    from config.sites import Target
+    from indicators import pipeline
+    from indicators.targets import target_table
+    from store.frames import targets as stored_targets
+
+    with _engine().connect() as conn:
+        rows = stored_targets(conn, city)
+    if rows.empty:
+        raise UserError("no local targets are stored" + (f" for city {city!r}" if city else "")
+                        + "; add them to the site file and run 'lantian init --sites FILE'")
+    start, end = pipeline.year_bounds(year)
+    hourly, members, station_grades = _indicator_inputs(start, end, city)
+    last_day = np.datetime64(hourly["time"].max(), "D")
+    ytd_end = np.datetime64(until, "D") if until else last_day
+    in_progress = ytd_end < np.datetime64(f"{year}-12-31")
+    if in_progress:
+        hourly = hourly[hourly["time"] < ytd_end + np.timedelta64(1, "D")]
+    daily, daily_aqi = pipeline.daily_and_aqi(hourly, members)
+    daily, daily_aqi = _select(daily, Level.district, None), _select(daily_aqi, Level.district, None)
+    stats = pipeline.period_table(daily, daily_aqi, period="ytd" if in_progress else "year",
+                                  grades=pipeline.grades_of(members), ytd_end=ytd_end)
+    target_objects = [Target(r.area, r.pollutant, r.statistic, float(r.value), r.unit,
+                             None if pd_isna(r.first_year) else int(r.first_year),
+                             None if pd_isna(r.last_year) else int(r.last_year), r.note or "")
+                      for r in rows.itertuples(index=False)]
+    table = target_table(stats, target_objects, pipeline.grades_of(members), year=year)
+    if format == StatusFormat.csv:
+        sys.stdout.write(table.to_csv(index=False, lineterminator="\n"))
+        return
+    from rich.table import Table
+    title = (f"{year} year to date (to {ytd_end}), provisional" if in_progress else f"{year}")
+    view = Table(title=f"Targets — {title}")
+    needed = "needed_zh" if lang == "zh" else "needed_en"
+    for name in ("area", "pollutant", "statistic", "reported", "capture", "target",
+                 "national_limit", "status_target", "status_national", "rest of year / why"):
+        view.add_column(name, justify="right" if name in ("reported", "target",
+                        "national_limit") else "left", max_width=60 if name.startswith("rest")
+                        else None)
+    for r in table.itertuples(index=False):
+        capture = f"{r.n_valid}/{r.n_required}" if not pd_isna(r.n_valid) else ""
+        rest = getattr(r, needed, "")
+        if r.status_target == "insufficient data":
+            rest = r.detail  # why the statistic is not valid, e.g. which month fell short
+        view.add_row(str(r.area), str(r.pollutant), str(r.statistic),
+                     "" if pd_isna(r.reported) else f"{r.reported:g}", capture,
+                     f"{r.target:g}", "" if pd_isna(r.national_limit) else f"{r.national_limit:g}",
+                     str(r.status_target), str(r.status_national),
+                     "" if pd_isna(rest) else str(rest))
+    out.print(view)
+
+
 def pd_isna(value) -> bool:
     import pandas as pd
     try:

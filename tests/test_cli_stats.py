@@ -194,3 +194,25 @@ def test_beijing_under_comparison_profiles(beijing):
         assert got[p][("ALL", "composite_index")] == 6.86
     assert got["us-epa-2024"][("AQI", "good_days")] == 112 < got["cn-2012"][("AQI", "good_days")]
     assert pd.isna(got["us-epa-2024"][("PM2.5", "exceedance_days")])     # the US sets no such limit
+
+
+def test_targets_on_the_synthetic_demo(cli, db_backend):
+    """Deterministic SYNTHETIC demo city: local targets beside national limits."""
+    if db_backend != "sqlite":
+        pytest.skip("checked once, on SQLite")
+    assert cli("demo", "--until", "2026-11-22", "--quiet").exit_code == 0
+    full = _csv(cli("targets", "--year", "2025", "--format", "csv")).set_index(["area", "pollutant"])
+    assert full.loc[("chengqu", "NO2"), "reported"] == 38 and full.loc[("chengqu", "NO2"), "target"] == 37
+    assert full.loc[("chengqu", "NO2"), "status_target"] == "exceeds"
+    assert full.loc[("chengqu", "NO2"), "status_national"] == "meets"      # national limit 40
+    assert full.loc[("kuangqu", "SO2"), "status_target"] == "exceeds"      # 22 > 20
+    assert (full["national_limit"].loc[(slice(None), "SO2")] == 60).all()
+    short = full[full["status_target"] == "insufficient data"]
+    assert len(short) and short["detail"].str.contains("valid days, needs 27").all()
+    ytd = _csv(cli("targets", "--year", "2026", "--format", "csv")).set_index(["area", "pollutant"])
+    assert ytd["provisional"].all()
+    row = ytd.loc[("yuxian", "NO2")]
+    assert row["needed_zh"] == "剩余39天均值需≤34微克/立方米"
+    assert row["needed_en"].startswith("needs ≤ 34") and "remaining 39 days" in row["needed_en"]
+    table = cli("targets", "--year", "2026", "--lang", "en")
+    assert table.exit_code == 0 and "year to date (to 2026-11-22), provisional" in table.output
