@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
+from .units import normalise_unit
 
 POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
 CANONICAL_UNITS = {"SO2": "µg/m3", "NO2": "µg/m3", "PM10": "µg/m3", "PM2.5": "µg/m3",
@@ -103,10 +104,6 @@ class SiteConfig:
                 if name:
                     out[name.casefold()] = s.code
         return out
-
-
-def _unit_key(unit: str) -> str:
-    return unit.replace("μ", "µ").replace("³", "3").replace("ug", "µg").strip()
 
 
 def _require(path, mapping: dict, key: str, where: str, kind=str):
@@ -239,7 +236,7 @@ def parse_site_config(data, path: Path) -> SiteConfig:
                               f"use one of: {', '.join(TARGET_STATISTICS)}")
         value = _require(path, t, "value", where, float)
         unit = str(t.get("unit") or CANONICAL_UNITS.get(pollutant, ""))
-        if pollutant in CANONICAL_UNITS and _unit_key(unit) != CANONICAL_UNITS[pollutant]:
+        if pollutant in CANONICAL_UNITS and normalise_unit(unit) != CANONICAL_UNITS[pollutant]:
             raise ConfigError(path, f"{where}.unit", f"bad unit {unit!r} for {pollutant}",
                               f"targets are in the canonical unit {CANONICAL_UNITS[pollutant]}")
         first, last = _years(path, where, t.get("years"))

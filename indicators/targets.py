@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from config.standards import Profile, load_profile, profile_for_period_end
+from config.units import normalise_unit
 
 from .frames import STAT_COLUMNS, check_columns
 from .ranking import higher_is_better
@@ -37,7 +38,8 @@ TEXT = {
 
 
 def _unit_key(unit: str) -> str:
-    return str(unit).replace("μ", "µ").replace("ug", "µg").replace("m3", "m³")
+    """The unit as shown to a user (µg/m³, mg/m³)."""
+    return normalise_unit(unit).replace("m3", "m³")
 
 
 def _format_scaled(k: np.ndarray, d: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from config.sites import CANONICAL_UNITS, POLLUTANTS
+from config.units import normalise_unit
 
 from .errors import IngestError
 
@@ -49,12 +50,6 @@ def canonical_pollutant(name: str) -> str | None:
     return POLLUTANT_ALIASES.get(key)
 
 
-def _unit_key(unit: str) -> str:
-    # casefold() turns the micro sign into Greek mu, so fold first, then normalise.
-    return (str(unit).strip().casefold().replace("μ", "µ").replace("³", "3")
-            .replace("ug", "µg").replace(" ", ""))
-
-
 # Factor from a source unit to the canonical unit of each pollutant class.
 _MASS_FACTORS = {"CO": {"mg/m3": 1.0, "µg/m3": 1e-3},
                  "*": {"µg/m3": 1.0, "mg/m3": 1e3}}
@@ -70,7 +65,7 @@ def unit_factor(pollutant: str, unit: str, *, gas_temperature_c: float | None = 
     ppb/ppm are converted only when the source's reference temperature is given
     (standards §2: gases at 298.15 K, 1013.25 hPa; ingest converts only when told).
     """
-    key = _unit_key(unit)
+    key = normalise_unit(unit)
     table = _MASS_FACTORS["CO" if pollutant == "CO" else "*"]
     if key in table:
         return table[key]

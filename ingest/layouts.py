@@ -43,9 +43,10 @@ import numpy as np
 import pandas as pd
 
 from config.sites import CANONICAL_UNITS, POLLUTANTS
+from config.units import normalise_unit
 
 from .errors import IngestError
-from .frame import (COLUMNS, _alias_key, _unit_key, canonical_pollutant, empty_frame,
+from .frame import (COLUMNS, _alias_key, canonical_pollutant, empty_frame,
                     label_to_start, long_from_wide, to_numeric, unit_factor)
 
 LAYOUTS = ("long", "wide")
@@ -447,10 +448,10 @@ def _convert_long(values, pollutants, table, roles, path, rows, units, gas_tempe
         cells = _as_text(table[roles["unit"]])
         from_cell = cells.notna().to_numpy(dtype=bool)
         cell_units = cells.to_numpy(dtype=object, na_value=None)
-        cell_keys = np.array([_unit_key(c) if c is not None else "" for c in cell_units],
+        cell_keys = np.array([normalise_unit(c) if c is not None else "" for c in cell_units],
                              dtype=object)
         for p, unit in units.items():
-            clash = from_cell & (pollutants == p) & (cell_keys != _unit_key(unit))
+            clash = from_cell & (pollutants == p) & (cell_keys != normalise_unit(unit))
             if clash.any():
                 i = int(np.flatnonzero(clash)[0])
                 _fail_row(path, f"the unit {cell_units[i]!r} contradicts --unit {p}={unit}",
@@ -458,7 +459,7 @@ def _convert_long(values, pollutants, table, roles, path, rows, units, gas_tempe
                           "filled unit cell is used; --unit applies to rows without one)")
         unit_of_row = np.where(from_cell, cell_units, unit_of_row)
     keys = pd.Series(pollutants.astype(str)) + "\x00" + pd.Series(
-        [_unit_key(u) for u in unit_of_row], dtype="str")
+        [normalise_unit(u) for u in unit_of_row], dtype="str")
     codes, uniques = pd.factorize(keys)
     out = values.copy()
     for k in range(len(uniques)):

@@ -117,3 +117,15 @@ def test_cli_reports_config_mistake_on_one_line(cli, tmp_path):
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "unknown district 'xichen'" in result.output
+
+
+def test_target_units_accept_any_spelling(tmp_path):
+    """One unit normaliser for config, ingest and indicators (config.units)."""
+    from config.units import normalise_unit
+    assert {normalise_unit(u) for u in ("µg/m3", "μg/m³", "UG/M3", " ug / m3")} == {"µg/m3"}
+    data = yaml.safe_load(BEIJING_SITES.read_text(encoding="utf-8"))
+    data["targets"] = [{"district": "dongcheng", "pollutant": "NO2", "statistic": "annual_mean",
+                        "value": 37, "unit": "UG/M3"}]
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert load_site_config(path).targets[0].unit == "µg/m3"
