@@ -36,6 +36,7 @@ from config.standards import Profile, load_profile, load_schedule
 
 from .frames import DAILY_COLUMNS, check_columns
 from .rounding import scaled_integers, truncate_scaled
+from .statistics import _factorize_sorted, _unique_inverse
 
 __all__ = ["MISSING", "DAILY_INPUTS", "AQI_COLUMNS", "iaqi", "fallback_quantity",
            "daily_aqi", "hourly_aqi", "us_epa_aqi", "molar_volume"]
@@ -292,7 +293,7 @@ class _Result:
         out["heavy"] = pd.arrays.BooleanArray(self.heavy, na)
         for name, v in self.iaqi.items():
             out[f"iaqi_{name}"] = pd.arrays.IntegerArray(v, v == MISSING)
-        return pd.DataFrame(out)
+        return pd.DataFrame(out, copy=False)      # new arrays, used only here
 
 
 def _resolve_profiles(forced, dates: np.ndarray) -> tuple[np.ndarray, list[Profile]]:
@@ -327,6 +328,24 @@ def _input_iaqis(prof: Profile, inputs, concentration_of, available):
 
 
 # --------------------------------------------------------------------------- daily AQI
+def _factorize_dates(column: pd.Series):
+    """``pd.factorize(column, sort=True)`` of datetime64 values, by a table of the days
+    spanned (no hashing); other columns, or NaT, by pandas."""
+    values = column.to_numpy()
+    if values.dtype.kind == "M" and len(values):
+        unit, count = np.datetime_data(values.dtype)
+        per_day = {"D": 1, "h": 24, "m": 1440, "s": 86_400, "ms": 86_400_000,
+                   "us": 86_400_000_000, "ns": 86_400_000_000_000}.get(unit)
+        ticks = values.view(np.int64)
+        if per_day and per_day % count == 0 and int(ticks.min()) != np.iinfo(np.int64).min:
+            per_day //= count                                  # (no NaT above)
+            days = ticks // per_day
+            if per_day == 1 or not (ticks - days * per_day).any():   # midnights only
+                uniq, codes = _unique_inverse(days)
+                return codes, (uniq * per_day).view(values.dtype)
+    return pd.factorize(column, sort=True)
+
+
 def daily_aqi(daily: pd.DataFrame, profile=None) -> pd.DataFrame:
     """Daily AQI per level, area and day from the long daily frame (HJ 633, §5).
 
@@ -365,20 +384,25 @@ def daily_aqi(daily: pd.DataFrame, profile=None) -> pd.DataFrame:
     """
     check_columns(daily, DAILY_COLUMNS, "daily")
     n_rows = len(daily)
-    lvl_code, lvl_uni = pd.factorize(daily["level"], sort=True)
-    area_code, area_uni = pd.factorize(daily["area"], sort=True)
-    date_code, date_uni = pd.factorize(daily["date"], sort=True)
+    lvl_code, lvl_uni = _factorize_sorted(daily["level"])
+    area_code, area_uni = _factorize_sorted(daily["area"])
+    date_code, date_uni = _factorize_dates(daily["date"])
     if n_rows and (min(lvl_code.min(), area_code.min(), date_code.min()) < 0):
         raise ValueError("daily frame: level, area and date must not be missing")
     n_area, n_date = max(len(area_uni), 1), max(len(date_uni), 1)
     combined = (lvl_code.astype(np.int64) * n_area + area_code) * n_date + date_code
-    key, key_uni = pd.factorize(combined, sort=True)
-    key_uni = np.asarray(key_uni, dtype=np.int64)
+    key_uni, key = _unique_inverse(combined)
     n_keys = len(key_uni)
 
-    q_code, q_uni = pd.factorize(daily["pollutant"])
+    pollutant = daily["pollutant"]
+    q_code, q_uni = (_factorize_sorted(pollutant)        # q does not depend on the order
+                     if isinstance(pollutant.dtype, pd.CategoricalDtype) else ([], []))
     q_map = np.array([list(DAILY_INPUTS).index(q) if q in DAILY_INPUTS else -1 for q in q_uni],
                      dtype=np.int64)
+    if not len(q_code) or (q_map < 0).any() or (q_code < 0).any():
+        q_code, q_uni = pd.factorize(pollutant)
+        q_map = np.array([list(DAILY_INPUTS).index(q) if q in DAILY_INPUTS else -1
+                          for q in q_uni], dtype=np.int64)
     if (q_map < 0).any() or (q_code < 0).any():
         bad = [q for q, i in zip(q_uni, q_map) if i < 0]
         raise ValueError(f"daily frame: unknown pollutant(s) {bad}; expected {list(DAILY_INPUTS)}")
@@ -400,7 +424,9 @@ def daily_aqi(daily: pd.DataFrame, profile=None) -> pd.DataFrame:
     key_date = np.asarray(date_uni)[key_uni % n_date]
     if profile is None:
         # Each day's own profile (the ``profile`` column), else the one in force (§1).
-        pid_code, pid_uni = pd.factorize(daily["profile"])
+        pid_code, pid_uni = (_factorize_sorted(daily["profile"])     # any order will do
+                             if isinstance(daily["profile"].dtype, pd.CategoricalDtype)
+                             else pd.factorize(daily["profile"]))
         pid_uni = [str(p) for p in pid_uni]
         unnamed = pid_code < 0
         if unnamed.any():
@@ -495,9 +521,9 @@ def hourly_aqi(hourly_values: pd.DataFrame, profile=None) -> pd.DataFrame:
             lambda name: name in hourly_values.columns)
         result.fill(rows, prof, tuple(inputs), values, beyonds)
 
-    head = {"level": hourly_values["level"].to_numpy(),
-            "area": hourly_values["area"].to_numpy(),
-            "time": hourly_values["time"].to_numpy()}
+    head = {"level": hourly_values["level"].to_numpy(copy=True),
+            "area": hourly_values["area"].to_numpy(copy=True),
+            "time": hourly_values["time"].to_numpy(copy=True)}
     out = result.frame(head)
     out.index = hourly_values.index
     return out

@@ -57,11 +57,17 @@ the membership frame; failing that its city's; failing that Grade II.
 
 Everything is vectorised over dense ``station × hour`` arrays
 (:class:`indicators.panel.HourlyPanel`); areas are a 0/1 membership matrix
-multiplied with masked station arrays. Pure: no database or web imports.
+multiplied with masked station arrays. On the exact path the hourly arrays are
+processed a block of stations at a time (each pass stays in the CPU cache, and
+no stations × hours copies are made); integer sums do not depend on their order,
+so these blocked sums, the area sums over member rows and the O3 work done on a
+second thread give the very same numbers. Pure: no database or web imports.
 """
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -373,6 +379,257 @@ def _hour_stats(x: np.ndarray, valid: np.ndarray, n_days: int):
     return count, top
 
 
+# ---------------------------------------------------------------------------
+# Blocked kernels for the exact path (same integers, cache-sized passes)
+# ---------------------------------------------------------------------------
+#
+# The exact path works on integers (values × 10**k), whose sums are exact in any
+# order; these kernels compute the very same sums as the whole-array code above,
+# one block of stations at a time so that every pass over the hourly values stays
+# in the CPU cache, and without materialising the (stations × hours) ``y``/``valid``
+# arrays. They return None whenever the whole-array code would not take the exact
+# path with the scale guessed from the sample; the caller then runs that code.
+
+_BLOCK_CELLS = 1 << 17          # station-hours per block (1 MB of float64)
+_THREAD_CELLS = 1 << 22         # from this many station-hours on, O3 runs on a second thread
+_BYTE_SUM = np.uint64(0x0101010101010101)
+
+
+def _station_blocks(n_st: int, n_hours: int):
+    step = max(1, _BLOCK_CELLS // max(n_hours, 1))
+    return [(i, min(i + step, n_st)) for i in range(0, n_st, step)]
+
+
+def _guess_decimals(x: np.ndarray) -> int | None:
+    """The decimals :func:`_prepare` tries first: the fewest that hold the sample."""
+    sample = x[:: max(1, x.shape[0] // 8)]
+    sample_valid = int(np.count_nonzero(np.isfinite(sample)))
+    for k in range(_MAX_DECIMALS + 1):
+        if _on_grid(sample, 10.0 ** k, sample_valid) is not None:
+            return k
+    return None
+
+
+def _day_counts(valid: np.ndarray) -> np.ndarray:
+    """Valid hours per day of a (s, 24·d) bool block, as int64 (s, d)."""
+    n = valid.shape[0]
+    words = np.ascontiguousarray(valid).view(np.uint8).reshape(-1, HOURS_PER_DAY).view(np.uint64)
+    # the three words of a day added byte by byte (each byte ≤ 3: no carry), then the
+    # eight bytes of the sum added by one multiplication (total ≤ 24 < 256)
+    total = words[:, 0] + words[:, 1]
+    total += words[:, 2]
+    total *= _BYTE_SUM
+    total >>= np.uint64(56)
+    return total.astype(np.int64).reshape(n, -1)
+
+
+def _exact_block(xc: np.ndarray, scale: float):
+    """(y with 0 where not valid, valid, max |y|) of a block, or None when a valid value
+    is off the 10**-k grid or too large (as :func:`_on_grid` decides)."""
+    valid = np.isfinite(xc)
+    n_valid = int(np.count_nonzero(valid))
+    if scale != 1.0:
+        y = np.multiply(xc, scale)
+        np.rint(y, out=y)
+    else:
+        y = np.rint(xc)
+    biggest = 0.0
+    if n_valid:
+        biggest = max(np.fmax.reduce(y, axis=None), -np.fmin.reduce(y, axis=None))
+        if biggest >= 2.0 ** 43:
+            return None
+    back = y / scale if scale != 1.0 else y
+    if np.count_nonzero(back == xc) != n_valid:
+        return None
+    np.copyto(y, 0.0, where=~valid)
+    return y, valid, float(biggest)
+
+
+def _daily_exact(x: np.ndarray, n_days: int):
+    """Exact path of a 24-h mean pollutant: (total, n_valid, scale) or None."""
+    k = _guess_decimals(x)
+    if k is None:
+        return None
+    scale = 10.0 ** k
+    n_st = x.shape[0]
+    total = np.empty((n_st, n_days))
+    n_valid = np.empty((n_st, n_days), dtype=np.int64)
+    ones = np.ones(HOURS_PER_DAY)
+    for lo, hi in _station_blocks(n_st, x.shape[1]):
+        block = _exact_block(x[lo:hi], scale)
+        if block is None:
+            return None
+        y, valid, _ = block
+        total[lo:hi] = (y.reshape(-1, HOURS_PER_DAY) @ ones).reshape(hi - lo, n_days)
+        n_valid[lo:hi] = _day_counts(valid)
+    return total, n_valid, scale
+
+
+def _windows_running(y: np.ndarray, valid: np.ndarray, n_days: int, n_windows: int,
+                     sums: np.ndarray, counts: np.ndarray) -> None:
+    """:func:`_windows` of an exact block, written into ``sums``/``counts``, by one
+    running sum along the block in int64: window w of day d is P[24d + w + 8] −
+    P[24d + w], P the running sum. ``y`` holds integers below 2**43 in magnitude
+    (:func:`_exact_block`) and the caller checks that the running sums stay inside
+    int64, so the window sums are the same exact integers the per-day sums give."""
+    n_st, n_hours = y.shape
+    n = n_st * n_hours
+    shape = (n_st, n_days, HOURS_PER_DAY)
+    run = np.zeros(n + WINDOW_HOURS, dtype=np.int64)   # P[0] = 0, P[i]: the first i hours
+    np.cumsum(y.reshape(-1).astype(np.int64), out=run[1:n + 1])
+    diff = np.subtract(run[WINDOW_HOURS:], run[:n])
+    np.copyto(sums, diff.reshape(shape)[:, :, :n_windows], casting="unsafe")
+    run = np.zeros(n + WINDOW_HOURS, dtype=np.int32)
+    np.cumsum(valid.reshape(-1), out=run[1:n + 1], dtype=np.int32)
+    diff = np.subtract(run[WINDOW_HOURS:], run[:n])
+    np.copyto(counts, diff.reshape(shape)[:, :, :n_windows], casting="unsafe")
+
+
+@dataclass
+class _O3:
+    """Everything the daily O3 quantities need from the hourly O3 values."""
+    scale: float
+    station_mda8: _Quantity
+    a_wmean: np.ndarray      # (A, D·W) area window means
+    a_wcount: np.ndarray     # (A, D·W) stations with a valid window
+    count: np.ndarray        # (S, D) valid hours
+    top: np.ndarray          # (S, D) max valid hour (NaN when none)
+    a_hourly: np.ndarray     # (A, H) area hourly means
+    a_hcount: np.ndarray     # (A, H) stations with a valid hour
+
+
+def _o3_whole(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limits,
+              window_dens) -> _O3:
+    """The O3 quantities on whole (stations × hours) arrays (any values)."""
+    s = _prepare(x)
+    sums, counts = _windows(s.y, s.valid, n_days, n_windows)
+    w_valid = (counts >= o3_min[None, :, None]) & counted
+    w_mean = _divide(sums, counts, s.scale)
+    station_mda8 = _mda8(w_mean, w_valid, rules, limits)
+    a_wmean, a_wcount = _area_mean(areas.matrix, sums, counts, w_valid, s.scale, s.exact,
+                                   window_dens)
+    del sums, counts, w_mean, w_valid
+    count, top = _hour_stats(s.x, s.valid, n_days)
+    a_hourly, a_hcount = _area_mean(areas.matrix, s.y, None, s.valid, s.scale, s.exact, (1,))
+    return _O3(s.scale, station_mda8, a_wmean, a_wcount, count, top, a_hourly, a_hcount)
+
+
+def _members_in_block(matrix: np.ndarray, lo: int, hi: int):
+    """(area, member rows of the block lo:hi) for every area with a member in it; the
+    rows as a slice when they are a run."""
+    part = matrix[:, lo:hi]
+    for a in np.flatnonzero(part.any(axis=1)):
+        rows = np.flatnonzero(part[a])
+        if rows[-1] - rows[0] + 1 == len(rows):
+            rows = slice(int(rows[0]), int(rows[-1]) + 1)
+        yield a, rows
+
+
+def _row_sum(block: np.ndarray, rows) -> np.ndarray:
+    """Sum of some rows of a block, as float64. The exact path only: integers whose sums
+    stay below 2**53, so this is exactly the product of the 0/1 membership row with
+    the block — in a fraction of its operations (a station is in two or three areas)."""
+    return np.add.reduce(block[rows], axis=0, dtype=np.float64)
+
+
+def _o3_exact(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limits,
+              window_dens) -> _O3 | None:
+    """:func:`_o3_whole` on the exact path, one block of stations at a time: station
+    MDA8, the area window and hourly sums (``matrix`` @ block, exact integers whatever
+    the order) and the 1-h maxima, without (stations × days × windows) arrays. None
+    when :func:`_o3_whole` would not take the exact path all the way."""
+    k = _guess_decimals(x) if x.shape[0] else None
+    if k is None:
+        return None
+    scale = 10.0 ** k
+    matrix = areas.matrix
+    n_st, n_hours = x.shape
+    n_ar = matrix.shape[0]
+    common = math.lcm(*(int(d) for d in window_dens))
+    count = np.empty((n_st, n_days), dtype=np.int64)
+    top = np.empty((n_st, n_days))
+    a_total = np.zeros((n_ar, n_hours))
+    a_hcount = np.zeros((n_ar, n_hours))
+    a_wtotal = np.zeros((n_ar, n_days * n_windows))
+    a_wcount = np.zeros((n_ar, n_days * n_windows))
+    mda8 = []
+    biggest = biggest_sum = 0.0
+    for lo, hi in _station_blocks(n_st, n_hours):
+        block = _exact_block(x[lo:hi], scale)
+        if block is None:
+            return None
+        y, valid, big = block
+        biggest = max(biggest, big)
+        n = hi - lo
+        sums = np.empty((n, n_days, n_windows))
+        counts = np.empty((n, n_days, n_windows), dtype=np.int16)
+        if big * y.size < 2.0 ** 62:            # running sums of the block fit int64
+            _windows_running(y, valid, n_days, n_windows, sums, counts)
+        else:
+            sums[...], counts[...] = _windows(y, valid, n_days, n_windows)
+        w_valid = (counts >= o3_min[None, :, None]) & counted
+        mda8.append(_mda8(_divide(sums, counts, scale), w_valid, rules, limits[lo:hi]))
+        if n_ar:
+            # the exact branch of _area_mean, for this block's rows
+            biggest_sum = max(biggest_sum, float(np.abs(sums).max(initial=0)))
+            factor = np.zeros(sums.shape)
+            np.divide(float(common), counts, out=factor, where=w_valid)
+            weighted = np.where(w_valid, sums * factor, 0.0).reshape(n, -1)
+            for a, rows in _members_in_block(matrix, lo, hi):
+                a_wtotal[a] += _row_sum(weighted, rows)
+                a_wcount[a] += _row_sum(w_valid.reshape(n, -1), rows)
+                a_total[a] += _row_sum(y, rows)
+                a_hcount[a] += _row_sum(valid, rows)
+        count[lo:hi] = _day_counts(valid)
+        top[lo:hi] = np.where(valid.reshape(n, n_days, HOURS_PER_DAY),
+                              x[lo:hi].reshape(n, n_days, HOURS_PER_DAY),
+                              -np.inf).max(axis=2, initial=-np.inf)
+        top[lo:hi][count[lo:hi] == 0] = np.nan
+    if n_ar:
+        # the whole-array code's tests for exact area sums (_area_mean)
+        members = float(matrix.sum(axis=1).max(initial=0))
+        window_ok = (biggest_sum * (common / min(window_dens)) * members < _EXACT_LIMIT
+                     and members * common * scale < _EXACT_LIMIT)
+        hour_ok = biggest * members < _EXACT_LIMIT and members * scale < _EXACT_LIMIT
+        if not (window_ok and hour_ok):
+            return None
+        a_wmean = _divide(a_wtotal, a_wcount, common * scale)
+        a_hourly = _divide(a_total, a_hcount, scale)
+    else:
+        a_wmean, a_hourly = np.empty_like(a_wcount), np.empty_like(a_hcount)
+    station_mda8 = _Quantity(*(np.concatenate([getattr(q, f) for q in mda8])
+                               for f in ("value", "valid", "n_valid", "n_required")))
+    return _O3(scale, station_mda8, a_wmean, a_wcount, count, top, a_hourly, a_hcount)
+
+
+def _mean_quantity(x: np.ndarray, n_days: int, areas: _Areas, min_hours, need_area,
+                   hour_dens) -> _Quantity:
+    """A 24-h mean pollutant: station rows then area rows."""
+    n_st, n_ar = x.shape[0], areas.n
+    fast = _daily_exact(x, n_days)
+    if fast is not None:
+        total, n_valid, scale = fast
+        exact = True
+    else:
+        s = _prepare(x)
+        n_valid = s.valid.reshape(n_st, n_days, HOURS_PER_DAY).sum(axis=2)
+        total = s.y.reshape(n_st, n_days, HOURS_PER_DAY).sum(axis=2)
+        scale, exact = s.scale, s.exact
+        del s
+    value = _divide(total, n_valid, scale)
+    need = np.broadcast_to(min_hours[None, :], value.shape)
+    valid = n_valid >= need
+    a_value, a_count = _area_mean(areas.matrix, total, n_valid, valid, scale, exact,
+                                  hour_dens)
+    a_count = a_count.reshape(n_ar, n_days).astype(np.int64)
+    a_valid = (a_count >= 1) & (a_count >= need_area)
+    return _Quantity(
+        np.concatenate([value, a_value.reshape(n_ar, n_days)]),
+        np.concatenate([valid, a_valid]),
+        np.concatenate([n_valid, a_count]),
+        np.concatenate([need, need_area]))
+
+
 def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules) -> dict[str, _Quantity]:
     """Station rows then area rows (E = S + A) of every daily quantity."""
     n_st, n_days = panel.n_stations, panel.n_days
@@ -382,51 +639,44 @@ def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules) -> dict[str, _
     need_area = _required_stations(areas, rules)
     hour_dens = range(max(1, int(min_hours.min(initial=HOURS_PER_DAY))), HOURS_PER_DAY + 1)
 
-    for pollutant in MEAN_POLLUTANTS:
-        s = _prepare(panel.pollutant(pollutant))
-        n_valid = s.valid.reshape(n_st, n_days, HOURS_PER_DAY).sum(axis=2)
-        total = s.y.reshape(n_st, n_days, HOURS_PER_DAY).sum(axis=2)
-        value = _divide(total, n_valid, s.scale)
-        need = np.broadcast_to(min_hours[None, :], value.shape)
-        valid = n_valid >= need
-        a_value, a_count = _area_mean(areas.matrix, total, n_valid, valid, s.scale, s.exact,
-                                      hour_dens)
-        a_count = a_count.reshape(n_ar, n_days).astype(np.int64)
-        a_valid = (a_count >= 1) & (a_count >= need_area)
-        out[pollutant] = _Quantity(
-            np.concatenate([value, a_value.reshape(n_ar, n_days)]),
-            np.concatenate([valid, a_valid]),
-            np.concatenate([n_valid, a_count]),
-            np.concatenate([need, need_area]))
-        del s
-
-    # O3 -------------------------------------------------------------------
-    s = _prepare(panel.pollutant("O3"))
+    # O3 on a second thread while the 24-h means are computed here: the kernels are
+    # numpy loops that release the GIL, and the two halves are about the same work.
     n_windows, windows_in_force = _window_count(rules)
     o3_min = rules.validity("o3_8h_min_hours").astype(np.int64)
     counted = np.arange(n_windows)[None, None, :] < windows_in_force[None, :, None]
-    sums, counts = _windows(s.y, s.valid, n_days, n_windows)
-    w_valid = (counts >= o3_min[None, :, None]) & counted
-    w_mean = _divide(sums, counts, s.scale)
     limits = rules.mda8_limit(np.concatenate([areas.station_grade, areas.grade]))
-    station_mda8 = _mda8(w_mean, w_valid, rules, limits[:n_st])
     window_dens = range(max(1, int(o3_min.min(initial=WINDOW_HOURS))), WINDOW_HOURS + 1)
-    a_wmean, a_wcount = _area_mean(areas.matrix, sums, counts, w_valid, s.scale, s.exact,
-                                   window_dens)
-    a_wmean = a_wmean.reshape(n_ar, n_days, n_windows)
-    a_wvalid = a_wcount.reshape(n_ar, n_days, n_windows) >= 1
+    o3_args = (panel.pollutant("O3"), n_days, n_windows, areas, rules, o3_min, counted,
+               limits[:n_st], window_dens)
+    pool = None
+    if n_st * panel.n_hours >= _THREAD_CELLS and (os.cpu_count() or 1) > 1:
+        pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        o3_future = pool.submit(_o3_exact, *o3_args) if pool is not None else None
+        for pollutant in MEAN_POLLUTANTS:
+            out[pollutant] = _mean_quantity(panel.pollutant(pollutant), n_days, areas,
+                                            min_hours, need_area, hour_dens)
+        o3 = o3_future.result() if o3_future is not None else _o3_exact(*o3_args)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    # O3 -------------------------------------------------------------------
+    if o3 is None:
+        o3 = _o3_whole(*o3_args)
+    a_wmean = o3.a_wmean.reshape(n_ar, n_days, n_windows)
+    a_wvalid = o3.a_wcount.reshape(n_ar, n_days, n_windows) >= 1
     area_mda8 = _mda8(a_wmean, a_wvalid, rules, limits[n_st:])
-    out["O3_MDA8"] = _Quantity(*(np.concatenate([getattr(station_mda8, f), getattr(area_mda8, f)])
+    out["O3_MDA8"] = _Quantity(*(np.concatenate([getattr(o3.station_mda8, f),
+                                                 getattr(area_mda8, f)])
                                  for f in ("value", "valid", "n_valid", "n_required")))
-    del sums, counts, w_mean, w_valid, a_wmean, a_wcount
 
     need_1h = rules.validity("o3_1h_max_min_hours").astype(np.int64)
-    count, top = _hour_stats(s.x, s.valid, n_days)
-    a_hourly, a_hcount = _area_mean(areas.matrix, s.y, None, s.valid, s.scale, s.exact, (1,))
-    a_count, a_top = _hour_stats(a_hourly, a_hcount >= 1, n_days)
-    n_valid = np.concatenate([count, a_count])
+    a_count, a_top = _hour_stats(o3.a_hourly, o3.a_hcount >= 1, n_days)
+    n_valid = np.concatenate([o3.count, a_count])
     need = np.broadcast_to(need_1h[None, :], n_valid.shape)
-    out["O3_1H_MAX"] = _Quantity(np.concatenate([top, a_top]), n_valid >= need, n_valid, need)
+    out["O3_1H_MAX"] = _Quantity(np.concatenate([o3.top, a_top]), n_valid >= need, n_valid,
+                                 need)
     return out
 
 
@@ -524,7 +774,9 @@ def daily_values(hourly, membership: pd.DataFrame | None = None,
                                            dtype=np.int8)])
     names = [*panel.stations.tolist(), *areas.area.tolist()]
     name_codes, name_categories = pd.factorize(pd.Index(names, dtype=object))
+    name_codes = name_codes.astype(np.int16 if len(name_categories) < 2 ** 15 else np.int32)
     per_entity = n_days * n_q
+    # every array below is new and used only here: the frame takes them without a copy
     frame = pd.DataFrame({
         "level": pd.Categorical.from_codes(np.repeat(level_codes, per_entity), categories=LEVELS),
         "area": pd.Categorical.from_codes(np.repeat(name_codes, per_entity),
@@ -538,9 +790,10 @@ def daily_values(hourly, membership: pd.DataFrame | None = None,
         "valid": stack("valid", bool),
         "n_valid": stack("n_valid", np.int64),
         "n_required": stack("n_required", np.int64),
-        "profile": pd.Categorical.from_codes(np.tile(np.repeat(rules.index, n_q), n_ent),
-                                             categories=rules.ids),
-    })
+        "profile": pd.Categorical.from_codes(
+            np.tile(np.repeat(rules.index.astype(np.int8 if len(rules.ids) < 2 ** 7 else np.int32),
+                              n_q), n_ent), categories=rules.ids),
+    }, copy=False)
     return frame[list(DAILY_COLUMNS)]
 
 

@@ -3,18 +3,18 @@
 The hourly input frame (:data:`indicators.frames.HOURLY_COLUMNS`) is one row per
 station-hour, in any order, with days partly covered. The averaging rules need
 "the 24 hours of a natural day" and "the 8 hours of a window" side by side, so
-the frame is scattered once, by integer indexing, into a dense array filled with
+the frame is scattered once, by integer indexing, into dense arrays filled with
 NaN where there is no row::
 
-    values[station, hour, pollutant]      # float64, POLLUTANTS order
+    panel.pollutant("O3")[station, hour]  # float64, one contiguous array per pollutant
+    panel.values[station, hour, pollutant]  # the same, stacked (built when asked for)
 
-``hour`` counts from ``start`` (00:00 of the first day) and the array always
-holds whole days, so ``values.reshape(n_stations, n_days, 24, 6)`` is the
-day view.
+``hour`` counts from ``start`` (00:00 of the first day) and the arrays always
+hold whole days, so ``panel.pollutant(p).reshape(n_stations, n_days, 24)`` is
+the day view. A frame that already holds every station-hour once, sorted by
+station code and time, is used as it is (its columns are the arrays: no copy).
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,9 +24,12 @@ from .frames import HOURLY_COLUMNS, POLLUTANTS, check_columns
 HOURS_PER_DAY = 24
 
 
-@dataclass(frozen=True, eq=False)
 class HourlyPanel:
     """Dense hourly values of a set of stations over whole natural days.
+
+    Built from the (S, H, 6) array, or from the six (S, H) pollutant arrays (then
+    each pollutant is contiguous and may be a zero-copy view of the input frame's
+    columns; ``values`` is stacked only when asked for).
 
     Attributes
     ----------
@@ -38,30 +41,53 @@ class HourlyPanel:
     start : numpy.datetime64[D]
         The first day; hour ``h`` of the panel starts at ``start + h hours`` (CST).
     """
-    values: np.ndarray
-    stations: np.ndarray
-    start: np.datetime64
+    __slots__ = ("_values", "_columns", "stations", "start")
 
-    def __post_init__(self):
-        if self.values.ndim != 3 or self.values.shape[2] != len(POLLUTANTS):
-            raise ValueError(f"panel values must be (stations, hours, {len(POLLUTANTS)}), "
-                             f"got {self.values.shape}")
-        if self.values.shape[1] % HOURS_PER_DAY:
-            raise ValueError(f"panel must hold whole days, got {self.values.shape[1]} hours")
-        if len(self.stations) != self.values.shape[0]:
+    def __init__(self, values, stations, start):
+        if isinstance(values, (tuple, list)):
+            columns = tuple(np.asarray(c, dtype=np.float64) for c in values)
+            if len(columns) != len(POLLUTANTS) or any(c.ndim != 2 for c in columns) \
+                    or len({c.shape for c in columns}) != 1:
+                raise ValueError(f"panel needs {len(POLLUTANTS)} (stations, hours) arrays of "
+                                 "one shape")
+            shape = (*columns[0].shape, len(POLLUTANTS))
+            object.__setattr__(self, "_values", None)
+        else:
+            values = np.asarray(values)
+            if values.ndim != 3 or values.shape[2] != len(POLLUTANTS):
+                raise ValueError(f"panel values must be (stations, hours, {len(POLLUTANTS)}), "
+                                 f"got {values.shape}")
+            shape = values.shape
+            columns = tuple(values[:, :, j] for j in range(len(POLLUTANTS)))
+            object.__setattr__(self, "_values", values)
+        if shape[1] % HOURS_PER_DAY:
+            raise ValueError(f"panel must hold whole days, got {shape[1]} hours")
+        if len(stations) != shape[0]:
             raise ValueError("one station code per panel row is needed")
+        object.__setattr__(self, "_columns", columns)
+        object.__setattr__(self, "stations", stations)
+        object.__setattr__(self, "start", start)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("HourlyPanel is immutable")
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            object.__setattr__(self, "_values", np.stack(self._columns, axis=2))
+        return self._values
 
     @property
     def n_stations(self) -> int:
-        return self.values.shape[0]
+        return self._columns[0].shape[0]
 
     @property
     def n_hours(self) -> int:
-        return self.values.shape[1]
+        return self._columns[0].shape[1]
 
     @property
     def n_days(self) -> int:
-        return self.values.shape[1] // HOURS_PER_DAY
+        return self.n_hours // HOURS_PER_DAY
 
     @property
     def dates(self) -> np.ndarray:
@@ -75,13 +101,15 @@ class HourlyPanel:
                 + np.arange(self.n_hours).astype("timedelta64[h]"))
 
     def pollutant(self, name: str) -> np.ndarray:
-        """The (n_stations, n_hours) slice of one pollutant (a view)."""
-        return self.values[:, :, POLLUTANTS.index(name)]
+        """The (n_stations, n_hours) array of one pollutant (a view; read-only use)."""
+        return self._columns[POLLUTANTS.index(name)]
 
 
 def _sorted_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of the station column and the station codes, sorted as strings
     (so that the panel does not depend on the row order or a categorical's order)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return _sorted_category_codes(series)
     codes, uniques = pd.factorize(series, sort=False)
     if (codes < 0).any():
         raise ValueError("hourly frame has rows without a station code")
@@ -92,6 +120,86 @@ def _sorted_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if len(set(names)) != len(names):
         raise ValueError("station codes collide when read as text")
     return rank[codes], names[order].astype(str)
+
+
+_TICKS_PER_HOUR = {"h": 1, "m": 60, "s": 3600, "ms": 3_600_000, "us": 3_600_000_000,
+                   "ns": 3_600_000_000_000}
+
+
+def _hour_numbers(times: np.ndarray) -> np.ndarray:
+    """Hours since 1970-01-01 00:00 of datetime64 values (int64); ValueError when one is
+    not the start of an hour. One integer division, no datetime casts of the column."""
+    unit, count = np.datetime_data(times.dtype)
+    ticks_per_hour = _TICKS_PER_HOUR.get(unit)
+    if ticks_per_hour is None or ticks_per_hour % count:
+        hours = times.astype("datetime64[h]")
+        if ticks_per_hour is not None:
+            bad = hours != times
+            if bad.any():
+                raise ValueError(f"hourly times must be the start of an hour, got {times[bad][0]}")
+        return hours.astype(np.int64)
+    per = ticks_per_hour // count
+    ticks = times.view(np.int64)
+    if per == 1:
+        return ticks.copy()
+    hours, remainder = np.divmod(ticks, per)
+    bad = remainder != 0
+    if bad.any():
+        raise ValueError(f"hourly times must be the start of an hour, got {times[bad][0]}")
+    return hours
+
+
+def _sorted_category_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_sorted_codes` of a categorical column from its codes (no hashing): the
+    categories that occur, sorted as strings."""
+    codes = series.cat.codes.to_numpy()
+    if len(codes) and codes.min() < 0:
+        raise ValueError("hourly frame has rows without a station code")
+    categories = series.cat.categories
+    if len(codes) > 1 and bool((codes[1:] >= codes[:-1]).all()):    # grouped by station
+        used = codes[np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])]
+        used = used.astype(np.intp)
+    else:
+        used = np.flatnonzero(np.bincount(codes, minlength=len(categories)))
+    names = np.asarray([str(c) for c in categories[used]], dtype=object)
+    if len(set(names)) != len(names):
+        raise ValueError("station codes collide when read as text")
+    order = np.argsort(names, kind="stable")
+    rank = np.full(len(categories), -1, dtype=np.intp)
+    rank[used[order]] = np.arange(len(used))
+    if len(used) == len(categories) and (rank == np.arange(len(categories))).all():
+        return codes, names[order].astype(str)          # already the sorted numbering
+    return rank[codes], names[order].astype(str)
+
+
+def _complete_panel(frame: pd.DataFrame, times: np.ndarray, station_idx: np.ndarray,
+                    stations: np.ndarray) -> HourlyPanel | None:
+    """The panel without any scatter when the rows are every station-hour of whole days
+    exactly once, sorted by station code then time (checked row by row against that
+    layout: two comparisons instead of hour numbers, offsets and a duplicate count);
+    else None."""
+    n, n_st = len(frame), len(stations)
+    if n == 0 or n_st == 0 or n % n_st or (n // n_st) % HOURS_PER_DAY:
+        return None
+    unit, count = np.datetime_data(times.dtype)
+    per = _TICKS_PER_HOUR.get(unit)
+    if per is None or per % count:
+        return None
+    per //= count
+    n_hours = n // n_st
+    ticks = times.view(np.int64)
+    t0 = int(ticks[0])
+    if t0 % (per * HOURS_PER_DAY):                   # the first hour must be 00:00
+        return None
+    expected = t0 + np.arange(n_hours, dtype=np.int64) * per
+    if not (ticks.reshape(n_st, n_hours) == expected).all():
+        return None
+    if not (station_idx.reshape(n_st, n_hours) == np.arange(n_st)[:, None]).all():
+        return None
+    first = np.datetime64(t0 // (per * HOURS_PER_DAY), "D")
+    columns = [frame[p].to_numpy(dtype=np.float64, na_value=np.nan).reshape(n_st, n_hours)
+               for p in POLLUTANTS]
+    return HourlyPanel(columns, stations, first)
 
 
 def panel_from_hourly(frame: pd.DataFrame, start=None, end=None) -> HourlyPanel:
@@ -110,6 +218,13 @@ def panel_from_hourly(frame: pd.DataFrame, start=None, end=None) -> HourlyPanel:
     ------
     ValueError
         when a time is missing or not on the hour, or a station-hour appears twice.
+
+    Notes
+    -----
+    Each pollutant becomes one contiguous (stations, hours) array. When the rows
+    already are every station-hour once, sorted by station code then time (as a
+    national export or the synthetic network is), the pollutant columns are used
+    as they are, without a copy; otherwise they are scattered by integer index.
     """
     check_columns(frame, HOURLY_COLUMNS, "hourly")
     times = frame["time"].to_numpy()
@@ -117,11 +232,16 @@ def panel_from_hourly(frame: pd.DataFrame, start=None, end=None) -> HourlyPanel:
         times = pd.to_datetime(frame["time"]).to_numpy()
     if np.isnat(times).any():
         raise ValueError("hourly frame has rows without a time")
-    hours = times.astype("datetime64[h]")
-    if (hours != times).any():
-        bad = times[hours != times][0]
-        raise ValueError(f"hourly times must be the start of an hour, got {bad}")
-    hour_int = hours.astype(np.int64)            # hours since 1970-01-01 00:00
+    try:
+        station_idx, stations = _sorted_codes(frame["station"])
+        station_error = None
+    except ValueError as exc:             # raised below, after the checks of the times
+        station_error = exc
+    if station_error is None and start is None and end is None:
+        panel = _complete_panel(frame, times, station_idx, stations)
+        if panel is not None:
+            return panel
+    hour_int = _hour_numbers(times)              # hours since 1970-01-01 00:00
 
     if len(frame):
         first = np.datetime64(int(hour_int.min()) // HOURS_PER_DAY, "D")
@@ -136,24 +256,43 @@ def panel_from_hourly(frame: pd.DataFrame, start=None, end=None) -> HourlyPanel:
     n_days = max(int((last - first).astype(int)) + 1, 0)
     n_hours = n_days * HOURS_PER_DAY
 
-    offset = hour_int - first.astype("datetime64[h]").astype(np.int64)
-    station_idx, stations = _sorted_codes(frame["station"])
-    inside = (offset >= 0) & (offset < n_hours)
-    if not inside.all():
-        offset, station_idx = offset[inside], station_idx[inside]
+    offset = hour_int
+    offset -= first.astype("datetime64[h]").astype(np.int64)
+    if station_error is not None:
+        raise station_error
     n_stations = len(stations)
+    inside = None
+    if start is not None or end is not None:
+        inside = (offset >= 0) & (offset < n_hours)
+        if inside.all():
+            inside = None
+        else:
+            offset, station_idx = offset[inside], station_idx[inside]
+    flat = station_idx.astype(np.int64) * n_hours
+    flat += offset
+    del offset, hour_int, station_idx
+    n_cells = n_stations * n_hours
 
-    flat = station_idx.astype(np.int64) * n_hours + offset
-    counts = np.bincount(flat, minlength=n_stations * n_hours)
-    if len(counts) and counts.max(initial=0) > 1:
-        k = int(np.argmax(counts))
-        raise ValueError(f"hourly frame has station {stations[k // n_hours]} at "
-                         f"{first.astype('datetime64[h]') + (k % n_hours)} more than once")
-    del counts
+    ordered = len(flat) < 2 or bool(np.greater(flat[1:], flat[:-1]).all())
+    if not ordered:
+        counts = np.bincount(flat, minlength=n_cells)
+        if len(counts) and counts.max(initial=0) > 1:
+            k = int(np.argmax(counts))
+            raise ValueError(f"hourly frame has station {stations[k // n_hours]} at "
+                             f"{first.astype('datetime64[h]') + (k % n_hours)} more than once")
+        del counts
+    complete = ordered and len(flat) == n_cells   # every cell once, in order
 
-    data = frame[list(POLLUTANTS)].to_numpy(dtype=np.float64, na_value=np.nan)
-    if not inside.all():
-        data = data[inside]
-    values = np.full((n_stations, n_hours, len(POLLUTANTS)), np.nan)
-    values.reshape(-1, len(POLLUTANTS))[flat] = data
-    return HourlyPanel(values, stations, first)
+    columns = []
+    for pollutant in POLLUTANTS:
+        data = frame[pollutant].to_numpy(dtype=np.float64, na_value=np.nan)
+        if inside is not None:
+            data = data[inside]
+        if complete:
+            column = data.reshape(n_stations, n_hours)
+        else:
+            column = np.full(n_cells, np.nan)
+            column[flat] = data
+            column = column.reshape(n_stations, n_hours)
+        columns.append(column)
+    return HourlyPanel(columns, stations, first)

@@ -54,52 +54,129 @@ def _as_float_array(values) -> tuple[np.ndarray, object]:
     return arr, lambda r: r
 
 
-def _decimals_array(decimals, shape) -> np.ndarray:
+def _decimals_array(decimals, shape, wide: bool = True) -> np.ndarray:
+    """Decimals broadcast to ``shape``: int64, or (``wide=False``) any signed integer
+    type as given (no int64 copy of a per-element array; not for powers of ten in
+    integers)."""
     d = np.asarray(decimals)
     if d.dtype.kind not in "iu":
         if not np.all(np.equal(np.mod(d, 1), 0)):
             raise ValueError(f"decimals must be integers, got {decimals!r}")
         d = d.astype(np.int64)
-    return np.broadcast_to(d.astype(np.int64), shape)
+    if wide or d.dtype.kind != "i":
+        d = d.astype(np.int64)
+    return np.broadcast_to(d, shape)
+
+
+# Exact powers of ten as floats (10**22 is the largest that float64 holds exactly).
+_POW10 = np.array([float(10 ** i) for i in range(23)])
 
 
 def _powers(d: np.ndarray):
     """10.0**|d| — one scalar when ``d`` is uniform (the common case), else per element."""
-    if d.size and d.min() == d.max():
-        return float(10.0 ** abs(int(d.flat[0]))), bool(d.flat[0] >= 0)
-    return np.power(10.0, np.abs(d)), d >= 0
+    if d.size == 0:
+        return np.ones(d.shape), True
+    if all(st == 0 for st, n in zip(d.strides, d.shape) if n > 1):     # a broadcast scalar
+        one = int(d.flat[0])
+        return float(10.0 ** abs(one)), bool(one >= 0)
+    lo, hi = int(d.min()), int(d.max())
+    if lo == hi:
+        return float(10.0 ** abs(lo)), bool(lo >= 0)
+    if 0 <= lo and hi < len(_POW10):
+        return _POW10[d], True                    # the same exact powers, by lookup
+    magnitude = np.abs(d.astype(np.int64))
+    p = _POW10[magnitude] if hi < len(_POW10) and -lo < len(_POW10) else np.power(10.0, magnitude)
+    if lo >= 0:
+        return p, True
+    return p, d >= 0
 
 
-def _scale(y_int: np.ndarray, d: np.ndarray) -> np.ndarray:
+def _scale(y_int: np.ndarray, d: np.ndarray, powers=None) -> np.ndarray:
     """y_int / 10**d as the float nearest to that decimal (one correctly rounded op)."""
-    p, up = _powers(d)
+    p, up = powers if powers is not None else _powers(d)
     if isinstance(up, bool):
         return y_int / p if up else y_int * p
     return np.where(up, y_int / p, y_int * p)
 
 
-def _scaled_product(x: np.ndarray, d: np.ndarray) -> np.ndarray:
+def _scaled_product(x: np.ndarray, d: np.ndarray, powers=None) -> np.ndarray:
     """fl(x * 10**d) with one rounding (division by an exact power of ten when d < 0)."""
-    p, up = _powers(d)
+    p, up = powers if powers is not None else _powers(d)
     with np.errstate(over="ignore"):
         if isinstance(up, bool):
             return x * p if up else x / p
         return np.where(up, x * p, x / p)
 
 
-def _half_even_scaled(x: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """round_half_even(x, d) * 10**d as integral floats (NaN/inf pass through)."""
-    y = _scaled_product(x, d)
-    out = np.round(y)                       # numpy rounds half to even
-    with np.errstate(invalid="ignore"):
-        frac = y - np.floor(y)
-        near_tie = np.abs(frac - 0.5) <= _ULP_MARGIN * np.spacing(np.abs(y))
-    near_tie &= np.isfinite(y)
-    # GB/T 8170 on the decimal shown by repr: resolve the few near-ties exactly.
-    for i in np.flatnonzero(near_tie):
+# Below this |x · 10**d| the decimal shown by repr(x) lies on the grid of 10**-(d+1)
+# only where x is the float nearest to that grid point (ulp(x) < 10**-(d+1)).
+_TIE_EXACT_LIMIT = 2.0 ** 45
+
+
+def _ties_exactly(x: np.ndarray, y: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """GB/T 8170 half-even of the decimal shown by ``repr(x)``, scaled by 10**d, for
+    values whose scaled float ``y`` lies near a half (vectorised, exact).
+
+    With k = floor(y) and t = (k + ½)·10**-d the decimal half, let t̂ be the float
+    nearest to t (one correctly rounded division or product of exact operands).
+    If x == t̂, repr(x) *is* t (no shorter decimal lies within half an ulp of x
+    below the limit): a tie, to the even neighbour. Otherwise t is outside x's
+    rounding interval, so repr(x) lies on x's side of t: k + 1 above, k below.
+    Beyond the limit the decimal is formed one value at a time.
+    """
+    d = np.asarray(d, dtype=np.int64)
+    k = np.floor(y)
+    small = (np.abs(y) < _TIE_EXACT_LIMIT) & (np.abs(d) < len(_POW10))
+    dd = np.where(small, np.abs(d), 0)
+    p = _POW10[dd]
+    twice = 2.0 * k + 1.0                               # exact: |k| < 2**45
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.where(d >= 0, twice / (2.0 * p), twice * (p / 2.0))
+    out = np.where(x > t, k + 1.0, np.where(x < t, k, k + np.mod(k, 2.0)))
+    for i in np.flatnonzero(~small):
         q = exact_decimal(x[i]).scaleb(int(d[i]), context=_EXACT)
         out[i] = float(q.to_integral_value(rounding=ROUND_HALF_EVEN, context=_EXACT))
     return out
+
+
+def _half_even_core(x: np.ndarray, d: np.ndarray, powers=None):
+    """(round_half_even(x, d) · 10**d as integral floats, the largest |result| ignoring
+    NaN, whether there is a NaN or ±inf among the results)."""
+    y = _scaled_product(x, d, powers)
+    out = np.rint(y)                        # numpy rounds half to even
+    with np.errstate(invalid="ignore"):
+        hi, lo = np.max(out, initial=-np.inf), np.min(out, initial=np.inf)   # NaN-propagating
+        unclean = not (np.isfinite(hi) and np.isfinite(lo))
+        if np.isnan(hi) or np.isnan(lo):
+            hi = np.fmax.reduce(out, axis=None, initial=-np.inf)
+            lo = np.fmin.reduce(out, axis=None, initial=np.inf)
+        biggest = max(hi, -lo)
+        # Near a half (within 16 ulp(y), or a little more: |y|·2**-48 ≥ 16 ulp(y)) the
+        # binary float may sit on the wrong side of the decimal half: resolve those
+        # exactly. Below 2**44 the margin is under 1/16, so only gaps of 7/16 or more
+        # are looked at closely.
+        gap = np.subtract(y, out)
+        np.abs(gap, out=gap)
+        if biggest < 2.0 ** 44:
+            idx = np.nonzero(gap >= 0.4375)
+            if len(idx[0]):
+                near = gap[idx] + np.abs(y[idx]) * 2.0 ** -48 >= 0.5
+                idx = tuple(i[near] for i in idx)
+        else:
+            margin = np.abs(y)
+            margin *= 2.0 ** -48
+            gap += margin
+            idx = np.nonzero(gap >= 0.5)
+            del margin
+    del gap
+    if len(idx[0]):
+        out[idx] = _ties_exactly(x[idx], y[idx], np.asarray(d[idx]))
+    return out, biggest, unclean
+
+
+def _half_even_scaled(x: np.ndarray, d: np.ndarray, powers=None) -> np.ndarray:
+    """round_half_even(x, d) * 10**d as integral floats (NaN/inf pass through)."""
+    return _half_even_core(x, d, powers)[0]
 
 
 def round_half_even(values, decimals):
@@ -127,7 +204,8 @@ def round_half_even(values, decimals):
     """
     x, wrap = _as_float_array(values)
     d = _decimals_array(decimals, x.shape)
-    return wrap(_scale(_half_even_scaled(x, d), d))
+    powers = _powers(d)
+    return wrap(_scale(_half_even_scaled(x, d, powers), d, powers))
 
 
 def scaled_integers(values, decimals, *, nan_as: int | None = None) -> np.ndarray:
@@ -153,14 +231,15 @@ def scaled_integers(values, decimals, *, nan_as: int | None = None) -> np.ndarra
         ``value × 10**decimals`` exactly.
     """
     x, _ = _as_float_array(values)
-    d = _decimals_array(decimals, x.shape)
-    scaled = _half_even_scaled(x, d)
-    bad = ~np.isfinite(scaled)
-    if bad.any():
+    d = _decimals_array(decimals, x.shape, wide=False)
+    scaled, biggest, unclean = _half_even_core(x, d)
+    if unclean:
+        bad = ~np.isfinite(scaled)
         if nan_as is None or np.isinf(scaled[bad]).any():
             raise ValueError("scaled_integers: values contain NaN or inf; pass nan_as= for NaN")
         scaled = np.where(bad, nan_as, scaled)
-    if np.abs(scaled).max(initial=0) > 2.0 ** 53:
+        biggest = np.abs(scaled).max(initial=0)
+    if biggest > 2.0 ** 53:
         raise ValueError("scaled_integers: values too large for exact int64 arithmetic")
     return scaled.astype(np.int64)
 

@@ -101,12 +101,13 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.dtypes import StringDType
 
 from config.standards import GRADE_INDEX, Profile, load_profile, load_schedule
 
 from . import ranking
-from .frames import STAT_COLUMNS, check_columns
+from .frames import DAILY_QUANTITIES, STAT_COLUMNS, check_columns
 from .rounding import round_half_even, round_ratio, scaled_integers
 
 PERIODS = ("year", "quarter", "month", "ytd")
@@ -165,6 +166,16 @@ def _join(*parts, sep: str = "; ") -> np.ndarray:
     return out
 
 
+def _str_series(values: np.ndarray) -> pd.Series:
+    """``pd.Series(values.astype(object), dtype=str)`` of numpy strings, built by Arrow
+    straight from the numpy buffer (no Python string per row)."""
+    try:
+        arrow = pa.array(values).cast(pa.large_string())
+    except (pa.ArrowException, TypeError, ValueError):
+        return pd.Series(values.astype(object), dtype=str)
+    return pd.Series(pd.array(arrow, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
+
+
 def _days(column) -> np.ndarray:
     return pd.to_datetime(column).to_numpy().astype("datetime64[D]")
 
@@ -172,6 +183,38 @@ def _days(column) -> np.ndarray:
 def _limit_decimals(x: float) -> int:
     """Decimal places of a limit as written (35 → 0, 2.5 → 1)."""
     return max(0, -Decimal(repr(float(x))).normalize().as_tuple().exponent)
+
+
+def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of integers, by a table of the range
+    when that is small (no sort). The uniques are int64, the inverse int32 (compact: it
+    is as long as the rows)."""
+    values = np.asarray(values, dtype=np.int64)
+    if len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if lo == hi:
+            return values[:1].copy(), np.zeros(len(values), dtype=np.int32)
+        if hi - lo < 2 * len(values) + 4096:
+            shifted = values - lo
+            present = np.zeros(hi - lo + 1, dtype=bool)
+            present[shifted] = True
+            rank = np.cumsum(present, dtype=np.int32) - 1
+            return np.flatnonzero(present) + lo, rank[shifted]
+    inverse, uniq = pd.factorize(values, sort=True)      # hashing: no sort of the rows
+    return np.asarray(uniq, dtype=np.int64), inverse.astype(np.int32)
+
+
+def _months(days: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 of datetime64[D] values: the calendar arithmetic is done once
+    per distinct day of the range and looked up (days of a few years, millions of rows)."""
+    di = days.view(np.int64) if days.dtype == np.dtype("datetime64[D]") else \
+        days.astype("datetime64[D]").view(np.int64)
+    if len(di):
+        lo, hi = int(di.min()), int(di.max())
+        if hi - lo < 2 * len(di) + 4096:              # (a NaT makes the range huge)
+            table = np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]")
+            return table.astype(np.int64).astype(np.int32)[di - lo]
+    return days.astype("datetime64[M]").astype(np.int64)
 
 
 @dataclass
@@ -192,12 +235,48 @@ class _Rows:
         return len(next(iter(self.cols.values())))
 
 
+def _factorize_sorted(series: pd.Series):
+    """``pd.factorize(series, sort=True)``; for a categorical from its codes (no hashing):
+    the categories that occur, in the categorical's order, NaN coded -1."""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return pd.factorize(series, sort=True)
+    codes = series.cat.codes.to_numpy()
+    n_cat = len(series.cat.categories)
+    has_na = bool(len(codes)) and int(codes.min()) < 0
+    if n_cat <= 16:               # a few categories: one cheap comparison each
+        present = np.array([bool((codes == c).any()) for c in range(n_cat)], dtype=bool)
+    else:
+        present = np.bincount(codes[codes >= 0] if has_na else codes, minlength=n_cat) > 0
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    if has_na:
+        out = np.where(codes >= 0, rank[codes], -1)
+    elif present.all():
+        out = codes                           # every category occurs: the codes are the ranks
+    else:
+        out = rank[codes]
+    uniques = pd.CategoricalIndex(pd.Categorical.from_codes(np.flatnonzero(present),
+                                                            dtype=series.dtype))
+    return out, uniques
+
+
 def _area_pairs(frame: pd.DataFrame) -> tuple[np.ndarray, pd.MultiIndex]:
     """(code of each row's (level, area), the sorted unique pairs)."""
-    lc, lu = pd.factorize(frame["level"], sort=True)
-    ac, au = pd.factorize(frame["area"], sort=True)
+    level, area = frame["level"], frame["area"]
+    if isinstance(level.dtype, pd.CategoricalDtype) and isinstance(area.dtype, pd.CategoricalDtype):
+        # pairs of categorical codes: ordered as the pairs of their sorted factorisations
+        lcode, acode = level.cat.codes.to_numpy(), area.cat.codes.to_numpy()
+        if not len(lcode) or min(int(lcode.min()), int(acode.min())) >= 0:
+            na = max(len(area.cat.categories), 1)
+            ku, kc = _unique_inverse(lcode.astype(np.int64) * na + acode)
+            levels = np.asarray(level.cat.categories, dtype=object)
+            areas = np.asarray(area.cat.categories, dtype=object)
+            pairs = pd.MultiIndex.from_arrays([levels[ku // na], areas[ku % na]],
+                                              names=["level", "area"])
+            return kc, pairs
+    lc, lu = _factorize_sorted(frame["level"])
+    ac, au = _factorize_sorted(frame["area"])
     na = max(len(au), 1)
-    kc, ku = pd.factorize(lc.astype(np.int64) * na + ac, sort=True)
+    ku, kc = _unique_inverse(lc.astype(np.int64) * na + ac)
     pairs = pd.MultiIndex.from_arrays([np.asarray(lu, dtype=object)[ku // na],
                                        np.asarray(au, dtype=object)[ku % na]],
                                       names=["level", "area"])
@@ -231,9 +310,11 @@ class _Periods:
         return self.month_req.shape[1]
 
 
-def _row_period_codes(kind: str, days: np.ndarray, ytd_end) -> tuple[np.ndarray, np.ndarray]:
+def _row_period_codes(kind: str, days: np.ndarray, ytd_end,
+                      months: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(period code, kept) per row: years/quarters/months since 1970, ytd: its year."""
-    months = days.astype("datetime64[M]").astype(np.int64)
+    if months is None:
+        months = _months(days)
     if kind == "year":
         return months // 12, np.ones(len(days), dtype=bool)
     if kind == "quarter":
@@ -353,7 +434,16 @@ def _ledger(g: np.ndarray, j: np.ndarray, n_groups: int, gp: np.ndarray, per: _P
     Returns (n_valid, n_required, valid, failure text) per group.
     """
     m = per.n_months
-    counts = np.bincount(g * m + j, minlength=n_groups * m).reshape(n_groups, m)
+    cell = g.astype(np.int64) * m
+    cell += j
+    counts = np.bincount(cell, minlength=n_groups * m).reshape(n_groups, m)
+    del cell
+    return _ledger_counts(counts, gp, per)
+
+
+def _ledger_counts(counts: np.ndarray, gp: np.ndarray, per: _Periods):
+    """:func:`_ledger` from the counted days of each group and month (n_groups, months)."""
+    n_groups, m = counts.shape
     n = counts.sum(axis=1)
     req = per.month_req[gp]
     total = per.total_req[gp]
@@ -443,10 +533,14 @@ def _daily_rows(daily: pd.DataFrame, need_value: bool) -> tuple[_Rows, pd.MultiI
     if need_value:
         cols.append("value")
     check_columns(daily, cols, "daily values")
-    pc, pu = pd.factorize(daily["pollutant"])
+    pollutant = daily["pollutant"]
+    if isinstance(pollutant.dtype, pd.CategoricalDtype) and not pollutant.isna().any():
+        pc, pu = _factorize_sorted(pollutant)       # q does not depend on the order
+    else:
+        pc, pu = pd.factorize(pollutant)
     qmap = pd.Index(QUANTITIES).get_indexer(pd.Index(pu, dtype=object))
-    q = qmap[pc] if len(pc) else np.array([], dtype=np.int64)
-    sel = np.flatnonzero(q >= 0)
+    q = qmap.astype(np.int8)[pc] if len(pc) else np.array([], dtype=np.int8)
+    sel = q >= 0
     la, pairs = _area_pairs(daily)
     days = _days(daily["date"])
     prof, prof_ids = _profile_codes(daily, days)
@@ -457,7 +551,8 @@ def _daily_rows(daily: pd.DataFrame, need_value: bool) -> tuple[_Rows, pd.MultiI
     }
     if need_value:
         cols["value"] = pd.to_numeric(daily["value"]).to_numpy(dtype="float64", na_value=np.nan)
-    return _Rows(cols).take(sel), pairs, prof_ids
+    rows = _Rows(cols)
+    return (rows if sel.all() else rows.take(sel)), pairs, prof_ids
 
 
 def _aqi_rows(aqi: pd.DataFrame) -> tuple[_Rows, pd.MultiIndex]:
@@ -472,9 +567,9 @@ def _aqi_rows(aqi: pd.DataFrame) -> tuple[_Rows, pd.MultiIndex]:
 def _profile_codes(frame: pd.DataFrame, days: np.ndarray) -> tuple[np.ndarray, list]:
     """(code per row, profile ids): the row's ``profile``, else the one in force that day."""
     if "profile" in frame.columns:
-        codes, uniq = pd.factorize(frame["profile"], sort=True)
+        codes, uniq = _factorize_sorted(frame["profile"])
         ids = [str(u) for u in uniq]
-        codes = codes.astype(np.int64)
+        codes = codes.astype(np.int32)
         if "" in ids:
             codes[codes == ids.index("")] = -1
     else:
@@ -488,6 +583,8 @@ def _profile_codes(frame: pd.DataFrame, days: np.ndarray) -> tuple[np.ndarray, l
     if not ids:
         return codes, []
     uniq, inv = np.unique(np.asarray(ids, dtype=object), return_inverse=True)
+    if (inv == np.arange(len(inv))).all():          # already sorted: nothing to renumber
+        return codes, [str(u) for u in uniq]
     return inv[codes], [str(u) for u in uniq]
 
 
@@ -526,14 +623,44 @@ def _check_unique(group: np.ndarray, day: np.ndarray, what: str, name_of) -> Non
     if len(group) < 2:
         return
     day0 = day.min()
-    offset = (day - day0).astype(np.int64)
-    span = int(offset.max()) + 1
-    s = np.sort(group.astype(np.int64) * span + offset)
-    dup = np.flatnonzero(s[1:] == s[:-1])
-    if len(dup):
-        k = int(s[dup[0]])
+    ticks = day.view(np.int64) if day.dtype == np.dtype("datetime64[D]") else \
+        day.astype("datetime64[D]").view(np.int64)
+    base = int(day0.astype("datetime64[D]").astype(np.int64))
+    span = int(ticks.max()) - base + 1
+    keys = group.astype(np.int64) * span        # group · span + day offset, in place
+    keys += ticks
+    keys -= base
+    n_keys = int(keys.max()) + 1 if int(keys.min()) >= 0 else None
+    if n_keys is not None and n_keys <= 4 * len(keys) + (1 << 20):
+        dup = np.flatnonzero(np.bincount(keys, minlength=n_keys) > 1)   # smallest first
+        k = int(dup[0]) if len(dup) else None
+    else:
+        s = np.sort(keys)
+        dup = np.flatnonzero(s[1:] == s[:-1])
+        k = int(s[dup[0]]) if len(dup) else None
+    if k is not None:
         raise ValueError(f"{what}: more than one valid row for {name_of(k // span)} on "
                          f"{day0 + np.timedelta64(k % span, 'D')}")
+
+
+def _check_unique_slots(group: np.ndarray, slot: np.ndarray, n_groups: int, day_of, days,
+                        what: str, name_of) -> None:
+    """:func:`_check_unique` for rows whose day is also given as its slot in the group's
+    period (``day_of(group, slot)`` is the date): one count per (group, slot), no sort.
+    The first duplicate reported is the same: smallest group, then earliest day. When
+    that table would be large, :func:`_check_unique` on ``days()``."""
+    if len(group) < 2:
+        return
+    lo, width = int(slot.min()), int(slot.max()) + 1
+    if lo < 0 or n_groups * width > 4 * len(group) + (1 << 20):
+        _check_unique(group, days(), what, name_of)
+        return
+    cell = group.astype(np.int64) * width
+    cell += slot
+    dup = np.flatnonzero(np.bincount(cell, minlength=n_groups * width) > 1)
+    if len(dup):
+        g, k = divmod(int(dup[0]), width)
+        raise ValueError(f"{what}: more than one valid row for {name_of(g)} on {day_of(g, k)}")
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -547,6 +674,34 @@ def _group_sorted(g: np.ndarray, x_int: np.ndarray | None, x_float: np.ndarray |
             return np.argsort(g.astype(np.int64) * span + (x_int - lo), kind="stable")
         return np.lexsort((x_int, g))
     return np.lexsort((x_float, g))
+
+
+def _sorted_within_groups(g: np.ndarray, x_int: np.ndarray, pos: np.ndarray, cnt: np.ndarray,
+                          n_groups: int) -> np.ndarray:
+    """The values ``x_int`` laid out group after group, ascending within each group —
+    what ``x_int[_group_sorted(g, x_int, None)]`` gives.
+
+    ``pos`` (≥ 0) is a slot of the row inside its group that no other row of the group
+    shares (its day within the period). When groups × slots is not much more than
+    the rows, the values are placed in a dense (group, slot) table, padded with a
+    sentinel above every value, and each short row of the table is sorted: far
+    cheaper than one sort of all the rows.
+    """
+    if len(x_int) == 0:
+        return x_int.astype(np.int64)
+    width = int(pos.max()) + 1
+    lo, hi = int(x_int.min()), int(x_int.max())
+    if int(pos.min()) < 0 or n_groups * width > 4 * len(x_int) + (1 << 20) \
+            or hi >= np.iinfo(np.int64).max:
+        return x_int[_group_sorted(g, x_int, None)]
+    small = -2 ** 31 < lo and hi < 2 ** 31 - 1
+    dtype = np.int32 if small else np.int64
+    sentinel = np.iinfo(dtype).max
+    table = np.full((n_groups, width), sentinel, dtype=dtype)
+    table[g, pos] = x_int
+    table.sort(axis=1)
+    filled = np.arange(width)[None, :] < cnt[:, None]
+    return table[filled].astype(np.int64)
 
 
 def _percentile_scaled(xs: np.ndarray, starts: np.ndarray, n: np.ndarray, p: int):
@@ -601,6 +756,13 @@ def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
         raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
     forced = _as_profile(profile)
 
+    if dust_days is None:
+        dense = _dense_daily(daily)
+        if dense is not None:
+            out = _period_statistics_dense(dense, aqi, period, grades, forced, ytd_end)
+            if out is not None:
+                return out
+
     need_value = "value" in daily.columns
     d, pairs_d, d_ids = _daily_rows(daily, need_value)
     a, pairs_a, a_ids = _aqi_rows(aqi) if aqi is not None else (None, pairs_d[:0], [])
@@ -616,29 +778,33 @@ def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
     # area-periods: union of both inputs
     pairs = pairs_d.union(pairs_a) if len(pairs_a) else pairs_d
     d.cols["la"] = pairs.get_indexer(pairs_d)[d.la]
-    dcode, keep = _row_period_codes(period, d.day, ytd_end)
-    d = d.take(np.flatnonzero(keep))
-    dcode = dcode[keep]
+    d.cols["month"] = _months(d.day)
+    dcode, keep = _row_period_codes(period, d.day, ytd_end, d.month)
+    if not keep.all():
+        d = d.take(keep)
+        dcode = dcode[keep]
     if a is not None:
         a.cols["la"] = pairs.get_indexer(pairs_a)[a.la]
-        acode, akeep = _row_period_codes(period, a.day, ytd_end)
-        a = a.take(np.flatnonzero(akeep))
-        acode = acode[akeep]
+        a.cols["month"] = _months(a.day)
+        acode, akeep = _row_period_codes(period, a.day, ytd_end, a.month)
+        if not akeep.all():
+            a = a.take(akeep)
+            acode = acode[akeep]
     else:
         acode = np.array([], dtype=np.int64)
     if len(d) == 0 and (a is None or len(a) == 0):
         return _empty()
-    codes_u = np.unique(np.concatenate([dcode, acode]))
+    codes_u, p_inv = _unique_inverse(np.concatenate([dcode, acode]))
     n_per = len(codes_u)
-    d_pi = np.searchsorted(codes_u, dcode)
-    a_pi = np.searchsorted(codes_u, acode)
-    ap_keys = np.unique(np.concatenate([d.la.astype(np.int64) * n_per + d_pi,
-                                        (a.la.astype(np.int64) * n_per + a_pi) if a is not None
-                                        else np.array([], dtype=np.int64)]))
+    d_pi, a_pi = p_inv[:len(dcode)], p_inv[len(dcode):]
+    a_keys = (a.la.astype(np.int64) * n_per + a_pi) if a is not None else \
+        np.array([], dtype=np.int64)
+    ap_keys, ap_inv = _unique_inverse(np.concatenate([d.la.astype(np.int64) * n_per + d_pi,
+                                                      a_keys]))
     n_ap = len(ap_keys)
     ap_la = ap_keys // n_per
     ap_p = ap_keys % n_per
-    d_ap = np.searchsorted(ap_keys, d.la.astype(np.int64) * n_per + d_pi)
+    d_ap = ap_inv[:len(d)]
 
     per = _build_periods(period, codes_u, ytd_end, forced)
     grade = _grade_codes(grades, pairs)              # per (level, area)
@@ -648,7 +814,7 @@ def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
     _daily_statistics(d, d_ids, d_ap, d_pi, n_ap, ap_p, ap_la, ap_grade, per, forced,
                       dust_days, pairs, blocks)
     if a is not None:
-        a_ap = np.searchsorted(ap_keys, a.la.astype(np.int64) * n_per + a_pi)
+        a_ap = ap_inv[len(d):]
         _aqi_statistics(a, a_ids, a_ap, a_pi, n_ap, ap_p, ap_la, pairs, per, blocks)
     return _assemble(blocks, pairs, ap_la, ap_p, per)
 
@@ -669,21 +835,33 @@ def _block(blocks, ap, pol, stat, value, reported, valid, n_valid, n_required, r
                    "rule": _s(rule), "detail": _s(detail), "profile": _s(profile)})
 
 
-def _daily_statistics(d: _Rows, d_ids: list, d_ap, d_pi, n_ap, ap_p, ap_la, ap_grade, per: _Periods,
-                      forced, dust_days, pairs, blocks):
+@dataclass
+class _DailySetup:
+    """Group-level settings of the daily statistics (no row data)."""
+    n_groups: int
+    gp: np.ndarray            # period index of each group
+    g_q: np.ndarray           # quantity of each group
+    day_profs: list           # profiles of the days (or the forced one)
+    g_dec: np.ndarray         # published decimals of each group
+    grid: np.ndarray          # decimals of the common integer grid, per quantity
+    scale: np.ndarray         # 10**grid
+    lut_missing: np.ndarray   # (day profile, grade, quantity): no daily limit
+    lut_int: np.ndarray       # the daily limit on the grid
+    from_rounded_p: np.ndarray  # per period: statistics from the reported daily values
+    g_rounded: np.ndarray
+    excl: np.ndarray          # (rules, quantity): dust days excluded
+    mult_dec: np.ndarray      # per group: decimals of the multiple
+    rule: np.ndarray
+    prefix: np.ndarray
+    pid: np.ndarray
+
+
+def _daily_setup(d_ids: list, per: _Periods, forced, n_ap: int, ap_p) -> _DailySetup:
     n_groups = n_ap * _NQ
-    g_all = d_ap.astype(np.int64) * _NQ + d.q
     gp = np.repeat(ap_p, _NQ)                       # period index of each group
     g_q = np.tile(np.arange(_NQ), n_ap)
-    j_all = d.day.astype("datetime64[M]").astype(np.int64) - per.start_month[d_pi]
-
     # profile of each day (limits of the day), or the forced one
-    if forced is not None:
-        dp_code = np.zeros(len(d), dtype=np.int64)
-        day_profs = [forced]
-    else:
-        dp_code = d.prof
-        day_profs = [load_profile(p) for p in d_ids]
+    day_profs = [forced] if forced is not None else [load_profile(p) for p in d_ids]
 
     # decimals: per group (period rules); a common integer grid per quantity
     rules_dec = np.array([[r.decimals(p) for p in POLLUTANTS] for r in per.rules], dtype=np.int64)
@@ -711,65 +889,128 @@ def _daily_statistics(d: _Rows, d_ids: list, d_ap, d_pi, n_ap, ap_p, ap_la, ap_g
     lut_missing = np.isnan(lut)
     lut_int = scaled_integers(np.where(lut_missing, 0.0, lut),
                               np.broadcast_to(grid, lut.shape), nan_as=0)
+    from_rounded_p = np.array([bool(r.rounding.get("period_from_rounded_daily", True))
+                               for r in per.rules])[per.rules_code]
+    excl = np.zeros((len(per.rules), _NQ), dtype=bool)
+    for ri, r in enumerate(per.rules):
+        names = set((r.raw.get("dust") or {}).get("exclude_from") or ())
+        excl[ri] = [p in names for p in POLLUTANTS]
+    mult_dec = np.array([int(r.rounding["multiple_decimals"]) for r in per.rules],
+                        dtype=np.int64)[per.rules_code[gp]]
+    pid = _s(np.array([p.id for p in per.limits], dtype=object)[per.limits_code[gp]]) \
+        if n_groups else np.zeros(0, _S)
+    return _DailySetup(n_groups, gp, g_q, day_profs, g_dec, grid, scale, lut_missing, lut_int,
+                       from_rounded_p, from_rounded_p[gp], excl, mult_dec, per.rule[gp],
+                       per.prefix[gp], pid)
+
+
+def _means_percentiles(S: _DailySetup, cnt: np.ndarray, xs: np.ndarray):
+    """Period means and percentiles of the groups computed from reported daily values
+    (exact: integers on the grid, ``xs`` group after group, ascending)."""
+    n_groups = S.n_groups
+    starts = np.cumsum(cnt) - cnt
+    has = cnt > 0
+    csum = np.concatenate([[0], np.cumsum(xs)])
+    sums = csum[starts + cnt] - csum[starts]
+    g_scale = S.scale[S.g_q]
+    mean_value = np.full(n_groups, np.nan)
+    mean_rep = np.full(n_groups, np.nan)
+    pct_value = np.full(n_groups, np.nan)
+    pct_rep = np.full(n_groups, np.nan)
+    p_of_q = np.array([p for _, p in PERCENTILE], dtype=np.int64)
+    ex = has & S.g_rounded
+    if ex.any():
+        g_dec = S.g_dec
+        mean_value[ex] = sums[ex] / (cnt[ex] * g_scale[ex])
+        mean_rep[ex] = round_ratio(sums[ex], cnt[ex] * g_scale[ex], g_dec[ex])
+        num = _percentile_scaled(xs, starts[ex], cnt[ex], p_of_q[S.g_q[ex]])
+        pct_value[ex] = num / (100 * g_scale[ex])
+        pct_rep[ex] = round_ratio(num, 100 * g_scale[ex], g_dec[ex])
+    return mean_value, mean_rep, pct_value, pct_rep
+
+
+def _single_limit_multiples(S: _DailySetup, ap_grade, cnt, xs):
+    """With one daily limit per group (one profile for every day, or a forced one): the
+    limit of each group on the grid, whether it is missing, and the largest multiple —
+    the one of the group's largest value, as (x − S)/S rises with x — read off the
+    sorted values. None when the values are too large for that argument."""
+    n_groups = S.n_groups
+    starts = np.cumsum(cnt) - cnt
+    has = cnt > 0
+    last = starts + cnt - 1
+    g_cell = np.repeat(ap_grade, _NQ) * _NQ + S.g_q        # profile 0, grade, quantity
+    lim_g_nan = S.lut_missing.reshape(-1)[g_cell]
+    lim_g_int = S.lut_int.reshape(-1)[g_cell]
+    x_top = np.where(has, xs[np.maximum(last, 0)] if len(xs) else 0, 0)
+    if not (np.abs(x_top).max(initial=0) < 2 ** 50 and np.abs(lim_g_int).max(initial=0) < 2 ** 50):
+        return None
+    mmax_value = np.full(n_groups, np.nan)
+    mmax_rep = np.full(n_groups, np.nan)
+    top = np.flatnonzero(has & (lim_g_int > 0))
+    if len(top):
+        xt, lt = x_top[top], lim_g_int[top]
+        mmax_value[top] = (xt - lt) / lt
+        mmax_rep[top] = round_ratio(xt - lt, lt, S.mult_dec[top])
+    return lim_g_nan, lim_g_int, mmax_value, mmax_rep
+
+
+def _daily_statistics(d: _Rows, d_ids: list, d_ap, d_pi, n_ap, ap_p, ap_la, ap_grade, per: _Periods,
+                      forced, dust_days, pairs, blocks):
+    S = _daily_setup(d_ids, per, forced, n_ap, ap_p)
+    n_groups, gp, day_profs, grid = S.n_groups, S.gp, S.day_profs, S.grid
+    g_rounded, lut_missing, lut_int = S.g_rounded, S.lut_missing, S.lut_int
+    g_all = d_ap.astype(np.int64) * _NQ + d.q
+    j_all = d.month - per.start_month[d_pi]
+
+    # profile of each day (limits of the day), or the forced one
+    dp_code = np.zeros(len(d), dtype=np.int64) if forced is not None else d.prof
     row_grade = ap_grade[d_ap]
 
     # the day counts (validity) / is used (statistic)
-    from_rounded_p = np.array([bool(r.rounding.get("period_from_rounded_daily", True))
-                               for r in per.rules])[per.rules_code]
-    g_rounded = from_rounded_p[gp]
-    row_rounded = from_rounded_p[d_pi]
+    row_rounded = S.from_rounded_p[d_pi]
     capture = d.valid & ~np.isnan(d.reported)
     if not row_rounded.all() and "value" not in d.cols:
         raise ValueError("daily values lack the column 'value', needed because the profile "
                          "computes period statistics from unrounded daily values")
     if "value" in d.cols:
         capture &= row_rounded | ~np.isnan(d.value)
-    excl = np.zeros((len(per.rules), _NQ), dtype=bool)
-    for ri, r in enumerate(per.rules):
-        names = set((r.raw.get("dust") or {}).get("exclude_from") or ())
-        excl[ri] = [p in names for p in POLLUTANTS]
-    dust = _dust_flags(dust_days, d, pairs) & excl[per.rules_code[d_pi], d.q]
-    used = capture & ~dust
+    if dust_days is None:
+        dust = np.zeros(len(d), dtype=bool)
+    else:
+        dust = _dust_flags(dust_days, d, pairs) & S.excl[per.rules_code[d_pi], d.q]
+    any_dust = bool(dust.any())
+    used = capture & ~dust if any_dust else capture
 
-    # one valid row per (level, area, date, quantity)
-    cap_idx = np.flatnonzero(capture)
-    _check_unique(g_all[cap_idx], d.day[cap_idx], "daily values",
-                  lambda g: f"{pairs[ap_la[g // _NQ]]} {QUANTITIES[g % _NQ]}")
+    # one valid row per (level, area, date, quantity); a day's slot is its place in the period
+    g_cap = g_all[capture]
+    slot_cap = d.day[capture].view(np.int64) - per.start.view(np.int64)[d_pi[capture]]
+    _check_unique_slots(g_cap, slot_cap, n_groups,
+                        lambda g, k: per.start[gp[g]] + np.timedelta64(k, "D"),
+                        lambda: d.day[capture], "daily values",
+                        lambda g: f"{pairs[ap_la[g // _NQ]]} {QUANTITIES[g % _NQ]}")
 
-    n, total, ok, fail = _ledger(g_all[cap_idx], j_all[cap_idx], n_groups, gp, per)
-    rule = per.rule[gp]
-    prefix = per.prefix[gp]
-    pid = _s(np.array([p.id for p in per.limits], dtype=object)[per.limits_code[gp]]) \
-        if n_groups else np.zeros(0, _S)
+    n, total, ok, fail = _ledger(g_cap, j_all[capture], n_groups, gp, per)
     n_dust = np.bincount(g_all[capture & dust], minlength=n_groups)
     dust_note = np.where(n_dust > 0, _s(n_dust) + np.where(n_dust == 1, " dust day", " dust days")
                          + " removed", "")
 
     # ---- integers on the grid, sorted by (group, value)
     ui = np.flatnonzero(used)
-    gu = g_all[ui]
-    x_rep = scaled_integers(d.reported[ui], grid[d.q[ui]], nan_as=0)
-    order = _group_sorted(gu, x_rep, None)
-    xs = x_rep[order]
+    if any_dust:
+        gu = g_all[used]                   # (boolean selections: the rows ui, in order)
+        slot = d.day[used].view(np.int64) - per.start.view(np.int64)[d_pi[used]]
+    else:
+        gu, slot = g_cap, slot_cap
+    del g_cap, slot_cap
+    q_used = d.q[used]
+    x_rep = scaled_integers(d.reported[used], grid.astype(np.int8)[q_used], nan_as=0)
     cnt = np.bincount(gu, minlength=n_groups)
-    starts = np.cumsum(cnt) - cnt
+    xs = _sorted_within_groups(gu, x_rep, slot, cnt, n_groups)
+    del slot
     has = cnt > 0
-    csum = np.concatenate([[0], np.cumsum(xs)])
-    sums = csum[starts + cnt] - csum[starts]
-    g_scale = scale[g_q]
-
-    mean_value = np.full(n_groups, np.nan)
-    mean_rep = np.full(n_groups, np.nan)
-    pct_value = np.full(n_groups, np.nan)
-    pct_rep = np.full(n_groups, np.nan)
+    mean_value, mean_rep, pct_value, pct_rep = _means_percentiles(S, cnt, xs)
     p_of_q = np.array([p for _, p in PERCENTILE], dtype=np.int64)
-    ex = has & g_rounded
-    if ex.any():
-        mean_value[ex] = sums[ex] / (cnt[ex] * g_scale[ex])
-        mean_rep[ex] = round_ratio(sums[ex], cnt[ex] * g_scale[ex], g_dec[ex])
-        num = _percentile_scaled(xs, starts[ex], cnt[ex], p_of_q[g_q[ex]])
-        pct_value[ex] = num / (100 * g_scale[ex])
-        pct_rep[ex] = round_ratio(num, 100 * g_scale[ex], g_dec[ex])
+    g_dec, g_q = S.g_dec, S.g_q
     fl = has & ~g_rounded
     if fl.any():                                   # unrounded daily values, float arithmetic
         fi = ui[~g_rounded[gu]]
@@ -795,33 +1036,48 @@ def _daily_statistics(d: _Rows, d_ids: list, d_ap, d_pi, n_ap, ap_p, ap_la, ap_g
         pct_rep[fl] = round_half_even(pv, g_dec[fl])
 
     # ---- exceedances against each day's limit
-    lim_nan = lut_missing[dp_code[ui], row_grade[ui], d.q[ui]]
-    lim_int = lut_int[dp_code[ui], row_grade[ui], d.q[ui]]
-    lim_missing = np.bincount(gu[lim_nan], minlength=n_groups) > 0
-    over = ~lim_nan & (x_rep > lim_int)
-    exc = np.bincount(gu[over], minlength=n_groups).astype("float64")
-    exc[lim_missing] = np.nan
-    mult_dec = np.array([int(r.rounding["multiple_decimals"]) for r in per.rules],
-                        dtype=np.int64)[per.rules_code[gp]]
-    ratio = np.where(lim_int > 0, (x_rep - lim_int) / np.where(lim_int > 0, lim_int, 1), -np.inf)
+    mult_dec = S.mult_dec
     mmax_value = np.full(n_groups, np.nan)
     mmax_rep = np.full(n_groups, np.nan)
-    if len(ui):
-        gmax = np.full(n_groups, -np.inf)
-        np.maximum.at(gmax, gu, ratio)
-        at = np.flatnonzero((ratio == gmax[gu]) & np.isfinite(ratio))
-        first_g, first_i = np.unique(gu[at], return_index=True)
-        rows_at = at[first_i]
-        mmax_value[first_g] = gmax[first_g]
-        mmax_rep[first_g] = round_ratio(x_rep[rows_at] - lim_int[rows_at], lim_int[rows_at],
-                                        mult_dec[first_g])
+    single = None
+    if (forced is not None or len(day_profs) == 1) and len(ui):
+        single = _single_limit_multiples(S, ap_grade, cnt, xs)
+    if single is not None:
+        lim_g_nan, lim_g_int, mmax_value, mmax_rep = single
+        lim_nan = lim_g_nan[gu]
+        lim_int = lim_g_int[gu]
+        lim_missing = has & lim_g_nan
+        over = ~lim_nan & (x_rep > lim_int)
+        exc = np.bincount(gu[over], minlength=n_groups).astype("float64")
+        exc[lim_missing] = np.nan
+    else:
+        dp_used = dp_code[used]
+        lut_cell = (dp_used * 2 + row_grade[used]) * _NQ + q_used
+        lim_nan = lut_missing.reshape(-1)[lut_cell]
+        lim_int = lut_int.reshape(-1)[lut_cell]
+        del lut_cell
+        lim_missing = np.bincount(gu[lim_nan], minlength=n_groups) > 0
+        over = ~lim_nan & (x_rep > lim_int)
+        exc = np.bincount(gu[over], minlength=n_groups).astype("float64")
+        exc[lim_missing] = np.nan
+        ratio = np.where(lim_int > 0, (x_rep - lim_int) / np.where(lim_int > 0, lim_int, 1),
+                         -np.inf)
+        if len(ui):
+            gmax = np.full(n_groups, -np.inf)
+            np.maximum.at(gmax, gu, ratio)
+            at = np.flatnonzero((ratio == gmax[gu]) & np.isfinite(ratio))
+            first_g, first_i = np.unique(gu[at], return_index=True)
+            rows_at = at[first_i]
+            mmax_value[first_g] = gmax[first_g]
+            mmax_rep[first_g] = round_ratio(x_rep[rows_at] - lim_int[rows_at],
+                                            lim_int[rows_at], mult_dec[first_g])
     mmax_value[lim_missing] = np.nan
     mmax_rep[lim_missing] = np.nan
 
     # days of one period under more than one profile: say so on the daily-limit statistics
     mixed_note = np.full(n_groups, "", dtype=_S)
     if forced is None and len(day_profs) > 1:
-        present = [np.bincount(gu[dp_code[ui] == c], minlength=n_groups) > 0
+        present = [np.bincount(gu[dp_used == c], minlength=n_groups) > 0
                    for c in range(len(day_profs))]
         k_present = np.sum(present, axis=0)
         names = np.full(n_groups, "", dtype=_S)
@@ -829,6 +1085,16 @@ def _daily_statistics(d: _Rows, d_ids: list, d_ap, d_pi, n_ap, ap_p, ap_la, ap_g
             names = _join(names, np.where(present[c], prof.id, ""), sep=", ")
         mixed_note = np.where(k_present > 1, "each day against its own profile's limit ("
                               + names + ")", "")
+    _daily_blocks(S, n_ap, ap_p, ap_grade, per, n, total, ok, fail, dust_note, mean_value,
+                  mean_rep, pct_value, pct_rep, exc, lim_missing, mmax_value, mmax_rep, mixed_note,
+                  blocks)
+
+
+def _daily_blocks(S: _DailySetup, n_ap, ap_p, ap_grade, per: _Periods, n, total, ok, fail,
+                  dust_note, mean_value, mean_rep, pct_value, pct_rep, exc, lim_missing,
+                  mmax_value, mmax_rep, mixed_note, blocks) -> None:
+    """The rows of the daily-value statistics (and compliance) of every group."""
+    rule, prefix, pid = S.rule, S.prefix, S.pid
     no_limit = np.where(lim_missing, "no daily limit in profile " + pid, "")
 
     # ---- rows
@@ -910,11 +1176,10 @@ def _daily_statistics(d: _Rows, d_ids: list, d_ap, d_pi, n_ap, ap_p, ap_la, ap_g
 def _aqi_statistics(a: _Rows, a_ids: list, a_ap, a_pi, n_ap, ap_p, ap_la, pairs,
                     per: _Periods, blocks):
     capture = ~np.isnan(a.aqi)
-    cap_idx = np.flatnonzero(capture)
-    _check_unique(a_ap[cap_idx], a.day[cap_idx], "daily AQI",
+    _check_unique(a_ap[capture], a.day[capture], "daily AQI",
                   lambda ap: f"{pairs[ap_la[ap]]}")
-    j = a.day.astype("datetime64[M]").astype(np.int64) - per.start_month[a_pi]
-    n, total, ok, fail = _ledger(a_ap[cap_idx], j[cap_idx], n_ap, ap_p, per)
+    j = a.month - per.start_month[a_pi]
+    n, total, ok, fail = _ledger(a_ap[capture], j[capture], n_ap, ap_p, per)
 
     # thresholds of each day's profile (its AQI), else of the period's rules
     pc = a.prof
@@ -977,11 +1242,231 @@ def _assemble(blocks, pairs: pd.MultiIndex, ap_la, ap_p, per: _Periods) -> pd.Da
         "valid": cat["valid"][order],
         "n_valid": cat["n_valid"][order],
         "n_required": cat["n_required"][order],
-        "rule": pd.Series(cat["rule"][order].astype(object), dtype=str),
-        "detail": pd.Series(cat["detail"][order].astype(object), dtype=str),
-        "profile": pd.Series(cat["profile"][order].astype(object), dtype=str),
-    })
+        "rule": _str_series(cat["rule"][order]),
+        "detail": _str_series(cat["detail"][order]),
+        "profile": _str_series(cat["profile"][order]),
+    }, copy=False)                        # new arrays, used only here
     return out[list(STAT_COLUMNS)]
+
+
+# ----------------------------------------------------------------------------- dense layout
+#
+# A daily frame laid out as averaging.daily_values writes it — entity after entity, each the
+# same run of consecutive days, each day the seven quantities in order, one profile — is a
+# (entities × days × quantities) array already. Its statistics are then computed on that
+# array: no row keys, no sort of the rows, and no duplicate check (a (level, area, day,
+# quantity) can only occur once). Same arithmetic, same results as the row path, which
+# handles everything else (any order, gaps, dust days, several day profiles, statistics
+# from unrounded daily values).
+
+_DQ = len(DAILY_QUANTITIES)
+
+
+@dataclass
+class _Dense:
+    entities: pd.DataFrame    # (E,) level, area of each entity
+    days: np.ndarray          # (D,) datetime64[D], consecutive
+    valid: np.ndarray         # (E, D, 7) bool
+    reported: np.ndarray      # (E, D, 7) float64
+    profile: str              # the one profile id of every row
+
+
+def _dense_daily(daily: pd.DataFrame) -> _Dense | None:
+    """The daily frame as (entities, days, quantities) arrays when it has that layout
+    (checked on every row), else None."""
+    if QUANTITIES != DAILY_QUANTITIES[:len(QUANTITIES)]:
+        return None
+    columns = ("level", "area", "date", "pollutant", "reported", "valid", "profile")
+    if any(c not in daily.columns for c in columns):
+        return None
+    n = len(daily)
+    pol, prof = daily["pollutant"], daily["profile"]
+    level, area = daily["level"], daily["area"]
+    if n == 0 or n % _DQ or not all(isinstance(c.dtype, pd.CategoricalDtype)
+                                    for c in (pol, prof, level, area)):
+        return None
+    if list(pol.cat.categories) != list(DAILY_QUANTITIES) or daily["valid"].dtype != bool:
+        return None
+    if not (pol.cat.codes.to_numpy().reshape(-1, _DQ) == np.arange(_DQ)).all():
+        return None
+    pcodes = prof.cat.codes.to_numpy()
+    p0 = int(pcodes[0])
+    if p0 < 0 or str(prof.cat.categories[p0]) == "" or not (pcodes == p0).all():
+        return None
+    dates = daily["date"].to_numpy()
+    if dates.dtype.kind != "M":
+        return None
+    per_row = dates.reshape(-1, _DQ)
+    if not (per_row == per_row[:, :1]).all():            # one date per entity-day
+        return None
+    days = per_row[:, 0].astype("datetime64[D]")
+    di = days.view(np.int64)
+    if np.isnat(days).any():
+        return None
+    breaks = np.flatnonzero(np.diff(di) != 1)
+    n_days = int(breaks[0]) + 1 if len(breaks) else len(di)
+    if len(di) % n_days:
+        return None
+    n_ent = len(di) // n_days
+    if not (di.reshape(n_ent, n_days) == di[:n_days]).all():
+        return None
+    block = n_days * _DQ
+    lc, ac = level.cat.codes.to_numpy(), area.cat.codes.to_numpy()
+    if min(int(lc.min()), int(ac.min())) < 0:
+        return None
+    if not ((lc.reshape(n_ent, block) == lc[::block][:, None]).all()
+            and (ac.reshape(n_ent, block) == ac[::block][:, None]).all()):
+        return None
+    key = lc[::block].astype(np.int64) * max(len(area.cat.categories), 1) + ac[::block]
+    if len(np.unique(key)) != n_ent:                     # an entity listed twice
+        return None
+    valid = daily["valid"].to_numpy(dtype=bool, na_value=False)
+    reported = pd.to_numeric(daily["reported"]).to_numpy(dtype="float64", na_value=np.nan)
+    return _Dense(daily[["level", "area"]].iloc[::block].reset_index(drop=True),
+                  days[:n_days], valid.reshape(n_ent, n_days, _DQ),
+                  reported.reshape(n_ent, n_days, _DQ), str(prof.cat.categories[p0]))
+
+
+def _period_statistics_dense(dense: _Dense, aqi, period, grades, forced,
+                             ytd_end) -> pd.DataFrame | None:
+    """:func:`period_statistics` of a dense daily frame (no dust days); None when a rule
+    needs the row path (statistics from unrounded daily values)."""
+    a, pairs_a, a_ids = _aqi_rows(aqi) if aqi is not None else (None, None, [])
+    la_e, pairs_d = _area_pairs(dense.entities)
+    days = dense.days
+    if period == "ytd":
+        if ytd_end is None:
+            last = [days.max()] + ([a.day.max()] if a is not None and len(a) else [])
+            ytd_end = max(last)
+        ytd_end = np.datetime64(pd.Timestamp(ytd_end).date(), "D")
+
+    pairs = pairs_d.union(pairs_a) if a is not None and len(pairs_a) else pairs_d
+    la_e = pairs.get_indexer(pairs_d)[la_e]
+    months = _months(days)
+    dcode, keep = _row_period_codes(period, days, ytd_end, months)
+    kept = np.flatnonzero(keep)
+    if len(kept) and kept[-1] - kept[0] + 1 != len(kept):
+        return None
+    first = int(kept[0]) if len(kept) else 0
+    days_k = slice(first, first + len(kept))
+    dcode, months = dcode[days_k], months[days_k]
+    if a is not None:
+        a.cols["la"] = pairs.get_indexer(pairs_a)[a.la]
+        a.cols["month"] = _months(a.day)
+        acode, akeep = _row_period_codes(period, a.day, ytd_end, a.month)
+        if not akeep.all():
+            a = a.take(akeep)
+            acode = acode[akeep]
+    else:
+        acode = np.array([], dtype=np.int64)
+    n_ent = len(la_e)
+    if (len(kept) == 0 or n_ent == 0) and (a is None or len(a) == 0):
+        return _empty()
+    codes_u, p_inv = _unique_inverse(np.concatenate([dcode, acode]))
+    n_per = len(codes_u)
+    d_pi, a_pi = p_inv[:len(dcode)], p_inv[len(dcode):]
+    d_periods = np.unique(d_pi)                          # periods of the days (ascending)
+    d_keys = (la_e.astype(np.int64)[:, None] * n_per + d_periods[None, :]).reshape(-1)
+    ap_keys, ap_inv = _unique_inverse(np.concatenate(
+        [d_keys, (a.la.astype(np.int64) * n_per + a_pi) if a is not None
+         else np.array([], dtype=np.int64)]))
+    n_ap = len(ap_keys)
+    ap_la = ap_keys // n_per
+    ap_p = ap_keys % n_per
+    ap_of = ap_inv[:len(d_keys)].reshape(n_ent, len(d_periods))   # (entity, period) → ap
+
+    per = _build_periods(period, codes_u, ytd_end, forced)
+    if not all(bool(r.rounding.get("period_from_rounded_daily", True)) for r in per.rules):
+        return None
+    grade = _grade_codes(grades, pairs)              # per (level, area)
+    ap_grade = grade[ap_la]
+
+    blocks: list[dict] = []
+    if len(kept) and n_ent:
+        done = _daily_statistics_dense(dense, days_k, months, d_pi, d_periods, ap_of, n_ap,
+                                       ap_p, ap_grade, per, forced, blocks)
+        if not done:
+            return None
+    if a is not None:
+        a_ap = ap_inv[len(d_keys):]
+        _aqi_statistics(a, a_ids, a_ap, a_pi, n_ap, ap_p, ap_la, pairs, per, blocks)
+    return _assemble(blocks, pairs, ap_la, ap_p, per)
+
+
+def _daily_statistics_dense(dense: _Dense, days_k: slice, months, d_pi, d_periods, ap_of,
+                            n_ap, ap_p, ap_grade, per: _Periods, forced, blocks) -> bool:
+    """:func:`_daily_statistics` of a dense frame (one profile, no dust, all statistics
+    from reported values). False when the largest-multiple shortcut does not apply."""
+    S = _daily_setup([dense.profile], per, forced, n_ap, ap_p)
+    n_groups = S.n_groups
+    valid = dense.valid[:, days_k, :_NQ]
+    reported = dense.reported[:, days_k, :_NQ]
+    capture = valid & ~np.isnan(reported)                 # (E, D, Q)
+    n_ent, n_days = capture.shape[:2]
+
+    # days counted per group and month: runs of days in one period and month
+    j_day = months - per.start_month[d_pi]
+    run = np.concatenate([[0], np.flatnonzero((d_pi[1:] != d_pi[:-1])
+                                               | (j_day[1:] != j_day[:-1])) + 1])
+    run_counts = np.add.reduceat(capture, run, axis=1, dtype=np.int64)   # (E, runs, Q)
+    run_col = np.searchsorted(d_periods, d_pi[run])
+    g_run = ap_of[:, run_col][:, :, None] * _NQ + np.arange(_NQ)[None, None, :]
+    counts = np.zeros((n_groups, per.n_months), dtype=np.int64)
+    counts[g_run, np.broadcast_to(j_day[run][None, :, None], g_run.shape)] = run_counts
+    n, total, ok, fail = _ledger_counts(counts, S.gp, per)
+    n_dust = np.zeros(n_groups, dtype=np.int64)
+    dust_note = np.where(n_dust > 0, _s(n_dust) + np.where(n_dust == 1, " dust day", " dust days")
+                         + " removed", "")
+
+    # values on the grid; each (entity, quantity) sorted within each period
+    values = []
+    for q in range(_NQ):
+        cap_q = capture[:, :, q]
+        values.append(scaled_integers(reported[:, :, q][cap_q], int(S.grid[q]), nan_as=0))
+    lo = min((int(v.min()) for v in values if len(v)), default=0)
+    hi = max((int(v.max()) for v in values if len(v)), default=0)
+    dtype = np.int32 if -2 ** 31 < lo and hi < 2 ** 31 - 1 else np.int64
+    sentinel = np.iinfo(dtype).max
+    if hi >= sentinel:
+        return False
+    cnt = n
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(d_pi)) + 1, [n_days]])
+    width = int(np.diff(bounds).max()) if len(bounds) > 1 else 0
+    table = np.full((n_groups, max(width, 1)), sentinel, dtype=dtype)
+    for q in range(_NQ):
+        x = np.full((n_ent, n_days), sentinel, dtype=dtype)
+        x[capture[:, :, q]] = values[q]
+        for k in range(len(bounds) - 1):
+            seg = x[:, bounds[k]:bounds[k + 1]]
+            seg.sort(axis=1)
+            table[ap_of[:, k] * _NQ + q, :seg.shape[1]] = seg
+    filled = np.arange(table.shape[1])[None, :] < cnt[:, None]
+    xs = table[filled].astype(np.int64)
+    mean_value, mean_rep, pct_value, pct_rep = _means_percentiles(S, cnt, xs)
+
+    # exceedances: one daily limit per group
+    has = cnt > 0
+    if has.any():
+        single = _single_limit_multiples(S, ap_grade, cnt, xs)
+        if single is None:
+            return False
+        lim_g_nan, lim_g_int, mmax_value, mmax_rep = single
+        over = ((table > lim_g_int[:, None]) & filled).sum(axis=1)
+        exc = np.where(lim_g_nan, 0, over).astype("float64")
+        lim_missing = has & lim_g_nan
+    else:                                  # nothing counted: as the row path leaves it
+        exc = np.zeros(n_groups)
+        lim_missing = np.zeros(n_groups, dtype=bool)
+        mmax_value = np.full(n_groups, np.nan)
+        mmax_rep = np.full(n_groups, np.nan)
+    exc[lim_missing] = np.nan
+    mmax_value[lim_missing] = np.nan
+    mmax_rep[lim_missing] = np.nan
+    mixed_note = np.full(n_groups, "", dtype=_S)
+    _daily_blocks(S, n_ap, ap_p, ap_grade, per, n, total, ok, fail, dust_note, mean_value,
+                  mean_rep, pct_value, pct_rep, exc, lim_missing, mmax_value, mmax_rep, mixed_note,
+                  blocks)
+    return True
 
 
 # ----------------------------------------------------------------------------- exceedances
