@@ -783,15 +783,7 @@ def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
     if not keep.all():
         d = d.take(keep)
         dcode = dcode[keep]
-    if a is not None:
-        a.cols["la"] = pairs.get_indexer(pairs_a)[a.la]
-        a.cols["month"] = _months(a.day)
-        acode, akeep = _row_period_codes(period, a.day, ytd_end, a.month)
-        if not akeep.all():
-            a = a.take(akeep)
-            acode = acode[akeep]
-    else:
-        acode = np.array([], dtype=np.int64)
+    a, acode = _aqi_period_codes(a, pairs, pairs_a, period, ytd_end)
     if len(d) == 0 and (a is None or len(a) == 0):
         return _empty()
     codes_u, p_inv = _unique_inverse(np.concatenate([dcode, acode]))
@@ -817,6 +809,20 @@ def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
         a_ap = ap_inv[len(d):]
         _aqi_statistics(a, a_ids, a_ap, a_pi, n_ap, ap_p, ap_la, pairs, per, blocks)
     return _assemble(blocks, pairs, ap_la, ap_p, per)
+
+
+def _aqi_period_codes(a, pairs, pairs_a, period, ytd_end):
+    """AQI rows keyed to the area-period pairs, with their period codes (rows outside
+    the periods dropped); ``(None, empty)`` when there is no AQI frame."""
+    if a is None:
+        return None, np.array([], dtype=np.int64)
+    a.cols["la"] = pairs.get_indexer(pairs_a)[a.la]
+    a.cols["month"] = _months(a.day)
+    acode, akeep = _row_period_codes(period, a.day, ytd_end, a.month)
+    if not akeep.all():
+        a = a.take(akeep)
+        acode = acode[akeep]
+    return a, acode
 
 
 def _empty() -> pd.DataFrame:
@@ -1350,15 +1356,7 @@ def _period_statistics_dense(dense: _Dense, aqi, period, grades, forced,
     first = int(kept[0]) if len(kept) else 0
     days_k = slice(first, first + len(kept))
     dcode, months = dcode[days_k], months[days_k]
-    if a is not None:
-        a.cols["la"] = pairs.get_indexer(pairs_a)[a.la]
-        a.cols["month"] = _months(a.day)
-        acode, akeep = _row_period_codes(period, a.day, ytd_end, a.month)
-        if not akeep.all():
-            a = a.take(akeep)
-            acode = acode[akeep]
-    else:
-        acode = np.array([], dtype=np.int64)
+    a, acode = _aqi_period_codes(a, pairs, pairs_a, period, ytd_end)
     n_ent = len(la_e)
     if (len(kept) == 0 or n_ent == 0) and (a is None or len(a) == 0):
         return _empty()
