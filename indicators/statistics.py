@@ -777,13 +777,8 @@ def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
 
     # area-periods: union of both inputs
     pairs = pairs_d.union(pairs_a) if len(pairs_a) else pairs_d
-    d.cols["la"] = pairs.get_indexer(pairs_d)[d.la]
-    d.cols["month"] = _months(d.day)
-    dcode, keep = _row_period_codes(period, d.day, ytd_end, d.month)
-    if not keep.all():
-        d = d.take(keep)
-        dcode = dcode[keep]
-    a, acode = _aqi_period_codes(a, pairs, pairs_a, period, ytd_end)
+    d, dcode = _period_codes(d, pairs, pairs_d, period, ytd_end)
+    a, acode = _period_codes(a, pairs, pairs_a, period, ytd_end)
     if len(d) == 0 and (a is None or len(a) == 0):
         return _empty()
     codes_u, p_inv = _unique_inverse(np.concatenate([dcode, acode]))
@@ -811,18 +806,18 @@ def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
     return _assemble(blocks, pairs, ap_la, ap_p, per)
 
 
-def _aqi_period_codes(a, pairs, pairs_a, period, ytd_end):
-    """AQI rows keyed to the area-period pairs, with their period codes (rows outside
-    the periods dropped); ``(None, empty)`` when there is no AQI frame."""
-    if a is None:
+def _period_codes(rows, pairs, rows_pairs, period, ytd_end):
+    """Daily or AQI rows keyed to the union of area pairs, with their period codes
+    (rows outside the periods dropped); ``(None, empty)`` when there are no rows."""
+    if rows is None:
         return None, np.array([], dtype=np.int64)
-    a.cols["la"] = pairs.get_indexer(pairs_a)[a.la]
-    a.cols["month"] = _months(a.day)
-    acode, akeep = _row_period_codes(period, a.day, ytd_end, a.month)
-    if not akeep.all():
-        a = a.take(akeep)
-        acode = acode[akeep]
-    return a, acode
+    rows.cols["la"] = pairs.get_indexer(rows_pairs)[rows.la]
+    rows.cols["month"] = _months(rows.day)
+    code, keep = _row_period_codes(period, rows.day, ytd_end, rows.month)
+    if not keep.all():
+        rows = rows.take(keep)
+        code = code[keep]
+    return rows, code
 
 
 def _empty() -> pd.DataFrame:
@@ -1356,7 +1351,7 @@ def _period_statistics_dense(dense: _Dense, aqi, period, grades, forced,
     first = int(kept[0]) if len(kept) else 0
     days_k = slice(first, first + len(kept))
     dcode, months = dcode[days_k], months[days_k]
-    a, acode = _aqi_period_codes(a, pairs, pairs_a, period, ytd_end)
+    a, acode = _period_codes(a, pairs, pairs_a, period, ytd_end)
     n_ent = len(la_e)
     if (len(kept) == 0 or n_ent == 0) and (a is None or len(a) == 0):
         return _empty()
