@@ -331,18 +331,19 @@ def _indicator_inputs(start, end, city: str | None):
 
     engine = _engine()
     with engine.connect() as conn:
-        hourly = hourly_frame(conn, start=np.datetime64(start, "s"), end=np.datetime64(end, "s"))
         members = membership(conn, city)
         stations = station_table(conn)
-    if city is not None and members.empty:
-        raise UserError(f"unknown city {city!r} (or it has no evaluation stations); "
-                        "load its site file with 'lantian init --sites FILE'")
+        if city is not None and members.empty:
+            raise UserError(f"unknown city {city!r} (or it has no evaluation stations); "
+                            "load its site file with 'lantian init --sites FILE'")
+        # Only the chosen city's stations are read from the database.
+        keep = None if city is None else stations.loc[stations["city"] == city, "code"]
+        hourly = hourly_frame(conn, stations=keep, start=np.datetime64(start, "s"),
+                              end=np.datetime64(end, "s"))
     if hourly.empty:
-        raise UserError(f"no hourly data between {start} and {end}; "
-                        "see 'lantian status' for what is loaded")
-    if city is not None:
-        keep = set(stations.loc[stations["city"] == city, "code"])
-        hourly = hourly[hourly["station"].isin(keep)]
+        raise UserError(f"no hourly data between {start} and {end}"
+                        + (f" for city {city!r}" if city else "")
+                        + "; see 'lantian status' for what is loaded")
     station_grades = dict(zip(stations["code"], stations["grade"].fillna("II")))
     return hourly, members, station_grades
 
