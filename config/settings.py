@@ -7,6 +7,9 @@ Environment variables (all optional):
 ``LANTIAN_DATA_DIR``      where the embedded database and other state live
                           (default the user data dir, e.g. ``~/.local/share/lantian``)
 ``LANTIAN_DATABASE_URL``  SQLAlchemy URL; default ``sqlite:///<data dir>/lantian.sqlite``
+``LANTIAN_CACHE_URL``     dashboard cache: empty (default) for a cache inside each
+                          web process, or ``redis://host:6379/0`` for one cache
+                          shared by several processes and servers
 
 The default database is never in the current directory, so running the CLI
 from another folder cannot silently create a second, empty database.
@@ -30,6 +33,7 @@ class Settings:
     data_dir: Path
     database_url: str
     settings_file: Path | None = None
+    cache_url: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -77,5 +81,10 @@ def load_settings(environ: dict | None = None) -> Settings:
 
     data_dir = Path(pick("data_dir", lambda: platformdirs.user_data_dir("lantian"))).expanduser()
     database_url = str(pick("database_url", lambda: f"sqlite:///{data_dir / 'lantian.sqlite'}"))
+    cache_url = str(pick("cache_url", ""))
+    if cache_url and not cache_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(path if from_file.get("cache_url") else "environment", "cache_url",
+                          f"{cache_url!r} is not a Redis URL",
+                          "use redis://host:6379/0, or leave it empty for a per-process cache")
     return Settings(data_dir=data_dir, database_url=database_url,
-                    settings_file=path if path.is_file() else None)
+                    settings_file=path if path.is_file() else None, cache_url=cache_url)

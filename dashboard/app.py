@@ -18,13 +18,12 @@ import dash
 from dash import Dash, dcc, html
 
 from . import ids
+from .cache import init_cache
 from .context import attach_engine, engine_of
+from .exports import register_routes
 from .i18n import HTML_LANG, t
-from .pages import overview
-
-# (module, page) pairs in navigation order; every page module exposes
-# PATH, NAME, TITLE and layout(**query).
-PAGES = [overview]
+from .layout import register_callbacks
+from .pages import PAGES
 
 INDEX_STRING = f"""<!DOCTYPE html>
 <html lang="{HTML_LANG['zh']}">
@@ -50,12 +49,14 @@ def register_pages() -> None:
     dash.page_registry.clear()
     for order, page in enumerate(PAGES):
         dash.register_page(page.__name__, path=page.PATH, name=page.NAME, title=page.TITLE,
-                           order=order, layout=page.layout, description=t("app.tagline"))
+                           order=order, layout=page.layout, description=t("app.tagline"),
+                           name_en=getattr(page, "NAME_EN", page.NAME))
 
 
 def root_layout() -> html.Div:
     """The frame around every page. Served by ``/_dash-layout`` to anyone: no data here."""
-    nav = [dcc.Link(page["name"], href=page["relative_path"], className="lt-nav-link")
+    nav = [dcc.Link(page["name"], href=page["relative_path"], className="lt-nav-link",
+                    id={"type": ids.NAV_LINK, "page": page["path"]})
            for page in dash.page_registry.values()]
     return html.Div(className="lt-app", children=[
         html.Header(id=ids.HEADER, className="lt-header", children=[
@@ -72,13 +73,19 @@ def root_layout() -> html.Div:
     ])
 
 
-def create_app(database_url: str | None = None) -> Dash:
-    """Build the dashboard for ``database_url`` (default: the configured database)."""
+def create_app(database_url: str | None = None, cache_url: str | None = None) -> Dash:
+    """Build the dashboard for ``database_url`` (default: the configured database).
+
+    ``cache_url``: Redis URL of a cache shared by several processes; default
+    the configured one (empty: a cache inside this process).
+    """
+    from config.settings import load_settings
     from store.db import make_engine
 
-    if database_url is None:
-        from config.settings import load_settings
-        database_url = load_settings().database_url
+    if database_url is None or cache_url is None:
+        settings = load_settings()
+        database_url = settings.database_url if database_url is None else database_url
+        cache_url = settings.cache_url if cache_url is None else cache_url
     app = Dash(
         "dashboard",
         use_pages=True,
@@ -92,8 +99,11 @@ def create_app(database_url: str | None = None) -> Dash:
         suppress_callback_exceptions=True,
     )
     attach_engine(app.server, make_engine(database_url))
+    init_cache(app.server, cache_url)
+    register_routes(app.server)
     register_pages()
     app.layout = root_layout()
+    register_callbacks(app)
     return app
 
 

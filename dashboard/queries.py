@@ -88,3 +88,265 @@ def load_overview(engine, runs: int = 10) -> Overview:
                                 | set(status.attrs.get("synthetic_stations", [])))
     return Overview(cities=cities, stations=stations, status=status, runs=recent,
                     synthetic_cities=synthetic_cities, synthetic_stations=synthetic_stations)
+
+
+# -- Staff pages: catalogue, daily values, statistics (cached by data version) ----------
+
+@dataclass
+class Catalog:
+    """The cities, districts and stations of the database, and what data each city has."""
+
+    version: int
+    cities: pd.DataFrame          # id, name_zh, name_en, synthetic
+    districts: pd.DataFrame       # city, id (code), name_zh, name_en, grade
+    stations: pd.DataFrame        # code, name_zh, name_en, role, lon, lat, synthetic, city, district
+    spans: dict                   # city id → (first day, last day) with hourly data
+
+    def city_ids(self) -> list[str]:
+        """Cities with data first (real before synthetic), then the others."""
+        c = self.cities.assign(has=self.cities["id"].isin(list(self.spans)))
+        c = c.sort_values(["has", "synthetic", "id"], ascending=[False, True, True])
+        return c["id"].tolist()
+
+    def default_city(self) -> str | None:
+        ids_ = self.city_ids()
+        return ids_[0] if ids_ else None
+
+    def is_synthetic(self, city: str) -> bool:
+        row = self.cities[self.cities["id"] == city]
+        st = self.stations[self.stations["city"] == city]
+        return bool(row["synthetic"].any() or st["synthetic"].any())
+
+    def city_districts(self, city: str) -> pd.DataFrame:
+        return self.districts[self.districts["city"] == city].reset_index(drop=True)
+
+    def city_stations(self, city: str) -> pd.DataFrame:
+        return self.stations[self.stations["city"] == city].reset_index(drop=True)
+
+    def name(self, level: str, area: str, lang: str = "zh") -> str:
+        """Display name of a station, district or city (falls back to the id)."""
+        table = {"station": (self.stations, "code"), "district": (self.districts, "id"),
+                 "city": (self.cities, "id")}[level]
+        frame, key = table
+        row = frame[frame[key] == area]
+        if row.empty:
+            return str(area)
+        first, second = ("name_en", "name_zh") if lang == "en" else ("name_zh", "name_en")
+        return str(row.iloc[0][first] or row.iloc[0][second] or area)
+
+    def names(self, level: str, lang: str = "zh") -> dict:
+        frame, key = {"station": (self.stations, "code"), "district": (self.districts, "id"),
+                      "city": (self.cities, "id")}[level]
+        first, second = ("name_en", "name_zh") if lang == "en" else ("name_zh", "name_en")
+        return {k: (a or b or k) for k, a, b in zip(frame[key], frame[first], frame[second])}
+
+
+def current_version(engine) -> int:
+    from store.db import data_version
+    with engine.connect() as conn:
+        return data_version(conn)
+
+
+def _read_catalog(engine, version: int) -> Catalog:
+    from store.frames import station_table
+    with engine.connect() as conn:
+        cities = cities_frame(conn)
+        districts = pd.DataFrame(conn.execute(text(
+            "SELECT city_id, code, name_zh, name_en, grade FROM districts ORDER BY city_id, id"
+        )).fetchall(), columns=["city", "id", "name_zh", "name_en", "grade"])
+        stations = station_table(conn)
+        spans_rows = conn.execute(text(
+            "SELECT station_id, MIN(ts), MAX(ts) FROM hourly GROUP BY station_id")).fetchall()
+    stations = stations[stations["city"].notna()].reset_index(drop=True)
+    stations["synthetic"] = stations["synthetic"].fillna(False).astype(bool)
+    for col in ("name_zh", "name_en"):
+        stations[col] = stations[col].fillna("").astype(str)
+    spans: dict = {}
+    if spans_rows:
+        sp = pd.DataFrame(spans_rows, columns=["id", "first", "last"])
+        sp["first"] = pd.to_datetime(sp["first"]).dt.date
+        sp["last"] = pd.to_datetime(sp["last"]).dt.date
+        sp = sp.merge(stations[["id", "city"]], on="id")
+        for city, rows in sp.groupby("city"):
+            spans[city] = (rows["first"].min(), rows["last"].max())
+    return Catalog(version=version, cities=cities, districts=districts,
+                   stations=stations.drop(columns=["id"]), spans=spans)
+
+
+def catalog(engine) -> Catalog:
+    from .cache import cached
+    version = current_version(engine)
+    return cached("catalog", version, (str(engine.url),), lambda: _read_catalog(engine, version))
+
+
+@dataclass
+class CityYear:
+    """Daily values and daily AQI of every station, district and the city for one year."""
+
+    city: str
+    year: int
+    daily: pd.DataFrame           # indicators.frames.DAILY_COLUMNS
+    aqi: pd.DataFrame             # indicators.aqi daily AQI layout
+    membership: pd.DataFrame
+    grades: dict
+    last_day: object              # last day with any hourly value (date) or None
+
+    @property
+    def empty(self) -> bool:
+        return self.daily.empty
+
+
+def _compute_city_year(engine, city: str, year: int, profile: str | None) -> CityYear:
+    import numpy as np
+
+    from indicators import pipeline
+    from store.frames import hourly_frame, membership, station_table
+
+    start, end = pipeline.year_bounds(year)
+    with engine.connect() as conn:
+        members = membership(conn, city)
+        stations = station_table(conn)
+        codes = stations.loc[stations["city"] == city, "code"]
+        hourly = hourly_frame(conn, stations=codes, start=start, end=end)
+    grades = pipeline.grades_of(members, dict(zip(stations["code"], stations["grade"].fillna("II"))))
+    if hourly.empty:
+        from indicators.frames import DAILY_COLUMNS
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in DAILY_COLUMNS})
+        return CityYear(city, year, empty, pd.DataFrame(columns=["level", "area", "date", "aqi"]),
+                        members, grades, None)
+    daily, aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
+    last_day = pd.Timestamp(np.datetime64(hourly["time"].max(), "D")).date()
+    return CityYear(city, year, daily, aqi, members, grades, last_day)
+
+
+def city_year(engine, city: str, year: int, profile: str | None = None) -> CityYear:
+    """Daily values and AQI of ``city`` for calendar ``year`` under ``profile`` (cached)."""
+    from .cache import cached
+    return cached("city_year", current_version(engine), (str(engine.url), city, int(year), profile),
+                  lambda: _compute_city_year(engine, city, int(year), profile))
+
+
+def daily_between(engine, city: str, start, end, profile: str | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(daily values, daily AQI) of ``city`` from ``start`` to ``end`` inclusive (any years)."""
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    dailies, aqis = [], []
+    for year in range(start.year, end.year + 1):
+        cy = city_year(engine, city, year, profile)
+        if cy.empty:
+            continue
+        dailies.append(cy.daily[(cy.daily["date"] >= start) & (cy.daily["date"] <= end)])
+        aqis.append(cy.aqi[(cy.aqi["date"] >= start) & (cy.aqi["date"] <= end)])
+    if not dailies:
+        cy = city_year(engine, city, start.year, profile)
+        return cy.daily.iloc[:0], cy.aqi.iloc[:0]
+    return pd.concat(dailies, ignore_index=True), pd.concat(aqis, ignore_index=True)
+
+
+def _compute_period_stats(engine, city, year, kind, label, ytd_end, profile) -> pd.DataFrame:
+    from indicators import pipeline
+
+    cy = city_year(engine, city, year, profile)
+    if cy.empty:
+        from indicators.frames import STAT_COLUMNS
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in STAT_COLUMNS})
+    daily, aqi = cy.daily, cy.aqi
+    if kind == "ytd":
+        cut = pd.Timestamp(ytd_end)
+        daily, aqi = daily[daily["date"] <= cut], aqi[aqi["date"] <= cut]
+    stats = pipeline.period_table(daily, aqi, period=kind, grades=cy.grades, profile=profile,
+                                  ytd_end=ytd_end if kind == "ytd" else None)
+    return stats[stats["period"].astype(str) == label].reset_index(drop=True)
+
+
+def period_stats(engine, view) -> pd.DataFrame:
+    """Period statistics (with the composite index) of every area for the view's period."""
+    from .cache import cached
+    kind, label = view.stats_period, view.stats_label
+    year = view.end.year if kind == "ytd" else view.year
+    ytd_end = view.stats_end if kind == "ytd" else None
+    parts = (str(engine.url), view.city, year, kind, label, str(ytd_end), view.profile_arg)
+    return cached("period_stats", current_version(engine), parts,
+                  lambda: _compute_period_stats(engine, view.city, year, kind, label, ytd_end,
+                                                view.profile_arg))
+
+
+def previous_stats(engine, view) -> pd.DataFrame | None:
+    """The same period one year earlier, or None when that year has no data."""
+    prev = view.previous_year()
+    stats = period_stats(engine, prev)
+    return None if stats.empty else stats
+
+
+def station_readings(engine, code: str, start, end) -> pd.DataFrame:
+    """Stored hours of one station with values and QC flag names (flagged values kept).
+
+    Columns: time, then per pollutant its value and ``<pollutant>_flag`` (ok,
+    missing, negative, …). Used by the station page, which marks flagged values
+    instead of hiding them.
+    """
+    import numpy as np
+
+    from ingest.qc import FLAGS
+    from store.frames import POLLUTANT_OF
+    from store.writer import FLAG_COLUMNS, VALUE_COLUMNS, read_hourly
+
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT id FROM stations WHERE code = :c"), {"c": code}).first()
+        if row is None:
+            return pd.DataFrame(columns=["time"])
+        raw = read_hourly(conn, [row[0]], np.datetime64(pd.Timestamp(start), "s"),
+                          np.datetime64(pd.Timestamp(end) + pd.Timedelta(hours=23), "s"))
+    names = dict(enumerate(FLAGS))
+    out = {"time": pd.to_datetime(raw["ts"])}
+    for col, flag in zip(VALUE_COLUMNS, FLAG_COLUMNS):
+        p = POLLUTANT_OF[col]
+        out[p] = pd.to_numeric(raw[col], errors="coerce").astype("float64")
+        codes = raw[flag].astype("int64")
+        out[f"{p}_flag"] = codes.map(names).fillna("unknown").astype(str)
+    return pd.DataFrame(out)
+
+
+def stats_with_change(engine, view) -> pd.DataFrame:
+    """:func:`period_stats` with the change against the same period last year
+    (``indicators.statistics.change_rate`` columns; NaN where last year has no data)."""
+    from .cache import cached
+
+    def compute():
+        from indicators.statistics import change_rate
+        stats = period_stats(engine, view)
+        previous = previous_stats(engine, view)
+        if stats.empty:
+            return stats
+        if previous is None:
+            return stats.assign(previous_period=None, previous_reported=float("nan"),
+                                change_valid=False, change_rate=float("nan"),
+                                change_rate_reported=float("nan"), improved=pd.NA)
+        return change_rate(stats, previous, profile=view.profile_arg)
+    parts = (str(engine.url), view.city, view.stats_label, view.profile_arg, view.year)
+    return cached("stats_change", current_version(engine), parts, compute)
+
+
+def standing_rows(engine, view) -> pd.DataFrame:
+    """Each district's targets (or, without one, its national limits) with the outlook
+    for the view's period (``indicators.targets.standing``)."""
+    from .cache import cached
+
+    def compute():
+        from config.sites import Target
+        from indicators.targets import standing
+        from store.frames import targets as stored_targets
+
+        with engine.connect() as conn:
+            rows = stored_targets(conn, view.city)
+        year = view.end.year if view.stats_period == "ytd" else view.year
+        objects = [Target(r.area, r.pollutant, r.statistic, float(r.value), r.unit,
+                          None if pd.isna(r.first_year) else int(r.first_year),
+                          None if pd.isna(r.last_year) else int(r.last_year), r.note or "")
+                   for r in rows.itertuples(index=False)]
+        cy = city_year(engine, view.city, year, view.profile_arg)
+        districts = sorted(set(cy.membership.loc[cy.membership["level"] == "district", "area"]))
+        return standing(period_stats(engine, view), objects, cy.grades, view.profile_arg,
+                        year=year, period=view.stats_label, areas=districts)
+    parts = (str(engine.url), view.city, view.stats_label, view.profile_arg, view.year)
+    return cached("standing", current_version(engine), parts, compute)

@@ -297,3 +297,78 @@ def target_table(stats: pd.DataFrame, targets, grades=None, profile=None, *, yea
     m["detail"] = m["detail"].astype(object).where(m["detail"].notna(),
                                                     np.where(reported.isna(), "no statistic", ""))
     return m[columns].reset_index(drop=True)
+
+
+#: The statistic of each pollutant that a national limit judges for a period
+#: (standards.md §6): annual means; CO by its P95 and O3 by the P90 of MDA8.
+NATIONAL_STATISTICS = (("SO2", "annual_mean"), ("NO2", "annual_mean"), ("PM10", "annual_mean"),
+                       ("PM2.5", "annual_mean"), ("CO", "p95_daily"), ("O3", "p90_mda8"))
+ON_TRACK, AT_RISK, EXCEEDED = "on track", "at risk", "exceeded"
+OUTLOOK_TEXT = {ON_TRACK: ("达标进度正常", "on track"), AT_RISK: ("有超标风险", "at risk"),
+                EXCEEDED: ("已超标", "exceeded"), INSUFFICIENT: ("数据不足", "insufficient data")}
+
+
+def outlook(table: pd.DataFrame) -> np.ndarray:
+    """Where each row of :func:`target_table` / :func:`standing` stands for the year.
+
+    ``exceeded``: a complete period's statistic above its target, or a year to
+    date whose annual mean can no longer meet it (``out of reach``);
+    ``at risk``: a year to date above its target (or needing the rest of the
+    year to average below the target to meet it) that can still be met;
+    ``on track``: at or below the target and not needing a lower average for
+    the rest of the year; ``insufficient data``: no usable statistic, or a
+    complete period whose statistic is not valid (standards.md §3).
+    """
+    status = table["status_target"].to_numpy(dtype=object)
+    provisional = table["provisional"].to_numpy(dtype=bool)
+    needed_status = table["needed_status"].fillna("").to_numpy(dtype=object)
+    needed = pd.to_numeric(table["needed"], errors="coerce").to_numpy(dtype="float64")
+    target = pd.to_numeric(table["target"], errors="coerce").to_numpy(dtype="float64")
+    out = np.where(status == MEETS, ON_TRACK, EXCEEDED).astype(object)
+    # a year in progress: above the target now, or the rest must beat the target
+    risky = provisional & ((status == EXCEEDS) | (needed_status == NEEDS) & (needed < target))
+    out[risky] = AT_RISK
+    out[provisional & (needed_status == OUT_OF_REACH)] = EXCEEDED
+    out[status == INSUFFICIENT] = INSUFFICIENT
+    return out
+
+
+def standing(stats: pd.DataFrame, targets, grades=None, profile=None, *, year: int,
+             period: str | None = None, level: str = "district", areas=None) -> pd.DataFrame:
+    """Every area's local targets, and the national limit where it has no local target.
+
+    One row per area and (pollutant, statistic) of :data:`NATIONAL_STATISTICS`
+    plus any other local target: the :func:`target_table` columns with
+    ``basis`` (``target`` = a local target; ``national`` = no local target, so
+    the national limit of the area's grade stands in as the target, its
+    remaining-days figure computed against that limit) and ``outlook``
+    (:func:`outlook`). A statistic without a national limit and no local target
+    is left out.
+    """
+    from config.sites import Target
+
+    targets = [tg for tg in targets if tg.applies_to(year)]
+    local = target_table(stats, targets, grades, profile, year=year, period=period, level=level)
+    if areas is None:
+        areas = sorted(set(stats.loc[stats["level"] == level, "area"].astype(str)))
+    have = set(zip(local["area"], local["pollutant"], local["statistic"]))
+    missing = [(a, p, s) for a in areas for p, s in NATIONAL_STATISTICS if (a, p, s) not in have]
+    parts = [local.assign(basis="target")]
+    if missing:
+        probe = target_table(stats, [Target(a, p, s, float("nan"), UNITS[p], None, None)
+                                     for a, p, s in missing],
+                             grades, profile, year=year, period=period, level=level)
+        probe = probe[probe["national_limit"].notna()]
+        national = [Target(r.area, r.pollutant, r.statistic, float(r.national_limit),
+                           UNITS[r.pollutant], None, None, "")
+                    for r in probe.itertuples(index=False)]
+        if national:
+            parts.append(target_table(stats, national, grades, profile, year=year,
+                                      period=period, level=level).assign(basis="national"))
+    out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(
+        len(p) for p in parts) else parts[0]
+    order = {p: i for i, (p, _s) in enumerate(NATIONAL_STATISTICS)}
+    out = out.assign(_o=out["pollutant"].map(order).fillna(len(order)))
+    out = out.sort_values(["area", "_o", "statistic"], kind="stable").drop(columns="_o")
+    out["outlook"] = outlook(out) if len(out) else pd.Series(dtype=object)
+    return out.reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""The dashboard: app factory, page ``/`` (数据概况 / What is loaded), figures.
+"""The dashboard: app factory, page ``/data`` (数据概况 / What is loaded), figures.
 
 Routes are exercised with Flask's test client and the page layout is called
 directly (it is a plain function), so no browser is needed. ``create_app`` is
@@ -19,7 +19,7 @@ from dashboard import ids
 from dashboard.app import create_app, engine_of
 from dashboard.figures import readings_by_station
 from dashboard.i18n import SYNTHETIC_BANNER
-from dashboard.pages import overview
+from dashboard.pages import data as data_page
 from ingest.loader import (LoadResult, UnknownStationsWarning, finish_run, load_frame,
                            start_run)
 from store.db import make_engine, migrate
@@ -128,17 +128,17 @@ def _rows(table_section) -> list[list[str]]:
 
 def _page(app, **query):
     with app.server.app_context():
-        return overview.layout(**query)
+        return data_page.layout(**query)
 
 
-def _route(client, search=""):
-    """Ask the pages router for ``/`` as the browser does; returns the response JSON text."""
+def _route(client, search="", path="/data"):
+    """Ask the pages router for ``path`` as the browser does; returns the response JSON text."""
     client.get("/")  # the first request registers the router callback
     payload = {
         "output": ROUTER_OUTPUT,
         "outputs": [{"id": "_pages_content", "property": "children"},
                     {"id": "_pages_store", "property": "data"}],
-        "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/"},
+        "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
                    {"id": "_pages_location", "property": "search", "value": search}],
         "changedPropIds": ["_pages_location.pathname"],
         "state": [],
@@ -193,11 +193,11 @@ def test_nothing_is_loaded_from_other_hosts(demo_db, db_url, app_factory):
 def test_overview_lists_stations_counts_runs_and_synthetic_banner(demo_db, db_url, app_factory):
     page = _page(app_factory(db_url))
 
-    banner = _by_id(page, ids.OVERVIEW_SYNTHETIC_BANNER)
+    banner = _by_id(page, ids.DATA_SYNTHETIC_BANNER)
     assert banner is not None and SYNTHETIC_BANNER in _text(banner)
     assert "阳泉" in _text(banner)
 
-    city = _by_id(page, ids.overview_city("yangquan-demo"))
+    city = _by_id(page, ids.data_city("yangquan-demo"))
     assert city is not None
     rows = _rows(city)
     # code, name, district, role, pollutant, readings, first, last, flagged
@@ -209,19 +209,19 @@ def test_overview_lists_stations_counts_runs_and_synthetic_banner(demo_db, db_ur
     assert ["SYN03", "矿区合成站一", "矿区", "评价点", "暂无数据"] in rows
     assert {r[0] for r in rows if r[0].startswith("SYN")} == {f"SYN0{i}" for i in range(1, 10)}
 
-    summary = _text(_by_id(page, ids.OVERVIEW_SUMMARY))
+    summary = _text(_by_id(page, ids.DATA_SUMMARY))
     assert "59" in summary  # 24 + 23 + 12 valid readings
 
-    graph = _by_id(page, ids.OVERVIEW_CHART)
+    graph = _by_id(page, ids.DATA_CHART)
     assert graph is not None
     assert "合成" in graph.figure.layout.title.text
     assert {tr.name for tr in graph.figure.data} == {"PM2.5", "NO2"}
 
-    runs = _rows(_by_id(page, ids.OVERVIEW_RUNS))
+    runs = _rows(_by_id(page, ids.DATA_RUNS))
     assert len(runs) == 1
     assert runs[0][1:4] == ["test", "tiny.csv", "成功"]  # file name only, not the server path
-    assert "/somewhere" not in _dump(_by_id(page, ids.OVERVIEW_RUNS))
-    assert _by_id(page, ids.OVERVIEW_EMPTY) is None
+    assert "/somewhere" not in _dump(_by_id(page, ids.DATA_RUNS))
+    assert _by_id(page, ids.DATA_EMPTY) is None
 
 
 def test_router_renders_the_page_per_request_with_query_parameters(demo_db, db_url, app_factory):
@@ -237,35 +237,35 @@ def test_router_renders_the_page_per_request_with_query_parameters(demo_db, db_u
 def test_layout_reads_the_database_at_request_time(engine, db_url, app_factory):
     app = app_factory(db_url)
     before = _page(app)
-    empty = _by_id(before, ids.OVERVIEW_EMPTY)
+    empty = _by_id(before, ids.DATA_EMPTY)
     assert empty is not None
     assert "lantian ingest" in _text(empty) and "lantian init" in _text(empty)
-    assert _by_id(before, ids.OVERVIEW_SYNTHETIC_BANNER) is None
-    assert _by_id(before, ids.OVERVIEW_CHART) is None
-    assert _text(_by_id(before, ids.OVERVIEW_RUNS))  # "no runs yet", not an error
+    assert _by_id(before, ids.DATA_SYNTHETIC_BANNER) is None
+    assert _by_id(before, ids.DATA_CHART) is None
+    assert _text(_by_id(before, ids.DATA_RUNS))  # "no runs yet", not an error
 
     _sync(engine, YANGQUAN_SITES)
     stations_only = _page(app)
-    assert "lantian ingest" in _text(_by_id(stations_only, ids.OVERVIEW_EMPTY))
-    assert "lantian init" not in _text(_by_id(stations_only, ids.OVERVIEW_EMPTY))
-    assert _by_id(stations_only, ids.OVERVIEW_SYNTHETIC_BANNER) is not None  # synthetic city
-    assert "SYN05" in _text(_by_id(stations_only, ids.OVERVIEW_CITIES))
+    assert "lantian ingest" in _text(_by_id(stations_only, ids.DATA_EMPTY))
+    assert "lantian init" not in _text(_by_id(stations_only, ids.DATA_EMPTY))
+    assert _by_id(stations_only, ids.DATA_SYNTHETIC_BANNER) is not None  # synthetic city
+    assert "SYN05" in _text(_by_id(stations_only, ids.DATA_CITIES))
 
     _load(engine, _frame(DEMO_SERIES))
     after = _page(app)
-    assert _by_id(after, ids.OVERVIEW_EMPTY) is None
-    assert _by_id(after, ids.OVERVIEW_CHART) is not None
+    assert _by_id(after, ids.DATA_EMPTY) is None
+    assert _by_id(after, ids.DATA_CHART) is not None
 
 
 def test_real_city_has_no_synthetic_banner(engine, db_url, app_factory):
     _sync(engine, BEIJING_SITES)
     _load(engine, _frame({("1001A", "PM10"): [80, 82, 85], ("1001A", "CO"): [0.8, 0.9, 1.0]}))
     page = _page(app_factory(db_url))
-    assert _by_id(page, ids.OVERVIEW_SYNTHETIC_BANNER) is None
+    assert _by_id(page, ids.DATA_SYNTHETIC_BANNER) is None
     assert SYNTHETIC_BANNER not in _dump(page)
-    title = _by_id(page, ids.OVERVIEW_CHART).figure.layout.title.text
+    title = _by_id(page, ids.DATA_CHART).figure.layout.title.text
     assert "合成" not in title and "synthetic" not in title.lower()
-    rows = _rows(_by_id(page, ids.overview_city("beijing")))
+    rows = _rows(_by_id(page, ids.data_city("beijing")))
     assert any(r[:1] == ["1001A"] and r[4:6] == ["CO", "3"] for r in rows)
 
 
@@ -273,16 +273,16 @@ def test_stations_created_by_ingest_are_listed_without_a_city(engine, db_url, ap
     with pytest.warns(UnknownStationsWarning, match="X999"):
         _load(engine, _frame({("X999", "O3"): [50, 60]}))
     page = _page(app_factory(db_url))
-    rows = _rows(_by_id(page, ids.overview_city(None)))
+    rows = _rows(_by_id(page, ids.data_city(None)))
     assert rows[0][0] == "X999" and rows[0][4:6] == ["O3", "2"]
-    assert _by_id(page, ids.OVERVIEW_SYNTHETIC_BANNER) is None
+    assert _by_id(page, ids.DATA_SYNTHETIC_BANNER) is None
 
 
 def test_uninitialised_database_gets_a_message_not_an_error(tmp_path, app_factory):
     app = app_factory(f"sqlite:///{tmp_path / 'never-initialised.sqlite'}")
     assert app.server.test_client().get("/").status_code == 200
     page = _page(app)
-    error = _by_id(page, ids.OVERVIEW_DB_ERROR)
+    error = _by_id(page, ids.DATA_DB_ERROR)
     assert error is not None and "lantian init" in _text(error)
 
 
@@ -302,7 +302,8 @@ def test_create_app_several_times_each_app_reads_its_own_database(tmp_path, app_
     app_a, app_b = app_factory(urls[0]), app_factory(urls[1])
     app_a2 = app_factory(urls[0])
 
-    assert [p["path"] for p in dash.page_registry.values()] == ["/"]
+    from dashboard.pages import PAGES
+    assert [p["path"] for p in dash.page_registry.values()] == [m.PATH for m in PAGES]
     for app, mine, other in ((app_a, "SYN01", "1001A"), (app_b, "1001A", "SYN01"),
                              (app_a2, "SYN01", "1001A")):
         text = _route(app.server.test_client())
@@ -315,10 +316,10 @@ def test_rendered_component_ids_come_from_ids_module(demo_db, db_url, app_factor
     assert len(known) == len([k for k in vars(ids) if k.isupper()])  # no duplicate values
     page = _page(app)
     rendered = {c.id for c in _walk(page) if getattr(c, "id", None)}
-    city_ids = {i for i in rendered if i.startswith("overview-city-")}
+    city_ids = {i for i in rendered if i.startswith("data-city-")}
     assert rendered - city_ids <= known
-    assert ids.overview_city("yangquan-demo") in city_ids
-    root = {c.id for c in _walk(app.layout) if getattr(c, "id", None)}
+    assert ids.data_city("yangquan-demo") in city_ids
+    root = {c.id for c in _walk(app.layout) if isinstance(getattr(c, "id", None), str)}
     assert {ids.HEADER, ids.NAV, ids.MAIN} <= root
 
 

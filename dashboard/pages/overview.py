@@ -1,248 +1,217 @@
-"""Page ``/`` — 数据概况 / What is loaded.
+"""Page ``/`` — 总览 / Overview: where every district stands, at a glance.
 
-Per city its stations (code, name, district, role) with, per station and
-pollutant, the valid readings, first and last hour and QC-flagged values;
-a bar chart of readings per station; the recent ingest runs. A prominent
-banner marks synthetic demo data.
-
-The layout is a function: it reads the database when the page is requested,
-never at import. ``layout`` gets the URL's query parameters as keyword
-arguments (Dash pages), so it accepts and ignores unknown ones.
+The city's good-day ratio, heavy-pollution days, composite index and PM2.5
+with the change against the same period last year; one card per district with
+each targeted pollutant (or, without a local target, the national limit of its
+grade): the period's value, the target, the national limit, data capture, the
+outlook (on track / at risk / exceeded / insufficient data) and what the rest
+of the year must average. Everything shown comes from ``indicators`` through
+``dashboard.queries``; nothing is computed here.
 """
 from __future__ import annotations
 
-import logging
-from pathlib import PurePath
-
 import pandas as pd
 from dash import dcc, get_relative_path, html
-from sqlalchemy.exc import SQLAlchemyError
 
 from .. import ids
-from ..context import current_engine
-from ..figures import readings_by_station
-from ..i18n import HTML_LANG, SYNTHETIC_BANNER, normalize_lang, t
-from ..queries import Overview, load_overview
-
-log = logging.getLogger(__name__)
+from ..figures.overview import standing_heatmap
+from ..i18n import has, register, t
+from ..layout import card, empty_state, graph, period_caption, staff_page
+from ..queries import stats_with_change, standing_rows
 
 PATH = "/"
-NAME = "数据概况"
-TITLE = "数据概况 · 蓝天 Lantian"
-RECENT_RUNS = 10
+NAME = "总览"
+NAME_EN = "Overview"
+TITLE = "总览 · 蓝天 Lantian"
+
+register({
+    "ov.title": ("总览", "Overview"),
+    "ov.subtitle": ("各区县目标完成情况、城市空气质量与同比变化。",
+                    "Where each district stands against its targets; the city's air quality "
+                    "and its change against last year."),
+    "ov.city": ("全市", "City"),
+    "ov.good_ratio": ("优良天数比例", "Good-day ratio"),
+    "ov.heavy": ("重污染天数", "Heavy-pollution days"),
+    "ov.composite": ("综合指数", "Composite index"),
+    "ov.pm25": ("PM2.5 平均浓度", "PM2.5 mean"),
+    "ov.valid_days": ("有效天数", "Valid AQI days"),
+    "ov.vs_last": ("同比", "vs last year"),
+    "ov.last_year": ("去年同期", "last year"),
+    "ov.no_prev": ("去年同期无数据", "no data last year"),
+    "ov.not_valid": ("数据不足", "insufficient data"),
+    "ov.districts": ("各区县目标完成情况", "Districts against their targets"),
+    "ov.heatmap": ("浓度 ÷ 目标（无地方目标时为国家标准）", "Value ÷ target (national limit "
+                   "where there is no local target)"),
+    "ov.col.pollutant": ("污染物", "Pollutant"),
+    "ov.col.value": ("当前值", "Value"),
+    "ov.col.target": ("目标", "Target"),
+    "ov.col.limit": ("国标", "Limit"),
+    "ov.col.capture": ("有效天数", "Capture"),
+    "ov.col.outlook": ("状态", "Status"),
+    "ov.national_only": ("无地方目标，以国家标准为目标", "no local target: national limit shown"),
+    "ov.statistic.annual_mean": ("年均", "annual mean"),
+    "ov.statistic.p95_daily": ("第95百分位", "95th pct"),
+    "ov.statistic.p98_daily": ("第98百分位", "98th pct"),
+    "ov.statistic.p90_mda8": ("8小时第90百分位", "P90 MDA8"),
+    "ov.statistic.good_day_ratio": ("优良天数比例", "good-day ratio"),
+    "ov.outlook.on track": ("达标进度正常", "on track"),
+    "ov.outlook.at risk": ("有超标风险", "at risk"),
+    "ov.outlook.exceeded": ("超标", "exceeded"),
+    "ov.outlook.insufficient data": ("数据不足", "insufficient data"),
+    "ov.provisional": ("年初至今为临时结果：实时数据未经审核，年度评价以全年数据为准。",
+                       "Year-to-date figures are provisional: real-time data, not audited; the "
+                       "year is judged on the whole year."),
+    "ov.details": ("详情", "details"),
+    "ov.no_districts": ("所选城市没有区县（站点文件中未定义）。",
+                        "The chosen city has no districts (none in its site file)."),
+    "ov.no_stats": ("所选时段没有数据。", "No data in the chosen period."),
+})
+
+OUTLOOK_CLASS = {"on track": "ok", "at risk": "risk", "exceeded": "bad",
+                 "insufficient data": "na"}
+WORST = ["exceeded", "at risk", "insufficient data", "on track"]
 
 
-def layout(lang: str = "zh", **_query) -> html.Div:
-    """The page for the current request (reads the database of the serving app)."""
-    lang = normalize_lang(lang)
-    try:
-        data = load_overview(current_engine(), runs=RECENT_RUNS)
-    except SQLAlchemyError:
-        log.exception("overview: reading the database failed")
-        return _page(lang, [_db_error(lang)])
-    return render(data, lang)
+def layout(**query) -> html.Div:
+    return staff_page(page="overview", title=(t("ov.title"), t("ov.title", "en")),
+                      subtitle=(t("ov.subtitle"), t("ov.subtitle", "en")), query=query,
+                      body=body, path=PATH)
 
 
-def render(data: Overview, lang: str = "zh") -> html.Div:
-    """The page for already loaded ``data`` (no database access)."""
-    children: list = []
-    if data.is_synthetic:
-        children.append(_synthetic_banner(data, lang))
-    listed = data.listed_stations()
-    if not data.has_readings:
-        children.append(_empty(lang, has_stations=not listed.empty))
+def body(view, cat, engine) -> list:
+    lang = view.lang
+    stats = stats_with_change(engine, view)
+    if stats.empty:
+        return [empty_state(t("ov.no_stats", lang))]
+    table = standing_rows(engine, view)
+    names = cat.names("district", lang)
+    out = [city_strip(stats, view), html.H2(f"{t('ov.districts', lang)} · {period_caption(view)}",
+                                            className="lt-section-title")]
+    if table.empty:
+        out.append(empty_state(t("ov.no_districts", lang)))
     else:
-        children.append(_summary(data, listed, lang))
-        names = dict(zip(listed["code"], _station_names(listed, lang)))
-        figure = readings_by_station(data.status, synthetic=data.is_synthetic, lang=lang,
-                                     names=names)
-        children.append(html.Section(className="lt-card", children=dcc.Graph(
-            id=ids.OVERVIEW_CHART, figure=figure, style={"height": "380px"},
-            config={"displaylogo": False, "responsive": True})))
-    if not listed.empty:
-        children.append(html.Div(id=ids.OVERVIEW_CITIES, children=_cities(data, listed, lang)))
-    if data.unlisted_count():
-        children.append(html.P(t("summary.unlisted", lang, n=data.unlisted_count()),
-                               className="lt-note"))
-    children.append(_runs(data.runs, lang))
-    if data.has_readings:
-        children.append(html.P(t("note.times", lang), className="lt-note"))
-    return _page(lang, children)
+        out.append(card(None, graph(standing_heatmap(table, names, lang, t("ov.heatmap", lang)),
+                                    height=max(260, 80 + 44 * table["area"].nunique()))))
+        out.append(district_cards(table, names, view))
+    if view.stats_period == "ytd" or view.end < _period_end(view):
+        out.append(html.P(t("ov.provisional", lang), className="lt-note"))
+    return out
 
 
-# -- pieces -----------------------------------------------------------------
-
-def _page(lang: str, children: list) -> html.Div:
-    other = "en" if lang == "zh" else "zh"
-    href = get_relative_path("/?lang=en" if other == "en" else "/")
-    head = html.Div(className="lt-page-head", children=[
-        html.Div([html.H1(t("overview.title", lang)),
-                  html.P(t("overview.subtitle", lang), className="lt-subtitle")]),
-        dcc.Link(t("overview.switch", lang), href=href, id=ids.OVERVIEW_LANG,
-                 className="lt-lang"),
-    ])
-    return html.Div(id=ids.OVERVIEW, lang=HTML_LANG[lang], className="lt-page",
-                    children=[head, *children])
+def _period_end(view):
+    from ..state import month_bounds
+    if view.stats_period == "month":
+        return month_bounds(view.year, view.month)[1]
+    return view.end.replace(month=12, day=31)
 
 
-def _synthetic_banner(data: Overview, lang: str) -> html.Div:
-    cities = data.cities[data.cities["id"].isin(data.synthetic_cities)]
-    what = [(r.name_en if lang == "en" else r.name_zh) or r.id for r in cities.itertuples()]
-    in_synthetic_city = set(data.stations.loc[data.stations["city_id"].isin(
-        data.synthetic_cities), "code"])
-    loose = [c for c in data.synthetic_stations if c not in in_synthetic_city]
-    what += loose[:20] + (["…"] if len(loose) > 20 else [])
-    return html.Div(id=ids.OVERVIEW_SYNTHETIC_BANNER, role="alert",
-                    className="lt-banner lt-banner-synthetic", children=[
-                        html.Strong(SYNTHETIC_BANNER),
-                        html.P(f"{t('synthetic.detail', lang)} {'、'.join(what)}"),
-                    ])
+# -- the city strip ------------------------------------------------------------------
+
+def _city_row(stats: pd.DataFrame, city: str, pollutant: str, statistic: str):
+    rows = stats[(stats["level"] == "city") & (stats["area"] == city)
+                 & (stats["pollutant"] == pollutant) & (stats["statistic"] == statistic)]
+    return None if rows.empty else rows.iloc[0]
 
 
-def _empty(lang: str, has_stations: bool) -> html.Div:
-    steps: list = []
-    if not has_stations:
-        steps += [html.P(t("empty.no_sites", lang)),
-                  html.Pre("lantian init --sites config/sites/beijing.yaml\n"
-                           "lantian ingest prsa /path/to/PRSA_Data_folder/")]
-    else:
-        steps += [html.P(t("empty.sites", lang)),
-                  html.Pre("lantian ingest prsa /path/to/PRSA_Data_folder/\n"
-                           "lantian ingest csv readings.csv")]
-    steps += [html.P(t("empty.demo", lang)), html.Pre("lantian demo")]
-    return html.Div(id=ids.OVERVIEW_EMPTY, className="lt-banner lt-banner-info",
-                    children=[html.Strong(t("empty.title", lang)), *steps])
+def city_strip(stats: pd.DataFrame, view) -> html.Section:
+    """Tiles: good-day ratio, heavy days, composite index, PM2.5, valid days (with change)."""
+    lang = view.lang
+    tiles = []
+    for key, pollutant, statistic, unit in (
+            ("ov.good_ratio", "AQI", "good_day_ratio", "%"),
+            ("ov.heavy", "AQI", "heavy_days", "天" if lang == "zh" else " d"),
+            ("ov.composite", "ALL", "composite_index", ""),
+            ("ov.pm25", "PM2.5", "annual_mean", " µg/m³"),
+            ("ov.valid_days", "AQI", "valid_aqi_days", "天" if lang == "zh" else " d")):
+        row = _city_row(stats, view.city, pollutant, statistic)
+        tiles.append(_tile(t(key, lang), row, unit, lang))
+    return html.Section(id=ids.OVERVIEW_CITY, className="lt-card", children=[
+        html.H2(f"{t('ov.city', lang)} · {period_caption(view)}"),
+        html.Div(className="lt-summary", children=tiles)])
 
 
-def _db_error(lang: str) -> html.Div:
-    return html.Div(id=ids.OVERVIEW_DB_ERROR, role="alert", className="lt-banner lt-banner-error",
-                    children=[html.Strong(t("dberror.title", lang)),
-                              html.P(t("dberror.hint", lang)),
-                              html.Pre("lantian init --sites config/sites/<city>.yaml")])
-
-
-def _fmt_int(value) -> str:
-    return f"{int(value):,}"
-
-
-def _summary(data: Overview, listed: pd.DataFrame, lang: str) -> html.Div:
-    status = data.status
-    firsts = [v for v in status["first"] if v]
-    lasts = [v for v in status["last"] if v]
-    # days only here ("YYYY-MM-DD HH:MM" strings sort in time order); hours are in the tables
-    period = f"{min(firsts)[:10]} – {max(lasts)[:10]}" if firsts and lasts else "—"
-    n_cities = listed["city_id"].dropna().nunique()
-    items = [
-        (t("summary.cities", lang), _fmt_int(n_cities)),
-        (t("summary.stations", lang), _fmt_int(len(listed))),
-        (t("summary.with_data", lang), _fmt_int(status["station"].nunique())),
-        (t("summary.readings", lang), _fmt_int(status["readings"].sum())),
-        (t("summary.flagged", lang), _fmt_int(status["flagged"].sum())),
-        (t("summary.period", lang), period),
-    ]
-    return html.Div(id=ids.OVERVIEW_SUMMARY, className="lt-summary", children=[
-        html.Div(className="lt-stat" + (" lt-stat-wide" if i == len(items) - 1 else ""),
-                 children=[html.Div(value, className="lt-stat-value"),
-                           html.Div(label, className="lt-stat-label")])
-        for i, (label, value) in enumerate(items)])
-
-
-def _station_names(stations: pd.DataFrame, lang: str) -> list[str]:
-    first, second = ("name_en", "name_zh") if lang == "en" else ("name_zh", "name_en")
-    return [a or b or code for a, b, code in
-            zip(stations[first], stations[second], stations["code"])]
-
-
-def _cities(data: Overview, listed: pd.DataFrame, lang: str) -> list:
-    by_station = {code: rows for code, rows in data.status.groupby("station", sort=False)}
-    sections = []
-    for city_id, stations in listed.groupby("city_id", dropna=False, sort=False):
-        city_id = None if pd.isna(city_id) else city_id
-        if city_id is None:
-            title, synthetic = t("city.none", lang), bool(stations["synthetic"].any())
-        else:
-            row = stations.iloc[0]
-            title = (row["city_en"] if lang == "en" else row["city_zh"]) or city_id
-            synthetic = bool(row["city_synthetic"])
-        heading = [title]
-        if synthetic:
-            heading.append(html.Span(t("city.synthetic_badge", lang), className="lt-badge"))
-        sections.append(html.Section(id=ids.overview_city(city_id), className="lt-card", children=[
-            html.H2(heading), _station_table(stations, by_station, lang)]))
-    return sections
-
-
-def _station_table(stations: pd.DataFrame, by_station: dict, lang: str) -> html.Table:
-    header = html.Thead(html.Tr([html.Th(t(f"col.{c}", lang), className=_num(c)) for c in
-                                 ("code", "name", "district", "role", "pollutant", "readings",
-                                  "first", "last", "flagged")]))
-    names = _station_names(stations, lang)
-    district_col = "district_en" if lang == "en" else "district_zh"
-    body = []
-    for (_, st), name in zip(stations.iterrows(), names):
-        rows = by_station.get(st["code"])
-        span = len(rows) if rows is not None else 1
-        role = st["role"]
-        role_text = t(f"role.{role}", lang) if role in ("evaluation", "background",
-                                                        "excluded") else role
-        lead = [html.Td(st["code"], rowSpan=span, className="lt-code"),
-                html.Td(name, rowSpan=span),
-                html.Td(st[district_col] or "—", rowSpan=span),
-                html.Td(role_text, rowSpan=span, className=f"lt-role lt-role-{role}")]
-        if rows is None:
-            body.append(html.Tr(lead + [html.Td(t("station.no_data", lang), colSpan=5,
-                                                className="lt-muted")],
-                                className="lt-station-start"))
-            continue
-        for i, r in enumerate(rows.itertuples(index=False)):
-            cells = [html.Td(r.pollutant),
-                     html.Td(_fmt_int(r.readings), className="lt-num"),
-                     html.Td(r.first or "—"), html.Td(r.last or "—"),
-                     html.Td(_fmt_int(r.flagged) if r.flagged else "0",
-                             className="lt-num" + (" lt-flagged" if r.flagged else ""))]
-            body.append(html.Tr((lead if i == 0 else []) + cells,
-                                className="lt-station-start" if i == 0 else None))
-    return html.Div(className="lt-table-wrap",
-                    children=html.Table([header, html.Tbody(body)], className="lt-table"))
-
-
-def _num(col: str) -> str | None:
-    return "lt-num" if col in ("readings", "flagged", "run", "read", "new", "changed",
-                               "rejected") else None
-
-
-def _when(value) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+def _fmt(value) -> str:
+    if value is None or pd.isna(value):
         return "—"
-    try:
-        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
-    except (ValueError, TypeError):
-        return str(value)
+    return f"{value:g}" if abs(value) < 1e6 else f"{value:,.0f}"
 
 
-def _runs(runs: pd.DataFrame, lang: str) -> html.Section:
-    children: list = [html.H2(t("runs.title", lang))]
-    if runs.empty:
-        children.append(html.P(t("runs.none", lang), className="lt-muted"))
-        return html.Section(id=ids.OVERVIEW_RUNS, className="lt-card", children=children)
-    cols = ("run", "reader", "file", "status", "started", "read", "new", "changed", "flagged",
-            "rejected", "message")
-    header = html.Thead(html.Tr([html.Th(t(f"col.{c}", lang), className=_num(c)) for c in cols]))
-    body = []
-    for r in runs.itertuples(index=False):
-        status = str(r.status)
-        status_text = (t(f"status.{status}", lang)
-                       if status in ("ok", "unchanged", "failed", "running") else status)
-        body.append(html.Tr([
-            html.Td(str(r.run), className="lt-num"),
-            html.Td(r.reader),
-            html.Td(PurePath(str(r.file)).name, className="lt-file"),
-            html.Td(status_text, className=f"lt-status lt-status-{status}"),
-            html.Td(_when(r.started)),
-            *[html.Td(_fmt_int(v or 0), className="lt-num")
-              for v in (r.read, r.new, r.changed, r.flagged, r.rejected)],
-            html.Td(r.message or "", className="lt-message"),
-        ]))
-    children.append(html.Div(className="lt-table-wrap", children=html.Table(
-        [header, html.Tbody(body)], className="lt-table")))
-    return html.Section(id=ids.OVERVIEW_RUNS, className="lt-card", children=children)
+def _tile(label: str, row, unit: str, lang: str) -> html.Div:
+    if row is None or pd.isna(row["reported"]):
+        return html.Div(className="lt-stat", children=[
+            html.Div("—", className="lt-stat-value"), html.Div(label, className="lt-stat-label")])
+    valid = bool(row["valid"])
+    value = html.Div([_fmt(row["reported"]), html.Span(unit, className="lt-unit")],
+                     className="lt-stat-value" + ("" if valid else " lt-stat-invalid"))
+    change = row.get("change_rate_reported")
+    prev = row.get("previous_reported")
+    if change is not None and pd.notna(change):
+        improved = bool(row.get("improved")) if pd.notna(row.get("improved")) else None
+        arrow = "▲" if change > 0 else ("▼" if change < 0 else "＝")
+        cls = "lt-change-good" if improved else ("lt-change-bad" if improved is False else "")
+        delta = html.Div(className=f"lt-change {cls}", children=[
+            f"{t('ov.vs_last', lang)} {arrow} {abs(change):g}%",
+            html.Span(f" ({t('ov.last_year', lang)} {_fmt(prev)})", className="lt-muted")])
+    elif prev is not None and pd.notna(prev):
+        delta = html.Div(f"{t('ov.last_year', lang)} {_fmt(prev)}", className="lt-change")
+    else:
+        delta = html.Div(t("ov.no_prev", lang), className="lt-change lt-muted")
+    children = [value, html.Div(label, className="lt-stat-label"), delta]
+    if not valid and row.get("detail"):
+        children.append(html.Div(f"{t('ov.not_valid', lang)}: {row['detail']}",
+                                 className="lt-stat-why"))
+    return html.Div(className="lt-stat", children=children)
+
+
+# -- district cards -------------------------------------------------------------------
+
+def district_cards(table: pd.DataFrame, names: dict, view) -> html.Div:
+    lang = view.lang
+    cards = []
+    for area, rows in table.groupby("area", sort=True):
+        worst = min(rows["outlook"], key=WORST.index)
+        href = get_relative_path("/district") + view.shared_search() + f"&district={area}"
+        head = html.Div(className="lt-dcard-head", children=[
+            html.H3(names.get(area, area)),
+            html.Span(t(f"ov.outlook.{worst}", lang),
+                      className=f"lt-chip lt-chip-{OUTLOOK_CLASS[worst]}"),
+        ])
+        body_rows = [html.Tr([html.Th(t(f"ov.col.{c}", lang),
+                                      className="lt-num" if c in ("value", "target", "limit",
+                                                                  "capture") else None)
+                              for c in ("pollutant", "value", "target", "limit", "capture",
+                                        "outlook")])]
+        for r in rows.itertuples(index=False):
+            body_rows.extend(_pollutant_row(r, lang))
+        foot = [dcc.Link(t("ov.details", lang) + " →", href=href, className="lt-more")]
+        if (rows["basis"] == "national").any():
+            foot.insert(0, html.Span("* " + t("ov.national_only", lang), className="lt-muted"))
+        cards.append(html.Article(id=ids.overview_card(area), className="lt-dcard", children=[
+            head, html.Table(className="lt-table lt-dtable", children=html.Tbody(body_rows)),
+            html.Div(className="lt-dcard-foot", children=foot)]))
+    return html.Div(id=ids.OVERVIEW_CARDS, className="lt-dcards", children=cards)
+
+
+def _pollutant_row(r, lang: str) -> list:
+    key = f"ov.statistic.{r.statistic}"
+    statistic = t(key, lang) if has(key) else r.statistic
+    unit = "" if r.pollutant in ("AQI", "ALL") else (" mg/m³" if r.pollutant == "CO" else "")
+    capture = "" if pd.isna(r.n_valid) else f"{int(r.n_valid)}/{int(r.n_required)}"
+    target = f"{r.target:g}" + ("" if r.basis == "target" else "*")
+    limit = "—" if pd.isna(r.national_limit) else f"{r.national_limit:g}"
+    note = r.needed_zh if lang == "zh" else r.needed_en
+    if r.outlook == "insufficient data" or (not r.valid and not r.provisional):
+        note = r.detail
+    cells = [html.Td([html.B(r.pollutant), html.Span(f" {statistic}", className="lt-muted")]),
+             html.Td(_fmt(r.reported) + unit, className="lt-num"),
+             html.Td(target, className="lt-num",
+                     title=None if r.basis == "target" else t("ov.national_only", lang)),
+             html.Td(limit, className="lt-num"),
+             html.Td(capture, className="lt-num"),
+             html.Td(html.Span(t(f"ov.outlook.{r.outlook}", lang),
+                               className=f"lt-chip lt-chip-{OUTLOOK_CLASS[r.outlook]}"))]
+    rows = [html.Tr(cells)]
+    if isinstance(note, str) and note:
+        rows.append(html.Tr(html.Td(note, colSpan=6, className="lt-needed")))
+    return rows
+

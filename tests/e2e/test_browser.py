@@ -46,7 +46,7 @@ def served(tmp_path_factory):
             break
         except OSError:
             time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}/", data
+    yield f"http://127.0.0.1:{port}", data
     server.terminate()
     server.wait(10)
 
@@ -56,7 +56,8 @@ def test_page_renders_offline_in_chromium(served):
     profile = data / "profile"
     result = subprocess.run(
         [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000",
-         "--virtual-time-budget=10000", "--enable-logging=stderr", "--v=0", "--dump-dom", url],
+         "--virtual-time-budget=10000", "--enable-logging=stderr", "--v=0", "--dump-dom",
+         url + "/data"],
         capture_output=True, text=True, timeout=120)
     dom = result.stdout
     assert "SYNTHETIC DEMO DATA" in dom and "合成演示数据" in dom

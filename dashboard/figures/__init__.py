@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from config.sites import POLLUTANTS
 
-from .i18n import t
+from ..i18n import t
 
 FONT_FAMILY = ('"PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", '
                '"Noto Sans CJK SC", sans-serif')
@@ -20,6 +20,68 @@ FONT_FAMILY = ('"PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", '
 # One colour per pollutant, used by every figure (Okabe–Ito, colour-blind safe).
 POLLUTANT_COLORS = {"SO2": "#E69F00", "NO2": "#56B4E9", "PM10": "#009E73",
                     "PM2.5": "#D55E00", "CO": "#0072B2", "O3": "#CC79A7"}
+
+
+#: AQI levels (HJ 633, standards.md §5): upper bound, colour, text colour on it, zh, en.
+AQI_LEVELS = [
+    (50, "#00E400", "#1f2933", "优", "Good"),
+    (100, "#FFFF00", "#1f2933", "良", "Moderate"),
+    (150, "#FF7E00", "#1f2933", "轻度污染", "Lightly polluted"),
+    (200, "#FF0000", "#ffffff", "中度污染", "Moderately polluted"),
+    (300, "#99004C", "#ffffff", "重度污染", "Heavily polluted"),
+    (float("inf"), "#7E0023", "#ffffff", "严重污染", "Severely polluted"),
+]
+NO_DATA_COLOR = "#d5dae0"
+#: Status of a statistic against a target or limit: colour per status.
+STATUS_COLORS = {"meets": "#1b7f3b", "at_risk": "#b7791f", "exceeds": "#c62828",
+                 "insufficient data": "#7b8794"}
+LIMIT_COLOR = "#c62828"       # national limit lines
+TARGET_COLOR = "#1565c0"      # local target lines
+WHO_COLOR = "#6b4fbb"         # WHO guideline lines
+
+
+def aqi_level(aqi) -> int | None:
+    """Index into :data:`AQI_LEVELS` of an AQI value (None for NA)."""
+    if aqi is None or pd.isna(aqi):
+        return None
+    for i, (upper, *_rest) in enumerate(AQI_LEVELS):
+        if aqi <= upper:
+            return i
+    return len(AQI_LEVELS) - 1
+
+
+def aqi_color(aqi) -> str:
+    level = aqi_level(aqi)
+    return NO_DATA_COLOR if level is None else AQI_LEVELS[level][1]
+
+
+def aqi_category(aqi, lang: str = "zh") -> str:
+    level = aqi_level(aqi)
+    if level is None:
+        return "无效" if lang == "zh" else "not valid"
+    return AQI_LEVELS[level][3 if lang == "zh" else 4]
+
+
+def aqi_colorscale() -> list:
+    """A discrete Plotly colour scale over AQI 0–500 with the level colours."""
+    bounds = [0, 50, 100, 150, 200, 300, 500]
+    scale = []
+    for i, (_, colour, *_rest) in enumerate(AQI_LEVELS):
+        lo, hi = bounds[i] / 500, bounds[i + 1] / 500
+        scale += [[lo, colour], [hi, colour]]
+    return scale
+
+
+def empty_figure(message: str, height: int = 320) -> go.Figure:
+    """A blank figure that says why it is blank (no data for this choice)."""
+    fig = go.Figure()
+    base_layout(fig, "")
+    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font={"size": 15, "color": "#616e7c"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=height)
+    return fig
 
 
 def base_layout(fig: go.Figure, title: str) -> go.Figure:

@@ -1,0 +1,84 @@
+"""The dashboard's cache: computed frames keyed by the database's data version.
+
+Ingest bumps ``meta.data_version`` in the same transaction that writes
+readings (``store.db.bump_data_version``); every cache key here carries that
+version, so a load makes all earlier entries unreachable at once and no view
+ever mixes old and new data. Entries are whole results (catalogues, a city's
+daily values for a year, a period's statistics), never half-built ones.
+
+Backend (``config.settings``): an in-process cache by default (one web
+process, the embedded database), or Redis when ``cache_url`` is set, so that
+several gunicorn workers and web servers share one cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import Callable, TypeVar
+
+from flask import g, has_request_context
+from flask_caching import Cache
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+cache = Cache()
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def init_cache(server, cache_url: str = "", *, timeout: int = 24 * 3600) -> None:
+    """Attach the cache to a Flask server (in-process, or Redis at ``cache_url``)."""
+    if cache_url:
+        config = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": cache_url,
+                  "CACHE_KEY_PREFIX": "lantian:"}
+    else:
+        # Bounded: a city-year of daily values is a few MB; old versions age out.
+        config = {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 256}
+    config["CACHE_DEFAULT_TIMEOUT"] = timeout
+    cache.init_app(server, config=config)
+
+
+def _key(name: str, version: int, parts: tuple) -> str:
+    raw = repr(parts).encode("utf-8")
+    return f"{name}:v{version}:{hashlib.sha1(raw).hexdigest()[:20]}"
+
+
+def _lock_for(key: str) -> threading.Lock:
+    with _locks_guard:
+        if len(_locks) > 1024:
+            _locks.clear()
+        return _locks.setdefault(key, threading.Lock())
+
+
+def cached(name: str, version: int, parts: tuple, compute: Callable[[], T]) -> T:
+    """``compute()``'s result, from the cache when this (name, version, parts) was seen.
+
+    Concurrent requests for the same missing entry in one process compute it
+    once (a per-key lock); a failing cache backend (Redis down) degrades to
+    computing, it never breaks a page.
+    """
+    key = _key(name, version, parts)
+    memo = g.setdefault("_lantian_memo", {}) if has_request_context() else {}
+    if key in memo:
+        return memo[key]
+    try:
+        value = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage must not take the dashboard down
+        log.warning("cache get failed for %s", key, exc_info=True)
+        value = None
+    if value is None:
+        with _lock_for(key):
+            try:
+                value = cache.get(key)
+            except Exception:  # noqa: BLE001
+                value = None
+            if value is None:
+                value = compute()
+                try:
+                    cache.set(key, value)
+                except Exception:  # noqa: BLE001
+                    log.warning("cache set failed for %s", key, exc_info=True)
+    memo[key] = value
+    return value

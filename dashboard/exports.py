@@ -1,0 +1,71 @@
+"""Table downloads: ``/export/<table>.csv`` and ``/export/<table>.xlsx``.
+
+A page registers the function that builds one of its tables
+(:func:`register_export`); the route resolves the same URL state as the page
+(the query string), builds the same frame and sends it as CSV (UTF-8 with BOM,
+so Excel opens Chinese text correctly) or as an Excel workbook. The export is
+a plain GET link, so it can be shared like the page and checked by the server's
+access rules (issue: staff accounts) like any other route.
+"""
+from __future__ import annotations
+
+import io
+import re
+from typing import Callable
+
+import pandas as pd
+from flask import Response, abort, request
+
+from .context import engine_of
+from .queries import catalog
+from .state import View, resolve
+
+#: name → (builder(view, catalog, engine) -> DataFrame, page_keys)
+EXPORTS: dict[str, tuple[Callable, tuple]] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
+
+
+def register_export(name: str, build: Callable[[View, object, object], pd.DataFrame],
+                    page_keys: tuple = ()) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"bad export name {name!r}")
+    EXPORTS[name] = (build, tuple(page_keys))
+
+
+def export_url(name: str, fmt: str, view: View) -> str:
+    from dash import get_relative_path
+    return get_relative_path(f"/export/{name}.{fmt}") + view.search()
+
+
+def frame_bytes(frame: pd.DataFrame, fmt: str, sheet: str = "data") -> bytes:
+    if fmt == "csv":
+        return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, index=False, sheet_name=sheet[:31])
+    return buffer.getvalue()
+
+
+MIME = {"csv": "text/csv; charset=utf-8",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def register_routes(server) -> None:
+    @server.route("/export/<name>.<fmt>")
+    def export_table(name: str, fmt: str):
+        if name not in EXPORTS or fmt not in MIME:
+            abort(404)
+        build, page_keys = EXPORTS[name]
+        engine = engine_of(server)
+        cat = catalog(engine)
+        view = resolve(request.args.to_dict(), cat.city_ids(), cat.spans, cat.default_city(),
+                       page_keys)
+        frame = build(view, cat, engine)
+        stem = f"lantian-{name}-{view.city}-{view.start}-{view.end}"
+        if cat.is_synthetic(view.city):
+            stem += "-SYNTHETIC"
+            frame = frame.assign(note="SYNTHETIC demo data, not measurements")
+        body = frame_bytes(frame, fmt, sheet=name)
+        return Response(body, mimetype=MIME[fmt], headers={
+            "Content-Disposition": f'attachment; filename="{stem}.{fmt}"',
+            "Cache-Control": "no-store"})
