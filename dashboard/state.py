@@ -169,18 +169,19 @@ def resolve(query: dict, cities: list[str], spans: dict[str, tuple[date, date]],
     first, last = spans.get(city, (date(today.year, 1, 1), today))
 
     default_period, default_year = default_period_of(first, last, today)
-    period = query.get("period") or ""
-    if period not in PERIODS:
-        if period:
-            notices.append((f"未知时段 “{period}”。", f"Unknown period “{period}”."))
-        period = default_period if not query.get("year") else (
-            "ytd" if last < date(last.year, 12, 31) else "year")
     year = _int(query.get("year"), 1900, 2200)
     if year is None or not (first.year <= year <= last.year):
         if query.get("year"):
             notices.append((f"{query.get('year')} 年没有数据，已显示 {default_year} 年。",
                             f"No data for {query.get('year')}; showing {default_year}."))
         year = default_year
+    period = query.get("period") or ""
+    if period not in PERIODS:
+        if period:
+            notices.append((f"未知时段 “{period}”。", f"Unknown period “{period}”."))
+        # a chosen year still in progress: its year to date; a complete one: the year
+        period = default_period if year == default_year else (
+            "ytd" if year == last.year and last < date(year, 12, 31) else "year")
     month = _int(query.get("month"), 1, 12)
     if month is None:
         month = last.month if year == last.year else 12

@@ -93,3 +93,51 @@ def shared_data() -> Path:
 
 BEIJING_SITES = ROOT / "config" / "sites" / "beijing.yaml"
 YANGQUAN_SITES = ROOT / "config" / "sites" / "yangquan.yaml"
+
+
+def _lantian(url: str, *args) -> None:
+    """Run the installed ``lantian`` command against ``url`` (as a user would)."""
+    import subprocess
+    import sys
+    env = {**os.environ, "LANTIAN_DATABASE_URL": url, "LANTIAN_SETTINGS": ""}
+    done = subprocess.run([str(Path(sys.executable).with_name("lantian")), *map(str, args)],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.fixture(scope="session")
+def beijing_db_url(shared_data, tmp_path_factory) -> str:
+    """A SQLite database holding the whole real Beijing set (12 stations, 2013-03 … 2017-02).
+
+    Built once per test session with the CLI (about 5 s); tests must not write to it.
+    """
+    url = f"sqlite:///{tmp_path_factory.mktemp('beijing') / 'beijing.sqlite'}"
+    _lantian(url, "init", "--sites", BEIJING_SITES)
+    _lantian(url, "ingest", "prsa", shared_data / "beijing-multisite", "--quiet")
+    return url
+
+
+@pytest.fixture(scope="session")
+def demo_db_url(tmp_path_factory) -> str:
+    """A SQLite database with the SYNTHETIC demo city (2024-01-01 … 2025-06-30).
+
+    Built once per test session with the CLI; tests must not write to it.
+    """
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
+    _lantian(url, "init", "--sites", YANGQUAN_SITES)
+    _lantian(url, "demo", "--until", "2025-06-30", "--quiet")
+    return url
+
+
+@pytest.fixture(scope="session")
+def beijing_app(beijing_db_url):
+    """The dashboard on the real Beijing database (one app per session)."""
+    from dashboard.app import create_app
+    return create_app(beijing_db_url, cache_url="")
+
+
+@pytest.fixture(scope="session")
+def demo_app(demo_db_url):
+    """The dashboard on the SYNTHETIC demo database (one app per session)."""
+    from dashboard.app import create_app
+    return create_app(demo_db_url, cache_url="")

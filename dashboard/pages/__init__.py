@@ -5,6 +5,12 @@ and ``layout(**query)``; :func:`dashboard.app.create_app` registers them with
 ``dash.register_page`` — page modules never register themselves, so building
 several apps in one process registers nothing twice.
 """
-from . import data, overview
+import importlib
+import importlib.util
 
-PAGES = [overview, data]
+# Navigation order. While pages are being added, a name whose module does not
+# exist yet is skipped (never a placeholder page).
+ORDER = ["overview", "ranking", "exceedances", "district", "station", "map", "standards",
+         "data"]
+PAGES = [importlib.import_module(f"{__name__}.{name}") for name in ORDER
+         if importlib.util.find_spec(f"{__name__}.{name}") is not None]

@@ -1,0 +1,70 @@
+"""Helpers for dashboard tests: walk component trees, call pages, ask the router.
+
+Pages are plain functions of their query (``layout(**query)``); call them with
+:func:`render` inside the app's context, or go through Dash's router with
+:func:`route` exactly as the browser does.
+"""
+from __future__ import annotations
+
+import json
+
+from plotly.utils import PlotlyJSONEncoder
+
+ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
+
+
+def dump(component) -> str:
+    return json.dumps(component, cls=PlotlyJSONEncoder, ensure_ascii=False)
+
+
+def walk(node):
+    """Every Dash component in a tree (depth first)."""
+    if isinstance(node, (list, tuple)):
+        for child in node:
+            yield from walk(child)
+        return
+    if not hasattr(node, "to_plotly_json"):
+        return
+    yield node
+    yield from walk(getattr(node, "children", None))
+
+
+def by_id(tree, component_id):
+    found = [c for c in walk(tree) if getattr(c, "id", None) == component_id]
+    return found[0] if found else None
+
+
+def of_type(tree, name: str) -> list:
+    """Components of one type name (``"Graph"``, ``"AgGrid"``, ``"Table"`` …)."""
+    return [c for c in walk(tree) if type(c).__name__ == name]
+
+
+def text(node) -> str:
+    if isinstance(node, (list, tuple)):
+        return " ".join(text(c) for c in node)
+    if hasattr(node, "to_plotly_json"):
+        return text(getattr(node, "children", None))
+    return "" if node is None else str(node)
+
+
+def render(app, module, **query):
+    """``module.layout(**query)`` for ``app`` (its database), as the router would call it."""
+    with app.server.test_request_context():
+        return module.layout(**query)
+
+
+def route(client, path: str = "/", search: str = "") -> dict:
+    """Ask the pages router for ``path`` + ``search``; returns the response JSON."""
+    client.get("/")  # the first request registers the router callback
+    payload = {
+        "output": ROUTER_OUTPUT,
+        "outputs": [{"id": "_pages_content", "property": "children"},
+                    {"id": "_pages_store", "property": "data"}],
+        "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
+                   {"id": "_pages_location", "property": "search", "value": search}],
+        "changedPropIds": ["_pages_location.pathname"],
+        "state": [],
+    }
+    response = client.post("/_dash-update-component", json=payload)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_json()
