@@ -169,9 +169,12 @@ def control(name: str) -> dict:
     return {"type": ids.CONTROL, "name": name}
 
 
-def labelled(label: str, component, className: str = "") -> html.Label:
-    return html.Label(className=f"lt-control {className}".strip(), children=[
-        html.Span(label, className="lt-control-label"), component])
+def labelled(label: str, component, className: str = "") -> html.Div:
+    # A Div, not a Label: radio items are labels themselves, and a label inside a
+    # label sends every click to the first radio button.
+    return html.Div(className=f"lt-control {className}".strip(), role="group",
+                    **{"aria-label": label}, children=[
+                        html.Span(label, className="lt-control-label"), component])
 
 
 def dropdown(name: str, options: list, value, label: str, *, width: int = 160,
@@ -342,6 +345,10 @@ def register_callbacks(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     def controls_to_url(values, starts, ends, search):
+        if callback_context.triggered_id is None or len(callback_context.triggered) != 1:
+            # fired because a page's controls appeared (every input "triggers"), not
+            # because a user changed one: the URL already says what is shown
+            return no_update
         names = [item["id"]["name"] for item in callback_context.inputs_list[0]]
         pairs = list(zip(names, values))
         if starts and ends:

@@ -1,0 +1,209 @@
+"""Every staff page in a real browser: Debian's headless Chromium driven by Playwright.
+
+Nothing is downloaded: Playwright (the PyPI package, never ``playwright
+install``) drives ``/usr/bin/chromium``. One ``lantian serve`` process serves a
+database holding the real Beijing set (when ``../shared/data`` is present) and
+the SYNTHETIC demo city. For each page registered in the app, in Chinese and in
+English, on each city: the page renders with no console error, no failed
+request and no request to another host, shows no error box, and a screenshot
+is written to ``tests/e2e/screenshots/`` (git-ignored) for a person to look at.
+The main controls are then used as a user would: they change the URL and what
+is shown.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.conftest import BEIJING_SITES, SHARED_DATA, YANGQUAN_SITES
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LANTIAN = str(Path(sys.executable).with_name("lantian"))
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+DEMO_UNTIL = "2025-06-30"
+
+playwright_api = pytest.importorskip("playwright.sync_api",
+                                     reason="playwright (PyPI) is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(env, *args):
+    done = subprocess.run([LANTIAN, *map(str, args)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium; .ci/run does)")
+    data = tmp_path_factory.mktemp("pages")
+    env = {**os.environ, "LANTIAN_DATA_DIR": str(data), "LANTIAN_SETTINGS": "",
+           "LANTIAN_DATABASE_URL": f"sqlite:///{data / 'pages.sqlite'}", "LANTIAN_CACHE_URL": ""}
+    cities = []
+    if (SHARED_DATA / "beijing-multisite").is_dir():
+        _run(env, "init", "--sites", BEIJING_SITES)
+        _run(env, "ingest", "prsa", SHARED_DATA / "beijing-multisite", "--quiet")
+        cities.append("beijing")
+    _run(env, "init", "--sites", YANGQUAN_SITES)
+    _run(env, "demo", "--until", DEMO_UNTIL, "--quiet")
+    cities.append("yangquan-demo")
+    port = _free_port()
+    proc = subprocess.Popen([LANTIAN, "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}", cities
+    proc.terminate()
+    _, err = proc.communicate(timeout=10)
+    # the server logs a traceback for any page that failed to render: there must be none
+    assert "Traceback" not in err, err[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Watched:
+    """A browser page that records console errors, failed and foreign requests."""
+
+    def __init__(self, browser, base: str, width: int = 1400, height: int = 1000):
+        self.page = browser.new_page(viewport={"width": width, "height": height},
+                                     locale="zh-CN")
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        host = urlparse(base).netloc
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
+                     else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+        self.page.on("request", lambda r: self.foreign.append(r.url)
+                     if urlparse(r.url).netloc not in (host, "") and not r.url.startswith(
+                         ("data:", "blob:")) else None)
+
+    def open(self, url: str):
+        self.page.goto(url, wait_until="networkidle")
+        self.settle()
+
+    def settle(self):
+        self.page.wait_for_selector("#_pages_content .lt-page", timeout=30000)
+        self.page.wait_for_load_state("networkidle")
+        # Dash marks the app busy while callbacks run
+        self.page.wait_for_function("!document.querySelector('[data-dash-is-loading=\"true\"]')",
+                                    timeout=30000)
+
+    def wait_for_query(self, part: str):
+        """The address shows ``part`` (history.pushState: no page load to wait for)."""
+        self.page.wait_for_function(f"location.search.includes({part!r})", timeout=15000)
+        self.settle()
+
+    def close(self):
+        self.page.close()
+
+
+def _pages():
+    from dashboard.pages import PAGES
+    return [(m.__name__.rsplit(".", 1)[-1], m.PATH) for m in PAGES]
+
+
+PAGES = _pages()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("name,path", PAGES)
+def test_every_page_renders_cleanly(server, browser, name, path, lang):
+    base, cities = server
+    SHOTS.mkdir(exist_ok=True)
+    for city in cities:
+        query = f"?city={city}" + ("&lang=en" if lang == "en" else "")
+        view = Watched(browser, base)
+        try:
+            view.open(base + path + query)
+            body = view.page.inner_text("#_pages_content")
+            view.page.screenshot(path=str(SHOTS / f"{name}-{city}-{lang}.png"), full_page=True)
+            assert view.page.query_selector("#page-error") is None, body[:500]
+            assert view.page.query_selector("#page-db-error") is None, body[:500]
+            assert view.errors == [], view.errors
+            assert view.foreign == [], view.foreign
+            if city == "yangquan-demo":
+                assert "SYNTHETIC DEMO DATA" in body
+            if lang == "en" and path != "/data":
+                # the interface speaks English: no Chinese in the control labels
+                labels = view.page.inner_text("#page-controls")
+                assert not re.search(r"[\u4e00-\u9fff]", labels.replace("北京市", "")
+                                     .replace("阳泉", "")), labels
+        finally:
+            view.close()
+
+
+@pytest.mark.parametrize("name,path", [p for p in PAGES if p[1] != "/data"])
+def test_period_control_changes_url_and_content(server, browser, name, path):
+    """Choosing "月度" (month) writes period=month into the address and re-renders."""
+    base, cities = server
+    city = cities[0]
+    view = Watched(browser, base)
+    try:
+        view.open(f"{base}{path}?city={city}")
+        before = view.page.inner_text("#page-body") if view.page.query_selector(
+            "#page-body") else ""
+        view.page.click("#page-controls label:has-text('月度')")
+        view.wait_for_query("period=month")
+        view.settle()
+        query = parse_qs(urlparse(view.page.url).query)
+        assert query["period"] == ["month"] and query["city"] == [city]
+        # the month control appears and the content is that month's
+        assert view.page.query_selector("#page-controls >> text=月份") is not None
+        after = view.page.inner_text("#page-body")
+        assert after != before
+        assert view.errors == [], view.errors
+    finally:
+        view.close()
+
+
+def test_city_and_language_switch_and_shared_links(server, browser):
+    base, cities = server
+    view = Watched(browser, base)
+    try:
+        view.open(f"{base}/?city={cities[0]}")
+        view.page.click("#page-lang")
+        view.wait_for_query("lang=en")
+        view.settle()
+        assert "Overview" in view.page.inner_text("#_pages_content")
+        # navigation links carry the shared state (city, language) to the other pages
+        nav = view.page.eval_on_selector_all("#app-nav a", "els => els.map(e => e.href)")
+        assert nav and all("lang=en" in h and f"city={cities[0]}" in h for h in nav), nav
+        if len(cities) > 1:
+            view.page.click(f"#page-controls .dash-dropdown >> nth=0")
+            view.page.keyboard.type("")
+            option = view.page.get_by_role("option").filter(has_text=re.compile("Yangquan|阳泉"))
+            option.first.click()
+            view.wait_for_query("city=yangquan-demo")
+            view.settle()
+            assert "SYNTHETIC DEMO DATA" in view.page.inner_text("#_pages_content")
+        assert view.errors == [], view.errors
+    finally:
+        view.close()
