@@ -10,7 +10,7 @@ import pytest
 from config.sites import Target, load_site_config
 from indicators.frames import STAT_COLUMNS
 from indicators.rounding import round_ratio
-from indicators.targets import remaining_average_needed, target_table
+from indicators.targets import outlook, remaining_average_needed, standing, target_table
 from tests.conftest import YANGQUAN_SITES
 
 
@@ -173,3 +173,53 @@ def test_targets_from_the_site_file():
     assert row["status_target"] == "meets"
     assert (out["status_target"] == "insufficient data").sum() == 11
     assert target_table(stats, site.targets, year=2020).empty
+
+
+# --- standing and outlook ----------------------------------------------------------------
+
+def test_standing_puts_national_limits_where_there_is_no_local_target():
+    stats = frame(stat("chengqu", "NO2", "annual_mean", 38),
+                  stat("chengqu", "PM2.5", "annual_mean", 36),
+                  stat("chengqu", "CO", "p95_daily", 1.6),
+                  stat("chengqu", "O3", "p90_mda8", 150))
+    out = standing(stats, TARGETS[:2], year=2021, areas=["chengqu"])
+    t = out.set_index(["pollutant", "statistic"])
+    # local targets keep their values; the others take the Grade II 2012 limits
+    assert t.loc[("NO2", "annual_mean"), ["basis", "target"]].tolist() == ["target", 37.0]
+    assert t.loc[("SO2", "annual_mean"), ["basis", "target"]].tolist() == ["target", 18.0]
+    assert t.loc[("PM2.5", "annual_mean"), ["basis", "target"]].tolist() == ["national", 35.0]
+    assert t.loc[("CO", "p95_daily"), ["basis", "target"]].tolist() == ["national", 4.0]
+    assert t.loc[("O3", "p90_mda8"), ["basis", "target"]].tolist() == ["national", 160.0]
+    assert t.loc[("PM10", "annual_mean"), "basis"] == "national"
+    # order: SO2, NO2, PM10, PM2.5, CO, O3
+    assert out["pollutant"].tolist() == ["SO2", "NO2", "PM10", "PM2.5", "CO", "O3"]
+    assert t.loc[("NO2", "annual_mean"), "outlook"] == "exceeded"      # complete year, 38 > 37
+    assert t.loc[("PM2.5", "annual_mean"), "outlook"] == "exceeded"    # 36 > 35
+    assert t.loc[("CO", "p95_daily"), "outlook"] == "on track"
+    assert t.loc[("SO2", "annual_mean"), "outlook"] == "insufficient data"  # no statistic
+    assert t.loc[("PM10", "annual_mean"), "outlook"] == "insufficient data"
+
+
+def test_outlook_of_a_year_in_progress():
+    # 300 valid days to 26 Oct, 66 left; target 37
+    rows = [stat("chengqu", "NO2", "annual_mean", r, valid=False, period="2021-YTD-10-26",
+                 end="2021-10-26", n_valid=300) for r in (30, 38, 60)]
+    outs = [standing(frame(r), TARGETS[:1], year=2021, areas=["chengqu"]) for r in rows]
+    no2 = [o[o["pollutant"] == "NO2"].iloc[0] for o in outs]
+    # 30 now: the rest may average up to (37.5·366 − 9000)/66 → needs ≤ 71, above the target
+    assert (no2[0]["needed"], no2[0]["outlook"]) == (71.0, "on track")
+    # 38 now: needs ≤ 35 for the rest, still possible → at risk
+    assert (no2[1]["needed"], no2[1]["outlook"]) == (35.0, "at risk")
+    # 60 now: even 66 days at zero give (18000)/366 = 49.2 > 37 → exceeded already
+    assert (no2[2]["needed_status"], no2[2]["outlook"]) == ("out of reach", "exceeded")
+
+
+def test_outlook_needs_below_target_is_at_risk_even_when_below_now():
+    # at or below the target now, but the rest of the year must average below the
+    # target to stay there: at risk; a rest allowed above the target: on track
+    table = pd.DataFrame({"status_target": ["meets", "meets", "exceeds", "insufficient data"],
+                          "provisional": [True, True, False, False],
+                          "needed_status": ["needs", "needs", "", ""],
+                          "needed": [36.0, 40.0, np.nan, np.nan],
+                          "target": [37.0, 37.0, 37.0, 37.0]})
+    assert outlook(table).tolist() == ["at risk", "on track", "exceeded", "insufficient data"]

@@ -24,7 +24,7 @@ def standing_heatmap(table: pd.DataFrame, names: dict, lang: str = "zh",
 
     Green below 90 % of the target, amber 90–100 %, red above; grey where the
     statistic is missing or not valid for a complete period. The cell text is
-    the reported value and the target.
+    the reported value (also on grey cells, where it gives no verdict).
     """
     rows = table[table["pollutant"].isin(POLLUTANT_ORDER)]
     if rows.empty:
@@ -45,9 +45,8 @@ def standing_heatmap(table: pd.DataFrame, names: dict, lang: str = "zh",
             ("target" if r.basis == "target" else "limit")
         if pd.notna(r.reported) and r.outlook != "insufficient data" and r.target > 0:
             ratio[i, j] = r.reported / r.target
-            text[i, j] = f"{r.reported:g}"
-        else:
-            text[i, j] = "—"
+        # a value whose statistic is not valid stays readable on the grey "no verdict" cell
+        text[i, j] = "—" if pd.isna(r.reported) else f"{r.reported:g}"
         hover[i, j] = (f"{names.get(r.area, r.area)} · {r.pollutant}<br>"
                        f"{'' if pd.isna(r.reported) else f'{r.reported:g}'} / "
                        f"{target_word} {r.target:g}")

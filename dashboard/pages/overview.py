@@ -124,7 +124,8 @@ def city_strip(stats: pd.DataFrame, view) -> html.Section:
             ("ov.pm25", "PM2.5", "annual_mean", " µg/m³"),
             ("ov.valid_days", "AQI", "valid_aqi_days", "天" if lang == "zh" else " d")):
         row = _city_row(stats, view.city, pollutant, statistic)
-        tiles.append(_tile(t(key, lang), row, unit, lang))
+        # more valid days is neither better nor worse air: no good/bad colour for it
+        tiles.append(_tile(t(key, lang), row, unit, lang, judged=statistic != "valid_aqi_days"))
     return html.Section(id=ids.OVERVIEW_CITY, className="lt-card", children=[
         html.H2(f"{t('ov.city', lang)} · {period_caption(view)}"),
         html.Div(className="lt-summary", children=tiles)])
@@ -136,7 +137,7 @@ def _fmt(value) -> str:
     return f"{value:g}" if abs(value) < 1e6 else f"{value:,.0f}"
 
 
-def _tile(label: str, row, unit: str, lang: str) -> html.Div:
+def _tile(label: str, row, unit: str, lang: str, judged: bool = True) -> html.Div:
     if row is None or pd.isna(row["reported"]):
         return html.Div(className="lt-stat", children=[
             html.Div("—", className="lt-stat-value"), html.Div(label, className="lt-stat-label")])
@@ -146,7 +147,8 @@ def _tile(label: str, row, unit: str, lang: str) -> html.Div:
     change = row.get("change_rate_reported")
     prev = row.get("previous_reported")
     if change is not None and pd.notna(change):
-        improved = bool(row.get("improved")) if pd.notna(row.get("improved")) else None
+        improved = bool(row.get("improved")) if judged and pd.notna(row.get("improved")) \
+            and change != 0 else None
         arrow = "▲" if change > 0 else ("▼" if change < 0 else "＝")
         cls = "lt-change-good" if improved else ("lt-change-bad" if improved is False else "")
         delta = html.Div(className=f"lt-change {cls}", children=[
