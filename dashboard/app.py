@@ -91,6 +91,7 @@ def create_app(database_url: str | None = None, cache_url: str | None = None) ->
         use_pages=True,
         pages_folder="",            # pages are registered explicitly (see module docstring)
         serve_locally=True,
+        compress=True,              # gzip: page payloads are mostly repetitive JSON
         title=t("app.title"),
         update_title=None,
         index_string=INDEX_STRING,

@@ -61,3 +61,59 @@ def data_city(city_id: str | None) -> str:
 def overview_card(district: str) -> str:
     """Id of one district's card on the overview."""
     return f"overview-card-{_slug(district)}"
+
+# Page "/exceedances" — 超标 / Exceedances.
+EXCEEDANCES_NOTICES = "exceedances-notices"
+EXCEEDANCES_NOTE = "exceedances-note"
+EXCEEDANCES_SUMMARY = "exceedances-summary"
+EXCEEDANCES_GRID = "exceedances-grid"
+EXCEEDANCES_CALENDAR = "exceedances-calendar"
+EXCEEDANCES_TABLE = "exceedances-table"
+EXCEEDANCES_EXPORT_CSV = "exceedances-export-csv"
+EXCEEDANCES_EXPORT_XLSX = "exceedances-export-xlsx"
+
+# Page "/ranking" — 排名 / Ranking.
+RANKING_CHART = "ranking-chart"
+RANKING_TABLE = "ranking-table"
+RANKING_COUNTS = "ranking-counts"
+RANKING_EMPTY = "ranking-empty"
+RANKING_EXPORT_CSV = "ranking-export-csv"
+RANKING_EXPORT_XLSX = "ranking-export-xlsx"
+
+# Page "/standards" — 标准对比 / Standards.
+STANDARDS_CHART = "standards-chart"
+STANDARDS_DAYS_CHART = "standards-days-chart"
+STANDARDS_TABLE = "standards-table"
+STANDARDS_NOTE = "standards-note"
+STANDARDS_EMPTY = "standards-empty"
+STANDARDS_EXPORT_CSV = "standards-export-csv"
+STANDARDS_EXPORT_XLSX = "standards-export-xlsx"
+
+# Page "/district" — 区县 / District.
+DISTRICT_SUMMARY = "district-summary"
+DISTRICT_TREND = "district-trend"
+DISTRICT_MONTHLY = "district-monthly"
+DISTRICT_PATH = "district-path"
+DISTRICT_NEEDED = "district-needed"
+DISTRICT_STATIONS = "district-stations"
+DISTRICT_STATIONS_TABLE = "district-stations-table"
+DISTRICT_STATIONS_CHART = "district-stations-chart"
+DISTRICT_LEDGER = "district-ledger"
+DISTRICT_LEDGER_CARD = "district-ledger-card"
+
+# Page "/station" — 站点 / Station.
+STATION_SUMMARY = "station-summary"
+STATION_SERIES = "station-series"
+STATION_PROFILES = "station-profiles"
+STATION_CAPTURE = "station-capture"
+STATION_READINGS = "station-readings"
+STATION_READINGS_CARD = "station-readings-card"
+
+# Page "/map" — 地图 / Map.
+MAP_GRAPH = "map-graph"
+MAP_NOTE = "map-note"
+MAP_NOTICES = "map-notices"
+MAP_MISSING = "map-missing"
+MAP_EMPTY = "map-empty"
+MAP_TABLE = "map-table"
+MAP_TABLE_CARD = "map-table-card"

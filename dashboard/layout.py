@@ -262,14 +262,15 @@ def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], 
         children.append(html.Div(id=ids.PAGE_NOTICES, className="lt-notices", children=[
             html.P(zh if lang == "zh" else en) for zh, en in view.notices]))
     controls = global_controls(view, cat, profile=profile_control)
-    if extra_controls is not None:
-        controls += extra_controls(view, cat)
+    controls_at = len(children)
     children.append(html.Div(id=ids.PAGE_CONTROLS, className="lt-controls", children=controls))
     if view.city not in cat.spans:
         children.append(html.Div(id=ids.PAGE_EMPTY, children=empty_state(
             t("page.no_data", lang), "lantian status")))
         return _frame(page, lang, title, subtitle, path, view, children)
     try:
+        if extra_controls is not None:
+            children[controls_at].children = controls + list(extra_controls(view, cat))
         content = body(view, cat, engine)
     except SQLAlchemyError:
         log.exception("%s: reading the database failed", page)

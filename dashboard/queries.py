@@ -350,3 +350,188 @@ def standing_rows(engine, view) -> pd.DataFrame:
                         year=year, period=view.stats_label, areas=districts)
     parts = (str(engine.url), view.city, view.stats_label, view.profile_arg, view.year)
     return cached("standing", current_version(engine), parts, compute)
+
+
+# -- Exceedances page (超标): daily values against their daily limits -----------------
+
+EXCEEDANCE_POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
+
+
+@dataclass
+class ExceedanceData:
+    """The districts' and the city's days of a date range, against their daily limits.
+
+    ``days``: level, area, date, pollutant (SO2, NO2, PM10, PM2.5, CO, O3 = the
+    MDA8), reported (published daily value, NaN when not valid), valid,
+    n_valid, n_required, limit (24-h / MDA8 limit of that day's profile and the
+    area's grade, ``indicators.daily_limits``), exceeds (listed by
+    ``indicators.statistics.exceedances``), multiple ((C − S)/S, NaN unless
+    exceeds), profile. ``aqi``: level, area, date, aqi (Int64), category_zh,
+    category_en, colour, primary. ``rows``: the ``exceedances`` rows themselves.
+    ``targets``: the city's local targets (``store.frames.targets``).
+    """
+
+    days: pd.DataFrame
+    aqi: pd.DataFrame
+    rows: pd.DataFrame
+    targets: pd.DataFrame
+    grades: dict
+
+    @property
+    def empty(self) -> bool:
+        return self.days.empty and self.aqi.empty
+
+
+def _compute_exceedance_data(engine, city: str, start, end, profile: str | None
+                             ) -> ExceedanceData:
+    import numpy as np
+
+    from indicators.daily_limits import DAILY_LIMIT_OF, daily_limits
+    from indicators.statistics import exceedances
+    from store.frames import targets as stored_targets
+
+    daily, aqi = daily_between(engine, city, start, end, profile)
+    grades = city_year(engine, city, pd.Timestamp(start).year, profile).grades
+    with engine.connect() as conn:
+        targets = stored_targets(conn, city)
+    areas = ["district", "city"]
+    daily = daily[daily["level"].isin(areas) & daily["pollutant"].isin(list(DAILY_LIMIT_OF))]
+    aqi = aqi[aqi["level"].isin(areas)]
+    rows = exceedances(daily, grades=grades, profile=profile)
+    valid = daily["valid"].to_numpy(dtype=bool, na_value=False)
+    days = pd.DataFrame({
+        "level": daily["level"].astype(str).to_numpy(),
+        "area": daily["area"].astype(str).to_numpy(),
+        "date": pd.to_datetime(daily["date"]).to_numpy("datetime64[s]"),
+        "pollutant": daily["pollutant"].astype(str).replace({"O3_MDA8": "O3"}).to_numpy(),
+        "reported": np.where(valid, pd.to_numeric(daily["reported"]).to_numpy("float64",
+                                                                                na_value=np.nan),
+                             np.nan),
+        "valid": valid,
+        "n_valid": daily["n_valid"].to_numpy(),
+        "n_required": daily["n_required"].to_numpy(),
+        "limit": daily_limits(daily, grades=grades, profile=profile),
+        "profile": (daily["profile"].astype(str).to_numpy() if profile is None
+                    else np.full(len(daily), profile, dtype=object)),
+    })
+    keys = ["level", "area", "date", "pollutant"]
+    listed = rows[keys + ["multiple"]].assign(
+        level=rows["level"].astype(str), area=rows["area"].astype(str),
+        date=pd.to_datetime(rows["date"]).to_numpy("datetime64[s]"),
+        pollutant=rows["pollutant"].astype(str), exceeds=True)
+    days = days.merge(listed, on=keys, how="left", validate="one_to_one")
+    days["exceeds"] = days["exceeds"].fillna(False).astype(bool)
+    days["multiple"] = days["multiple"].astype("float64")
+    keep = ["level", "area", "date", "aqi", "category_zh", "category_en", "colour", "primary"]
+    aqi = aqi[[c for c in keep if c in aqi.columns]].assign(
+        level=aqi["level"].astype(str), area=aqi["area"].astype(str),
+        date=pd.to_datetime(aqi["date"]).to_numpy("datetime64[s]")).reset_index(drop=True)
+    return ExceedanceData(days=days, aqi=aqi, rows=rows.reset_index(drop=True),
+                          targets=targets, grades=grades)
+
+
+def exceedance_data(engine, view) -> ExceedanceData:
+    """:class:`ExceedanceData` of the view's city from ``view.start`` to ``view.end`` (cached)."""
+    from .cache import cached
+    parts = (str(engine.url), view.city, view.start.isoformat(), view.end.isoformat(),
+             view.profile_arg)
+    return cached("exceedance_data", current_version(engine), parts,
+                  lambda: _compute_exceedance_data(engine, view.city, view.start, view.end,
+                                                   view.profile_arg))
+
+
+# -- District and station pages (appended) --------------------------------------------
+
+def month_stats(engine, city: str, year: int, profile: str | None = None) -> pd.DataFrame:
+    """Monthly period statistics of every area of ``city`` in ``year``
+    (``pipeline.period_table(..., period="month")``, STAT_COLUMNS; cached)."""
+    from .cache import cached
+
+    def compute():
+        from indicators import pipeline
+        from indicators.frames import STAT_COLUMNS
+        cy = city_year(engine, city, int(year), profile)
+        if cy.empty:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in STAT_COLUMNS})
+        return pipeline.period_table(cy.daily, cy.aqi, period="month", grades=cy.grades,
+                                     profile=profile)
+    return cached("month_stats", current_version(engine),
+                  (str(engine.url), city, int(year), profile), compute)
+
+
+def station_hourly(engine, code: str, start, end) -> pd.DataFrame:
+    """One station's hourly values from ``start`` to ``end`` (days, inclusive) as the
+    statistics see them (``store.frames.hourly_frame``: QC-excluded values NaN; cached)."""
+    from .cache import cached
+
+    def compute():
+        import numpy as np
+
+        from store.frames import hourly_frame
+        first = np.datetime64(pd.Timestamp(start).date(), "s")
+        last = np.datetime64(pd.Timestamp(end).date(), "s") + np.timedelta64(23 * 3600, "s")
+        with engine.connect() as conn:
+            return hourly_frame(conn, stations=[code], start=first, end=last)
+    return cached("station_hourly", current_version(engine),
+                  (str(engine.url), code, str(start), str(end)), compute)
+
+
+def station_readings_cached(engine, code: str, start, end) -> pd.DataFrame:
+    """:func:`station_readings` (values with QC flag names), cached by data version."""
+    from .cache import cached
+    return cached("station_readings", current_version(engine),
+                  (str(engine.url), code, str(start), str(end)),
+                  lambda: station_readings(engine, code, start, end))
+
+
+def ranking_rows(engine, view, statistic: str, pollutant: str, level: str,
+                 areas: tuple) -> pd.DataFrame:
+    """:func:`indicators.ranking.rank` of ``areas`` (every district or station of the city)
+    on one statistic of the view's period, with the change against the same period last
+    year (cached). Empty when the period has no statistics."""
+    from .cache import cached
+
+    def compute():
+        from indicators.ranking import rank
+
+        def pick(stats):
+            return stats[(stats["statistic"] == statistic) & (stats["level"] == level)
+                         & (stats["pollutant"] == pollutant)]
+        stats = period_stats(engine, view)
+        if stats.empty:
+            return pd.DataFrame()
+        previous = previous_stats(engine, view)
+        table = rank(pick(stats), by=statistic, pollutant=pollutant, level=level,
+                     period=view.stats_label, areas=list(areas),
+                     previous=None if previous is None else pick(previous))
+        if previous is None:
+            table = table.assign(previous_reported=float("nan"), change_rate=float("nan"),
+                                 change_rate_reported=float("nan"),
+                                 improved=pd.array([pd.NA] * len(table), dtype="boolean"))
+        return table
+    parts = (str(engine.url), view.city, view.stats_label, view.profile_arg, view.year,
+             statistic, pollutant, level, tuple(areas))
+    return cached("ranking_rows", current_version(engine), parts, compute)
+
+
+def profile_rows(engine, view, profile: str, level: str, area: str) -> pd.DataFrame:
+    """One area's period statistics under ``profile`` with that profile's limits and
+    verdicts (:func:`indicators.comparison.against_limits`; cached). ``profile`` is
+    forced (``dataclasses.replace(view, profile=…)``); empty without statistics."""
+    from dataclasses import replace
+
+    from .cache import cached
+
+    def compute():
+        from indicators.comparison import against_limits
+        forced = replace(view, profile=profile)
+        stats = period_stats(engine, forced)
+        if stats.empty:
+            return pd.DataFrame()
+        rows = stats[(stats["level"] == level) & (stats["area"] == area)]
+        year = view.end.year if view.stats_period == "ytd" else view.year
+        grades = city_year(engine, view.city, year, profile).grades
+        return against_limits(rows, profile, grades).assign(profile=profile) \
+            .reset_index(drop=True)
+    parts = (str(engine.url), view.city, view.stats_label, view.year, profile, level, area)
+    return cached("profile_rows", current_version(engine), parts, compute)

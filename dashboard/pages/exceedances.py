@@ -1,0 +1,518 @@
+"""Page ``/exceedances`` — 超标 / Exceedances: which districts exceeded which limit, on which days.
+
+For the chosen period (year, year to date, month or a custom range):
+
+- per district (and the city) the number of exceedance days per pollutant,
+  the days with any exceedance and the days with AQI > 100;
+- a district × day grid coloured by the daily AQI level, or — for one
+  pollutant — by whether the day's value (O3: MDA8) exceeded its daily limit
+  (optionally also marking days above the district's annual *target* level,
+  clearly labelled as an indication only);
+- an openair-style calendar of one district (page key ``district``);
+- the table of exceedance days (date, area, pollutant, value, limit,
+  exceedance multiple, AQI, level, primary pollutant), downloadable as CSV and
+  Excel (``/export/exceedances.csv|xlsx``, built by :func:`table_frame`, the
+  function that builds the table on the page).
+
+Page keys: ``pollutant`` (AQI | SO2 | NO2 | PM10 | PM2.5 | CO | O3; default
+AQI = every pollutant), ``basis`` (limit | target; default limit) and
+``district`` (the calendar's area; default the city). Every number comes
+from indicators through :func:`dashboard.queries.exceedance_data`: the
+exceedances and multiples from ``indicators.statistics.exceedances``, the
+daily limits from ``indicators.daily_limits``, the AQI from ``indicators.aqi``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from dash import dcc, get_relative_path, html
+
+from .. import ids
+from ..cache import cached
+from ..exports import export_url, register_export
+from ..figures import AQI_LEVELS
+from ..figures import exceedances as fx
+from ..i18n import register, t
+from ..layout import card, dropdown, empty_state, graph, grid, period_caption, staff_page
+from ..queries import current_version, exceedance_data
+
+PATH = "/exceedances"
+NAME = "超标"
+NAME_EN = "Exceedances"
+TITLE = "超标 · 蓝天 Lantian"
+PAGE_KEYS = ("pollutant", "basis", "district")
+CHOICES = ("AQI", "SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
+BASES = ("limit", "target")
+TABLE_COLUMNS = ["date", "area", "area_name", "pollutant", "averaging", "value", "unit",
+                 "limit", "multiple", "aqi", "aqi_level", "primary_pollutant", "profile"]
+#: The table's columns shown on the page (the download has all of TABLE_COLUMNS).
+GRID_COLUMNS = ["date", "area_name", "pollutant", "value", "unit", "limit", "multiple", "aqi",
+                "aqi_level", "primary_pollutant"]
+
+register({
+    "exc.title": ("超标", "Exceedances"),
+    "exc.subtitle": ("各区县逐日超标情况：哪些天、哪种污染物超过了日均限值，超标多少倍。",
+                     "Which days each district exceeded a daily limit, for which pollutant, "
+                     "and by how much."),
+    "exc.ctl.pollutant": ("污染物", "Pollutant"),
+    "exc.ctl.basis": ("对照", "Compare with"),
+    "exc.ctl.district": ("日历区域", "Calendar of"),
+    "exc.all": ("AQI（全部污染物）", "AQI (all pollutants)"),
+    "exc.basis.limit": ("国家日均限值", "National daily limit"),
+    "exc.basis.target": ("地方年均目标（参考）", "Local annual target (indicative)"),
+    "exc.city_row": ("全市", "Whole city"),
+    "exc.synthetic": ("合成演示数据 SYNTHETIC", "SYNTHETIC demo data"),
+    "exc.rule": ("超标日：日均值（O3 为日最大8小时平均）超过当日适用标准的日均限值（O3 为8小时限值）；"
+                 "超标倍数 =（C − S）/ S。数据不足、无有效日均值的日子不作判定（灰色）。",
+                 "An exceedance day: the daily mean (O3: the daily maximum 8-h mean) is above the "
+                 "daily limit in force that day (O3: the 8-h limit); exceedance multiple = "
+                 "(C − S) / S. Days without a valid daily value are not judged (grey)."),
+    "exc.rule.auto": ("限值按各日适用的国家标准（2026-03-01 前为 GB 3095-2012）及区县的功能区类别。",
+                      "Limits are those of the national standard in force each day (GB 3095-2012 "
+                      "before 2026-03-01) for the district's grade."),
+    "exc.rule.forced": ("限值按所选标准：{profile}。", "Limits of the chosen standard: {profile}."),
+    "exc.rule.us": ("美国 EPA 2024 只定义 AQI（美国算法与分级），没有日均浓度限值：本页只能按 AQI 级别显示。",
+                    "US EPA 2024 defines only an AQI (US method and categories), no daily "
+                    "concentration limits: this page can show AQI levels only."),
+    "exc.target_note": ("地方目标是年均浓度目标，不能用来判定单日超标：单日是否超标始终按国家日均限值判定。"
+                        "“对照地方目标”时，日均值高于年均目标值、但未超过日均限值的日子以橙色标出，"
+                        "仅表示当日浓度高于全年须平均达到的水平，供参考，不算超标。"
+                        "没有地方目标的区域（如全市）只按日均限值着色。",
+                        "Local targets are annual-mean targets; they cannot judge a single day, so "
+                        "an exceedance is always against the national daily limit. With “local "
+                        "annual target”, days above the annual target value but within the daily "
+                        "limit are shaded orange: the day was above the level the whole year must "
+                        "average — an indication, not an exceedance. Areas without a target (such "
+                        "as the city) are shaded against the daily limit only."),
+    "exc.no_target": ("{pollutant} 没有地方年均目标，按国家日均限值显示。",
+                      "{pollutant} has no local annual target; shown against the national daily "
+                      "limit."),
+    "exc.bad_pollutant": ("未知污染物 “{value}”，已显示 AQI。",
+                          "Unknown pollutant “{value}”; showing the AQI."),
+    "exc.bad_basis": ("未知对照方式 “{value}”，已按国家日均限值显示。",
+                      "Unknown comparison “{value}”; showing the national daily limit."),
+    "exc.bad_district": ("未知区域 “{value}”，日历显示全市。",
+                         "Unknown area “{value}”; the calendar shows the whole city."),
+    "exc.no_data": ("所选时段没有数据。", "No data in the chosen period."),
+    "exc.no_limit": ("所选标准没有 {pollutant} 的日均浓度限值，无法判定超标。请改选 AQI、其他污染物或其他标准。",
+                     "The chosen standard sets no daily limit for {pollutant}, so no day can "
+                     "exceed it. Choose the AQI, another pollutant or another standard."),
+    "exc.summary": ("各区域超标天数", "Exceedance days per area"),
+    "exc.summary_hint": ("点击区域名称查看其日历。", "Click an area to see its calendar."),
+    "exc.col.area": ("区域", "Area"),
+    "exc.col.any": ("超标天数（任一污染物）", "Days with any exceedance"),
+    "exc.col.aqi100": ("AQI>100 天数", "Days AQI > 100"),
+    "exc.col.valid": ("有效 AQI 天数", "Valid AQI days"),
+    "exc.grid.aqi": ("各区域逐日 AQI 级别", "Daily AQI level by area"),
+    "exc.grid.pollutant": ("各区域逐日 {pollutant} 超标情况",
+                           "Daily {pollutant} against its limit, by area"),
+    "exc.calendar": ("{area} 日历", "{area}: calendar"),
+    "exc.calendar.aqi": ("AQI 级别", "AQI level"),
+    "exc.calendar.ratio": ("日均值 ÷ 日均限值（颜色在限值处跳变；悬停查看浓度）",
+                           "daily value ÷ daily limit (the colour steps at the limit; hover for "
+                           "the value)"),
+    "exc.ratio_bar": ("÷ 限值", "÷ limit"),
+    "exc.table": ("超标记录", "Exceedance days"),
+    "exc.table_count": ("共 {n} 条（{what}）。", "{n} rows ({what})."),
+    "exc.table_none": ("所选时段没有超标记录。", "No exceedance in the chosen period."),
+    "exc.export_csv": ("下载 CSV", "Download CSV"),
+    "exc.export_xlsx": ("下载 Excel", "Download Excel"),
+    "exc.export_hint": ("下载内容与本表一致（当前时段与所选污染物）。",
+                        "Downloads hold exactly this table (this period and pollutant)."),
+    "exc.tcol.date": ("日期", "Date"),
+    "exc.tcol.area_name": ("区域", "Area"),
+    "exc.tcol.pollutant": ("污染物", "Pollutant"),
+    "exc.tcol.averaging": ("平均时间", "Averaging"),
+    "exc.tcol.value": ("浓度", "Value"),
+    "exc.tcol.unit": ("单位", "Unit"),
+    "exc.tcol.limit": ("限值", "Limit"),
+    "exc.tcol.multiple": ("超标倍数", "Multiple"),
+    "exc.tcol.aqi": ("AQI", "AQI"),
+    "exc.tcol.aqi_level": ("空气质量级别", "AQI category"),
+    "exc.tcol.primary_pollutant": ("首要污染物", "Primary"),
+    "exc.tcol.profile": ("标准", "Standard"),
+    "exc.avg.24h": ("24小时平均", "24-h mean"),
+    "exc.avg.mda8": ("日最大8小时平均", "daily max 8-h mean"),
+})
+
+
+# -- choices (page keys, validated) ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Choice:
+    pollutant: str                 # AQI or one of the six
+    basis: str                     # limit | target (target only when a target exists)
+    district: str                  # calendar area: the city id or a district id
+    notices: tuple = ()            # messages about replaced URL values
+    targets: tuple = ()            # ((area, value), …) annual-mean targets used (basis target)
+
+
+def _annual_targets(frame: pd.DataFrame, pollutant: str, year: int) -> dict:
+    """Area → annual-mean target value of ``pollutant`` applying in ``year``."""
+    if frame.empty or pollutant == "AQI":
+        return {}
+    rows = frame[(frame["pollutant"] == pollutant) & (frame["statistic"] == "annual_mean")]
+    first = pd.to_numeric(rows["first_year"], errors="coerce")
+    last = pd.to_numeric(rows["last_year"], errors="coerce")
+    rows = rows[(first.isna() | (first <= year)) & (last.isna() | (last >= year))]
+    return {str(a): float(v) for a, v in zip(rows["area"], rows["value"])}
+
+
+def choices(view, cat, targets: pd.DataFrame | None = None) -> Choice:
+    """The page keys of ``view`` checked against the catalogue (unknown values fall back)."""
+    lang = view.lang
+    notices = []
+    pollutant = view.params.get("pollutant", "AQI")
+    if pollutant not in CHOICES:
+        upper = {c.upper(): c for c in CHOICES}
+        if pollutant.upper() in upper:
+            pollutant = upper[pollutant.upper()]
+        else:
+            notices.append(t("exc.bad_pollutant", lang, value=pollutant[:40]))
+            pollutant = "AQI"
+    basis = view.params.get("basis", "limit")
+    if basis not in BASES:
+        notices.append(t("exc.bad_basis", lang, value=basis[:40]))
+        basis = "limit"
+    found = {}
+    if basis == "target":
+        found = _annual_targets(targets if targets is not None else pd.DataFrame(), pollutant,
+                                view.end.year)
+        if not found:
+            if pollutant != "AQI":
+                notices.append(t("exc.no_target", lang, pollutant=pollutant))
+            basis = "limit"
+    areas = [view.city] + cat.city_districts(view.city)["id"].astype(str).tolist()
+    district = view.params.get("district", view.city)
+    if district not in areas:
+        notices.append(t("exc.bad_district", lang, value=district[:40]))
+        district = view.city
+    return Choice(pollutant, basis, district, tuple(notices), tuple(sorted(found.items())))
+
+
+def _area_order(view, cat) -> list[str]:
+    return [view.city] + cat.city_districts(view.city)["id"].astype(str).tolist()
+
+
+def _row_names(view, cat) -> dict:
+    names = cat.names("district", view.lang)
+    names[view.city] = t("exc.city_row", view.lang)
+    return names
+
+
+def _table_names(view, cat) -> dict:
+    names = cat.names("district", view.lang)
+    names[view.city] = cat.name("city", view.city, view.lang)
+    return names
+
+
+def _levels(view) -> list:
+    """AQI levels of the view's profile: HJ 633 unless the US EPA AQI is chosen."""
+    if view.profile:
+        from config.standards import load_profile
+        prof = load_profile(view.profile)
+        if prof.kind == "us-aqi":
+            return [(float("inf") if lv.get("max") is None else float(lv["max"]), lv["colour"],
+                     "#ffffff" if i >= 3 else "#1f2933", lv["zh"], lv["en"])
+                    for i, lv in enumerate(prof.aqi["levels"])]
+    return AQI_LEVELS
+
+
+def _titled(text: str, view, synthetic: bool) -> str:
+    """A chart or table title, marked when the city's data is synthetic."""
+    return f"{t('exc.synthetic', view.lang)} — {text}" if synthetic else text
+
+
+def _memo(name: str, engine, view, choice: "Choice", compute):
+    """Presentation frames of this view and choice, cached by data version (warm renders
+    only draw). The key holds everything they depend on, never the calendar's area."""
+    parts = (str(engine.url), view.city, view.start.isoformat(), view.end.isoformat(),
+             view.profile_arg, view.lang, choice.pollutant, choice.basis, choice.targets)
+    return cached(f"exc_{name}", current_version(engine), parts, compute)
+
+
+# -- the table (and its export) ----------------------------------------------------------
+
+def _published(values: pd.Series) -> np.ndarray:
+    """Numbers as published: whole numbers as int (``154``, not ``154.0``), None for NaN."""
+    x = pd.to_numeric(values).astype("float64").to_numpy()
+    out = np.empty(len(x), dtype=object)
+    out[:] = None
+    ok = ~np.isnan(x)
+    whole = ok & (x == np.round(x))
+    out[whole] = x[whole].astype(np.int64)
+    frac = ok & ~whole
+    out[frac] = x[frac]
+    return out
+
+
+def table_frame(view, cat, engine) -> pd.DataFrame:
+    """The exceedance days of the view (rows of ``indicators.statistics.exceedances`` for the
+    city and its districts), filtered by the chosen pollutant, with the day's AQI.
+
+    Columns ``TABLE_COLUMNS``: date (YYYY-MM-DD), area (id), area_name, pollutant,
+    averaging, value (reported), unit, limit, multiple ((C − S)/S), aqi, aqi_level,
+    primary_pollutant, profile. Sorted by date, area (city first), pollutant.
+    Used by the page's grid and by ``/export/exceedances.csv|xlsx``.
+    """
+    data = exceedance_data(engine, view)
+    choice = choices(view, cat, data.targets)
+    return _memo("table", engine, view, choice, lambda: _table(view, cat, data, choice))
+
+
+def _table(view, cat, data, choice: Choice) -> pd.DataFrame:
+    lang = view.lang
+    rows = data.rows
+    if choice.pollutant != "AQI":
+        rows = rows[rows["pollutant"] == choice.pollutant]
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in TABLE_COLUMNS})
+    rows = rows.assign(level=rows["level"].astype(str), area=rows["area"].astype(str),
+                       date=pd.to_datetime(rows["date"]).to_numpy("datetime64[s]"))
+    aqi = data.aqi
+    cat_col = "category_zh" if lang == "zh" else "category_en"
+    extra = aqi[["level", "area", "date", "aqi"]].assign(
+        aqi_level=aqi[cat_col].fillna("").astype(str) if cat_col in aqi else "",
+        primary_pollutant=(fx.primary_labels(aqi["primary"]) if "primary" in aqi else ""))
+    rows = rows.merge(extra, on=["level", "area", "date"], how="left", validate="many_to_one")
+    order = {a: i for i, a in enumerate(_area_order(view, cat))}
+    p_order = {p: i for i, p in enumerate(fx.POLLUTANTS)}
+    rows = rows.assign(_a=rows["area"].map(order).fillna(len(order)),
+                       _p=rows["pollutant"].map(p_order)).sort_values(
+        ["date", "_a", "_p"], kind="stable").reset_index(drop=True)
+    names = _table_names(view, cat)
+    averaging = {"24h": t("exc.avg.24h", lang), "mda8": t("exc.avg.mda8", lang)}
+    out = pd.DataFrame({
+        "date": rows["date"].dt.strftime("%Y-%m-%d"),
+        "area": rows["area"],
+        "area_name": rows["area"].map(names).fillna(rows["area"]),
+        "pollutant": rows["pollutant"],
+        "averaging": rows["averaging"].map(averaging).fillna(rows["averaging"]),
+        "value": _published(rows["value"]),
+        "unit": np.where(rows["pollutant"] == "CO", "mg/m³", "µg/m³"),
+        "limit": _published(rows["limit"]),
+        "multiple": rows["multiple"].astype("float64"),
+        "aqi": rows["aqi"].astype("Int64"),
+        "aqi_level": rows["aqi_level"].fillna(""),
+        "primary_pollutant": rows["primary_pollutant"].fillna(""),
+        "profile": rows["profile"].astype(str),
+    })
+    return out[TABLE_COLUMNS]
+
+
+register_export("exceedances", table_frame, PAGE_KEYS)
+
+
+def _table_card(view, cat, engine, choice: Choice, synthetic: bool) -> html.Section:
+    lang = view.lang
+    frame = table_frame(view, cat, engine)[GRID_COLUMNS]
+    what = t("exc.all", lang) if choice.pollutant == "AQI" else \
+        fx.pollutant_label(choice.pollutant, lang)
+    links = html.Div(className="lt-exc-export", children=[
+        html.A(t("exc.export_csv", lang), href=export_url("exceedances", "csv", view),
+               id=ids.EXCEEDANCES_EXPORT_CSV, className="lt-exc-button", download=""),
+        html.A(t("exc.export_xlsx", lang), href=export_url("exceedances", "xlsx", view),
+               id=ids.EXCEEDANCES_EXPORT_XLSX, className="lt-exc-button", download=""),
+        html.Span(t("exc.export_hint", lang), className="lt-muted"),
+    ])
+    if frame.empty:
+        content = empty_state(t("exc.table_none", lang))
+    else:
+        def col(field, width, numeric=False, **extra):
+            spec = {"field": field, "headerName": t(f"exc.tcol.{field}", lang), "minWidth": width,
+                    "flex": 1 if not numeric else 0.6, **extra}
+            return {**spec, "type": "numericColumn"} if numeric else spec
+        columns = [col("date", 120, sort="asc"), col("area_name", 120), col("pollutant", 100),
+                   col("value", 90, True), col("unit", 80), col("limit", 80, True),
+                   col("multiple", 100, True), col("aqi", 80, True),
+                   col("aqi_level", 170 if lang == "en" else 120),
+                   col("primary_pollutant", 150 if lang == "en" else 120)]
+        content = html.Div(className="lt-exc-tablewrap", children=[
+            html.P(t("exc.table_count", lang, n=len(frame), what=what), className="lt-note"),
+            grid(frame, columns, id=ids.EXCEEDANCES_TABLE, lang=lang,
+                 page_size=25 if len(frame) > 25 else None),
+        ])
+    return card(_titled(f"{t('exc.table', lang)} · {period_caption(view)}", view, synthetic),
+                links, content)
+
+
+# -- summary ---------------------------------------------------------------------------
+
+def summary_frame(data, order: list) -> pd.DataFrame:
+    """Per area (rows in ``order``): days with any exceedance (``AQI``), exceedance days per
+    pollutant, days with AQI > 100 (``aqi100``) and days with a valid AQI (``valid``) —
+    counts of the rows of ``exceedances`` and of the daily AQI frame."""
+    rows = data.rows
+    cols = ["AQI", *fx.POLLUTANTS, "aqi100", "valid"]
+    out = pd.DataFrame(0, index=pd.Index(order, name="area"), columns=cols, dtype="int64")
+    if len(rows):
+        area = rows["area"].astype(str)
+        counts = rows.groupby([area, rows["pollutant"].astype(str)]).size().unstack(fill_value=0)
+        counts = counts.reindex(index=order, columns=list(fx.POLLUTANTS), fill_value=0)
+        out[list(fx.POLLUTANTS)] = counts.to_numpy()
+        out["AQI"] = rows["date"].groupby(area).nunique().reindex(order, fill_value=0).to_numpy()
+    if len(data.aqi):
+        aqi = pd.to_numeric(data.aqi["aqi"]).astype("float64")
+        area = data.aqi["area"].astype(str)
+        out["valid"] = aqi.notna().groupby(area).sum().reindex(order, fill_value=0).to_numpy()
+        out["aqi100"] = (aqi > 100).groupby(area).sum().reindex(order, fill_value=0).to_numpy()
+    return out
+
+
+def _summary_card(view, cat, counts: pd.DataFrame, choice: Choice, names: dict,
+                  synthetic: bool) -> html.Section:
+    lang = view.lang
+    hl = choice.pollutant
+
+    def th(label, key=None):
+        return html.Th(label, className="lt-num" + (" lt-exc-hl" if key == hl else ""))
+
+    def num(value, key=None, strong=False):
+        value = int(value)
+        cls = "lt-num" + (" lt-exc-hl" if key == hl else "") + \
+            (" lt-exc-zero" if value == 0 else (" lt-exc-pos" if strong else ""))
+        return html.Td(str(value), className=cls)
+
+    head = html.Tr([html.Th(t("exc.col.area", lang)), th(t("exc.col.any", lang), "AQI"),
+                    *[th("O3 (8h)" if p == "O3" else p, p) for p in fx.POLLUTANTS],
+                    th(t("exc.col.aqi100", lang)), th(t("exc.col.valid", lang))])
+    body = []
+    for area, row in counts.iterrows():      # one row per area (≤ a few dozen)
+        href = get_relative_path(PATH) + view.search(district=area if area != view.city else None)
+        link = dcc.Link(names.get(area, area), href=href,
+                        className="lt-exc-area" + (" lt-exc-current" if area == choice.district
+                                                   else ""))
+        cells = [html.Td(link), num(row["AQI"], "AQI", True)]
+        cells += [num(row[p], p, True) for p in fx.POLLUTANTS]
+        cells += [num(row["aqi100"]), num(row["valid"])]
+        body.append(html.Tr(cells, className="lt-exc-city" if area == view.city else None))
+    table = html.Div(className="lt-table-wrap", children=html.Table(
+        className="lt-table lt-exc-summary", children=[html.Thead(head), html.Tbody(body)]))
+    return card(_titled(f"{t('exc.summary', lang)} · {period_caption(view)}", view, synthetic),
+                table, html.P(t("exc.summary_hint", lang), className="lt-note"),
+                id=ids.EXCEEDANCES_SUMMARY)
+
+
+# -- the page ------------------------------------------------------------------------------
+
+def _controls(view, cat) -> list:
+    lang = view.lang
+    choice = choices(view, cat)
+    options = [{"label": t("exc.all", lang) if c == "AQI" else fx.pollutant_label(c, lang),
+                "value": c} for c in CHOICES]
+    out = [dropdown("pollutant", options, choice.pollutant, t("exc.ctl.pollutant", lang),
+                    width=190)]
+    # the basis choice only where a local annual target exists for the pollutant
+    if choice.pollutant != "AQI" and view.city in cat.spans:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ..context import current_engine
+        try:
+            targets = exceedance_data(current_engine(), view).targets
+        except SQLAlchemyError:         # the page body reports the database error
+            targets = pd.DataFrame()
+        if _annual_targets(targets, choice.pollutant, view.end.year):
+            basis = view.params.get("basis", "limit")
+            out.append(dropdown("basis", [{"label": t(f"exc.basis.{b}", lang), "value": b}
+                                          for b in BASES],
+                                basis if basis in BASES else "limit",
+                                t("exc.ctl.basis", lang), width=220))
+    return out
+
+
+def layout(**query) -> html.Div:
+    return staff_page(page="exceedances", title=(t("exc.title"), t("exc.title", "en")),
+                      subtitle=(t("exc.subtitle"), t("exc.subtitle", "en")), query=query,
+                      body=body, path=PATH, page_keys=PAGE_KEYS, extra_controls=_controls)
+
+
+def _rule_note(view, choice: Choice) -> html.Div:
+    lang = view.lang
+    lines = [t("exc.rule", lang)]
+    if view.profile and _levels(view) is not AQI_LEVELS:
+        lines.append(t("exc.rule.us", lang))
+    elif view.profile:
+        lines.append(t("exc.rule.forced", lang, profile=t(f"profile.{view.profile}", lang)))
+    else:
+        lines.append(t("exc.rule.auto", lang))
+    children = [html.P(" ".join(lines))]
+    if choice.basis == "target":
+        children.append(html.P(t("exc.target_note", lang), className="lt-exc-target-note"))
+    return html.Div(id=ids.EXCEEDANCES_NOTE, className="lt-note lt-exc-note", children=children)
+
+
+def _cells(view, cat, data, choice: Choice) -> pd.DataFrame | None:
+    """Grid cells of every area (None: the standard has no daily limit for the pollutant)."""
+    if choice.pollutant == "AQI":
+        return fx.aqi_cells(data.aqi, data.days, view.lang, _levels(view))
+    mine = data.days[data.days["pollutant"] == choice.pollutant]
+    if mine.empty or mine["limit"].isna().all():
+        return None
+    targets = dict(choice.targets) if choice.basis == "target" else None
+    return fx.pollutant_cells(data.days, data.aqi, choice.pollutant, view.lang, targets)
+
+
+def body(view, cat, engine) -> list:
+    lang = view.lang
+    data = exceedance_data(engine, view)
+    choice = choices(view, cat, data.targets)
+    out: list = []
+    if choice.notices:
+        out.append(html.Div(id=ids.EXCEEDANCES_NOTICES, className="lt-notices",
+                            children=[html.P(n) for n in choice.notices]))
+    if data.empty:
+        return out + [empty_state(t("exc.no_data", lang))]
+    out.append(_rule_note(view, choice))
+    synthetic = cat.is_synthetic(view.city)
+    row_names = _row_names(view, cat)
+    order = _area_order(view, cat)
+    counts = _memo("summary", engine, view, choice, lambda: summary_frame(data, order))
+    out.append(_summary_card(view, cat, counts, choice, _table_names(view, cat), synthetic))
+    caption = period_caption(view)
+    if choice.pollutant == "AQI":
+        legend = fx.aqi_state_legend(_levels(view), lang)
+        grid_title = t("exc.grid.aqi", lang)
+    else:
+        legend = fx.pollutant_state_legend(lang, target=choice.basis == "target")
+        grid_title = t("exc.grid.pollutant", lang,
+                       pollutant=fx.pollutant_label(choice.pollutant, lang))
+    cells = _memo("cells", engine, view, choice, lambda: _cells(view, cat, data, choice))
+    if cells is None:
+        message = empty_state(t("exc.no_limit", lang, pollutant=choice.pollutant))
+        out.append(card(_titled(f"{grid_title} · {caption}", view, synthetic), message,
+                        id=ids.EXCEEDANCES_GRID))
+    else:
+        fig = fx.day_grid(cells, order, row_names, view.start, view.end, legend=legend,
+                          title=_titled(f"{grid_title} · {caption}", view, synthetic), lang=lang)
+        out.append(card(None, graph(fig, id=ids.EXCEEDANCES_GRID,
+                                    height=int(fig.layout.height))))
+        out.append(_calendar_card(view, cat, cells, choice, legend, row_names, synthetic))
+    out.append(_table_card(view, cat, engine, choice, synthetic))
+    return out
+
+
+def _calendar_card(view, cat, cells: pd.DataFrame, choice: Choice, legend, names,
+                   synthetic: bool) -> html.Section:
+    lang = view.lang
+    options = [{"label": names.get(a, a), "value": a} for a in _area_order(view, cat)]
+    control = dropdown("district", options, choice.district, t("exc.ctl.district", lang),
+                       width=200)
+    mine = cells[cells["area"] == choice.district]
+    area = names.get(choice.district, choice.district)
+    if choice.district == view.city:
+        area = cat.name("city", view.city, lang)
+    if choice.pollutant == "AQI":
+        what = t("exc.calendar.aqi", lang)
+        fig = fx.calendar(mine, view.start, view.end, mode="aqi", legend=legend, lang=lang,
+                          title=_titled(f"{t('exc.calendar', lang, area=area)} · {what}",
+                                        view, synthetic))
+    else:
+        what = f"{fx.pollutant_label(choice.pollutant, lang)} {t('exc.calendar.ratio', lang)}"
+        fig = fx.calendar(mine, view.start, view.end, mode="ratio", lang=lang,
+                          ratio_title=t("exc.ratio_bar", lang),
+                          title=_titled(f"{t('exc.calendar', lang, area=area)} · {what}",
+                                        view, synthetic))
+    return card(None, html.Div(className="lt-exc-calctl", children=control),
+                graph(fig, id=ids.EXCEEDANCES_CALENDAR, height=int(fig.layout.height)))
