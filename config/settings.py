@@ -11,13 +11,31 @@ Environment variables (all optional):
                           web process, or ``redis://host:6379/0`` for one cache
                           shared by several processes and servers
 
+Outgoing mail (weekly reports), each also a key of the settings file:
+
+``LANTIAN_SMTP_HOST``     SMTP server (default ``localhost``)
+``LANTIAN_SMTP_PORT``     its port (default 25; 587 with starttls, 465 with ssl)
+``LANTIAN_SMTP_TLS``      ``none`` | ``starttls`` | ``ssl`` (default ``none``)
+``LANTIAN_SMTP_USER``     login (default: no login)
+``LANTIAN_SMTP_PASSWORD`` password (never printed)
+``LANTIAN_MAIL_FROM``     sender address (default ``lantian@localhost``)
+``LANTIAN_MAIL_ATTEMPTS`` delivery attempts per message (default 4)
+``LANTIAN_MAIL_BACKOFF``  seconds before the first retry, doubled each retry (default 5)
+``LANTIAN_SMTP_TIMEOUT``  socket timeout in seconds (default 30)
+
+Scheduled jobs (``lantian scheduler``) are a list in the settings file only::
+
+    jobs:
+      - {kind: weekly_report, cron: "0 8 * * mon", city: beijing}
+      - {kind: ingest, cron: "15 * * * *", reader: csv, path: /data/incoming/*.csv}
+
 The default database is never in the current directory, so running the CLI
 from another folder cannot silently create a second, empty database.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import platformdirs
@@ -26,6 +44,8 @@ import yaml
 from .errors import ConfigError
 
 ENV_PREFIX = "LANTIAN_"
+SMTP_TLS = ("none", "starttls", "ssl")
+DEFAULT_SMTP_PORT = {"none": 25, "starttls": 587, "ssl": 465}
 
 
 @dataclass(frozen=True)
@@ -34,6 +54,16 @@ class Settings:
     database_url: str
     settings_file: Path | None = None
     cache_url: str = ""
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_tls: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    mail_from: str = "lantian@localhost"
+    mail_attempts: int = 4
+    mail_backoff: float = 5.0
+    smtp_timeout: float = 30.0
+    jobs: tuple = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,5 +116,44 @@ def load_settings(environ: dict | None = None) -> Settings:
         raise ConfigError(path if from_file.get("cache_url") else "environment", "cache_url",
                           f"{cache_url!r} is not a Redis URL",
                           "use redis://host:6379/0, or leave it empty for a per-process cache")
-    return Settings(data_dir=data_dir, database_url=database_url,
-                    settings_file=path if path.is_file() else None, cache_url=cache_url)
+    def where(name: str):
+        """Where a value came from, for the error message."""
+        return "environment" if env.get(ENV_PREFIX + name.upper()) else path
+
+    def number(name: str, kind, default, lo, hi, fix: str):
+        raw = pick(name, default)
+        try:
+            value = kind(raw)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not lo <= value <= hi:
+            key = ENV_PREFIX + name.upper() if where(name) == "environment" else name
+            raise ConfigError(where(name), key, f"{raw!r} is not a valid {name}", fix)
+        return value
+
+    smtp_tls = str(pick("smtp_tls", "none")).strip().lower()
+    if smtp_tls not in SMTP_TLS:
+        key = "LANTIAN_SMTP_TLS" if where("smtp_tls") == "environment" else "smtp_tls"
+        raise ConfigError(where("smtp_tls"), key, f"{smtp_tls!r} is not a TLS mode",
+                          "use none, starttls or ssl")
+    smtp_port = number("smtp_port", int, DEFAULT_SMTP_PORT[smtp_tls], 1, 65535,
+                       "give a TCP port number, e.g. 25, 587 (starttls) or 465 (ssl)")
+    jobs = from_file.get("jobs") or ()
+    if not isinstance(jobs, (list, tuple)):
+        raise ConfigError(path, "jobs", "expected a list of jobs",
+                          "write e.g. 'jobs: [{kind: weekly_report, cron: \"0 8 * * mon\", "
+                          "city: beijing}]'")
+    return Settings(
+        data_dir=data_dir, database_url=database_url,
+        settings_file=path if path.is_file() else None, cache_url=cache_url,
+        smtp_host=str(pick("smtp_host", "localhost")).strip(), smtp_port=smtp_port,
+        smtp_tls=smtp_tls, smtp_user=str(pick("smtp_user", "")),
+        smtp_password=str(pick("smtp_password", "")),
+        mail_from=str(pick("mail_from", "lantian@localhost")).strip(),
+        mail_attempts=number("mail_attempts", int, 4, 1, 100,
+                             "give the number of delivery attempts, e.g. 4"),
+        mail_backoff=number("mail_backoff", float, 5.0, 0, 3600,
+                            "give the seconds before the first retry, e.g. 5"),
+        smtp_timeout=number("smtp_timeout", float, 30.0, 0.1, 3600,
+                            "give a timeout in seconds, e.g. 30"),
+        jobs=tuple(jobs))

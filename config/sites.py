@@ -11,10 +11,17 @@ A site file is YAML::
     targets:
       - {district: dongcheng, pollutant: NO2, statistic: annual_mean,
          value: 37, unit: µg/m3, years: 2021-2025}
+    recipients:                       # weekly report emails (lantian report weekly)
+      city: [{email: head@example.org, lang: zh}]          # the city-wide summary
+      districts:
+        dongcheng: [{email: dongcheng@example.org}, {email: analyst@example.org, lang: en}]
 
 ``role`` is ``evaluation`` (counts for district and city values),
 ``background`` (对照点, shown but excluded from area values) or ``excluded``.
 ``years`` is a year, a list of years, ``"2021-2025"`` or ``"2021-"`` (open).
+A recipient's ``lang`` is ``zh`` (default) or ``en``; the reports read the
+recipients from the site file itself (the path stored by ``lantian init``), so
+an edited list applies from the next report without re-running ``init``.
 Every mistake raises :class:`ConfigError` naming file, key and fix.
 """
 from __future__ import annotations
@@ -37,6 +44,9 @@ GRADES = ("I", "II")
 TARGET_STATISTICS = ("annual_mean", "p98_daily", "p95_daily", "p90_mda8",
                      "exceedance_days", "good_day_ratio", "heavy_days", "composite_index")
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
+LANGUAGES = ("zh", "en")
+# Deliberately simple: one @, no spaces, a dot in the domain. Servers judge the rest.
+_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]+$")
 
 
 @dataclass(frozen=True)
@@ -89,12 +99,37 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Recipient:
+    email: str
+    lang: str = "zh"
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Who receives the weekly reports: the city-wide summary and each district's report."""
+    city: tuple[Recipient, ...] = ()
+    districts: tuple[tuple[str, tuple[Recipient, ...]], ...] = ()
+
+    def of(self, scope: str) -> tuple[Recipient, ...]:
+        """Recipients of ``scope``: ``"city"`` or a district id."""
+        if scope == "city":
+            return self.city
+        return dict(self.districts).get(scope, ())
+
+    @property
+    def empty(self) -> bool:
+        return not self.city and not any(r for _d, r in self.districts)
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     path: Path
     city: City
     districts: tuple[District, ...]
     stations: tuple[Station, ...]
     targets: tuple[Target, ...] = field(default=())
+    recipients: Recipients = field(default_factory=Recipients)
 
     def station_by_alias(self) -> dict[str, str]:
         """Map every code, English name and alias (case-folded) to the station code."""
@@ -157,9 +192,9 @@ def parse_site_config(data, path: Path) -> SiteConfig:
         raise ConfigError(path, "(file)", "expected a mapping with city, districts, stations",
                           "see config/sites/beijing.yaml for the layout")
     for key in data:
-        if key not in ("city", "districts", "stations", "targets"):
+        if key not in ("city", "districts", "stations", "targets", "recipients"):
             raise ConfigError(path, key, "unknown section",
-                              "use city, districts, stations and targets")
+                              "use city, districts, stations, targets and recipients")
     c = data.get("city")
     city_id = _require(path, c, "id", "city")
     if not _ID.match(city_id):
@@ -244,7 +279,69 @@ def parse_site_config(data, path: Path) -> SiteConfig:
                               CANONICAL_UNITS.get(pollutant, unit), first, last,
                               str(t.get("note") or "")))
     return SiteConfig(path=path, city=city, districts=tuple(districts),
-                      stations=tuple(stations), targets=tuple(targets))
+                      stations=tuple(stations), targets=tuple(targets),
+                      recipients=_recipients(path, data.get("recipients"), seen))
+
+
+_RECIPIENT_FIX = "write e.g. '- {email: dongcheng@example.org, lang: zh}'"
+
+
+def _recipient_list(path, where: str, items) -> tuple[Recipient, ...]:
+    if items in (None, ""):
+        return ()
+    if not isinstance(items, list):
+        raise ConfigError(path, where, "expected a list of recipients", _RECIPIENT_FIX)
+    out: list[Recipient] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        key = f"{where}[{i}]"
+        if isinstance(item, str):
+            item = {"email": item}
+        if not isinstance(item, dict):
+            raise ConfigError(path, key, "expected 'email: …' (and optionally lang, name)",
+                              _RECIPIENT_FIX)
+        unknown = sorted(set(item) - {"email", "lang", "name"})
+        if unknown:
+            raise ConfigError(path, f"{key}.{unknown[0]}", "unknown recipient setting",
+                              "use email, lang (zh or en) and name")
+        email = _require(path, item, "email", key)
+        if not _EMAIL.match(email):
+            raise ConfigError(path, f"{key}.email", f"{email!r} is not an email address",
+                              "write a plain address such as analyst@example.org")
+        if email.casefold() in seen:
+            raise ConfigError(path, f"{key}.email", f"{email} is listed twice",
+                              "list each address once per report")
+        seen.add(email.casefold())
+        lang = str(item.get("lang") or "zh").strip().lower()
+        if lang not in LANGUAGES:
+            raise ConfigError(path, f"{key}.lang", f"{lang!r} is not a report language",
+                              "use zh (Chinese, the default) or en (English)")
+        out.append(Recipient(email=email, lang=lang, name=str(item.get("name") or "").strip()))
+    return tuple(out)
+
+
+def _recipients(path, data, districts: set[str]) -> Recipients:
+    if data in (None, ""):
+        return Recipients()
+    if not isinstance(data, dict):
+        raise ConfigError(path, "recipients", "expected a mapping with city and districts",
+                          "write 'recipients: {city: [...], districts: {dongcheng: [...]}}'")
+    unknown = sorted(set(data) - {"city", "districts"})
+    if unknown:
+        raise ConfigError(path, f"recipients.{unknown[0]}", "unknown key",
+                          "use city (the city-wide summary) and districts")
+    city = _recipient_list(path, "recipients.city", data.get("city"))
+    per_district = data.get("districts") or {}
+    if not isinstance(per_district, dict):
+        raise ConfigError(path, "recipients.districts", "expected a mapping district id: list",
+                          "write 'districts: {dongcheng: [{email: d@example.org}]}'")
+    rows = []
+    for did, items in per_district.items():
+        if did not in districts:
+            raise ConfigError(path, f"recipients.districts.{did}", f"unknown district {did!r}",
+                              f"use one of the districts listed: {', '.join(sorted(districts))}")
+        rows.append((str(did), _recipient_list(path, f"recipients.districts.{did}", items)))
+    return Recipients(city=city, districts=tuple(rows))
 
 
 def load_site_config(path) -> SiteConfig:

@@ -20,6 +20,7 @@ from config import ConfigError
 from config.settings import load_settings
 from indicators.dust import DustFileError
 from ingest.errors import IngestError
+from reports.errors import ReportError
 
 app = typer.Typer(help="Lantian (蓝天): air-quality compliance monitoring.",
                   no_args_is_help=True, pretty_exceptions_enable=False,
@@ -30,6 +31,8 @@ app.add_typer(ingest_app, name="ingest")
 stats_app = typer.Typer(help="Statistics of the standard (daily values, annual evaluation).",
                         no_args_is_help=True)
 app.add_typer(stats_app, name="stats")
+report_app = typer.Typer(help="Report emails (weekly exceedance reports).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 
 class UserError(Exception):
@@ -72,7 +75,7 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (IngestError, ConfigError, UserError, DustFileError) as exc:
+        except (IngestError, ConfigError, UserError, DustFileError, ReportError) as exc:
             err.print(f"[bold red]error:[/] {exc}", markup=True)
             raise typer.Exit(1) from None
     return wrapper
@@ -574,6 +577,118 @@ def serve(host: str = "127.0.0.1", port: int = 8050,
     app_ = create_app()
     out.print(f"Lantian dashboard on http://{host}:{port}/")
     app_.run(host=host, port=port, debug=debug)
+
+
+@report_app.command("weekly")
+@user_errors
+def report_weekly(
+        week: Annotated[Optional[str], typer.Option(
+            "--week", help="ISO week, e.g. 2015-W05 (default: the last complete week in "
+            "China Standard Time).")] = None,
+        district: Annotated[Optional[list[str]], typer.Option(
+            "--district", help="Only this district (repeatable); 'city' = the city-wide "
+            "summary. Default: every district with recipients, and the city summary.")] = None,
+        city: CityOpt = None,
+        send: Annotated[bool, typer.Option("--send", help="Send through SMTP (LANTIAN_SMTP_*); "
+                                           "recipients already sent this week are skipped.")] = False,
+        out_dir: Annotated[Optional[Path], typer.Option(
+            "--out", help="Write one .eml and one .html per recipient group into this folder "
+            "for review (nothing is sent).")] = None,
+        resend: Annotated[bool, typer.Option("--resend", help="With --send: send again to "
+                                             "recipients already sent this week.")] = False,
+        sites: Annotated[Optional[Path], typer.Option(
+            "--sites", help="Site file with the recipients (default: the one 'lantian init' "
+            "loaded for the city).")] = None,
+        quiet: Quiet = False):
+    """Weekly exceedance report per district (and a city-wide summary), by email or to files."""
+    from reports.weekly import run_weekly
+    from reports.weeks import parse_week
+
+    if send == (out_dir is not None):
+        raise UserError("choose one of --send (deliver by email) or --out DIR (write files "
+                        "for review)")
+    if resend and not send:
+        raise UserError("--resend goes with --send")
+    chosen = parse_week(week) if week else None
+    settings = load_settings()
+    engine = _engine()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, disable=quiet, transient=True)
+    with progress:
+        result = run_weekly(engine, settings, city=city, week=chosen, districts=district,
+                            out_dir=out_dir, send=send, resend=resend, site_file=sites,
+                            progress=progress,
+                            log=None if quiet else (lambda text: progress.console.print(
+                                text, markup=False, highlight=False)))
+    label = f"{result.city} {result.week.label} ({result.week.start} to {result.week.end})"
+    if result.synthetic:
+        label += " [SYNTHETIC DEMO DATA]"
+    if out_dir is not None:
+        out.print(f"{label}: wrote {len(result.written)} files "
+                  f"({len(result.groups)} recipient groups) to {out_dir}", markup=False)
+        return
+    out.print(f"{label}: {result.count('sent')} sent, {result.count('failed')} failed, "
+              f"{result.count('skipped')} already sent"
+              + (" (use --resend to send again)" if result.count('skipped') else "")
+              + f"; {result.seconds.get('total', 0):.1f} s", markup=False)
+    if result.aborted:
+        raise UserError(result.aborted + "; the deliveries not attempted will go out on the "
+                        "next run")
+    if result.failed:
+        raise UserError(f"{len(result.failed)} of {len(result.outcomes) - result.count('skipped')} "
+                        "deliveries failed (not marked sent): " + "; ".join(
+                            f"{o.recipient} ({o.error})" for o in result.failed))
+
+
+@app.command()
+@user_errors
+def scheduler(once: Annotated[Optional[str], typer.Option(
+                  "--once", help="Run this job (by name) once now and exit.")] = None,
+              list_jobs: Annotated[bool, typer.Option(
+                  "--list", help="List the jobs and their next run times, then exit.")] = False):
+    """Run the jobs of the settings file (weekly reports, periodic ingest) on their cron
+    schedules, in China Standard Time, in this one process (never inside the web server)."""
+    import logging
+
+    from lantian.scheduler import build_scheduler, jobs_from_settings, run_job
+
+    settings = load_settings()
+    jobs = jobs_from_settings(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    if once is not None:
+        chosen = [j for j in jobs if j.name == once]
+        if not chosen:
+            raise UserError(f"no job named {once!r}; jobs: "
+                            + (", ".join(j.name for j in jobs) or "none (add 'jobs:' to the "
+                               "settings file)"))
+        result = run_job(chosen[0], settings)
+        if getattr(result, "failed", None) or getattr(result, "aborted", ""):
+            raise UserError(f"job {once}: some deliveries failed; see the log above")
+        if isinstance(result, dict) and result.get("failed"):
+            raise UserError(f"job {once}: {result['failed']} files failed; see the log above")
+        return
+    if not jobs:
+        raise UserError(f"no jobs in {settings.settings_file or 'the settings file'}; add e.g. "
+                        "'jobs: [{kind: weekly_report, cron: \"0 8 * * mon\", city: beijing}]'")
+    if list_jobs:
+        from apscheduler.schedulers.background import BackgroundScheduler
+        sched = build_scheduler(jobs, BackgroundScheduler)
+        sched.start(paused=True)
+        for job in jobs:
+            entry = sched.get_job(job.name)
+            out.print(f"{job.name}: {job.kind} cron '{job.cron}' (CST), next run "
+                      f"{entry.next_run_time:%Y-%m-%d %H:%M %Z}", markup=False)
+        sched.shutdown(wait=False)
+        return
+    sched = build_scheduler(jobs)
+    out.print(f"scheduler: {len(jobs)} jobs ({', '.join(j.name for j in jobs)}), Asia/Shanghai; "
+              "Ctrl-C stops", markup=False)
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
 
 
 def main() -> None:

@@ -83,3 +83,21 @@ def targets(conn, city: str | None = None) -> pd.DataFrame:
 def data_span(conn) -> tuple:
     """First and last stored hour (or (None, None))."""
     return tuple(conn.execute(text("SELECT MIN(ts), MAX(ts) FROM hourly")).one())
+
+
+def cities(conn) -> pd.DataFrame:
+    """Cities: id, name_zh, name_en, synthetic, site_file (the site file last loaded)."""
+    c = schema.cities
+    rows = conn.execute(select(c.c.id, c.c.name_zh, c.c.name_en, c.c.synthetic,
+                               c.c.site_file).order_by(c.c.id)).all()
+    return pd.DataFrame(rows, columns=["id", "name_zh", "name_en", "synthetic", "site_file"])
+
+
+def districts(conn, city: str | None = None) -> pd.DataFrame:
+    """Districts in site-file order: city, code, name_zh, name_en, grade."""
+    d = schema.districts
+    query = select(d.c.city_id, d.c.code, d.c.name_zh, d.c.name_en, d.c.grade).order_by(d.c.id)
+    if city is not None:
+        query = query.where(d.c.city_id == city)
+    return pd.DataFrame(conn.execute(query).all(),
+                        columns=["city", "code", "name_zh", "name_en", "grade"])

@@ -56,3 +56,17 @@ def recent_runs(conn, limit: int = 10) -> pd.DataFrame:
     for col in ("started", "finished"):
         frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
     return frame
+
+
+def loaded_checksums(conn, reader: str, checksums) -> set[str]:
+    """Which of ``checksums`` a ``reader`` has already loaded (runs ok or unchanged)."""
+    from sqlalchemy import select
+
+    from .schema import ingest_runs
+    checksums = list(checksums)
+    if not checksums:
+        return set()
+    rows = conn.execute(select(ingest_runs.c.checksum).where(
+        ingest_runs.c.reader == reader, ingest_runs.c.checksum.in_(checksums),
+        ingest_runs.c.status.in_(("ok", "unchanged")))).all()
+    return {r[0] for r in rows}

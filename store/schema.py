@@ -121,3 +121,27 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# The sent log of the report emails: one row per delivery of one report to one
+# recipient (a --resend adds a row). A report counts as sent to a recipient when
+# any row for (report, period, city, scope, recipient) has status "sent"; a
+# failed delivery is recorded as "failed" with its error and never as sent.
+# Times are naive China Standard Time like everything else here.
+report_deliveries = Table(
+    "report_deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("report", String(32), nullable=False),        # weekly
+    Column("period", String(16), nullable=False),        # 2015-W05
+    Column("city_id", String(64), nullable=False),
+    Column("scope", String(64), nullable=False),         # a district id, or "city"
+    Column("recipient", String(320), nullable=False),
+    Column("lang", String(8), nullable=False, default="zh"),
+    Column("status", String(16), nullable=False),        # sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("message_id", Text, nullable=False, default=""),
+    Column("subject", Text, nullable=False, default=""),
+    Column("error", Text, nullable=False, default=""),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=False),
+    Index(None, "report", "period", "city_id", "scope", "recipient"),
+)

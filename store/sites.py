@@ -5,6 +5,8 @@ station ids (and so their readings) are kept.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import delete, select
 
 from config.sites import SiteConfig
@@ -16,8 +18,9 @@ from .db import bump_data_version
 def sync_site_config(conn, site: SiteConfig) -> dict[str, int]:
     """Upsert ``site`` into the database inside ``conn``'s transaction; return counts."""
     c = site.city
+    # The absolute path: the weekly reports read their recipients from this file.
     city_values = dict(name_zh=c.name_zh, name_en=c.name_en, synthetic=c.synthetic,
-                       site_file=str(site.path))
+                       site_file=str(Path(site.path).resolve()))
     if conn.execute(select(schema.cities.c.id).where(schema.cities.c.id == c.id)).first():
         conn.execute(schema.cities.update().where(schema.cities.c.id == c.id).values(**city_values))
     else:

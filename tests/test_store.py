@@ -11,7 +11,7 @@ from tests.conftest import BEIJING_SITES, YANGQUAN_SITES
 
 
 def test_migrations_match_the_schema(engine):
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 schema.metadata)
@@ -19,7 +19,7 @@ def test_migrations_match_the_schema(engine):
 
 
 def test_migrate_is_idempotent(engine):
-    assert migrate(engine) == "0001"
+    assert migrate(engine) == "0002"
     require_schema(engine)
 
 
