@@ -535,3 +535,93 @@ def profile_rows(engine, view, profile: str, level: str, area: str) -> pd.DataFr
             .reset_index(drop=True)
     parts = (str(engine.url), view.city, view.stats_label, view.year, profile, level, area)
     return cached("profile_rows", current_version(engine), parts, compute)
+
+
+# -- Map page (appended) ----------------------------------------------------------------
+
+def station_latest_aqi(engine, view) -> pd.DataFrame:
+    """Each station's daily AQI on ``view.end``, or, where that day has none, on its last
+    day with a valid AQI from ``view.start`` on (cached).
+
+    Columns: code, date (datetime.date), aqi (float), category_zh, category_en,
+    primary — the indicators' daily AQI rows (``city_year(...).aqi``), one per station
+    that has a valid AQI in the period.
+    """
+    from .cache import cached
+
+    def compute():
+        import numpy as np
+        found, missing = [], None
+        start, end = pd.Timestamp(view.start), pd.Timestamp(view.end)
+        for year in range(end.year, start.year - 1, -1):
+            aqi = city_year(engine, view.city, year, view.profile_arg).aqi
+            if aqi.empty:
+                continue
+            rows = aqi[(aqi["level"] == "station") & (aqi["date"] >= start)
+                       & (aqi["date"] <= end) & aqi["aqi"].notna()]
+            if missing is not None:
+                rows = rows[rows["area"].isin(list(missing))]
+            if rows.empty:
+                continue
+            last = rows.sort_values("date", kind="stable").drop_duplicates("area", keep="last")
+            found.append(last)
+            have = set(last["area"].astype(str))
+            stations = set(aqi.loc[aqi["level"] == "station", "area"].astype(str))
+            missing = (stations if missing is None else missing) - have
+            if not missing:
+                break
+        if not found:
+            return pd.DataFrame({"code": pd.Series(dtype=str), "date": pd.Series(dtype=object),
+                                 "aqi": pd.Series(dtype="float64"),
+                                 "category_zh": pd.Series(dtype=str),
+                                 "category_en": pd.Series(dtype=str),
+                                 "primary": pd.Series(dtype=str)})
+        rows = pd.concat(found, ignore_index=True)
+        return pd.DataFrame({
+            "code": rows["area"].astype(str).to_numpy(),
+            "date": pd.to_datetime(rows["date"]).dt.date.to_numpy(),
+            "aqi": rows["aqi"].astype("Float64").to_numpy("float64", na_value=np.nan),
+            "category_zh": rows["category_zh"].astype(str).to_numpy(),
+            "category_en": rows["category_en"].astype(str).to_numpy(),
+            "primary": rows["primary"].fillna("").astype(str).to_numpy()})
+    parts = (str(engine.url), view.city, view.start.isoformat(), view.end.isoformat(),
+             view.profile_arg)
+    return cached("station_latest_aqi", current_version(engine), parts, compute)
+
+
+def station_statistic(engine, view, pollutant: str, statistic: str, grades: dict
+                      ) -> pd.DataFrame:
+    """One period statistic of every station of the view's city with the limit it is held
+    to (:func:`indicators.comparison.against_limits` under the view's profile and the
+    station's grade; cached).
+
+    Columns: code, reported, valid, provisional (a year-to-date statistic, whose
+    ``detail`` starts with "provisional"), detail, limit (NaN: the profile sets none).
+    """
+    from .cache import cached
+
+    def compute():
+        from indicators.comparison import against_limits
+        stats = period_stats(engine, view)
+        if stats.empty:
+            return pd.DataFrame({"code": pd.Series(dtype=str),
+                                 "reported": pd.Series(dtype="float64"),
+                                 "valid": pd.Series(dtype=bool),
+                                 "provisional": pd.Series(dtype=bool),
+                                 "detail": pd.Series(dtype=str),
+                                 "limit": pd.Series(dtype="float64")})
+        rows = stats[(stats["level"] == "station") & (stats["pollutant"] == pollutant)
+                     & (stats["statistic"] == statistic)].reset_index(drop=True)
+        limits = against_limits(rows, view.profile_arg, grades)["limit"]
+        detail = rows["detail"].fillna("").astype(str)
+        valid = rows["valid"].astype(object)
+        return pd.DataFrame({
+            "code": rows["area"].astype(str).to_numpy(),
+            "reported": rows["reported"].astype("float64").to_numpy(),
+            "valid": valid.where(valid.notna(), False).astype(bool).to_numpy(),
+            "provisional": detail.str.startswith("provisional").to_numpy(),
+            "detail": detail.to_numpy(),
+            "limit": limits.astype("float64").to_numpy()})
+    parts = (str(engine.url), view.city, view.stats_label, view.year, view.profile_arg,
+             pollutant, statistic, tuple(sorted(grades.items())))
+    return cached("station_statistic", current_version(engine), parts, compute)

@@ -1,0 +1,774 @@
+"""Page ``/district`` — 区县 / District: one district (or the whole city) in detail.
+
+For the chosen period and pollutant (``?district=…&pollutant=…``):
+
+* the daily values with the national 24-h limit (O3: the MDA8 limit) of each
+  day's profile, the district's local annual target where it has one, and
+  the days that are not valid marked;
+* the monthly statistic (mean; CO P95, O3 P90 of MDA8) of the year, from
+  the monthly period statistics (``queries.month_stats``);
+* the year-to-date path: the annual mean as it stands after each day
+  (``indicators.progress.running_mean``) against the target and the annual
+  limit, with what the rest of the year must average (``queries.standing_rows``);
+* the evaluation stations of the district side by side;
+* the validity ledger: every statistic of the period, valid or not, by
+  which rule, with its capture and why it is not valid.
+
+Everything shown comes from ``indicators`` through ``dashboard.queries``;
+this module only selects, translates and lays out.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from dash import html
+
+from config.standards import load_profile, load_schedule
+
+from .. import ids
+from ..exports import export_url, register_export
+from ..figures.district import daily_trend, monthly_bars, station_bars, ytd_path
+from ..i18n import has, register, t
+from ..layout import card, dropdown, empty_state, graph, grid, period_caption, staff_page
+from ..queries import city_year, daily_between, month_stats, period_stats, standing_rows
+
+PATH = "/district"
+NAME = "区县"
+NAME_EN = "District"
+TITLE = "区县 · 蓝天 Lantian"
+PAGE_KEYS = ("district", "pollutant")
+
+#: Pollutants in the standard's order; the daily quantity and HJ 663 statistic of each.
+POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
+DEFAULT_POLLUTANT = "PM2.5"
+QUANTITY = {"O3": "O3_MDA8"}
+STATISTIC = {"SO2": "annual_mean", "NO2": "annual_mean", "PM10": "annual_mean",
+             "PM2.5": "annual_mean", "CO": "p95_daily", "O3": "p90_mda8"}
+DAILY_AVERAGING = {"O3": "mda8"}
+STAT_ORDER = ("annual_mean", "p98_daily", "p95_daily", "p90_mda8", "exceedance_days",
+              "max_multiple", "single_index", "compliance", "valid_aqi_days", "good_days",
+              "heavy_days", "good_day_ratio", "composite_index")
+POLLUTANT_ORDER = (*POLLUTANTS, "AQI", "ALL")
+
+register({
+    "dist.title": ("区县", "District"),
+    "dist.subtitle": ("单个区县（或全市）的日变化、月度统计、年初至今累计平均、各站点对比与数据有效性。",
+                      "One district (or the whole city) in detail: daily values, monthly "
+                      "statistics, the year-to-date path, its stations and the validity ledger."),
+    "dist.ctl.district": ("区县", "District"),
+    "dist.ctl.pollutant": ("污染物", "Pollutant"),
+    "dist.city_option": ("全市（{name}）", "Whole city ({name})"),
+    "dist.unknown_district": ("未知区县 “{value}”，已显示 {name}。",
+                              "Unknown district “{value}”; showing {name}."),
+    "dist.unknown_pollutant": ("未知污染物 “{value}”，已显示 PM2.5。",
+                               "Unknown pollutant “{value}”; showing PM2.5."),
+    "dist.no_data": ("所选时段该区域没有 {pollutant} 日均值。",
+                     "No daily {pollutant} values for this area in the chosen period."),
+    "dist.no_data_hint": ("换一个时段或污染物；数据覆盖范围见“数据概况”页。",
+                          "Choose another period or pollutant; the Data page shows what is "
+                          "loaded."),
+    "dist.synthetic": ("合成演示数据", "SYNTHETIC demo data"),
+    # summary tiles
+    "dist.tile.stat": ("{pollutant} {statistic}", "{pollutant} {statistic}"),
+    "dist.tile.exceed": ("{pollutant} 超标天数", "{pollutant} days over the limit"),
+    "dist.tile.target": ("地方年均目标", "Local annual target"),
+    "dist.tile.no_target": ("无地方目标", "No local target"),
+    "dist.tile.limit": ("国家年均限值", "National annual limit"),
+    "dist.tile.limit_pct": ("国家标准限值", "National limit"),
+    "dist.tile.stations": ("评价站点", "Evaluation stations"),
+    "dist.tile.not_valid": ("数据不足", "insufficient data"),
+    "dist.days": ("天", " d"),
+    # statistics
+    "dist.stat.annual_mean": ("平均浓度", "mean"),
+    "dist.stat.p98_daily": ("日均值第98百分位", "98th pct of daily means"),
+    "dist.stat.p95_daily": ("日均值第95百分位", "95th pct of daily means"),
+    "dist.stat.p90_mda8": ("MDA8第90百分位", "90th pct of MDA8"),
+    "dist.stat.exceedance_days": ("超标天数", "days over the limit"),
+    "dist.stat.max_multiple": ("最大超标倍数", "largest exceedance multiple"),
+    "dist.stat.single_index": ("单项指数", "single index"),
+    "dist.stat.compliance": ("达标（1 是 / 0 否）", "complies (1 yes / 0 no)"),
+    "dist.stat.valid_aqi_days": ("AQI 有效天数", "days with a valid AQI"),
+    "dist.stat.good_days": ("优良天数", "good days"),
+    "dist.stat.heavy_days": ("重污染天数", "heavy-pollution days"),
+    "dist.stat.good_day_ratio": ("优良天数比例（%）", "good-day ratio (%)"),
+    "dist.stat.composite_index": ("综合指数", "composite index"),
+    "dist.pollutant.ALL": ("全部", "all"),
+    # trend
+    "dist.trend": ("{pollutant} 日均值", "Daily {pollutant}"),
+    "dist.trend_o3": ("O3 日最大8小时平均（MDA8）", "Daily O3 MDA8"),
+    "dist.limit_24h": ("国家24小时平均限值", "National 24-h limit"),
+    "dist.limit_mda8": ("国家日最大8小时平均限值", "National MDA8 limit"),
+    "dist.target_line": ("地方年均目标（年均值目标，非日限值）",
+                         "Local annual target (for the annual mean, not a daily limit)"),
+    "dist.trend_note": ("红点：超过当日国家限值的天；灰色 ×：无效日（有效小时不足，见悬停提示）。",
+                        "Red dots: days over that day's national limit; grey ×: days that are "
+                        "not valid (too few valid hours, see the hover)."),
+    "dist.trend_note_target": ("蓝色虚线是年均目标，供参照，单日超过它不算超标。",
+                               "The blue dashed line is the annual target, for reference: one "
+                               "day above it is no exceedance."),
+    # monthly
+    "dist.monthly": ("{year} 年逐月 {pollutant} {statistic}",
+                     "{pollutant} {statistic} by month, {year}"),
+    "dist.ref_target": ("年均目标（参照）", "annual target (reference)"),
+    "dist.ref_limit": ("年均限值（参照）", "annual limit (reference)"),
+    "dist.ref_limit_pct": ("国家限值（参照）", "national limit (reference)"),
+    "dist.monthly_note": ("月度统计按 HJ 663 的月有效性规则（≥27 个有效日，2 月 ≥25）；灰色斜线柱为无效月份。"
+                          "年均目标和限值只作参照：HJ 663 不以年限值评价单月。",
+                          "Monthly statistics follow HJ 663's monthly rule (≥27 valid days, "
+                          "February ≥25); grey hatched bars are months that are not valid. The "
+                          "annual target/limit is for reference only: HJ 663 does not judge a "
+                          "month against an annual limit."),
+    # year-to-date path
+    "dist.path": ("{year} 年 {pollutant} 年初至今累计平均", "{pollutant} year-to-date mean, {year}"),
+    "dist.path_limit": ("国家年均限值", "National annual limit"),
+    "dist.path_target": ("地方年均目标", "Local annual target"),
+    "dist.path_none": ("{pollutant} 没有年均值评价（HJ 663 按百分位数评价），因此不显示累计平均。",
+                       "{pollutant} has no annual-mean evaluation (HJ 663 judges it by a "
+                       "percentile), so there is no running annual mean to show."),
+    "dist.path_now": ("截至 {end}：累计平均 {value} {unit}（有效 {days} 天）。",
+                      "As of {end}: running mean {value} {unit} ({days} valid days)."),
+    "dist.path_none_yet": ("截至 {end} 还没有有效日。", "No valid day up to {end} yet."),
+    "dist.path_needed": ("对照{basis} {target} {unit}：{needed}",
+                         "Against the {basis} of {target} {unit}: {needed}"),
+    "dist.basis.target": ("地方目标", "local target"),
+    "dist.basis.national": ("国家限值", "national limit"),
+    "dist.path_note": ("累计平均 = 1 月 1 日起各有效日的发布值（取整后）的平均，按 GB/T 8170 四舍六入五成双修约一次；"
+                       "最后一点即本年（或年初至今）的平均浓度统计值。“剩余天数均值需≤”假设剩余每天都有效。",
+                       "The running mean is the mean of the published (rounded) valid daily "
+                       "values since 1 January, rounded once half to even (GB/T 8170); its last "
+                       "point is the period's mean statistic. “Needs ≤” assumes every remaining "
+                       "day will be valid."),
+    # stations
+    "dist.stations": ("各评价站点 · {caption}", "Evaluation stations · {caption}"),
+    "dist.stations_chart": ("各站点 {pollutant} {statistic}", "{pollutant} {statistic} by station"),
+    "dist.station_col": ("站点", "Station"),
+    "dist.area_row": ("{name}（区域）", "{name} (area)"),
+    "dist.no_stations": ("该区域没有评价站点。", "This area has no evaluation station."),
+    "dist.other_stations": ("不参与评价的站点：{names}", "Stations not used for evaluation: {names}"),
+    "dist.invalid_mark": ("* 数据不足，该统计无效（悬停查看原因）。",
+                          "* insufficient data: the statistic is not valid (hover for why)."),
+    "dist.role.background": ("对照点", "background"),
+    "dist.role.excluded": ("不参与评价", "excluded"),
+    # ledger
+    "dist.ledger": ("数据有效性 · {caption}", "Validity ledger · {caption}"),
+    "dist.ledger_counts": ("共 {total} 项统计，其中 {invalid} 项无效（无效的排在最前）。",
+                           "{total} statistics, {invalid} of them not valid (listed first)."),
+    "dist.col.name": ("区域 / 站点", "Area / station"),
+    "dist.col.pollutant": ("污染物", "Pollutant"),
+    "dist.col.statistic": ("统计量", "Statistic"),
+    "dist.col.reported": ("结果", "Value"),
+    "dist.col.valid": ("有效", "Valid"),
+    "dist.col.capture": ("有效/应有天数", "Valid / needed"),
+    "dist.col.rule_no": ("规则", "Rule"),
+    "dist.rules": ("有效性规则：", "Validity rules:"),
+    "dist.ledger_ytd": ("年初至今（{start} 至 {end}）的统计均为临时结果。",
+                        "Year-to-date statistics ({start} to {end}) are provisional."),
+    "dist.col.detail": ("原因", "Why not valid"),
+    "dist.yes": ("是", "yes"),
+    "dist.no": ("否", "no"),
+    "dist.export": ("下载有效性明细：", "Download the ledger:"),
+    "dist.range_note": ("自定义时段：日均值按所选日期显示；统计量（月度、累计平均、站点、有效性）为截至 {end} 的年初至今结果。",
+                        "Custom range: the daily values cover the chosen dates; the statistics "
+                        "(monthly, running mean, stations, ledger) are the year to date up to "
+                        "{end}."),
+})
+
+
+# -- choices ----------------------------------------------------------------------------
+
+def area_options(view, cat) -> list[tuple[str, str]]:
+    """(value, label) of the areas one can choose: the city's districts, then the city."""
+    lang = view.lang
+    districts = cat.city_districts(view.city)
+    names = cat.names("district", lang)
+    out = [(d, names.get(d, d)) for d in districts["id"]]
+    out.append((view.city, t("dist.city_option", lang, name=cat.name("city", view.city, lang))))
+    return out
+
+
+def choices(view, cat) -> tuple[str, str, str, list[str]]:
+    """(area, level, pollutant, notices) from the URL, validated against the catalogue."""
+    lang = view.lang
+    options = area_options(view, cat)
+    allowed = [v for v, _ in options]
+    notices = []
+    area = view.params.get("district")
+    if area not in allowed:
+        if area:
+            notices.append(t("dist.unknown_district", lang, value=area, name=options[0][1]))
+        area = allowed[0]
+    pollutant = view.params.get("pollutant")
+    if pollutant not in POLLUTANTS:
+        if pollutant:
+            notices.append(t("dist.unknown_pollutant", lang, value=pollutant))
+        pollutant = DEFAULT_POLLUTANT
+    level = "city" if area == view.city else "district"
+    return area, level, pollutant, notices
+
+
+def controls(view, cat) -> list:
+    lang = view.lang
+    area, _level, pollutant, _ = choices(view, cat)
+    return [
+        dropdown("district", [{"label": label, "value": v} for v, label in area_options(view, cat)],
+                 area, t("dist.ctl.district", lang), width=200),
+        dropdown("pollutant", [{"label": p, "value": p} for p in POLLUTANTS], pollutant,
+                 t("dist.ctl.pollutant", lang), width=110),
+    ]
+
+
+def layout(**query) -> html.Div:
+    return staff_page(page="district", title=(t("dist.title"), t("dist.title", "en")),
+                      subtitle=(t("dist.subtitle"), t("dist.subtitle", "en")), query=query,
+                      body=body, path=PATH, page_keys=PAGE_KEYS, extra_controls=controls)
+
+
+# -- helpers --------------------------------------------------------------------------
+
+def unit_of(pollutant: str) -> str:
+    return "mg/m³" if pollutant == "CO" else "µg/m³"
+
+
+def rules_profile(view):
+    """The Chinese profile whose rounding rules apply at the statistics period's end."""
+    prof = load_profile(view.profile) if view.profile else None
+    if prof is None or prof.kind != "cn":
+        prof = load_profile(load_schedule().at(view.stats_end))
+    return prof
+
+
+def decimals_of(view, pollutant: str) -> int:
+    return rules_profile(view).decimals(pollutant)
+
+
+def stats_year(view) -> int:
+    return view.end.year if view.stats_period == "ytd" else view.year
+
+
+def stat_name(statistic: str, lang: str) -> str:
+    key = f"dist.stat.{statistic}"
+    return t(key, lang) if has(key) else statistic
+
+
+@dataclass
+class Ctx:
+    """What every section of one rendering needs (resolved once)."""
+    view: object
+    cat: object
+    engine: object
+    area: str
+    level: str                 # district | city
+    pollutant: str
+    members: list              # evaluation stations of the area
+    grade: str
+    target: float | None       # local annual-mean target of the year
+    synthetic: bool
+    stats: pd.DataFrame        # period statistics of the view: the area and its stations
+    area_name: str
+    station_names: dict        # code → name in the reader's language
+
+    @property
+    def lang(self) -> str:
+        return self.view.lang
+
+    @property
+    def unit(self) -> str:
+        return unit_of(self.pollutant)
+
+    @property
+    def decimals(self) -> int:
+        return decimals_of(self.view, self.pollutant)
+
+    def title(self, text: str) -> str:
+        return f"{t('dist.synthetic', self.lang)} — {text}" if self.synthetic else text
+
+    def stat(self, level, area, pollutant, statistic):
+        """The statistics row (a Series) of one area, pollutant and statistic, or None."""
+        s = self.stats
+        if s.empty:
+            return None
+        hit = np.flatnonzero((self._col("level") == level) & (self._col("area") == area)
+                             & (self._col("pollutant") == pollutant)
+                             & (self._col("statistic") == statistic))
+        return s.iloc[hit[0]] if len(hit) else None
+
+    def _col(self, name: str) -> np.ndarray:
+        cache = self.__dict__.setdefault("_cols", {})
+        if name not in cache:
+            cache[name] = np.asarray(self.stats[name], dtype=object)
+        return cache[name]
+
+
+def context(view, cat, engine, chosen=None) -> Ctx:
+    """The rendering context; ``chosen`` = :func:`choices` when already resolved."""
+    area, level, pollutant, _notices = chosen or choices(view, cat)
+    cy = city_year(engine, view.city, stats_year(view), view.profile_arg)
+    m = cy.membership
+    members = sorted(m.loc[(m["level"] == level) & (m["area"] == area), "station"].astype(str)) \
+        if len(m) else []
+    stats = period_stats(engine, view)
+    if not stats.empty:     # the area and its stations only: every later lookup is small
+        lv = np.asarray(stats["level"], dtype=object)
+        ar = np.asarray(stats["area"], dtype=object)
+        keep = ((lv == level) & (ar == area)) | ((lv == "station") & np.isin(ar, members))
+        stats = stats[keep].reset_index(drop=True)
+    return Ctx(view=view, cat=cat, engine=engine, area=area, level=level, pollutant=pollutant,
+               members=members, grade=str(cy.grades.get(area, "II") or "II"),
+               target=area_target(engine, view, area, pollutant) if level == "district" else None,
+               synthetic=cat.is_synthetic(view.city), stats=stats,
+               area_name=cat.name(level, area, view.lang),
+               station_names=cat.names("station", view.lang))
+
+
+def area_target(engine, view, area: str, pollutant: str) -> float | None:
+    """The area's local annual-mean target for the year (None without one)."""
+    table = standing_rows(engine, view)
+    if table.empty:
+        return None
+    rows = table[(table["area"] == area) & (table["pollutant"] == pollutant)
+                 & (table["statistic"] == "annual_mean") & (table["basis"] == "target")]
+    return None if rows.empty else float(rows.iloc[0]["target"])
+
+
+def limit_at(view, pollutant: str, averaging: str, grade: str,
+             profile: str | None = None) -> float | None:
+    """The national limit applied at the end of the statistics period: of the statistic's
+    profile when given (and it has limits), else of the forced or scheduled one."""
+    from indicators.progress import limits_by_day
+    pid = profile or view.profile or None
+    if pid is not None and "limits" not in load_profile(pid).raw:
+        pid = None
+    end = date(view.year, 12, 31) if view.stats_period == "year" else view.stats_end
+    value = limits_by_day([end], pollutant, averaging, grade, profile=pid)[0]
+    return None if np.isnan(value) else float(value)
+
+
+def _fmt(x, decimals: int) -> str:
+    return "—" if x is None or pd.isna(x) else f"{x:.{decimals}f}"
+
+
+
+
+# -- the validity ledger in the reader's language --------------------------------------
+
+_STAT_WORDS = "|".join(STAT_ORDER)
+_LEDGER_ZH = [   # (pattern, replacement), in order; indicators write English
+    (r"year to date \(provisional\): ≥(\d+) valid days \((\d+) × (\d+)/(\d+) days, rounded up\)",
+     r"年初至今（临时）：≥\1 个有效日（\2 × \3/\4 天，向上取整）"),
+    (r"year: ≥(\d+) valid days", r"全年：≥\1 个有效日"),
+    (r"month \(February\): ≥(\d+) valid days", r"月（2 月）：≥\1 个有效日"),
+    (r"month: ≥(\d+) valid days", r"月：≥\1 个有效日"),
+    (r"quarter: every month ≥(\d+) valid days", r"季：每月 ≥\1 个有效日"),
+    (r" and every complete month ≥(\d+)", r"，且每个完整月 ≥\1"),
+    (r" and every month ≥(\d+)", r"，且每月 ≥\1"),
+    (r" \(February ≥(\d+)\)", r"（2 月 ≥\1）"),
+    (r", the current month ≥(\d+) \(pro rata\)", r"，当月 ≥\1（按比例）"),
+    (r", counted on days with a valid AQI", r"，按 AQI 有效日计"),
+    (r"composite: all six inputs valid", r"综合指数：六项输入均须有效"),
+    (r"single index of (\S+)", r"\1 单项指数"),
+    (r"provisional: year to date (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})",
+     r"临时结果：年初至今 \1 至 \2"),
+    (r"(\d{4}-\d{2}) to (\d{4}-\d{2}): no valid days", r"\1 至 \2：无有效日"),
+    (r"no valid days, needs (\d+)", r"无有效日，需 \1 天"),
+    (r"(\d+) valid days, needs (\d+)", r"有效 \1 天，需 \2 天"),
+    (r"(\d+) dust days? removed", r"剔除沙尘 \1 天"),
+    (r"each day against its own profile's limit", r"各日按当日标准的限值"),
+    (r"primary: ", "首要污染物："),
+    (r"no statistic", "无统计结果"),
+    (r": ", "："),
+    (r"; ", "；"),
+]
+
+
+def ledger_text(texts: pd.Series, lang: str) -> pd.Series:
+    """``rule``/``detail`` strings of the statistics for display (translated once per
+    distinct string; a phrase without a translation stays as written)."""
+    out = texts.fillna("").astype(str)
+    if lang != "zh" or out.empty:
+        return out
+    mapping = {}
+    for s in pd.unique(out):
+        z = s
+        for stat in STAT_ORDER:
+            word = t(f"dist.stat.{stat}", "zh")
+            z = re.sub(rf"invalid (\S+) {stat}", rf"\1 {word}无效", z)
+            z = re.sub(rf"missing (\S+) {stat}", rf"缺少 \1 {word}", z)
+        for pattern, repl in _LEDGER_ZH:
+            z = re.sub(pattern, repl, z)
+        for stat in STAT_ORDER:                  # statistic ids left in a rule ("… annual_mean")
+            z = re.sub(rf"\b{stat}\b", t(f"dist.stat.{stat}", "zh"), z)
+        mapping[s] = z.replace(" (", "（").replace(")", "）") if z != s else z
+    return out.map(mapping)
+
+
+def ledger_frame(c: Ctx) -> pd.DataFrame:
+    """Every statistic of the period for the area and its evaluation stations (for the
+    grid and the export): name, pollutant, statistic, reported, valid, capture, rule,
+    detail (in the reader's language), invalid (bool)."""
+    stats = c.stats
+    if stats.empty:
+        return pd.DataFrame()
+    rows = stats                     # (the context keeps the area and its stations only)
+    lang = c.lang
+    names = c.station_names
+    rows = rows.assign(
+        _v=rows["valid"].astype(bool).to_numpy(),          # the ones to explain first
+        _a=np.where(rows["level"] == "station", 1, 0),
+        _p=rows["pollutant"].map({p: i for i, p in enumerate(POLLUTANT_ORDER)}).fillna(99),
+        _s=rows["statistic"].map({s: i for i, s in enumerate(STAT_ORDER)}).fillna(99),
+    ).sort_values(["_v", "_a", "area", "_p", "_s"], kind="stable")
+    is_area = rows["level"].to_numpy() != "station"
+    name = np.where(is_area, t("dist.area_row", lang, name=c.area_name),
+                    rows["area"].map(names).fillna(rows["area"]).astype(str) + " "
+                    + rows["area"].astype(str))
+    stat_names = {s: stat_name(s, lang) for s in rows["statistic"].unique()}
+    pollutant = rows["pollutant"].astype(str).replace({"ALL": t("dist.pollutant.ALL", lang)})
+    capture = (rows["n_valid"].astype("Int64").astype(str).replace("<NA>", "—") + " / "
+               + rows["n_required"].astype("Int64").astype(str).replace("<NA>", "—"))
+    valid = rows["valid"].astype(bool).to_numpy()
+    rule = ledger_text(rows["rule"], lang)
+    # rules repeat on every row: number them (①, ②…) and list them once above the grid
+    numbers = {r: RULE_MARKS[i] if i < len(RULE_MARKS) else str(i + 1)
+               for i, r in enumerate(pd.unique(rule))}
+    # every year-to-date detail starts with the same "provisional: year to date …": said once
+    detail = rows["detail"].fillna("").astype(str).str.replace(_PROVISIONAL, "", regex=True)
+    return pd.DataFrame({
+        "name": name, "pollutant": pollutant.to_numpy(),
+        "statistic": rows["statistic"].map(stat_names).to_numpy(),
+        "reported": rows["reported"].astype("float64").to_numpy(),
+        "valid": np.where(valid, t("dist.yes", lang), t("dist.no", lang)),
+        "capture": capture.to_numpy(),
+        "rule_no": rule.map(numbers).to_numpy(),
+        "rule": rule.to_numpy(),
+        "detail": ledger_text(detail, lang).to_numpy(),
+        "invalid": ~valid,
+    })
+
+
+RULE_MARKS = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+_PROVISIONAL = r"^provisional: year to date \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}(; )?"
+
+
+def _export_ledger(view, cat, engine) -> pd.DataFrame:
+    frame = ledger_frame(context(view, cat, engine))
+    return frame.drop(columns=["invalid", "rule_no"]) if not frame.empty else frame
+
+
+register_export("district-ledger", _export_ledger, PAGE_KEYS)
+
+
+def ledger_columns(lang: str) -> list[dict]:
+    def col(field, **kw):
+        return {"field": field, "headerName": t(f"dist.col.{field}", lang), **kw}
+    wrap = {"wrapText": True, "autoHeight": True,
+            "cellStyle": {"lineHeight": "1.45", "paddingTop": "5px", "paddingBottom": "5px",
+                          "wordBreak": "break-word"}}
+    return [
+        col("name", minWidth=150, maxWidth=220, **wrap),
+        col("pollutant", minWidth=100, maxWidth=110),
+        col("statistic", minWidth=170, maxWidth=200, **wrap),
+        col("reported", type="numericColumn", minWidth=80, maxWidth=100,
+            valueFormatter={"function": "params.value == null ? '—' : params.value"}),
+        col("valid", minWidth=80, maxWidth=90,
+            cellClassRules={"lt-dist-bad": "params.data.invalid"}),
+        col("capture", type="numericColumn", minWidth=120, maxWidth=130, filter=False),
+        col("rule_no", minWidth=70, maxWidth=80, tooltipField="rule", filter=False),
+        col("detail", minWidth=300, flex=3, **wrap),
+    ]
+
+
+# -- the sections ---------------------------------------------------------------------
+
+def _tile(value: str, label: str, unit: str = "", invalid: str | None = None) -> html.Div:
+    children = [html.Div([value, html.Span(unit, className="lt-unit")],
+                         className="lt-stat-value" + (" lt-stat-invalid" if invalid else "")),
+                html.Div(label, className="lt-stat-label")]
+    if invalid:
+        children.append(html.Div(invalid, className="lt-stat-why"))
+    return html.Div(className="lt-stat", children=children)
+
+
+def summary(c: Ctx) -> html.Section:
+    lang, p = c.lang, c.pollutant
+    statistic = STATISTIC[p]
+    row = c.stat(c.level, c.area, p, statistic)
+    why = None
+    if row is not None and not bool(row["valid"]):
+        why = t("dist.tile.not_valid", lang) + ": " + \
+            ledger_text(pd.Series([row["detail"]]), lang).iloc[0]
+    tiles = [_tile(_fmt(None if row is None else row["reported"], c.decimals),
+                   t("dist.tile.stat", lang, pollutant=p, statistic=stat_name(statistic, lang)),
+                   " " + c.unit, why)]
+    ex = c.stat(c.level, c.area, p, "exceedance_days")
+    tiles.append(_tile(_fmt(None if ex is None else ex["reported"], 0),
+                       t("dist.tile.exceed", lang, pollutant=p), t("dist.days", lang)))
+    if statistic == "annual_mean":
+        has_target = c.target is not None
+        tiles.append(_tile(_fmt(c.target, c.decimals) if has_target else "—",
+                           t("dist.tile.target" if has_target else "dist.tile.no_target", lang),
+                           (" " + c.unit) if has_target else ""))
+    avg = "annual" if statistic == "annual_mean" else DAILY_AVERAGING.get(p, "24h")
+    limit = limit_at(c.view, p, avg, c.grade,
+                     row["profile"] if row is not None and row["profile"] else None)
+    tiles.append(_tile(_fmt(limit, c.decimals) if limit is not None else "—",
+                       t("dist.tile.limit" if avg == "annual" else "dist.tile.limit_pct", lang),
+                       " " + c.unit))
+    tiles.append(_tile(str(len(c.members)), t("dist.tile.stations", lang)))
+    return html.Section(id=ids.DISTRICT_SUMMARY, className="lt-summary", children=tiles)
+
+
+def trend_rows(c: Ctx) -> pd.DataFrame:
+    """The area's daily values of the pollutant in the view, with each day's limit."""
+    from indicators.progress import limits_by_day
+    view = c.view
+    quantity = QUANTITY.get(c.pollutant, c.pollutant)
+    daily, _aqi = daily_between(c.engine, view.city, view.start, view.end, view.profile_arg)
+    rows = daily[(daily["level"] == c.level) & (daily["area"] == c.area)
+                 & (daily["pollutant"] == quantity)]
+    forced = view.profile or None
+    if forced is not None and "limits" not in load_profile(forced).raw:
+        forced = None
+    return rows[["date", "reported", "valid", "n_valid", "n_required"]].assign(
+        limit=limits_by_day(rows["date"], c.pollutant, DAILY_AVERAGING.get(c.pollutant, "24h"),
+                            c.grade, profile=forced))
+
+
+def trend_section(c: Ctx) -> list:
+    lang, p = c.lang, c.pollutant
+    rows = trend_rows(c)
+    if rows.empty:
+        return [card(None, empty_state(t("dist.no_data", lang, pollutant=p),
+                                       t("dist.no_data_hint", lang)), id=ids.DISTRICT_TREND)]
+    averaging = DAILY_AVERAGING.get(p, "24h")
+    head = t("dist.trend_o3", lang) if p == "O3" else t("dist.trend", lang, pollutant=p)
+    fig = daily_trend(rows, pollutant=p, unit=c.unit, decimals=c.decimals, lang=lang,
+                      title=c.title(f"{c.area_name} · {head} · {period_caption(c.view)}"),
+                      limit_name=t(f"dist.limit_{averaging}", lang),
+                      target=c.target, target_name=t("dist.target_line", lang))
+    note = t("dist.trend_note", lang)
+    if c.target is not None:
+        note += (" " if lang == "en" else "") + t("dist.trend_note_target", lang)
+    return [card(None, graph(fig, id=ids.DISTRICT_TREND, height=400),
+                 html.P(note, className="lt-note"))]
+
+
+def monthly_rows(c: Ctx) -> pd.DataFrame:
+    """Monthly statistics (``queries.month_stats``) of the area and pollutant up to the
+    statistics period's end, with ``detail`` in the reader's language."""
+    ms = month_stats(c.engine, c.view.city, stats_year(c.view), c.view.profile_arg)
+    if ms.empty:
+        return ms
+    rows = ms[(ms["level"] == c.level) & (ms["area"] == c.area)
+              & (ms["pollutant"] == c.pollutant) & (ms["statistic"] == STATISTIC[c.pollutant])]
+    rows = rows[pd.to_datetime(rows["start"]) <= pd.Timestamp(c.view.stats_end)]
+    return rows.assign(detail=ledger_text(rows["detail"], c.lang).to_numpy())
+
+
+def monthly_section(c: Ctx) -> list:
+    lang, p, view = c.lang, c.pollutant, c.view
+    statistic = STATISTIC[p]
+    rows = monthly_rows(c)
+    if statistic == "annual_mean" and c.target is not None:
+        ref, ref_name = c.target, t("dist.ref_target", lang)
+    elif statistic == "annual_mean":
+        ref, ref_name = limit_at(view, p, "annual", c.grade), t("dist.ref_limit", lang)
+    else:
+        ref = limit_at(view, p, DAILY_AVERAGING.get(p, "24h"), c.grade)
+        ref_name = t("dist.ref_limit_pct", lang)
+    stat = stat_name(statistic, lang)
+    highlight = f"{view.year}-{view.month:02d}" if view.period == "month" else None
+    fig = monthly_bars(rows, pollutant=p, unit=c.unit, decimals=c.decimals, lang=lang,
+                       title=c.title(f"{c.area_name} · " + t(
+                           "dist.monthly", lang, year=stats_year(view), pollutant=p,
+                           statistic=stat)),
+                       statistic_name=stat, reference=ref, reference_name=ref_name,
+                       highlight=highlight)
+    return [card(None, graph(fig, id=ids.DISTRICT_MONTHLY, height=360),
+                 html.P(t("dist.monthly_note", lang), className="lt-note"))]
+
+
+def running_rows(c: Ctx) -> pd.DataFrame:
+    """:func:`indicators.progress.running_mean` of the area's daily values from 1 January
+    to the statistics period's end."""
+    from indicators.progress import running_mean
+    cy = city_year(c.engine, c.view.city, stats_year(c.view), c.view.profile_arg)
+    d = cy.daily
+    if cy.empty:
+        return running_mean(d)
+    rows = d[(d["level"] == c.level) & (d["area"] == c.area) & (d["pollutant"] == c.pollutant)
+             & (d["date"] <= pd.Timestamp(c.view.stats_end))]
+    return running_mean(rows, profile=c.view.profile_arg)
+
+
+def path_section(c: Ctx) -> list:
+    lang, p, view = c.lang, c.pollutant, c.view
+    if STATISTIC[p] != "annual_mean":
+        return [card(None, empty_state(t("dist.path_none", lang, pollutant=p)),
+                     id=ids.DISTRICT_PATH)]
+    year = stats_year(view)
+    running = running_rows(c)
+    row = c.stat(c.level, c.area, p, "annual_mean")
+    limit = limit_at(view, p, "annual", c.grade,
+                     row["profile"] if row is not None and row["profile"] else None)
+    fig = ytd_path(running, pollutant=p, unit=c.unit, decimals=c.decimals, lang=lang,
+                   title=c.title(f"{c.area_name} · " + t("dist.path", lang, year=year,
+                                                         pollutant=p)),
+                   target=c.target, target_name=t("dist.path_target", lang),
+                   limit=limit, limit_name=t("dist.path_limit", lang), x_end=date(year, 12, 31))
+    lines = []
+    end = view.stats_end.isoformat()
+    if not running.empty and running["n_valid"].iloc[-1] > 0:
+        last = running.iloc[-1]
+        lines.append(t("dist.path_now", lang, end=end, value=_fmt(last["reported"], c.decimals),
+                       unit=c.unit, days=int(last["n_valid"])))
+    elif not running.empty:
+        lines.append(t("dist.path_none_yet", lang, end=end))
+    table = standing_rows(c.engine, view) if c.level == "district" else pd.DataFrame()
+    if not table.empty:
+        st = table[(table["area"] == c.area) & (table["pollutant"] == p)
+                   & (table["statistic"] == "annual_mean")]
+        for r in st.itertuples(index=False):      # one row: the target, or the national limit
+            needed = r.needed_zh if lang == "zh" else r.needed_en
+            if isinstance(needed, str) and needed:
+                lines.append(t("dist.path_needed", lang, basis=t(f"dist.basis.{r.basis}", lang),
+                               target=f"{r.target:g}", unit=c.unit, needed=needed))
+    return [card(None, graph(fig, id=ids.DISTRICT_PATH, height=360),
+                 html.Div(id=ids.DISTRICT_NEEDED, className="lt-dist-needed",
+                          children=[html.P(x) for x in lines]),
+                 html.P(t("dist.path_note", lang), className="lt-note"))]
+
+
+def station_rows(c: Ctx) -> list[tuple[str, str, str, dict]]:
+    """(level, area, label, {pollutant: statistic row}) for each member station, then the area."""
+    names = c.station_names
+    keys = [("station", s, f"{names.get(s, s)} {s}") for s in c.members] + \
+           [(c.level, c.area, t("dist.area_row", c.lang, name=c.area_name))]
+    s = c.stats
+    if s.empty:
+        return [(lv, a, label, {}) for lv, a, label in keys]
+    # (the context's statistics hold the area and its stations only)
+    pol, stat = c._col("pollutant"), c._col("statistic")
+    wanted = s[np.array([STATISTIC.get(p) == st for p, st in zip(pol, stat)], dtype=bool)]
+    index: dict = {}
+    for r in wanted.itertuples(index=False):       # ≤ 6 × (stations + 1) rows
+        index.setdefault((r.level, r.area), {})[r.pollutant] = r
+    return [(lv, a, label, index.get((lv, a), {})) for lv, a, label in keys]
+
+
+def stations_section(c: Ctx) -> list:
+    lang, p, view, cat = c.lang, c.pollutant, c.view, c.cat
+    title = t("dist.stations", lang, caption=period_caption(view))
+    st_all = cat.city_stations(view.city)
+    others = st_all[(st_all["district"] == c.area) & ~st_all["code"].isin(c.members)] \
+        if c.level == "district" else st_all[~st_all["code"].isin(c.members)]
+    notes = []
+    names = c.station_names
+    words = [f"{names.get(s, s)} {s}（{t('dist.role.' + r, lang)}）" if lang == "zh"
+             else f"{names.get(s, s)} {s} ({t('dist.role.' + r, lang)})"
+             for s, r in zip(others["code"], others["role"]) if r in ("background", "excluded")]
+    if words:
+        notes.append(html.P(t("dist.other_stations", lang,
+                              names=("、" if lang == "zh" else ", ").join(words)),
+                            className="lt-note"))
+    if not c.members or c.stats.empty:
+        return [card(title, empty_state(t("dist.no_stations", lang)), *notes,
+                     id=ids.DISTRICT_STATIONS)]
+    rows = station_rows(c)
+    head = [html.Th(t("dist.station_col", lang))] + [
+        html.Th([q, html.Br(), html.Span(f"{stat_name(STATISTIC[q], lang)} ({unit_of(q)})",
+                                         className="lt-muted lt-dist-th")], className="lt-num")
+        for q in POLLUTANTS]
+    body_rows, any_invalid = [], False
+    for lv, _a, label, by_p in rows:
+        cells = [html.Td(label)]
+        for q in POLLUTANTS:
+            r = by_p.get(q)
+            if r is None:
+                cells.append(html.Td("—", className="lt-num"))
+                continue
+            text = _fmt(r.reported, decimals_of(view, q))
+            sel = " lt-dist-sel" if q == p else ""
+            if not r.valid:
+                any_invalid = True
+                cells.append(html.Td(text + "*", className="lt-num lt-dist-invalid" + sel,
+                                     title=ledger_text(pd.Series([r.detail]), lang).iloc[0]))
+            else:
+                cells.append(html.Td(text, className="lt-num" + sel))
+        body_rows.append(html.Tr(cells, className="lt-dist-arearow" if lv != "station" else None))
+    table = html.Div(className="lt-table-wrap", children=html.Table(
+        id=ids.DISTRICT_STATIONS_TABLE, className="lt-table lt-dist-stable",
+        children=[html.Thead(html.Tr(head)), html.Tbody(body_rows)]))
+    statistic = STATISTIC[p]
+    chart = pd.DataFrame({
+        "name": [label for _lv, _a, label, _b in rows],
+        "reported": [getattr(b.get(p), "reported", np.nan) for *_x, b in rows],
+        "valid": [bool(getattr(b.get(p), "valid", False)) for *_x, b in rows],
+        "n_valid": [getattr(b.get(p), "n_valid", None) for *_x, b in rows],
+        "n_required": [getattr(b.get(p), "n_required", None) for *_x, b in rows],
+        "is_area": [lv != "station" for lv, *_x in rows]})
+    avg = "annual" if statistic == "annual_mean" else DAILY_AVERAGING.get(p, "24h")
+    fig = station_bars(chart, pollutant=p, unit=c.unit, decimals=c.decimals, lang=lang,
+                       title=c.title(t("dist.stations_chart", lang, pollutant=p,
+                                       statistic=stat_name(statistic, lang))),
+                       statistic_name=stat_name(statistic, lang),
+                       limit=limit_at(view, p, avg, c.grade),
+                       limit_name=t("dist.tile.limit" if avg == "annual"
+                                    else "dist.tile.limit_pct", lang),
+                       target=c.target if statistic == "annual_mean" else None,
+                       target_name=t("dist.tile.target", lang))
+    extra = [html.P(t("dist.invalid_mark", lang), className="lt-note")] if any_invalid else []
+    return [card(title, table, *extra, graph(fig, id=ids.DISTRICT_STATIONS_CHART, height=320),
+                 *notes, id=ids.DISTRICT_STATIONS)]
+
+
+def ledger_section(c: Ctx) -> list:
+    lang, view = c.lang, c.view
+    title = t("dist.ledger", lang, caption=period_caption(view))
+    frame = ledger_frame(c)
+    if frame.empty:
+        return [card(title, empty_state(t("table.empty", lang)), id=ids.DISTRICT_LEDGER_CARD)]
+    counts = html.P(t("dist.ledger_counts", lang, total=len(frame),
+                      invalid=int(frame["invalid"].sum())), className="lt-muted")
+    rules = frame.drop_duplicates("rule_no")
+    legend = html.Div(className="lt-dist-rules", children=[
+        html.Span(t("dist.rules", lang), className="lt-muted"),
+        html.Ul([html.Li([html.B(n), " ", r]) for n, r in zip(rules["rule_no"], rules["rule"])])])
+    notes = [html.P(t("dist.ledger_ytd", lang, start=date(view.stats_end.year, 1, 1).isoformat(),
+                      end=view.stats_end.isoformat()), className="lt-note")] \
+        if view.stats_period == "ytd" else []
+    exports = html.P(className="lt-dist-export", children=[
+        t("dist.export", lang), " ",
+        html.A("CSV", href=export_url("district-ledger", "csv", view)), " · ",
+        html.A("Excel", href=export_url("district-ledger", "xlsx", view))])
+    table = grid(frame, ledger_columns(lang), id=ids.DISTRICT_LEDGER, lang=lang, page_size=15,
+                 rowClassRules={"lt-dist-row-bad": "params.data.invalid"},
+                 dashGridOptions={"domLayout": "autoHeight"})
+    inner = table.children                  # grows with its (wrapped) rows, no inner scroll
+    inner.style = {"width": "100%"}
+    return [card(title, counts, legend, *notes, table, exports, id=ids.DISTRICT_LEDGER_CARD)]
+
+
+def body(view, cat, engine) -> list:
+    lang = view.lang
+    chosen = choices(view, cat)
+    notices = chosen[3]
+    c = context(view, cat, engine, chosen)
+    out = []
+    if notices:
+        out.append(html.Div(className="lt-notices", children=[html.P(n) for n in notices]))
+    out.append(html.H2(f"{c.area_name} · {c.pollutant} · {period_caption(view)}",
+                       className="lt-section-title"))
+    if view.period == "range":
+        out.append(html.P(t("dist.range_note", lang, end=view.end.isoformat()),
+                          className="lt-note"))
+    out.append(summary(c))
+    out += trend_section(c)
+    out.append(html.Div(className="lt-dist-two", children=[
+        html.Div(monthly_section(c)), html.Div(path_section(c))]))
+    out += stations_section(c)
+    out += ledger_section(c)
+    return out

@@ -1,0 +1,449 @@
+"""Page ``/station`` — 站点 / Station: one monitoring station's hourly readings.
+
+For the chosen period, station and pollutant (``?station=…&pollutant=…``):
+
+* the hourly series with every QC-flagged value marked (not hidden) and
+  missing hours as gaps;
+* the diurnal, weekday and monthly profiles (``indicators.variation.time_variation``,
+  openair ``timeVariation``-like) with the number of values behind each mean;
+* data capture by month for the six pollutants (``indicators.variation.capture_by_month``);
+* the raw readings table (one month at a time; the whole period as CSV/Excel).
+
+The profiles and capture count exactly the hours the statistics count
+(``queries.station_hourly`` = ``store.frames.hourly_frame``: QC-excluded
+values are NaN); the series and the table show the stored readings with their
+flags (``queries.station_readings``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from dash import html
+
+from config.standards import load_profile, load_schedule
+from ingest.qc import load_rules
+
+from .. import ids
+from ..exports import export_url, register_export
+from ..figures.station import capture_heatmap, flag_label, hourly_series, variation_profiles
+from ..i18n import register, t
+from ..layout import card, dropdown, empty_state, graph, grid, period_caption, staff_page
+from ..queries import period_stats, station_hourly, station_readings_cached
+
+PATH = "/station"
+NAME = "站点"
+NAME_EN = "Station"
+TITLE = "站点 · 蓝天 Lantian"
+PAGE_KEYS = ("station", "pollutant", "rmonth")
+POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
+DEFAULT_POLLUTANT = "PM2.5"
+#: The HJ 663 statistic of each pollutant shown in the summary.
+STATISTIC = {"SO2": "annual_mean", "NO2": "annual_mean", "PM10": "annual_mean",
+             "PM2.5": "annual_mean", "CO": "p95_daily", "O3": "p90_mda8"}
+#: Longest table sent at once: one month of hours (the whole period goes to the export).
+TABLE_MAX_DAYS = 31
+
+register({
+    "stn.title": ("站点", "Station"),
+    "stn.subtitle": ("单个监测站点的小时数据：质控标记、日变化/周变化/月变化、逐月数据获取率和原始读数。",
+                     "One monitoring station's hourly readings: QC flags, diurnal, weekday and "
+                     "monthly profiles, monthly data capture and the raw readings."),
+    "stn.ctl.station": ("站点", "Station"),
+    "stn.ctl.pollutant": ("污染物", "Pollutant"),
+    "stn.ctl.rmonth": ("表格月份", "Table month"),
+    "stn.unknown_station": ("未知站点 “{value}”，已显示 {name}。",
+                            "Unknown station “{value}”; showing {name}."),
+    "stn.unknown_pollutant": ("未知污染物 “{value}”，已显示 PM2.5。",
+                              "Unknown pollutant “{value}”; showing PM2.5."),
+    "stn.no_stations": ("所选城市没有站点（站点文件中未定义）。",
+                        "The chosen city has no stations (none in its site file)."),
+    "stn.no_data": ("{name} 在所选时段没有小时数据。",
+                    "{name} has no hourly readings in the chosen period."),
+    "stn.no_data_hint": ("换一个时段或站点；数据覆盖范围见“数据概况”页。",
+                         "Choose another period or station; the Data page shows what is loaded."),
+    "stn.synthetic": ("合成演示数据", "SYNTHETIC demo data"),
+    "stn.role.evaluation": ("评价点", "evaluation station"),
+    "stn.role.background": ("对照点（不参与区县/城市评价）",
+                            "background station (not in district/city values)"),
+    "stn.role.excluded": ("不参与评价", "excluded from evaluation"),
+    "stn.network.national": ("国控", "national network"),
+    "stn.network.provincial": ("省控", "provincial network"),
+    "stn.tile.stat": ("{pollutant} {statistic}", "{pollutant} {statistic}"),
+    "stn.tile.capture": ("{pollutant} 有效小时", "{pollutant} valid hours"),
+    "stn.tile.flagged": ("{pollutant} 质控标记", "{pollutant} QC-flagged"),
+    "stn.tile.excluded": ("其中不计入统计 {n} 个", "{n} of them excluded"),
+    "stn.tile.not_valid": ("数据不足", "insufficient data"),
+    "stn.stat.annual_mean": ("平均浓度", "mean"),
+    "stn.stat.p95_daily": ("日均值第95百分位", "95th pct of daily means"),
+    "stn.stat.p90_mda8": ("MDA8第90百分位", "90th pct of MDA8"),
+    "stn.series": ("{pollutant} 小时值", "Hourly {pollutant}"),
+    "stn.limit_1h": ("国家1小时平均限值", "National 1-h limit"),
+    "stn.series_note": ("折线为计入统计的小时值，断开处为缺测或被剔除的小时；带符号的点为质控标记值（悬停显示标记名称），"
+                        "“负值”“非数值”不计入统计（无数值的画在 0 处），其他标记值仍计入统计。",
+                        "The line holds the hourly values the statistics count; breaks are "
+                        "missing or excluded hours. Symbols mark QC-flagged values (the flag "
+                        "is on the hover): negative and non-numeric values are excluded from "
+                        "statistics (those without a value sit at 0); other flagged values still "
+                        "count."),
+    "stn.profiles": ("{pollutant} 时间变化（日变化 · 周变化 · 月变化）",
+                     "{pollutant} time variation (hour of day · weekday · month)"),
+    "stn.profiles_note": ("各时段的小时值均值（未修约的诊断值，不是评价统计量），悬停显示参与平均的小时数。",
+                          "Mean of the hourly values in each slot (unrounded diagnostics, not "
+                          "evaluation statistics); the hover gives the number of hours behind "
+                          "each mean."),
+    "stn.capture": ("逐月数据获取率（有效小时占比，%）",
+                    "Data capture by month (share of hours with a valid value, %)"),
+    "stn.capture_note": ("日均值需要 ≥20 个有效小时（约 83%）；低于 75% 的月份通常会有无效日。",
+                         "A daily mean needs ≥20 valid hours (about 83 %); months below 75 % "
+                         "usually contain days that are not valid."),
+    "stn.readings": ("原始读数 · {month}", "Raw readings · {month}"),
+    "stn.readings_note": ("时间为北京时间（UTC+8），小时开始时刻。表格每次显示一个月；整个时段请下载。",
+                          "Times are China Standard Time (UTC+8), start of the hour. The table "
+                          "shows one month at a time; download the whole period below."),
+    "stn.col.time": ("时间（北京时间）", "Time (CST)"),
+    "stn.col.flags": ("质控标记", "QC flags"),
+    "stn.export": ("下载所选时段全部小时读数：", "Download every hour of the period:"),
+})
+
+
+# -- choices ----------------------------------------------------------------------------
+
+def station_options(view, cat) -> list[tuple[str, str]]:
+    lang = view.lang
+    st = cat.city_stations(view.city)
+    names = cat.names("station", lang)
+    out = []
+    for code, role in zip(st["code"], st["role"]):
+        label = f"{names.get(code, code)} {code}"
+        if role != "evaluation":
+            label += f" ({t('stn.role.' + role, lang).split('（')[0].split(' (')[0]})"
+        out.append((code, label))
+    return out
+
+
+def months_of(view) -> list[str]:
+    """``YYYY-MM`` of every month the view touches."""
+    m0 = np.datetime64(view.start, "M")
+    m1 = np.datetime64(view.end, "M")
+    return [str(m) for m in np.arange(m0, m1 + 1)]
+
+
+def choices(view, cat) -> tuple[str | None, str, str | None, list[str]]:
+    """(station, pollutant, table month or None when the period is short, notices)."""
+    lang = view.lang
+    options = station_options(view, cat)
+    notices = []
+    code = view.params.get("station")
+    allowed = [v for v, _ in options]
+    if code not in allowed:
+        if code and options:
+            notices.append(t("stn.unknown_station", lang, value=code, name=options[0][1]))
+        code = allowed[0] if allowed else None
+    pollutant = view.params.get("pollutant")
+    if pollutant not in POLLUTANTS:
+        if pollutant:
+            notices.append(t("stn.unknown_pollutant", lang, value=pollutant))
+        pollutant = DEFAULT_POLLUTANT
+    rmonth = None
+    if (view.end - view.start).days + 1 > TABLE_MAX_DAYS:
+        months = months_of(view)
+        rmonth = view.params.get("rmonth")
+        if rmonth not in months:
+            rmonth = months[-1]
+    return code, pollutant, rmonth, notices
+
+
+def controls(view, cat) -> list:
+    lang = view.lang
+    code, pollutant, _rmonth, _ = choices(view, cat)
+    options = [{"label": label, "value": v} for v, label in station_options(view, cat)]
+    out = []
+    if options:
+        out.append(dropdown("station", options, code, t("stn.ctl.station", lang), width=240,
+                            searchable=True))
+    out.append(dropdown("pollutant", [{"label": p, "value": p} for p in POLLUTANTS], pollutant,
+                        t("stn.ctl.pollutant", lang), width=110))
+    return out
+
+
+def layout(**query) -> html.Div:
+    return staff_page(page="station", title=(t("stn.title"), t("stn.title", "en")),
+                      subtitle=(t("stn.subtitle"), t("stn.subtitle", "en")), query=query,
+                      body=body, path=PATH, page_keys=PAGE_KEYS, extra_controls=controls)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+def unit_of(pollutant: str) -> str:
+    return "mg/m³" if pollutant == "CO" else "µg/m³"
+
+
+def rules_profile(view):
+    prof = load_profile(view.profile) if view.profile else None
+    if prof is None or prof.kind != "cn":
+        prof = load_profile(load_schedule().at(view.stats_end))
+    return prof
+
+
+@dataclass
+class Ctx:
+    view: object
+    cat: object
+    engine: object
+    code: str
+    pollutant: str
+    rmonth: str | None
+    synthetic: bool
+    info: dict                # the station's catalogue row
+
+    @property
+    def lang(self) -> str:
+        return self.view.lang
+
+    @property
+    def unit(self) -> str:
+        return unit_of(self.pollutant)
+
+    @property
+    def decimals(self) -> int:
+        return rules_profile(self.view).decimals(self.pollutant)
+
+    @property
+    def name(self) -> str:
+        return f"{self.cat.name('station', self.code, self.lang)} {self.code}"
+
+    def title(self, text: str) -> str:
+        return f"{t('stn.synthetic', self.lang)} — {text}" if self.synthetic else text
+
+    def readings(self) -> pd.DataFrame:
+        return station_readings_cached(self.engine, self.code, self.view.start, self.view.end)
+
+    def hourly(self) -> pd.DataFrame:
+        return station_hourly(self.engine, self.code, self.view.start, self.view.end)
+
+
+def context(view, cat, engine, code, pollutant, rmonth) -> Ctx:
+    st = cat.city_stations(view.city)
+    row = st[st["code"] == code]
+    info = row.iloc[0].to_dict() if len(row) else {}
+    return Ctx(view=view, cat=cat, engine=engine, code=code, pollutant=pollutant, rmonth=rmonth,
+               synthetic=cat.is_synthetic(view.city), info=info)
+
+
+def excluded_flags() -> tuple[str, ...]:
+    """Flags whose values do not count (config/qc.yaml), as store.frames.hourly_frame applies."""
+    return tuple(load_rules().excluded)
+
+
+def _fmt(x, decimals: int) -> str:
+    return "—" if x is None or pd.isna(x) else f"{x:.{decimals}f}"
+
+
+# -- the readings table -----------------------------------------------------------------
+
+def readings_frame(readings: pd.DataFrame, lang: str, decimals: dict | None = None) -> pd.DataFrame:
+    """Rows for the grid: time as text (CST), the six values, and the flags of the hour
+    ("PM10 突变 (spike)"; empty when every value is ok)."""
+    if readings.empty:
+        return pd.DataFrame()
+    out = {"time": pd.to_datetime(readings["time"]).dt.strftime("%Y-%m-%d %H:00").to_numpy()}
+    flags = np.full(len(readings), "", dtype=object)
+    bad = np.full(len(readings), "", dtype=object)      # ",PM10,CO," for the cell colours
+    labels = {}
+    for p in POLLUTANTS:
+        if p not in readings.columns:
+            continue
+        d = (decimals or {}).get(p, 1) + 1
+        out[p] = readings[p].round(d).to_numpy()
+        f = readings[f"{p}_flag"].astype(str).to_numpy()
+        for name in pd.unique(f):                      # a handful of flag names
+            if name != "ok":
+                labels[name] = flag_label(str(name), lang)
+        words = np.where(f == "ok", "", p + " " + pd.Series(f).map(labels).fillna("")
+                         .to_numpy(dtype=object))
+        bad = np.where(f == "ok", bad, np.where(bad == "", ",", bad) + p + ",")
+        flags = np.where(words == "", flags, np.where(flags == "", words, flags + "; " + words))
+    out["flags"] = flags
+    out["bad"] = bad
+    return pd.DataFrame(out)
+
+
+def _export_readings(view, cat, engine) -> pd.DataFrame:
+    code, _p, _m, _n = choices(view, cat)
+    if code is None:
+        return pd.DataFrame()
+    frame = station_readings_cached(engine, code, view.start, view.end)
+    if frame.empty:
+        return frame
+    frame = frame.assign(time=pd.to_datetime(frame["time"]).dt.strftime("%Y-%m-%d %H:%M"))
+    frame.insert(0, "station", code)
+    return frame
+
+
+register_export("station-readings", _export_readings, PAGE_KEYS)
+
+
+def readings_columns(lang: str) -> list[dict]:
+    cols = [{"field": "time", "headerName": t("stn.col.time", lang), "minWidth": 150,
+             "pinned": "left", "sort": "asc"}]
+    for p in POLLUTANTS:
+        cols.append({"field": p, "headerName": f"{p} ({unit_of(p)})", "type": "numericColumn",
+                     "minWidth": 95, "wrapHeaderText": True, "autoHeaderHeight": True,
+                     "valueFormatter": {"function": "params.value == null ? '—' : params.value"},
+                     "cellClassRules": {"lt-stn-flagged": f"params.data.bad.includes(',{p},')"}})
+    cols.append({"field": "flags", "headerName": t("stn.col.flags", lang), "minWidth": 200,
+                 "flex": 2, "tooltipField": "flags"})
+    return cols
+
+
+# -- the sections ---------------------------------------------------------------------------
+
+def _tile(value, label: str, unit: str = "", note: str | None = None,
+          invalid: bool = False) -> html.Div:
+    children = [html.Div([value, html.Span(unit, className="lt-unit")],
+                         className="lt-stat-value" + (" lt-stat-invalid" if invalid else "")),
+                html.Div(label, className="lt-stat-label")]
+    if note:
+        children.append(html.Div(note, className="lt-stat-why"))
+    return html.Div(className="lt-stat", children=children)
+
+
+def summary(c: Ctx, readings: pd.DataFrame, capture: pd.DataFrame) -> html.Section:
+    lang, p, info = c.lang, c.pollutant, c.info
+    district = info.get("district")
+    role = str(info.get("role") or "")
+    network = str(info.get("network") or "")
+    where = [c.cat.name("district", district, lang) if isinstance(district, str) else "—"]
+    if role:
+        where.append(t(f"stn.role.{role}", lang) if role in ("evaluation", "background",
+                                                             "excluded") else role)
+    if network in ("national", "provincial"):
+        where.append(t(f"stn.network.{network}", lang))
+    lon, lat = info.get("lon"), info.get("lat")
+    if lon is not None and lat is not None and pd.notna(lon) and pd.notna(lat):
+        where.append(f"{float(lat):.4f}°N {float(lon):.4f}°E")
+    head = html.Div(className="lt-stat lt-stat-wide", children=[
+        html.Div(c.name, className="lt-stat-value"),
+        html.Div(" · ".join(where), className="lt-stat-label")])
+    tiles = [head]
+    stats = period_stats(c.engine, c.view)
+    statistic = STATISTIC[p]
+    row = None
+    if not stats.empty:
+        r = stats[(stats["level"] == "station") & (stats["area"] == c.code)
+                  & (stats["pollutant"] == p) & (stats["statistic"] == statistic)]
+        row = None if r.empty else r.iloc[0]
+    valid = row is not None and bool(row["valid"])
+    tiles.append(_tile(_fmt(None if row is None else row["reported"], c.decimals),
+                       t("stn.tile.stat", lang, pollutant=p,
+                         statistic=t(f"stn.stat.{statistic}", lang)),
+                       " " + c.unit, None if row is None or valid
+                       else t("stn.tile.not_valid", lang), invalid=not valid))
+    cap = capture[capture["pollutant"] == p] if not capture.empty else capture
+    n_valid, n_hours = (int(cap["n_valid"].sum()), int(cap["n_hours"].sum())) if len(cap) \
+        else (0, 0)
+    share = f"{100 * n_valid / n_hours:.1f}%" if n_hours else "—"
+    tiles.append(_tile(f"{n_valid:,}", t("stn.tile.capture", lang, pollutant=p) + f" · {share}",
+                       f" / {n_hours:,} h"))
+    flags = readings[f"{p}_flag"].astype(str) if not readings.empty else pd.Series(dtype=str)
+    flagged = int((~flags.isin(["ok", "missing"])).sum())
+    excluded = int(flags.isin(list(excluded_flags())).sum())
+    tiles.append(_tile(f"{flagged:,}", t("stn.tile.flagged", lang, pollutant=p), "",
+                       t("stn.tile.excluded", lang, n=excluded) if excluded else None))
+    return html.Section(id=ids.STATION_SUMMARY, className="lt-summary", children=tiles)
+
+
+def series_section(c: Ctx, readings: pd.DataFrame) -> list:
+    lang, p, view = c.lang, c.pollutant, c.view
+    grade = "II"
+    district = c.info.get("district")
+    if isinstance(district, str):
+        d = c.cat.districts[c.cat.districts["id"] == district]
+        if len(d) and isinstance(d.iloc[0]["grade"], str):
+            grade = d.iloc[0]["grade"]
+    prof = load_profile(view.profile) if view.profile else None
+    if prof is None or "limits" not in prof.raw:
+        prof = load_profile(load_schedule().at(view.stats_end))
+    limit = prof.limit(p, "1h", grade)
+    fig = hourly_series(readings, pollutant=p, start=view.start, end=view.end, unit=c.unit,
+                        decimals=c.decimals, lang=lang,
+                        title=c.title(f"{c.name} · {t('stn.series', lang, pollutant=p)} · "
+                                      f"{period_caption(view)}"),
+                        excluded=excluded_flags(), limit=limit,
+                        limit_name=t("stn.limit_1h", lang))
+    return [card(None, graph(fig, id=ids.STATION_SERIES, height=420),
+                 html.P(t("stn.series_note", lang), className="lt-note"))]
+
+
+def profiles_section(c: Ctx, profiles: pd.DataFrame) -> list:
+    lang, p = c.lang, c.pollutant
+    fig = variation_profiles(profiles, pollutant=p, unit=c.unit, decimals=c.decimals, lang=lang,
+                             title=c.title(f"{c.name} · {t('stn.profiles', lang, pollutant=p)} · "
+                                           f"{period_caption(c.view)}"))
+    return [card(None, graph(fig, id=ids.STATION_PROFILES, height=340),
+                 html.P(t("stn.profiles_note", lang), className="lt-note"))]
+
+
+def capture_section(c: Ctx, capture: pd.DataFrame) -> list:
+    lang = c.lang
+    fig = capture_heatmap(capture, lang=lang,
+                          title=c.title(f"{c.name} · {t('stn.capture', lang)}"))
+    return [card(None, graph(fig, id=ids.STATION_CAPTURE, height=int(fig.layout.height or 300)),
+                 html.P(t("stn.capture_note", lang), className="lt-note"))]
+
+
+def readings_section(c: Ctx, readings: pd.DataFrame) -> list:
+    lang, view = c.lang, c.view
+    rows = readings
+    month_label = period_caption(view)
+    controls = []
+    if c.rmonth is not None:
+        m = pd.Period(c.rmonth, "M")
+        times = pd.to_datetime(readings["time"])
+        rows = readings[(times >= m.start_time) & (times <= m.end_time)]
+        month_label = c.rmonth
+        controls.append(dropdown("rmonth", [{"label": x, "value": x} for x in months_of(view)],
+                                 c.rmonth, t("stn.ctl.rmonth", lang), width=130))
+    decimals = {p: rules_profile(view).decimals(p) for p in POLLUTANTS}
+    frame = readings_frame(rows, lang, decimals)
+    table = grid(frame, readings_columns(lang), id=ids.STATION_READINGS, lang=lang,
+                 page_size=24, height=560) if not frame.empty else \
+        empty_state(t("table.empty", lang))
+    exports = html.P(className="lt-stn-export", children=[
+        t("stn.export", lang), " ",
+        html.A("CSV", href=export_url("station-readings", "csv", view)), " · ",
+        html.A("Excel", href=export_url("station-readings", "xlsx", view))])
+    head = [html.Div(className="lt-stn-table-controls", children=controls)] if controls else []
+    return [card(t("stn.readings", lang, month=month_label), *head,
+                 html.P(t("stn.readings_note", lang), className="lt-note"),
+                 table, exports, id=ids.STATION_READINGS_CARD)]
+
+
+def body(view, cat, engine) -> list:
+    from indicators.variation import capture_by_month, time_variation
+    lang = view.lang
+    code, pollutant, rmonth, notices = choices(view, cat)
+    out = []
+    if notices:
+        out.append(html.Div(className="lt-notices", children=[html.P(n) for n in notices]))
+    if code is None:
+        return out + [empty_state(t("stn.no_stations", lang))]
+    c = context(view, cat, engine, code, pollutant, rmonth)
+    readings = c.readings()
+    hourly = c.hourly()
+    out.append(html.H2(f"{c.name} · {pollutant} · {period_caption(view)}",
+                       className="lt-section-title"))
+    if readings.empty:
+        return out + [html.Div(id=ids.STATION_SUMMARY, children=empty_state(
+            t("stn.no_data", lang, name=c.name), t("stn.no_data_hint", lang)))]
+    capture = capture_by_month(hourly, view.start, view.end)
+    profiles = time_variation(hourly, [pollutant])
+    out.append(summary(c, readings, capture))
+    out += series_section(c, readings)
+    out += profiles_section(c, profiles)
+    out += capture_section(c, capture)
+    out += readings_section(c, readings)
+    return out
+
