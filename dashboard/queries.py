@@ -6,6 +6,7 @@ their own table builders, so all of it can be tested without a browser.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 from sqlalchemy import text
@@ -113,9 +114,13 @@ class Catalog:
         return ids_[0] if ids_ else None
 
     def is_synthetic(self, city: str) -> bool:
-        row = self.cities[self.cities["id"] == city]
-        st = self.stations[self.stations["city"] == city]
-        return bool(row["synthetic"].any() or st["synthetic"].any())
+        return city in self._synthetic_cities
+
+    @cached_property
+    def _synthetic_cities(self) -> frozenset:
+        cities = set(self.cities.loc[self.cities["synthetic"], "id"])
+        cities |= set(self.stations.loc[self.stations["synthetic"], "city"].dropna())
+        return frozenset(cities)
 
     def city_districts(self, city: str) -> pd.DataFrame:
         return self.districts[self.districts["city"] == city].reset_index(drop=True)
@@ -123,22 +128,24 @@ class Catalog:
     def city_stations(self, city: str) -> pd.DataFrame:
         return self.stations[self.stations["city"] == city].reset_index(drop=True)
 
+    @cached_property
+    def _names(self) -> dict:
+        out = {}
+        for level, (frame, key) in {"station": (self.stations, "code"),
+                                    "district": (self.districts, "id"),
+                                    "city": (self.cities, "id")}.items():
+            for lang, (first, second) in {"zh": ("name_zh", "name_en"),
+                                          "en": ("name_en", "name_zh")}.items():
+                out[level, lang] = {k: (a or b or k) for k, a, b in
+                                    zip(frame[key], frame[first], frame[second])}
+        return out
+
     def name(self, level: str, area: str, lang: str = "zh") -> str:
         """Display name of a station, district or city (falls back to the id)."""
-        table = {"station": (self.stations, "code"), "district": (self.districts, "id"),
-                 "city": (self.cities, "id")}[level]
-        frame, key = table
-        row = frame[frame[key] == area]
-        if row.empty:
-            return str(area)
-        first, second = ("name_en", "name_zh") if lang == "en" else ("name_zh", "name_en")
-        return str(row.iloc[0][first] or row.iloc[0][second] or area)
+        return str(self._names[level, "en" if lang == "en" else "zh"].get(area, area))
 
     def names(self, level: str, lang: str = "zh") -> dict:
-        frame, key = {"station": (self.stations, "code"), "district": (self.districts, "id"),
-                      "city": (self.cities, "id")}[level]
-        first, second = ("name_en", "name_zh") if lang == "en" else ("name_zh", "name_en")
-        return {k: (a or b or k) for k, a, b in zip(frame[key], frame[first], frame[second])}
+        return dict(self._names[level, "en" if lang == "en" else "zh"])
 
 
 def current_version(engine) -> int:

@@ -1,0 +1,413 @@
+"""Page ``/standards`` — 标准对比 / Standards: one area under several standard profiles.
+
+The same district (or the whole city) and period evaluated under GB 3095-2012,
+GB 3095-2026 (transitional; the final limits on request), the WHO 2021
+guideline and the EU 2030 limits (the US EPA AQI on request): every pollutant
+statistic with its value, each profile's limit and whether it is met.
+
+Each profile's statistics are :func:`dashboard.queries.period_stats` of the
+view with that profile forced (cached per profile); a Chinese profile also
+brings its daily rules and AQI, a comparison profile only its limits (and the
+US its own AQI) — :func:`indicators.pipeline.split_profile`. Limits and
+verdicts come from :func:`indicators.comparison.against_limits`. Nothing is
+computed here.
+"""
+from __future__ import annotations
+
+import pandas as pd
+from dash import dcc, html
+
+from indicators.comparison import AT_MOST_LIMIT
+from indicators.statistics import COMPLIANCE_PERIODS
+
+from .. import ids
+from ..exports import export_url, register_export
+from ..figures.standards import days_figure, limits_figure
+from ..i18n import register, t
+from ..layout import card, dropdown, empty_state, graph, grid, labelled, staff_page
+from ..queries import profile_rows
+from .ranking import auto_height, ledger_text, stats_caption
+
+PATH = "/standards"
+NAME = "标准对比"
+NAME_EN = "Standards"
+TITLE = "标准对比 · 蓝天 Lantian"
+PAGE_KEYS = ("district", "extra")
+
+BASE_PROFILES = ("cn-2012", "cn-2026-transition", "who-2021", "eu-2030")
+EXTRA_PROFILES = ("cn-2026-final", "us-epa-2024")
+#: Display order of every profile the page can show.
+ORDER = ("cn-2012", "cn-2026-transition", "cn-2026-final", "who-2021", "eu-2030", "us-epa-2024")
+
+#: The rows of the comparison, in order: (pollutant, statistic).
+ROWS = [
+    ("SO2", "annual_mean"), ("SO2", "p98_daily"), ("SO2", "exceedance_days"),
+    ("NO2", "annual_mean"), ("NO2", "p98_daily"), ("NO2", "exceedance_days"),
+    ("PM10", "annual_mean"), ("PM10", "p95_daily"), ("PM10", "exceedance_days"),
+    ("PM2.5", "annual_mean"), ("PM2.5", "p95_daily"), ("PM2.5", "exceedance_days"),
+    ("CO", "p95_daily"), ("CO", "exceedance_days"),
+    ("O3", "p90_mda8"), ("O3", "exceedance_days"),
+    ("AQI", "good_day_ratio"), ("AQI", "good_days"), ("AQI", "heavy_days"),
+    ("AQI", "valid_aqi_days"),
+    ("ALL", "compliance"),
+]
+
+register({
+    "sd.title": ("标准对比", "Standards"),
+    "sd.subtitle": ("同一区县、同一时段，按国标 2012、国标 2026、WHO 2021 准则和欧盟 2030 限值分别评价。",
+                    "One district and period under GB 3095-2012, GB 3095-2026, the WHO 2021 "
+                    "guideline and the EU 2030 limits, side by side."),
+    "sd.ctl.area": ("区县", "District"),
+    "sd.ctl.extra": ("另外比较", "Also compare"),
+    "sd.city": ("{city}（全市）", "{city} (whole city)"),
+    "sd.heading": ("{area} · {period}", "{area} · {period}"),
+    "sd.explain": ("差别在哪里：各标准的限值不同（standards.md §2、§8）；GB 3095-2026 还调整了 PM10、PM2.5 的 "
+                   "AQI 分级浓度并不再用 O3 1 小时值（§5），所以优良天数不同；WHO、欧盟只带来限值，"
+                   "日均值有效性和 AQI 仍按国标（§1、§8）；美国 EPA 按其 AQI 计算优良天（§8）。",
+                   "What differs: each profile has its own limits (standards.md §2, §8); "
+                   "GB 3095-2026 "
+                   "also moves the PM10/PM2.5 AQI breakpoints and drops the O3 1-h value (§5), so "
+                   "good days differ; WHO and the EU bring limits only, daily validity and the AQI "
+                   "stay Chinese (§1, §8); the US EPA column uses the US AQI (§8)."),
+    "sd.chart.limits": ("统计值与各标准限值", "Statistics against each profile's limit"),
+    "sd.chart.days": ("超标天数与优良天数比例", "Exceedance days and good-day ratio"),
+    "sd.table": ("逐项对比", "Statistic by statistic"),
+    "sd.col.pollutant": ("污染物", "Pollutant"),
+    "sd.col.statistic": ("指标", "Statistic"),
+    "sd.col.capture": ("有效天数/应有", "Valid days / needed"),
+    "sd.col.value": ("数值", "Value"),
+    "sd.col.limit": ("限值", "Limit"),
+    "sd.col.limit_verdict": ("限值 · 结论", "Limit · verdict"),
+    "sd.invalid": ("有效天数不足（标 *）：", "Not enough valid days (marked *):"),
+    "sd.stat.annual_mean": ("平均浓度", "mean"),
+    "sd.stat.annual_mean_year": ("年平均浓度", "annual mean"),
+    "sd.stat.p98_daily": ("日均值第98百分位", "98th pct of daily means"),
+    "sd.stat.p95_daily": ("日均值第95百分位", "95th pct of daily means"),
+    "sd.stat.p90_mda8": ("日最大8小时第90百分位", "90th pct of daily max 8-h"),
+    "sd.stat.exceedance_days": ("超标天数（日均值）", "days above the 24-h limit"),
+    "sd.stat.exceedance_days_o3": ("超标天数（日最大8小时）", "days above the MDA8 limit"),
+    "sd.stat.good_day_ratio": ("优良天数比例", "good-day ratio"),
+    "sd.stat.good_days": ("优良天数", "good days"),
+    "sd.stat.heavy_days": ("重污染天数", "heavy-pollution days"),
+    "sd.stat.valid_aqi_days": ("AQI 有效天数", "days with a valid AQI"),
+    "sd.stat.compliance": ("六项全部达标", "all six pollutants meet"),
+    "sd.pollutant.AQI": ("AQI", "AQI"),
+    "sd.pollutant.ALL": ("综合", "Overall"),
+    "sd.meets": ("达标", "meets"),
+    "sd.exceeds": ("超标", "exceeds"),
+    "sd.insufficient": ("数据不足", "insufficient data"),
+    "sd.undefined": ("未定义", "not defined"),
+    "sd.not_judged": ("—", "—"),
+    "sd.days": ("天", "d"),
+    "sd.allowed": ("允许 {n} 天", "{n} allowed"),
+    "sd.note.method": ("百分位数对所有标准都按 HJ 663 方法计算并与日限值比较；WHO 的 24 小时准则值按第 99 百分位定义、"
+                       "欧盟日限值按每年允许超标次数（18 次）定义，后者见“超标天数”一行。"
+                       "“—” 表示该标准没有这一限值或不据此评价；“未定义”表示该标准没有自己的 AQI。"
+                       "带 * 的数值有效天数不足。",
+                       "Percentiles follow HJ 663 under every profile and are compared with the "
+                       "daily limit; the WHO 24-h guideline is a 99th percentile and the EU daily "
+                       "limits count allowed exceedances (18 a year, see the exceedance-days row). "
+                       "“—”: the profile sets no such limit or does not judge by it; “not "
+                       "defined”: the profile has no AQI of its own. A value with * lacks valid "
+                       "days."),
+    "sd.note.month": ("月度数值不与年均或百分位限值比较（HJ 663 只评价年度达标），表中只列出限值作参考。",
+                      "Monthly values are not judged against annual or percentile limits (HJ 663 "
+                      "evaluates years): limits are listed for reference only."),
+    "sd.note.provisional": ("年初至今为临时结果：实时数据未经审核。",
+                            "Year-to-date figures are provisional: real-time data, not audited."),
+    "sd.no_stats": ("所选时段没有该区县的数据。", "No data for this area in the chosen period."),
+    "sd.no_areas": ("所选城市没有区县（站点文件中未定义），仅可查看全市。",
+                    "The chosen city has no districts (none in its site file)."),
+    "sd.synthetic": ("合成演示数据", "SYNTHETIC demo data"),
+    "sd.export": ("下载对比表：", "Download the comparison:"),
+})
+
+
+def layout(**query) -> html.Div:
+    return staff_page(page="standards", title=(t("sd.title"), t("sd.title", "en")),
+                      subtitle=(t("sd.subtitle"), t("sd.subtitle", "en")), query=query,
+                      body=body, path=PATH, page_keys=PAGE_KEYS, extra_controls=controls,
+                      profile_control=False)
+
+
+# -- choices ------------------------------------------------------------------------
+
+def area_choice(view, cat) -> tuple[str, str]:
+    """(level, area) from the URL: a district of the city or the city itself (validated)."""
+    districts = cat.city_districts(view.city)["id"].tolist()
+    chosen = view.params.get("district")
+    if chosen in districts:
+        return "district", chosen
+    if chosen == view.city or not districts:
+        return "city", view.city
+    return "district", districts[0]
+
+
+def profiles_of(view) -> list[str]:
+    extra = set((view.params.get("extra") or "").split(","))
+    return [p for p in ORDER if p in BASE_PROFILES or p in extra]
+
+
+def controls(view, cat) -> list:
+    lang = view.lang
+    level, area = area_choice(view, cat)
+    districts = cat.city_districts(view.city)
+    names = cat.names("district", lang)
+    options = [{"label": t("sd.city", lang, city=cat.name("city", view.city, lang)),
+                "value": view.city}]
+    options += [{"label": names.get(d, d), "value": d} for d in districts["id"]]
+    extra = [p for p in profiles_of(view) if p in EXTRA_PROFILES]
+    return [
+        dropdown("district", options, area, t("sd.ctl.area", lang), width=200),
+        labelled(t("sd.ctl.extra", lang), dcc.Checklist(
+            id={"type": ids.CONTROL, "name": "extra"}, value=extra, inline=True,
+            className="lt-sd-extra", inputClassName="lt-sd-check",
+            options=[{"label": t(f"profile.{p}", lang), "value": p} for p in EXTRA_PROFILES])),
+    ]
+
+
+# -- the comparison -----------------------------------------------------------------
+
+def comparison(view, cat, engine) -> pd.DataFrame:
+    """One row per profile and (pollutant, statistic) of :data:`ROWS` for the chosen area.
+
+    Columns: the statistics frame's (level, area, period, pollutant, statistic,
+    value, reported, valid, n_valid, n_required, detail …) with ``profile`` set
+    to the compared profile, plus ``limit``, ``allowed``, ``defined``, ``meets``
+    (:func:`indicators.comparison.against_limits`). Empty without statistics.
+    """
+    level, area = area_choice(view, cat)
+    wanted = pd.DataFrame(ROWS, columns=["pollutant", "statistic"])
+    parts = [profile_rows(engine, view, pid, level, area) for pid in profiles_of(view)]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, ignore_index=True).merge(wanted, on=["pollutant", "statistic"])
+
+
+def _fmt(value, statistic: str, pollutant: str) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    if statistic == "good_day_ratio":
+        return f"{value:.1f}%"
+    if statistic == "compliance":
+        return ""
+    if pollutant == "CO" and statistic != "exceedance_days":
+        return f"{value:.1f}"
+    return f"{value:.0f}"
+
+
+def cells(comp: pd.DataFrame, view) -> pd.DataFrame:
+    """Display strings per row: value, limit and verdict (vectorised over the few rows)."""
+    lang = view.lang
+    judged_period = view.stats_period in COMPLIANCE_PERIODS
+    c = comp.reset_index(drop=True)
+    stat, pol = c["statistic"].astype(str), c["pollutant"].astype(str)
+    valid = c["valid"].fillna(False).astype(bool)
+    defined = c["defined"].astype(bool)
+    value = pd.Series([_fmt(v, s, p) for v, s, p in zip(c["reported"], stat, pol)], dtype=object)
+    value = value.where(valid | (value == "—") | (value == ""), value + "*")
+    value = value.where(defined, "—")
+    days = t("sd.days", lang)
+    value = value.where(~stat.isin(["exceedance_days", "good_days", "heavy_days",
+                                    "valid_aqi_days"]) | (value == "—"), value + " " + days)
+    lim = c["limit"].astype("float64")
+    lim_text = lim.map(lambda x: "—" if pd.isna(x) else f"{x:g}").astype(object)
+    above = "> " + lim_text
+    allowed = c["allowed"].astype("float64")
+    allowed_text = allowed.map(lambda n: "" if pd.isna(n) else
+                               t("sd.allowed", lang, n=f"{n:g}")).astype(object)
+    daily = (stat == "exceedance_days") & lim.notna()
+    lim_text = lim_text.where(~daily, above.where(allowed_text == "", above + "，" if lang == "zh"
+                                                  else above + ", ") + allowed_text)
+    lim_text = lim_text.where(~stat.isin(["compliance", "good_day_ratio", "good_days",
+                                          "heavy_days", "valid_aqi_days"]), "—")
+
+    meets = c["meets"].astype("boolean")
+    verdict = pd.Series(t("sd.not_judged", lang), index=c.index, dtype=object)
+    verdict[meets.fillna(False).to_numpy(bool)] = t("sd.meets", lang)
+    verdict[(~meets.fillna(True)).to_numpy(bool)] = t("sd.exceeds", lang)
+    verdict[(~valid & meets.notna()).to_numpy()] = t("sd.insufficient", lang)
+    if not judged_period:     # HJ 663 (and the EU's yearly count) judge years, not months
+        verdict[(stat.isin(AT_MOST_LIMIT) | stat.isin(["compliance", "exceedance_days"]))
+                .to_numpy()] = t("sd.not_judged", lang)
+    verdict[(~defined).to_numpy()] = t("sd.undefined", lang)
+    return pd.DataFrame({"value_text": value, "limit_text": lim_text, "verdict": verdict})
+
+
+def _stat_label(statistic: str, view, pollutant: str = "") -> str:
+    if statistic == "exceedance_days" and pollutant == "O3":
+        return t("sd.stat.exceedance_days_o3", view.lang)
+    if statistic == "annual_mean" and view.stats_period == "year":
+        return t("sd.stat.annual_mean_year", view.lang)
+    return t(f"sd.stat.{statistic}", view.lang)
+
+
+def table_frame(comp: pd.DataFrame, view, profiles: list[str]) -> pd.DataFrame:
+    """Wide table: one row per statistic; per profile its value and "limit · verdict"."""
+    lang = view.lang
+    shown = cells(comp, view)
+    pollutant = comp["pollutant"].astype(str).tolist()
+    statistic = comp["statistic"].astype(str).tolist()
+    profile = comp["profile"].astype(str).tolist()
+    keys = list(zip(pollutant, statistic, profile))
+    value_of = dict(zip(keys, shown["value_text"]))
+    limit_of = dict(zip(keys, shown["limit_text"]))
+    verdict_of = dict(zip(keys, shown["verdict"]))
+    # capture of the first profile present (daily rules are Chinese under every profile)
+    capture_of: dict = {}
+    for (p, st, pid), n, req in zip(keys, comp["n_valid"], comp["n_required"]):
+        if (p, st) not in capture_of or pid == profiles[0]:
+            capture_of[(p, st)] = ("—" if pd.isna(n) else str(int(n))) + "/" + \
+                ("—" if pd.isna(req) else str(int(req)))
+    rows = [key for key in ROWS if key in capture_of]
+    out = pd.DataFrame({
+        "pollutant": [t(f"sd.pollutant.{p}", lang) if p in ("AQI", "ALL") else p
+                      for p, _ in rows],
+        "statistic": [_stat_label(st, view, p) for p, st in rows],
+        # compliance has no capture of its own
+        "capture": ["" if st == "compliance" else capture_of[(p, st)] for p, st in rows],
+    })
+    for pid in profiles:
+        values, limits, verdicts = [], [], []
+        for p, st in rows:
+            limit = limit_of.get((p, st, pid), "—")
+            verdict = verdict_of.get((p, st, pid), "—")
+            values.append(value_of.get((p, st, pid), "—"))
+            verdicts.append(verdict)
+            limits.append(verdict if limit == "—" else
+                          limit if verdict == "—" else f"{limit} · {verdict}")
+        out[f"{pid}|value"], out[f"{pid}|limit"], out[f"{pid}|verdict"] = \
+            values, limits, verdicts
+    return out
+
+
+def invalid_notes(comp: pd.DataFrame, view) -> list[str]:
+    """"PM10 年平均浓度、PM2.5 年平均浓度：2015-10：有效 23 天，应有 27 天" — the statistics
+    lacking valid days, grouped by reason (the ledger of the validity rules)."""
+    lang = view.lang
+    bad = comp[~comp["valid"].fillna(False).astype(bool) & comp["detail"].fillna("").ne("")
+               & comp["reported"].notna()].drop_duplicates(["pollutant", "statistic"])
+    if bad.empty:
+        return []
+    order = {key: i for i, key in enumerate(ROWS)}
+    bad = bad.assign(_o=[order.get((p, s), 99) for p, s in zip(bad["pollutant"],
+                                                                 bad["statistic"])])
+    bad = bad.sort_values("_o").assign(why=ledger_text(bad["detail"], lang).to_numpy())
+    bad["what"] = [f"{p if p not in ('AQI', 'ALL') else t(f'sd.pollutant.{p}', lang)} "
+                   f"{_stat_label(s, view, p)}"
+                   for p, s in zip(bad["pollutant"], bad["statistic"])]
+    sep, comma = ("：", "、") if lang == "zh" else (": ", ", ")
+    grouped = bad.groupby("why", sort=False)["what"].agg(comma.join)
+    return [f"{what}{sep}{why}" for why, what in grouped.items()]
+
+
+def grid_columns(view, profiles: list[str]) -> list[dict]:
+    lang = view.lang
+    wrap = {"wrapText": True, "autoHeight": True,
+            "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}}
+    cols = [
+        {"field": "pollutant", "headerName": t("sd.col.pollutant", lang), "pinned": "left",
+         "minWidth": 72, "maxWidth": 90, "sortable": False, "filter": False},
+        {"field": "statistic", "headerName": t("sd.col.statistic", lang), "pinned": "left",
+         "minWidth": 150, "maxWidth": 190, "sortable": False, "filter": False, **wrap},
+        {"field": "capture", "headerName": t("sd.col.capture", lang), "minWidth": 84,
+         "maxWidth": 100, "type": "numericColumn", "sortable": False, "filter": False,
+         "wrapHeaderText": True, "autoHeaderHeight": True},
+    ]
+    for pid in profiles:
+        verdict = f"params.data['{pid}|verdict']"
+        cols.append({"headerName": t(f"profile.{pid}", lang), "headerClass": "lt-sd-group",
+                     "marryChildren": True, "children": [
+            {"field": f"{pid}|value", "headerName": t("sd.col.value", lang),
+             "type": "numericColumn", "minWidth": 78, "maxWidth": 92, "sortable": False,
+             "filter": False},
+            {"field": f"{pid}|limit", "headerName": t("sd.col.limit_verdict", lang),
+             "minWidth": 118, "flex": 2, "sortable": False, "filter": False, **wrap,
+             "cellClassRules": {
+                 "lt-sd-ok": f"{verdict} == '{t('sd.meets', lang)}'",
+                 "lt-sd-bad": f"{verdict} == '{t('sd.exceeds', lang)}'",
+                 "lt-sd-na": f"{verdict} == '{t('sd.insufficient', lang)}' || "
+                             f"{verdict} == '{t('sd.undefined', lang)}'"}},
+        ]})
+    return cols
+
+
+# -- the page body ------------------------------------------------------------------
+
+def body(view, cat, engine) -> list:
+    lang = view.lang
+    level, area = area_choice(view, cat)
+    profiles = profiles_of(view)
+    area_name = (t("sd.city", lang, city=cat.name("city", view.city, lang)) if level == "city"
+                 else cat.name("district", area, lang))
+    caption = stats_caption(view)
+    out = [html.H2(t("sd.heading", lang, area=area_name, period=caption),
+                   className="lt-section-title"),
+           html.P(t("sd.explain", lang), id=ids.STANDARDS_NOTE, className="lt-sd-explain")]
+    if level == "city" and cat.city_districts(view.city).empty:
+        out.append(html.P(t("sd.no_areas", lang), className="lt-note"))
+    if view.period == "range":
+        out.append(html.P(t("page.range_stats", lang, end=view.end.isoformat()),
+                          className="lt-note"))
+    comp = comparison(view, cat, engine)
+    if comp.empty or comp["reported"].notna().sum() == 0:
+        out.append(html.Div(id=ids.STANDARDS_EMPTY, children=empty_state(t("sd.no_stats", lang))))
+        return out
+    labels = {p: t(f"profile.{p}", lang) for p in profiles}
+    prefix = f"{t('sd.synthetic', lang)} — " if cat.is_synthetic(view.city) else ""
+    head = f"{area_name} · {caption}"
+    limits_fig = limits_figure(comp, profiles, labels, lang=lang,
+                               title=f"{prefix}{t('sd.chart.limits', lang)} · {head}")
+    days_fig = days_figure(comp, profiles, labels, lang=lang,
+                           title=f"{prefix}{t('sd.chart.days', lang)} · {head}")
+    out.append(card(None, graph(limits_fig, id=ids.STANDARDS_CHART,
+                                height=int(limits_fig.layout.height or 620))))
+    out.append(card(None, graph(days_fig, id=ids.STANDARDS_DAYS_CHART,
+                                height=int(days_fig.layout.height or 400))))
+    frame = table_frame(comp, view, profiles)
+    exports = html.P(className="lt-rk-export", children=[
+        t("sd.export", lang), " ",
+        html.A("CSV", href=export_url("standards", "csv", view), id=ids.STANDARDS_EXPORT_CSV),
+        " · ",
+        html.A("Excel", href=export_url("standards", "xlsx", view),
+               id=ids.STANDARDS_EXPORT_XLSX)])
+    out.append(card(f"{t('sd.table', lang)} · {head}",
+                    auto_height(grid(frame, grid_columns(view, profiles),
+                                     id=ids.STANDARDS_TABLE, lang=lang,
+                                     dashGridOptions={"suppressColumnVirtualisation": True})),
+                    exports))
+    invalid = invalid_notes(comp, view)
+    if invalid:
+        out.append(html.Div(className="lt-note lt-sd-invalid", children=[
+            html.Strong(t("sd.invalid", lang)), html.Ul([html.Li(x) for x in invalid])]))
+    notes = [t("sd.note.method", lang)]
+    if view.stats_period not in COMPLIANCE_PERIODS:
+        notes.append(t("sd.note.month", lang))
+    if view.stats_period == "ytd":
+        notes.append(t("sd.note.provisional", lang))
+    out.extend(html.P(n, className="lt-note") for n in notes)
+    return out
+
+
+# -- export -------------------------------------------------------------------------
+
+def export_frame(view, cat, engine) -> pd.DataFrame:
+    """The comparison, long: one row per profile and statistic (headers in the view's language)."""
+    lang = view.lang
+    level, area = area_choice(view, cat)
+    comp = comparison(view, cat, engine)
+    cols = ["area", "period", "profile", "pollutant", "statistic", "reported", "valid",
+            "n_valid", "n_required", "limit", "allowed", "verdict", "detail"]
+    if comp.empty:
+        return pd.DataFrame(columns=cols)
+    shown = cells(comp, view)
+    out = comp.assign(verdict=shown["verdict"].to_numpy(),
+                      statistic=[_stat_label(s, view, p) for p, s in
+                                 zip(comp["pollutant"], comp["statistic"])],
+                      profile=[t(f"profile.{p}", lang) for p in comp["profile"]],
+                      detail=ledger_text(comp["detail"], lang))[cols]
+    return out
+
+
+register_export("standards", export_frame, PAGE_KEYS)
