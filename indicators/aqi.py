@@ -24,6 +24,8 @@ The hourly AQI keeps the keys as they are (``SO2_1h``, ``PM2.5_24h``).
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
@@ -34,15 +36,17 @@ import pyarrow as pa
 from config.errors import ConfigError
 from config.standards import Profile, load_profile, load_schedule
 
-from .frames import DAILY_COLUMNS, check_columns
+from .frames import DAILY_COLUMNS, DAILY_QUANTITIES, check_columns
 from .rounding import scaled_integers, truncate_scaled
-from .statistics import _factorize_sorted, _unique_inverse
+from .statistics import _dense_daily, _factorize_sorted, _unique_inverse
 
 __all__ = ["MISSING", "DAILY_INPUTS", "AQI_COLUMNS", "iaqi", "fallback_quantity",
            "daily_aqi", "hourly_aqi", "us_epa_aqi", "molar_volume"]
 
 #: IAQI sentinel for "no value" (NaN or negative concentration, or no fallback).
 MISSING = -1
+#: From this many rows on, half of the text columns are made on a second thread.
+_THREAD_ROWS = 1 << 17
 
 #: Daily frame quantity → IAQI input (breakpoint key) of the daily AQI (§5).
 DAILY_INPUTS = {"SO2": "SO2_24h", "NO2": "NO2_24h", "CO": "CO_24h", "PM10": "PM10_24h",
@@ -105,6 +109,16 @@ def fallback_quantity(quantity: str, profile) -> str | None:
 
 
 # --------------------------------------------------------------------------- IAQI
+def _segment_iaqi(c: np.ndarray, bp: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """IAQI of scaled concentrations ``c`` ≥ 0 by linear interpolation in their segment."""
+    # Segment (BP_lo, BP_hi]: a concentration at a breakpoint takes the lower segment.
+    seg = np.clip(np.searchsorted(bp, c, side="left"), 1, len(bp) - 1)
+    lo, hi = bp[seg - 1], bp[seg]
+    ilo, ihi = steps[seg - 1], steps[seg]
+    num = (ihi - ilo) * (c - lo)
+    return ilo + -(-num // (hi - lo))          # exact integer ceiling (§5)
+
+
 def iaqi(concentration, quantity: str, profile, *, fallback=None):
     """Individual air quality index (IAQI) of published concentrations, HJ 633 (§5).
 
@@ -152,12 +166,14 @@ def iaqi(concentration, quantity: str, profile, *, fallback=None):
     bp = scaled_integers(np.asarray(prof.aqi["breakpoints"][key], dtype="float64"), decimals)
     steps = np.asarray(prof.aqi["iaqi"], dtype=np.int64)[: len(bp)]
 
-    # Segment (BP_lo, BP_hi]: a concentration at a breakpoint takes the lower segment.
-    seg = np.clip(np.searchsorted(bp, c, side="left"), 1, len(bp) - 1)
-    lo, hi = bp[seg - 1], bp[seg]
-    ilo, ihi = steps[seg - 1], steps[seg]
-    num = (ihi - ilo) * (c - lo)
-    value = ilo + -(-num // (hi - lo))          # exact integer ceiling (§5)
+    top = int(bp[-1])
+    if 0 <= top <= 4 * len(c) + 65_536:
+        # every concentration 0 … top once (a small table), then looked up; those above
+        # the table get their value below
+        value = _segment_iaqi(np.arange(top + 1, dtype=np.int64), bp, steps)[
+            np.minimum(c, top)]
+    else:
+        value = _segment_iaqi(c, bp, steps)
 
     beyond = np.zeros(x.shape, dtype=bool)
     above = ~missing & (c > bp[-1])
@@ -231,7 +247,7 @@ class _Result:
     def fill(self, rows, prof: Profile, names, values, beyonds) -> None:
         """Combine the IAQIs of one profile's rows (§5: max, missing rule, primary, levels)."""
         rules = prof.aqi
-        n = len(rows)
+        n = len(values[0]) if values else len(self.aqi[rows])
         aqi = np.full(n, MISSING, dtype=np.int64)
         for v in values:
             np.maximum(aqi, v, out=aqi)                     # AQI = max of the IAQIs
@@ -278,16 +294,30 @@ class _Result:
         na = self.aqi == MISSING
         levels = self.levels or [{"level": 0, "zh": "", "en": "", "colour": ""}]
         table = list(self.strings)
+        # the text columns: Arrow takes, which release the GIL — on two threads when long
+        texts = {"profile": (self.profiles or [""], self.profile, None)}
+        for column, key in (("category_zh", "zh"), ("category_en", "en"), ("colour", "colour")):
+            texts[column] = ([lv[key] for lv in levels], self.level_idx, na)
+        for column in ("primary", "exceeding", "missing"):
+            texts[column] = (table, getattr(self, column), None)
+        pool = (ThreadPoolExecutor(max_workers=1)
+                if len(self.aqi) >= _THREAD_ROWS and (os.cpu_count() or 1) > 1 else None)
+        try:
+            later = ({c: pool.submit(_strings, *texts[c]) for c in list(texts)[::2]}
+                     if pool is not None else {})
+            made = {c: _strings(*args) for c, args in texts.items() if c not in later}
+            made.update({c: f.result() for c, f in later.items()})
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         out = dict(head)
-        out["profile"] = _strings(self.profiles or [""], self.profile)
+        out["profile"] = made["profile"]
         out["aqi"] = pd.arrays.IntegerArray(self.aqi, na)
         out["level_no"] = pd.arrays.IntegerArray(
             np.array([lv["level"] for lv in levels], dtype=np.int64)[self.level_idx], na)
-        for column, key in (("category_zh", "zh"), ("category_en", "en"), ("colour", "colour")):
-            out[column] = _strings([lv[key] for lv in levels], self.level_idx, na)
-        out["primary"] = _strings(table, self.primary)
-        out["exceeding"] = _strings(table, self.exceeding)
-        out["missing"] = _strings(table, self.missing)
+        for column in ("category_zh", "category_en", "colour", "primary", "exceeding",
+                       "missing"):
+            out[column] = made[column]
         out["beyond_table"] = self.beyond
         out["good"] = pd.arrays.BooleanArray(self.good, na)
         out["heavy"] = pd.arrays.BooleanArray(self.heavy, na)
@@ -383,6 +413,9 @@ def daily_aqi(daily: pd.DataFrame, profile=None) -> pd.DataFrame:
     ``aqi.missing_publish_above`` (100).
     """
     check_columns(daily, DAILY_COLUMNS, "daily")
+    dense = _dense_daily(daily, one_profile=False)
+    if dense is not None and (dense.day_values == dense.days).all():      # midnights
+        return _daily_aqi_dense(daily, dense, profile)
     n_rows = len(daily)
     lvl_code, lvl_uni = _factorize_sorted(daily["level"])
     area_code, area_uni = _factorize_sorted(daily["area"])
@@ -448,27 +481,92 @@ def daily_aqi(daily: pd.DataFrame, profile=None) -> pd.DataFrame:
     else:
         codes, profiles = _resolve_profiles(profile, key_date)
 
-    result = _Result(n_keys, _DAILY_NAMES)
     quantity_index = {name: list(DAILY_INPUTS).index(q)
                       for name, q in _DAILY_QUANTITY_OF_INPUT.items()}
+    head = {"level": pd.Index(lvl_uni).take(key_uni // (n_area * n_date)).array,
+            "area": pd.Index(area_uni).take(key_uni // n_date % n_area).array,
+            "date": key_date}
+    return _daily_result(n_keys, codes, profiles,
+                         lambda rows, name: wide[rows, quantity_index[name]], head)
+
+
+def _daily_result(n_keys: int, codes: np.ndarray, profiles, column, head) -> pd.DataFrame:
+    """The daily AQI frame of ``n_keys`` keys: ``codes`` the profile of each key (into
+    ``profiles``), ``column(rows, input)`` the published concentrations of an input on
+    those keys (NaN = missing), ``head`` the level, area and date columns."""
+    result = _Result(n_keys, _DAILY_NAMES)
     for code, prof in enumerate(profiles):
         rows = np.flatnonzero(codes == code)
         if not len(rows):
             continue
+        if len(rows) == n_keys:
+            rows = slice(None)              # every key: views instead of copies
         inputs = list(prof.aqi["daily_inputs"])
-        unknown = [i for i in inputs if i not in quantity_index]
+        unknown = [i for i in inputs if i not in _DAILY_QUANTITY_OF_INPUT]
         if unknown:
             raise ConfigError(prof.path, "aqi.daily_inputs", f"no daily quantity for {unknown}",
-                              f"use inputs among {list(quantity_index)}")
+                              f"use inputs among {list(_DAILY_QUANTITY_OF_INPUT)}")
         values, beyonds = _input_iaqis(
-            prof, inputs, lambda name, rows=rows: wide[rows, quantity_index[name]],
-            lambda name: name in quantity_index)
+            prof, inputs, lambda name, rows=rows: column(rows, name),
+            lambda name: name in _DAILY_QUANTITY_OF_INPUT)
         result.fill(rows, prof, tuple(_daily_name(i) for i in inputs), values, beyonds)
-
-    head = {"level": pd.Index(lvl_uni).take(key_uni // (n_area * n_date)).array,
-            "area": pd.Index(area_uni).take(key_uni // n_date % n_area).array,
-            "date": key_date}
     return result.frame(head)
+
+
+def _daily_aqi_dense(daily: pd.DataFrame, dense, profile) -> pd.DataFrame:
+    """:func:`daily_aqi` of a daily frame laid out as ``averaging.daily_values`` writes it
+    (``statistics._dense_daily``): the same keys, in the same order, and the same values,
+    read off the (entities, days, quantities) arrays instead of keyed rows."""
+    lc, ac = dense.entity_codes
+    return daily_aqi_arrays(lambda j: (dense.valid[:, :, j], dense.reported[:, :, j]),
+                            dense.valid.shape[1], dense.day_values, dense.day_profile,
+                            daily["profile"].cat.categories, lc, ac, daily["level"].dtype,
+                            daily["area"].dtype, profile)
+
+
+def daily_aqi_arrays(quantity, n_days: int, day_values: np.ndarray, day_profile: np.ndarray,
+                     profile_ids, level_codes: np.ndarray, area_codes: np.ndarray,
+                     level_dtype, area_dtype, profile=None) -> pd.DataFrame:
+    """:func:`daily_aqi` of daily values given as (entities, days) arrays: the frame that
+    ``daily_aqi`` returns for the daily frame with these arrays, built by
+    ``averaging.daily_values`` (entity after entity, day after day, the quantities of
+    :data:`indicators.frames.DAILY_QUANTITIES` in order).
+
+    ``quantity(j)`` gives the ``(valid, reported)`` (entities, days) arrays of the j-th
+    daily quantity; ``day_values`` the ``date`` values of the days (midnights, ascending,
+    consecutive); ``day_profile`` each day's code into ``profile_ids``; ``level_codes``
+    and ``area_codes`` each entity's categorical codes (unique pairs) of the
+    ``level_dtype`` and ``area_dtype`` categoricals.
+    """
+    n_ent = len(level_codes)
+    n_keys = n_ent * n_days
+    lc, ac = level_codes, area_codes
+    # keys sorted by level, area (their categorical order: codes), date (ascending days)
+    order = np.lexsort((ac, lc))
+    identity = bool((order == np.arange(n_ent)).all())
+    key_date = np.tile(day_values, n_ent)
+    if profile is None:
+        # each day's own profile (the categories that occur, in the categorical's order)
+        present = np.zeros(len(profile_ids), dtype=bool)
+        present[day_profile] = True
+        rank = np.cumsum(present) - 1
+        profiles = [_profile(str(p)) for p in np.asarray(profile_ids, dtype=object)[present]]
+        codes = np.tile(rank[day_profile].astype(np.int64), n_ent)
+    else:
+        codes, profiles = _resolve_profiles(profile, key_date)
+    positions = {q: i for i, q in enumerate(DAILY_QUANTITIES)}
+
+    def column(rows, name):
+        valid, reported = quantity(positions[_DAILY_QUANTITY_OF_INPUT[name]])
+        if not identity:
+            valid, reported = valid[order], reported[order]
+        out = np.where(valid, reported, np.nan).reshape(-1)
+        return out if isinstance(rows, slice) else out[rows]
+
+    head = {"level": pd.Categorical.from_codes(np.repeat(lc[order], n_days), dtype=level_dtype),
+            "area": pd.Categorical.from_codes(np.repeat(ac[order], n_days), dtype=area_dtype),
+            "date": key_date}
+    return _daily_result(n_keys, codes, profiles, column, head)
 
 
 # --------------------------------------------------------------------------- hourly AQI

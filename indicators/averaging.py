@@ -57,16 +57,21 @@ the membership frame; failing that its city's; failing that Grade II.
 
 Everything is vectorised over dense ``station × hour`` arrays
 (:class:`indicators.panel.HourlyPanel`); areas are a 0/1 membership matrix
-multiplied with masked station arrays. On the exact path the hourly arrays are
+multiplied with masked station arrays (on the exact path: each area's sum of its
+member rows, no matrix product). On the exact path the hourly arrays are
 processed a block of stations at a time (each pass stays in the CPU cache, and
-no stations × hours copies are made); integer sums do not depend on their order,
-so these blocked sums, the area sums over member rows and the O3 work done on a
-second thread give the very same numbers. Pure: no database or web imports.
+no stations × hours copies are made; the O3 blocks turned to hour-of-day × day
+rows, so that windows and daily maxima are element-wise operations on rows);
+integer sums do not depend on their order, so these blocked sums, the area sums
+over member rows and the work shared by two threads (O3 on the second, the 24-h
+means on whichever is free) give the very same numbers. Pure: no database or web
+imports.
 """
 from __future__ import annotations
 
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -200,8 +205,21 @@ def _prepare(x: np.ndarray) -> _Series:
 
 def _divide(num: np.ndarray, den: np.ndarray, scale: float) -> np.ndarray:
     """num / (den × scale), NaN where den is 0 (one rounding: den×scale is exact)."""
-    out = np.full(np.broadcast_shapes(num.shape, den.shape), np.nan)
-    np.divide(num, den * scale, out=out, where=den > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.divide(num, np.multiply(den, scale, dtype=np.float64))
+    # (a plain division, then NaN where den ≤ 0: a masked division is several times slower)
+    np.copyto(out, np.nan, where=den <= 0)
+    return out
+
+
+def _member_sums(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``matrix @ rows`` (A, X) as float64, for exact integers only (counts, or the sums of
+    the exact path, below 2**53): each area's sum of its member rows, which in any order
+    is the same number — in a fraction of the product's operations (a station is in two
+    or three areas) and without a BLAS call."""
+    out = np.zeros((matrix.shape[0], rows.shape[1]))
+    for a, members in _members_in_block(matrix, 0, matrix.shape[1]):
+        out[a] = _row_sum(rows, members)
     return out
 
 
@@ -216,7 +234,7 @@ def _area_mean(matrix: np.ndarray, num: np.ndarray, den: np.ndarray | None, vali
     n_st = matrix.shape[1]
     num = num.reshape(n_st, -1)
     valid = valid.reshape(n_st, -1)
-    count = matrix @ valid.astype(np.float64)
+    count = _member_sums(matrix, valid)
     if matrix.shape[0] == 0:
         return np.empty_like(count), count
     members = float(matrix.sum(axis=1).max(initial=0))
@@ -226,13 +244,22 @@ def _area_mean(matrix: np.ndarray, num: np.ndarray, den: np.ndarray | None, vali
         exact = biggest < _EXACT_LIMIT and members * common * scale < _EXACT_LIMIT
     if exact:
         if den is None:
-            weighted = num if common == 1 else num * float(common)
+            weighted = num * float(common)
         else:
-            factor = np.zeros(num.shape)
-            np.divide(float(common), den.reshape(n_st, -1), out=factor, where=valid)
-            weighted = num * factor
-        weighted = np.where(valid, weighted, 0.0)
-        total = matrix @ weighted
+            den = den.reshape(n_st, -1)
+            top = int(den.max(initial=0)) if den.dtype.kind in "iu" else -1
+            if 0 <= top <= 1 << 16 and den.min(initial=0) >= 0:
+                # common / den of every count once, looked up (the same divisions)
+                counts = np.arange(top + 1)
+                factors = np.zeros(top + 1)
+                np.divide(float(common), counts, out=factors, where=counts > 0)
+                weighted = num * factors[den]
+            else:
+                factor = np.zeros(num.shape)
+                np.divide(float(common), den, out=factor, where=valid)
+                weighted = num * factor
+        np.copyto(weighted, 0.0, where=~valid)
+        total = _member_sums(matrix, weighted)
         return _divide(total, count, common * scale), count
     if den is None:
         station = np.where(valid, num / scale, 0.0)
@@ -328,6 +355,7 @@ class _Quantity:
     valid: np.ndarray      # (E, D) bool
     n_valid: np.ndarray    # (E, D) int
     n_required: np.ndarray  # (E, D) int
+    reported: np.ndarray | None = None  # (E, D) the published value, once rounded
 
 
 def _windows(y: np.ndarray, valid: np.ndarray, n_days: int, n_windows: int):
@@ -352,6 +380,13 @@ def _mda8(wmean: np.ndarray, wvalid: np.ndarray, rules: _DayRules,
     """MDA8 from window means/validity (E, D, W) and the MDA8 limit (E, D)."""
     n_win = wvalid.sum(axis=2)
     best = np.where(wvalid, wmean, -np.inf).max(axis=2, initial=-np.inf)
+    return _mda8_of_best(best, n_win, rules, limit)
+
+
+def _mda8_of_best(best: np.ndarray, n_win: np.ndarray, rules: _DayRules,
+                  limit: np.ndarray) -> _Quantity:
+    """MDA8 from the largest valid window mean (−inf when none; overwritten in place) and
+    the number of valid windows (E, D)."""
     best[n_win == 0] = np.nan
     need = np.broadcast_to(rules.validity("mda8_min_windows")[None, :], n_win.shape)
     exception = rules.validity("mda8_exceedance_exception", default=True).astype(bool)
@@ -537,7 +572,15 @@ def _o3_exact(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limit
     """:func:`_o3_whole` on the exact path, one block of stations at a time: station
     MDA8, the area window and hourly sums (``matrix`` @ block, exact integers whatever
     the order) and the 1-h maxima, without (stations × days × windows) arrays. None
-    when :func:`_o3_whole` would not take the exact path all the way."""
+    when :func:`_o3_whole` would not take the exact path all the way.
+
+    Each block is turned to (station, hour of the day, day): the eight hours of a window,
+    the windows of a day and the hours of a day are then rows of ``n_days`` values, so
+    the window sums are differences of running sums over the hours of the day (below
+    24·2**43: exact in float64) and the maxima and counts over windows or hours are
+    element-wise over whole rows. The area sums are kept in that layout and turned
+    back at the end: the same exact integers, in the (day, window) / hour order of
+    :func:`_o3_whole`."""
     k = _guess_decimals(x) if x.shape[0] else None
     if k is None:
         return None
@@ -548,42 +591,67 @@ def _o3_exact(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limit
     common = math.lcm(*(int(d) for d in window_dens))
     count = np.empty((n_st, n_days), dtype=np.int64)
     top = np.empty((n_st, n_days))
-    a_total = np.zeros((n_ar, n_hours))
-    a_hcount = np.zeros((n_ar, n_hours))
-    a_wtotal = np.zeros((n_ar, n_days * n_windows))
-    a_wcount = np.zeros((n_ar, n_days * n_windows))
+    a_total = np.zeros((n_ar, HOURS_PER_DAY, n_days))
+    a_hcount = np.zeros((n_ar, HOURS_PER_DAY, n_days), dtype=np.int64)
+    a_wtotal = np.zeros((n_ar, n_windows, n_days))
+    a_wcount = np.zeros((n_ar, n_windows, n_days), dtype=np.int64)
+    # (window, day): the window is counted that day, and the windows' need of valid hours
+    counted_t = np.ascontiguousarray(counted.reshape(n_days, n_windows).T)
+    need_t = np.broadcast_to(o3_min[None, :], (n_windows, n_days))
+    factors = np.zeros(WINDOW_HOURS + 1)       # common / count, as _area_mean divides
+    np.divide(float(common), np.arange(WINDOW_HOURS + 1), out=factors,
+              where=np.arange(WINDOW_HOURS + 1) > 0)
     mda8 = []
     biggest = biggest_sum = 0.0
     for lo, hi in _station_blocks(n_st, n_hours):
-        block = _exact_block(x[lo:hi], scale)
+        n = hi - lo
+        xt = x[lo:hi].reshape(n, n_days, HOURS_PER_DAY).transpose(0, 2, 1).copy()  # own
+        block = _exact_block(xt, scale)
         if block is None:
             return None
-        y, valid, big = block
+        y, valid, big = block                   # (n, 24, days)
         biggest = max(biggest, big)
-        n = hi - lo
-        sums = np.empty((n, n_days, n_windows))
-        counts = np.empty((n, n_days, n_windows), dtype=np.int16)
-        if big * y.size < 2.0 ** 62:            # running sums of the block fit int64
-            _windows_running(y, valid, n_days, n_windows, sums, counts)
-        else:
-            sums[...], counts[...] = _windows(y, valid, n_days, n_windows)
-        w_valid = (counts >= o3_min[None, :, None]) & counted
-        mda8.append(_mda8(_divide(sums, counts, scale), w_valid, rules, limits[lo:hi]))
+        # running sums over the hours of the day (a row at a time: numpy's cumsum along
+        # a middle axis is far slower than 24 row additions)
+        run = np.empty((n, HOURS_PER_DAY + 1, n_days))
+        hours = np.empty((n, HOURS_PER_DAY + 1, n_days), dtype=np.int8)
+        run[:, 0] = 0.0
+        hours[:, 0] = 0
+        for h in range(HOURS_PER_DAY):
+            np.add(run[:, h], y[:, h], out=run[:, h + 1])
+            np.add(hours[:, h], valid[:, h], out=hours[:, h + 1])
+        sums = run[:, WINDOW_HOURS:WINDOW_HOURS + n_windows] - run[:, :n_windows]
+        del run
+        counts = hours[:, WINDOW_HOURS:WINDOW_HOURS + n_windows] - hours[:, :n_windows]
+        count[lo:hi] = hours[:, HOURS_PER_DAY]
+        del hours
+        w_valid = counts >= need_t
+        w_valid &= counted_t
+        w_mean = _divide(sums, counts, scale)
+        np.copyto(w_mean, -np.inf, where=~w_valid)
+        mda8.append(_mda8_of_best(w_mean.max(axis=1, initial=-np.inf),
+                                  w_valid.sum(axis=1), rules, limits[lo:hi]))
+        del w_mean
         if n_ar:
             # the exact branch of _area_mean, for this block's rows
             biggest_sum = max(biggest_sum, float(np.abs(sums).max(initial=0)))
-            factor = np.zeros(sums.shape)
-            np.divide(float(common), counts, out=factor, where=w_valid)
-            weighted = np.where(w_valid, sums * factor, 0.0).reshape(n, -1)
+            weighted = sums * factors[counts]
+            np.copyto(weighted, 0.0, where=~w_valid)
+            done = {}                 # areas with the same member rows here share the sums
             for a, rows in _members_in_block(matrix, lo, hi):
-                a_wtotal[a] += _row_sum(weighted, rows)
-                a_wcount[a] += _row_sum(w_valid.reshape(n, -1), rows)
-                a_total[a] += _row_sum(y, rows)
-                a_hcount[a] += _row_sum(valid, rows)
-        count[lo:hi] = _day_counts(valid)
-        top[lo:hi] = np.where(valid.reshape(n, n_days, HOURS_PER_DAY),
-                              x[lo:hi].reshape(n, n_days, HOURS_PER_DAY),
-                              -np.inf).max(axis=2, initial=-np.inf)
+                key = (rows.start, rows.stop) if isinstance(rows, slice) else rows.tobytes()
+                if key not in done:
+                    done[key] = (_row_sum(weighted, rows),
+                                 np.add.reduce(w_valid[rows], axis=0, dtype=np.int32),
+                                 _row_sum(y, rows),
+                                 np.add.reduce(valid[rows], axis=0, dtype=np.int32))
+                wsum, wcount, hsum, hcount = done[key]
+                a_wtotal[a] += wsum
+                a_wcount[a] += wcount
+                a_total[a] += hsum
+                a_hcount[a] += hcount
+        np.copyto(xt, -np.inf, where=~valid)
+        top[lo:hi] = xt.max(axis=1, initial=-np.inf)
         top[lo:hi][count[lo:hi] == 0] = np.nan
     if n_ar:
         # the whole-array code's tests for exact area sums (_area_mean)
@@ -593,6 +661,12 @@ def _o3_exact(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limit
         hour_ok = biggest * members < _EXACT_LIMIT and members * scale < _EXACT_LIMIT
         if not (window_ok and hour_ok):
             return None
+    # back to the (day, window) and hour order
+    a_wtotal, a_wcount, a_total, a_hcount = (
+        np.ascontiguousarray(a.transpose(0, 2, 1), dtype=np.float64).reshape(
+            n_ar, a.shape[1] * a.shape[2])
+        for a in (a_wtotal, a_wcount, a_total, a_hcount))
+    if n_ar:
         a_wmean = _divide(a_wtotal, a_wcount, common * scale)
         a_hourly = _divide(a_total, a_hcount, scale)
     else:
@@ -602,8 +676,8 @@ def _o3_exact(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limit
     return _O3(scale, station_mda8, a_wmean, a_wcount, count, top, a_hourly, a_hcount)
 
 
-def _mean_quantity(x: np.ndarray, n_days: int, areas: _Areas, min_hours, need_area,
-                   hour_dens) -> _Quantity:
+def _mean_quantity(pollutant: str, x: np.ndarray, n_days: int, areas: _Areas, min_hours,
+                   need_area, hour_dens, rules: _DayRules) -> _Quantity:
     """A 24-h mean pollutant: station rows then area rows."""
     n_st, n_ar = x.shape[0], areas.n
     fast = _daily_exact(x, n_days)
@@ -623,24 +697,28 @@ def _mean_quantity(x: np.ndarray, n_days: int, areas: _Areas, min_hours, need_ar
                                   hour_dens)
     a_count = a_count.reshape(n_ar, n_days).astype(np.int64)
     a_valid = (a_count >= 1) & (a_count >= need_area)
-    return _Quantity(
-        np.concatenate([value, a_value.reshape(n_ar, n_days)]),
-        np.concatenate([valid, a_valid]),
-        np.concatenate([n_valid, a_count]),
-        np.concatenate([need, need_area]))
+    value = np.concatenate([value, a_value.reshape(n_ar, n_days)])
+    return _Quantity(value, np.concatenate([valid, a_valid]),
+                     np.concatenate([n_valid, a_count]), np.concatenate([need, need_area]),
+                     _reported(value, rules, pollutant))
 
 
-def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules) -> dict[str, _Quantity]:
-    """Station rows then area rows (E = S + A) of every daily quantity."""
+def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules,
+             put=None, meanwhile=None) -> dict[str, _Quantity]:
+    """Station rows then area rows (E = S + A) of every daily quantity.
+
+    ``put(quantity, _Quantity)``, if given, is called on this thread with each quantity
+    as soon as it is ready, and ``meanwhile()`` while the O3 quantities are still being
+    computed on the second thread."""
     n_st, n_days = panel.n_stations, panel.n_days
-    n_ar = areas.n
     out: dict[str, _Quantity] = {}
     min_hours = rules.validity("daily_min_hours").astype(np.int64)
     need_area = _required_stations(areas, rules)
     hour_dens = range(max(1, int(min_hours.min(initial=HOURS_PER_DAY))), HOURS_PER_DAY + 1)
 
-    # O3 on a second thread while the 24-h means are computed here: the kernels are
-    # numpy loops that release the GIL, and the two halves are about the same work.
+    # O3 on a second thread while the 24-h means are computed here (the kernels are numpy
+    # loops that release the GIL); the second thread then takes the means not yet begun.
+    # Every quantity is computed by the same code on either thread: the same numbers.
     n_windows, windows_in_force = _window_count(rules)
     o3_min = rules.validity("o3_8h_min_hours").astype(np.int64)
     counted = np.arange(n_windows)[None, None, :] < windows_in_force[None, :, None]
@@ -648,25 +726,54 @@ def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules) -> dict[str, _
     window_dens = range(max(1, int(o3_min.min(initial=WINDOW_HOURS))), WINDOW_HOURS + 1)
     o3_args = (panel.pollutant("O3"), n_days, n_windows, areas, rules, o3_min, counted,
                limits[:n_st], window_dens)
+    pending = list(MEAN_POLLUTANTS)          # the 24-h means, taken by whichever thread is free
+    lock = threading.Lock()
+
+    def next_mean():
+        with lock:
+            return pending.pop(0) if pending else None
+
+    def means(results: dict) -> dict:
+        while (pollutant := next_mean()) is not None:
+            results[pollutant] = _mean_quantity(pollutant, panel.pollutant(pollutant), n_days,
+                                                areas, min_hours, need_area, hour_dens, rules)
+            if put is not None:
+                put(pollutant, results[pollutant])
+        return results
+
+    def second() -> dict:
+        results = _o3_quantities(o3_args, limits[n_st:])
+        if put is not None:
+            for quantity in ("O3_MDA8", "O3_1H_MAX"):
+                put(quantity, results[quantity])
+        return means(results)            # then the means nobody has started yet
+
     pool = None
     if n_st * panel.n_hours >= _THREAD_CELLS and (os.cpu_count() or 1) > 1:
         pool = ThreadPoolExecutor(max_workers=1)
     try:
-        o3_future = pool.submit(_o3_exact, *o3_args) if pool is not None else None
-        for pollutant in MEAN_POLLUTANTS:
-            out[pollutant] = _mean_quantity(panel.pollutant(pollutant), n_days, areas,
-                                            min_hours, need_area, hour_dens)
-        o3 = o3_future.result() if o3_future is not None else _o3_exact(*o3_args)
+        future = pool.submit(second) if pool is not None else None
+        means(out)
+        if meanwhile is not None:
+            meanwhile()
+        out.update(future.result() if future is not None else second())
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
+    return out
 
-    # O3 -------------------------------------------------------------------
+
+def _o3_quantities(o3_args, area_limits) -> dict[str, _Quantity]:
+    """``O3_MDA8`` and ``O3_1H_MAX`` of stations then areas (with their reported values)."""
+    x, n_days, n_windows, areas, rules = o3_args[:5]
+    n_ar = areas.n
+    o3 = _o3_exact(*o3_args)
     if o3 is None:
         o3 = _o3_whole(*o3_args)
     a_wmean = o3.a_wmean.reshape(n_ar, n_days, n_windows)
     a_wvalid = o3.a_wcount.reshape(n_ar, n_days, n_windows) >= 1
-    area_mda8 = _mda8(a_wmean, a_wvalid, rules, limits[n_st:])
+    area_mda8 = _mda8(a_wmean, a_wvalid, rules, area_limits)
+    out = {}
     out["O3_MDA8"] = _Quantity(*(np.concatenate([getattr(o3.station_mda8, f),
                                                  getattr(area_mda8, f)])
                                  for f in ("value", "valid", "n_valid", "n_required")))
@@ -677,6 +784,8 @@ def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules) -> dict[str, _
     need = np.broadcast_to(need_1h[None, :], n_valid.shape)
     out["O3_1H_MAX"] = _Quantity(np.concatenate([o3.top, a_top]), n_valid >= need, n_valid,
                                  need)
+    for quantity, q in out.items():
+        q.reported = _reported(q.value, rules, quantity)
     return out
 
 
@@ -740,6 +849,12 @@ def daily_values(hourly, membership: pd.DataFrame | None = None,
         int64. The meaning of ``n_valid`` for each rule is in the module
         docstring (area daily means: valid member stations).
     """
+    arrays = _daily_arrays(hourly, membership, profile, station_grades)
+    return _empty_daily() if arrays is None else arrays.frame()
+
+
+def _daily_arrays(hourly, membership, profile, station_grades) -> "_DailyArrays | None":
+    """:func:`daily_values` as arrays (None when there are no rows)."""
     panel = _as_panel(hourly)
     areas = _areas(membership, panel.stations)
     if station_grades:
@@ -751,50 +866,111 @@ def daily_values(hourly, membership: pd.DataFrame | None = None,
         areas.station_grade = np.where(given.isna(), areas.station_grade,
                                        given.to_numpy(dtype=object))
     if panel.n_days == 0 or (panel.n_stations == 0 and areas.n == 0):
-        return _empty_daily()
+        return None
     dates = panel.dates
     rules = _DayRules(dates, profile)
-    quantities = _compute(panel, areas, rules)
+    out = _DailyArrays(panel, areas, rules)
+    _compute(panel, areas, rules, out.put, out.keys)
+    out.interleave()
+    return out
 
-    n_ent, n_days, n_q = panel.n_stations + areas.n, panel.n_days, len(DAILY_QUANTITIES)
 
-    def stack(field, dtype):
-        arr = np.empty((n_ent, n_days, n_q), dtype=dtype)
-        for j, q in enumerate(DAILY_QUANTITIES):
-            arr[:, :, j] = getattr(quantities[q], field)
-        return arr.ravel()
+class _DailyArrays:
+    """The daily frame as (entities, days, quantities) arrays, filled quantity by quantity
+    (:func:`_compute` hands each one over as soon as it is ready; the key columns are made
+    while the O3 quantities are still being computed), then the frame itself, whose
+    columns are these arrays (no copy)."""
 
-    value = stack("value", np.float64)
-    reported = np.empty((n_ent, n_days, n_q))
-    for j, q in enumerate(DAILY_QUANTITIES):
-        reported[:, :, j] = _reported(quantities[q].value, rules, q)
+    def __init__(self, panel: HourlyPanel, areas: _Areas, rules: _DayRules):
+        self.panel, self.areas, self.rules = panel, areas, rules
+        self.n_ent, self.n_days = panel.n_stations + areas.n, panel.n_days
+        shape = (self.n_ent, self.n_days, len(DAILY_QUANTITIES))
+        self.value = np.empty(shape)
+        self.reported = np.empty(shape)
+        self.valid = np.empty(shape, dtype=bool)
+        self.n_valid = np.empty(shape, dtype=np.int64)
+        self.n_required = np.empty(shape, dtype=np.int64)
+        self.published = {}
+        self.quantities = {}
+        self.columns = None
 
-    level_codes = np.concatenate([np.zeros(panel.n_stations, dtype=np.int8),
-                                  np.array([LEVELS.index(lv) for lv in areas.level],
-                                           dtype=np.int8)])
-    names = [*panel.stations.tolist(), *areas.area.tolist()]
-    name_codes, name_categories = pd.factorize(pd.Index(names, dtype=object))
-    name_codes = name_codes.astype(np.int16 if len(name_categories) < 2 ** 15 else np.int32)
-    per_entity = n_days * n_q
-    # every array below is new and used only here: the frame takes them without a copy
-    frame = pd.DataFrame({
-        "level": pd.Categorical.from_codes(np.repeat(level_codes, per_entity), categories=LEVELS),
-        "area": pd.Categorical.from_codes(np.repeat(name_codes, per_entity),
-                                          categories=[str(c) for c in name_categories]),
-        "date": np.tile(np.repeat(dates.astype("datetime64[s]"), n_q), n_ent),
-        "pollutant": pd.Categorical.from_codes(np.tile(np.arange(n_q, dtype=np.int8),
-                                                       n_ent * n_days),
-                                               categories=DAILY_QUANTITIES),
-        "value": value,
-        "reported": reported.ravel(),
-        "valid": stack("valid", bool),
-        "n_valid": stack("n_valid", np.int64),
-        "n_required": stack("n_required", np.int64),
-        "profile": pd.Categorical.from_codes(
-            np.tile(np.repeat(rules.index.astype(np.int8 if len(rules.ids) < 2 ** 7 else np.int32),
-                              n_q), n_ent), categories=rules.ids),
-    }, copy=False)
-    return frame[list(DAILY_COLUMNS)]
+    def put(self, quantity: str, q: _Quantity) -> None:
+        j = DAILY_QUANTITIES.index(quantity)
+        self.quantities[j] = q
+        self.published[j] = (q.valid, q.reported)      # contiguous, for the daily AQI
+
+    def interleave(self) -> None:
+        """Each field of the quantities into its (entities, days, quantities) array, a
+        block of entities at a time (the block stays in the cache while the seven
+        quantities are written into it); the fields on two threads when large."""
+        quantities = [self.quantities[j] for j in range(len(DAILY_QUANTITIES))]
+        step = max(1, (1 << 21) // max(1, self.n_days * len(DAILY_QUANTITIES) * 8))
+
+        def fill(name):
+            target = getattr(self, name)
+            parts = [getattr(q, name) for q in quantities]
+            for lo in range(0, self.n_ent, step):
+                block = target[lo:lo + step]
+                for j, part in enumerate(parts):
+                    block[:, :, j] = part[lo:lo + step]
+
+        names = ("value", "reported", "valid", "n_valid", "n_required")
+        if self.n_ent * self.n_days < _THREAD_CELLS // HOURS_PER_DAY or (os.cpu_count() or 1) < 2:
+            for name in names:
+                fill(name)
+        else:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                later = pool.submit(lambda: [fill(n) for n in names[::2]])
+                for name in names[1::2]:
+                    fill(name)
+                later.result()
+        self.quantities = {}
+
+    def aqi(self, profile=None) -> pd.DataFrame:
+        """The daily AQI of these values: ``aqi.daily_aqi`` of :meth:`frame`."""
+        from .aqi import daily_aqi_arrays
+        return daily_aqi_arrays(self.published.__getitem__, self.n_days, self.day_values,
+                                self.day_profile, self.rules.ids, self.level_codes,
+                                self.name_codes, self.level_dtype, self.area_dtype, profile)
+
+    def keys(self) -> None:
+        """The level, area, date, pollutant and profile columns."""
+        panel, areas, rules = self.panel, self.areas, self.rules
+        n_ent, n_days, n_q = self.n_ent, self.n_days, len(DAILY_QUANTITIES)
+        self.level_codes = np.concatenate([
+            np.zeros(panel.n_stations, dtype=np.int8),
+            np.array([LEVELS.index(lv) for lv in areas.level], dtype=np.int8)])
+        names = [*panel.stations.tolist(), *areas.area.tolist()]
+        name_codes, name_categories = pd.factorize(pd.Index(names, dtype=object))
+        self.name_codes = name_codes.astype(np.int16 if len(name_categories) < 2 ** 15
+                                            else np.int32)
+        self.level_dtype = pd.CategoricalDtype(LEVELS)
+        self.area_dtype = pd.CategoricalDtype([str(c) for c in name_categories])
+        self.day_values = panel.dates.astype("datetime64[s]")
+        self.day_profile = rules.index.astype(np.int8 if len(rules.ids) < 2 ** 7 else np.int32)
+        per_entity = n_days * n_q
+        # every array below is new and used only here: the frame takes them without a copy
+        self.columns = {
+            "level": pd.Categorical.from_codes(np.repeat(self.level_codes, per_entity),
+                                               dtype=self.level_dtype, validate=False),
+            "area": pd.Categorical.from_codes(np.repeat(self.name_codes, per_entity),
+                                              dtype=self.area_dtype, validate=False),
+            "date": np.tile(np.repeat(self.day_values, n_q), n_ent),
+            "pollutant": pd.Categorical.from_codes(
+                np.tile(np.arange(n_q, dtype=np.int8), n_ent * n_days),
+                dtype=pd.CategoricalDtype(DAILY_QUANTITIES), validate=False),
+            "profile": pd.Categorical.from_codes(
+                np.tile(np.repeat(self.day_profile, n_q), n_ent),
+                dtype=pd.CategoricalDtype(rules.ids), validate=False),
+        }
+
+    def frame(self) -> pd.DataFrame:
+        if self.columns is None:
+            self.keys()
+        columns = dict(self.columns, value=self.value.ravel(), reported=self.reported.ravel(),
+                       valid=self.valid.ravel(), n_valid=self.n_valid.ravel(),
+                       n_required=self.n_required.ravel())
+        return pd.DataFrame({c: columns[c] for c in DAILY_COLUMNS}, copy=False)
 
 
 def area_hourly(hourly, membership: pd.DataFrame) -> pd.DataFrame:

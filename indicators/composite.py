@@ -75,6 +75,27 @@ def _join(acc: np.ndarray, add: np.ndarray, text, sep: str) -> np.ndarray:
     return np.where(add, joined, acc)
 
 
+def _input_rows(groups: pd.DataFrame, inputs: pd.DataFrame) -> dict:
+    """Pollutant → for each group (in order) the position of its input row in ``inputs``,
+    for the pollutants where every group has exactly one (no key missing)."""
+    if groups[KEYS].isna().any(axis=None) or inputs[KEYS].isna().any(axis=None):
+        return {}
+    at = pd.MultiIndex.from_frame(groups[KEYS]).get_indexer(
+        pd.MultiIndex.from_frame(inputs[KEYS]))
+    pollutant = inputs["pollutant"].to_numpy()
+    out = {}
+    for p in POLLUTANTS:
+        sel = np.flatnonzero(pollutant == p)
+        group = at[sel]
+        if len(sel) != len(groups) or (group < 0).any():
+            continue
+        rows = np.full(len(groups), -1, dtype=np.intp)
+        rows[group] = sel
+        if (rows >= 0).all():
+            out[p] = rows
+    return out
+
+
 def composite_index(stats: pd.DataFrame, profile=None, weights: dict | None = None) -> pd.DataFrame:
     """Composite index and the six single indices of every (level, area, period).
 
@@ -124,7 +145,25 @@ def composite_index(stats: pd.DataFrame, profile=None, weights: dict | None = No
 
     n = len(groups)
     cols = {}
+    at = _input_rows(groups, inputs)
+    if at:
+        # the columns the merge below takes, converted once for every input row
+        whole = {
+            "present": inputs["reported"].notna().to_numpy(),
+            "valid": inputs["valid"].fillna(False).astype(bool).to_numpy(),
+            "reported": inputs["reported"].astype("float64").to_numpy(),
+            "n_valid": inputs["n_valid"].to_numpy(),
+            "n_required": inputs["n_required"].to_numpy(),
+            "rule": inputs["rule"].astype(object).to_numpy(),
+            "detail": inputs["detail"].astype(object).fillna("").to_numpy(),
+            "profile": inputs["profile"].astype(object).to_numpy(),
+        }
     for p in POLLUTANTS:
+        rows = at.get(p)
+        if rows is not None:
+            # every group has its one input row: the merge below would give these rows
+            cols[p] = {k: v[rows] for k, v in whole.items()}
+            continue
         sub = inputs[inputs["pollutant"] == p]
         m = groups[KEYS].merge(sub, on=KEYS, how="left", indicator=True)
         cols[p] = {

@@ -191,6 +191,8 @@ def _complete_panel(frame: pd.DataFrame, times: np.ndarray, station_idx: np.ndar
     t0 = int(ticks[0])
     if t0 % (per * HOURS_PER_DAY):                   # the first hour must be 00:00
         return None
+    if t0 == np.iinfo(np.int64).min or t0 + n_hours * per >= np.iinfo(np.int64).max:
+        return None                                  # NaT, or hours beyond datetime64
     expected = t0 + np.arange(n_hours, dtype=np.int64) * per
     if not (ticks.reshape(n_st, n_hours) == expected).all():
         return None
@@ -230,8 +232,6 @@ def panel_from_hourly(frame: pd.DataFrame, start=None, end=None) -> HourlyPanel:
     times = frame["time"].to_numpy()
     if not np.issubdtype(times.dtype, np.datetime64):
         times = pd.to_datetime(frame["time"]).to_numpy()
-    if np.isnat(times).any():
-        raise ValueError("hourly frame has rows without a time")
     try:
         station_idx, stations = _sorted_codes(frame["station"])
         station_error = None
@@ -239,8 +239,10 @@ def panel_from_hourly(frame: pd.DataFrame, start=None, end=None) -> HourlyPanel:
         station_error = exc
     if station_error is None and start is None and end is None:
         panel = _complete_panel(frame, times, station_idx, stations)
-        if panel is not None:
+        if panel is not None:             # (every time checked: none is NaT)
             return panel
+    if np.isnat(times).any():
+        raise ValueError("hourly frame has rows without a time")
     hour_int = _hour_numbers(times)              # hours since 1970-01-01 00:00
 
     if len(frame):

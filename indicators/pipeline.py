@@ -45,10 +45,15 @@ def daily_and_aqi(hourly: pd.DataFrame, membership: pd.DataFrame | None = None,
                   profile: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Daily values of every station, district and city, and their daily AQI."""
     chinese, comparison = split_profile(profile)
-    daily = averaging.daily_values(hourly, membership, profile=chinese)
     if comparison is not None and load_profile(comparison).kind == "us-aqi":
+        daily = averaging.daily_values(hourly, membership, profile=chinese)
         return daily, us_daily_aqi(daily, comparison)
-    return daily, aqi_module.daily_aqi(daily, profile=chinese)
+    # daily_values and daily_aqi of it, the AQI read off the daily arrays (the same frame)
+    arrays = averaging._daily_arrays(hourly, membership, chinese, None)
+    if arrays is None:
+        daily = averaging._empty_daily()
+        return daily, aqi_module.daily_aqi(daily, profile=chinese)
+    return arrays.frame(), arrays.aqi(profile=chinese)
 
 
 # Daily quantities → US AQI inputs. The CO daily mean stands in for the 8-h CO

@@ -104,6 +104,8 @@ def _scaled_product(x: np.ndarray, d: np.ndarray, powers=None) -> np.ndarray:
     p, up = powers if powers is not None else _powers(d)
     with np.errstate(over="ignore"):
         if isinstance(up, bool):
+            if isinstance(p, float) and p == 1.0:
+                return x                    # x · 1 is x (callers do not write into it)
             return x * p if up else x / p
         return np.where(up, x * p, x / p)
 

@@ -176,6 +176,13 @@ def _str_series(values: np.ndarray) -> pd.Series:
     return pd.Series(pd.array(arrow, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
+def _take_str(table, codes: np.ndarray) -> pd.Series:
+    """``pd.Series(np.asarray(table, dtype=object)[codes], dtype=str)``: the table made a
+    ``str`` array once, then taken (by Arrow) row by row."""
+    return pd.Series(pd.array(np.asarray(table, dtype=object), dtype=str).take(
+        np.asarray(codes, dtype=np.intp)))
+
+
 def _days(column) -> np.ndarray:
     return pd.to_datetime(column).to_numpy().astype("datetime64[D]")
 
@@ -911,8 +918,11 @@ def _means_percentiles(S: _DailySetup, cnt: np.ndarray, xs: np.ndarray):
     n_groups = S.n_groups
     starts = np.cumsum(cnt) - cnt
     has = cnt > 0
-    csum = np.concatenate([[0], np.cumsum(xs)])
-    sums = csum[starts + cnt] - csum[starts]
+    # the groups' sums (exact integers), by one reduction over the runs of the groups
+    # that have values (they are contiguous in xs, in order)
+    sums = np.zeros(n_groups, dtype=np.int64)
+    if has.any():
+        sums[has] = np.add.reduceat(xs, starts[has])
     g_scale = S.scale[S.g_q]
     mean_value = np.full(n_groups, np.nan)
     mean_rep = np.full(n_groups, np.nan)
@@ -1228,16 +1238,19 @@ def _assemble(blocks, pairs: pd.MultiIndex, ap_la, ap_p, per: _Periods) -> pd.Da
     pi = ap_p[ap]
     levels = np.asarray(pairs.get_level_values(0), dtype=object)
     areas = np.asarray(pairs.get_level_values(1), dtype=object)
+    if len(la) and np.bincount(la, minlength=len(areas)).all():
+        # every pair has rows: its area id inferred once per pair, then taken per row
+        area = pd.Series(pd.Series(areas).infer_objects().array.take(la))
+    else:
+        area = pd.Series(areas[la]).infer_objects()
     out = pd.DataFrame({
-        "level": pd.Series(levels[la], dtype=str),
-        "area": pd.Series(areas[la]).infer_objects(),
-        "period": pd.Series(per.label.astype(object)[pi], dtype=str),
+        "level": _take_str(levels, la),
+        "area": area,
+        "period": _take_str(per.label.astype(object), pi),
         "start": per.start[pi].astype("datetime64[s]"),
         "end": per.end[pi].astype("datetime64[s]"),
-        "pollutant": pd.Series(np.asarray(_OUT_POLLUTANTS, dtype=object)[cat["pol"][order]],
-                               dtype=str),
-        "statistic": pd.Series(np.asarray(STATISTICS, dtype=object)[cat["stat"][order]],
-                               dtype=str),
+        "pollutant": _take_str(_OUT_POLLUTANTS, cat["pol"][order]),
+        "statistic": _take_str(STATISTICS, cat["stat"][order]),
         "value": cat["value"][order],
         "reported": cat["reported"][order],
         "valid": cat["valid"][order],
@@ -1269,12 +1282,18 @@ class _Dense:
     days: np.ndarray          # (D,) datetime64[D], consecutive
     valid: np.ndarray         # (E, D, 7) bool
     reported: np.ndarray      # (E, D, 7) float64
-    profile: str              # the one profile id of every row
+    profile: str | None       # the one profile id of every row (None: per day, below)
+    day_values: np.ndarray    # (D,) the ``date`` values of the days, as in the frame
+    day_profile: np.ndarray   # (D,) profile category code of each day (the same for all
+    #                           entities); the categories are those of the frame's column
+    entity_codes: tuple       # ((E,) level codes, (E,) area codes) of the categoricals
 
 
-def _dense_daily(daily: pd.DataFrame) -> _Dense | None:
+def _dense_daily(daily: pd.DataFrame, one_profile: bool = True) -> _Dense | None:
     """The daily frame as (entities, days, quantities) arrays when it has that layout
-    (checked on every row), else None."""
+    (checked on every row), else None. With ``one_profile=False`` the profile may change
+    from day to day (the same days for every entity, one profile per entity-day); the
+    ``date`` values must then be the same for every entity."""
     if QUANTITIES != DAILY_QUANTITIES[:len(QUANTITIES)]:
         return None
     columns = ("level", "area", "date", "pollutant", "reported", "valid", "profile")
@@ -1292,7 +1311,10 @@ def _dense_daily(daily: pd.DataFrame) -> _Dense | None:
         return None
     pcodes = prof.cat.codes.to_numpy()
     p0 = int(pcodes[0])
-    if p0 < 0 or str(prof.cat.categories[p0]) == "" or not (pcodes == p0).all():
+    if one_profile:
+        if p0 < 0 or str(prof.cat.categories[p0]) == "" or not (pcodes == p0).all():
+            return None
+    elif int(pcodes.min()) < 0 or "" in set(map(str, prof.cat.categories)):
         return None
     dates = daily["date"].to_numpy()
     if dates.dtype.kind != "M":
@@ -1321,11 +1343,23 @@ def _dense_daily(daily: pd.DataFrame) -> _Dense | None:
     key = lc[::block].astype(np.int64) * max(len(area.cat.categories), 1) + ac[::block]
     if len(np.unique(key)) != n_ent:                     # an entity listed twice
         return None
+    day_values = per_row[:n_days, 0]
+    if one_profile:
+        day_profile = np.full(n_days, p0, dtype=pcodes.dtype)
+    else:
+        per_day = pcodes.reshape(n_ent * n_days, _DQ)
+        day_profile = per_day[:n_days, 0]
+        if not ((per_day == per_day[:, :1]).all()
+                and (per_day[:, 0].reshape(n_ent, n_days) == day_profile).all()
+                and (per_row[:, 0].reshape(n_ent, n_days) == day_values).all()):
+            return None
     valid = daily["valid"].to_numpy(dtype=bool, na_value=False)
     reported = pd.to_numeric(daily["reported"]).to_numpy(dtype="float64", na_value=np.nan)
     return _Dense(daily[["level", "area"]].iloc[::block].reset_index(drop=True),
                   days[:n_days], valid.reshape(n_ent, n_days, _DQ),
-                  reported.reshape(n_ent, n_days, _DQ), str(prof.cat.categories[p0]))
+                  reported.reshape(n_ent, n_days, _DQ),
+                  str(prof.cat.categories[p0]) if one_profile else None,
+                  day_values, day_profile, (lc[::block], ac[::block]))
 
 
 def _period_statistics_dense(dense: _Dense, aqi, period, grades, forced,
