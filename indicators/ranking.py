@@ -61,7 +61,9 @@ def _rate_decimals(frame: pd.DataFrame, profile) -> np.ndarray:
     (falling back to the profile in force at the period end when the row's has no rounding)."""
     if profile is not None:
         prof = profile if isinstance(profile, Profile) else load_profile(str(profile))
-        return np.full(len(frame), int(prof.rounding["rate_decimals"]), dtype="int64")
+        # a comparison profile (WHO, EU) brings limits only: no rounding of its own
+        if "rounding" in prof.raw:
+            return np.full(len(frame), int(prof.rounding["rate_decimals"]), dtype="int64")
     ids = frame["profile"].astype(object).where(frame["profile"].notna(), None).to_numpy()
     ends = pd.to_datetime(frame["end"]).to_numpy()
     out = np.empty(len(frame), dtype="int64")

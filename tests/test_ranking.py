@@ -133,3 +133,17 @@ def test_rank_with_previous_period():
 
 def test_grid_decimals():
     assert list(grid_decimals([4.47, 35.0, 1.2, np.nan, 0.1 + 0.2])) == [2, 0, 1, 0, 1]
+
+
+def test_change_rate_under_a_comparison_profile_uses_the_chinese_rounding():
+    """WHO/EU profiles have no rounding section: the change rate keeps the row's decimals."""
+    def row(period, reported, end):
+        return dict(level="district", area="a", period=period, start=pd.Timestamp(end[:4] + "-01-01"),
+                    end=pd.Timestamp(end), pollutant="PM2.5", statistic="annual_mean",
+                    value=reported, reported=reported, valid=True, n_valid=340, n_required=324,
+                    rule="", detail="", profile="who-2021")
+    cur = pd.DataFrame([row("2015", 81.0, "2015-12-31")], columns=list(STAT_COLUMNS))
+    prev = pd.DataFrame([row("2014", 86.0, "2014-12-31")], columns=list(STAT_COLUMNS))
+    out = change_rate(cur, prev, profile="who-2021").iloc[0]
+    # (81 − 86) / 86 = −5.8139…% → −5.8 (cn-2012 rate decimals: 1)
+    assert out["change_rate_reported"] == -5.8
