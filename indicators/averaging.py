@@ -428,6 +428,7 @@ def _hour_stats(x: np.ndarray, valid: np.ndarray, n_days: int):
 _BLOCK_CELLS = 1 << 17          # station-hours per block (1 MB of float64)
 _THREAD_CELLS = 1 << 22         # from this many station-hours on, O3 runs on a second thread
 _BYTE_SUM = np.uint64(0x0101010101010101)
+_O3_DIVIDE = True               # area window weights common / count by division, not lookup
 
 
 def _station_blocks(n_st: int, n_hours: int):
@@ -601,6 +602,8 @@ def _o3_exact(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limit
     factors = np.zeros(WINDOW_HOURS + 1)       # common / count, as _area_mean divides
     np.divide(float(common), np.arange(WINDOW_HOURS + 1), out=factors,
               where=np.arange(WINDOW_HOURS + 1) > 0)
+    # a window without a valid hour is never valid (it needs ≥ 1): divide, no lookup
+    by_division = _O3_DIVIDE and bool(len(o3_min)) and int(o3_min.min()) >= 1
     mda8 = []
     biggest = biggest_sum = 0.0
     for lo, hi in _station_blocks(n_st, n_hours):
@@ -635,7 +638,12 @@ def _o3_exact(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limit
         if n_ar:
             # the exact branch of _area_mean, for this block's rows
             biggest_sum = max(biggest_sum, float(np.abs(sums).max(initial=0)))
-            weighted = sums * factors[counts]
+            if by_division:           # common / count, the very divisions of ``factors``
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    weighted = np.divide(float(common), counts, dtype=np.float64)
+                    weighted *= sums      # (0 × inf where no hour: not valid, zeroed below)
+            else:
+                weighted = sums * factors[counts]
             np.copyto(weighted, 0.0, where=~w_valid)
             done = {}                 # areas with the same member rows here share the sums
             for a, rows in _members_in_block(matrix, lo, hi):

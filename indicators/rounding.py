@@ -234,7 +234,19 @@ def scaled_integers(values, decimals, *, nan_as: int | None = None) -> np.ndarra
     """
     x, _ = _as_float_array(values)
     d = _decimals_array(decimals, x.shape, wide=False)
-    scaled, biggest, unclean = _half_even_core(x, d)
+    powers = _powers(d)
+    # Already on the grid (the usual case: published values): every x · 10**d is an
+    # integral finite float, which _half_even_core would return unchanged (no gap to
+    # a half anywhere) — the same integers, without the search for near-halves.
+    with np.errstate(invalid="ignore"):
+        y = _scaled_product(x, d, powers)
+        out = np.rint(y)
+        if x.size and np.array_equal(out, y):          # (a NaN is never equal)
+            hi, lo = np.max(out), np.min(out)
+            if np.isfinite(hi) and np.isfinite(lo) and max(hi, -lo) <= 2.0 ** 53:
+                return out.astype(np.int64)
+    del y, out
+    scaled, biggest, unclean = _half_even_core(x, d, powers)
     if unclean:
         bad = ~np.isfinite(scaled)
         if nan_as is None or np.isinf(scaled[bad]).any():

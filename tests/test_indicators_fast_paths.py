@@ -105,3 +105,38 @@ def test_iaqi_table_lookup_matches_the_formula():
             inside = ci <= bp[-1]
             assert np.array_equal(value[inside],
                                   aqi._segment_iaqi(ci[inside], bp, steps))
+
+
+def test_scaled_integers_on_grid_shortcut_matches_the_general_code():
+    """Values already on the grid skip the search for near-halves: the same integers,
+    and off-grid values, NaN, inf and too large values still take the general code."""
+    from indicators import rounding
+
+    rng = np.random.default_rng(5)
+    on_grid = np.round(rng.uniform(-500, 500, 10_000), 1)
+    for decimals in (0, 1, 2, -1):
+        x = np.round(on_grid, max(decimals, 0))
+        d = np.broadcast_to(np.int64(decimals), x.shape)
+        general, _, _ = rounding._half_even_core(x, d)
+        assert np.array_equal(rounding.scaled_integers(x, decimals), general.astype(np.int64))
+    per_element = rng.integers(0, 3, len(on_grid))
+    general, _, _ = rounding._half_even_core(on_grid, per_element)
+    assert np.array_equal(rounding.scaled_integers(on_grid, per_element),
+                          general.astype(np.int64))
+    assert rounding.scaled_integers([34.5, 35.5, 1.25], [0, 0, 1]).tolist() == [34, 36, 12]
+    assert rounding.scaled_integers([1.0, np.nan], 0, nan_as=-7).tolist() == [1, -7]
+    with pytest.raises(ValueError):
+        rounding.scaled_integers([1.0, np.nan], 0)
+    with pytest.raises(ValueError):
+        rounding.scaled_integers([1.0, np.inf], 0, nan_as=0)
+    with pytest.raises(ValueError):
+        rounding.scaled_integers([2.0 ** 54], 0)
+
+
+def test_o3_area_weights_by_division_match_the_lookup(network, monkeypatch):
+    """The area window weights common / count by division give the lookup's numbers."""
+    hourly, membership = network
+    fast = averaging.daily_values(hourly, membership)
+    monkeypatch.setattr(averaging, "_O3_DIVIDE", False)
+    lookup = averaging.daily_values(hourly, membership)
+    pd.testing.assert_frame_equal(fast, lookup, check_exact=True)
