@@ -77,6 +77,18 @@ class Overview:
         return len(self.stations) - len(self.listed_stations())
 
 
+def load_overview_cached(engine, runs: int = 10) -> Overview:
+    """:func:`load_overview`, cached under the data version (it scans every reading)."""
+    from .cache import cached
+    with engine.connect() as conn:
+        # runs that changed nothing (or failed) do not bump the data version: key on them too
+        last_run = tuple(conn.execute(text(
+            "SELECT MAX(id), MAX(finished_at), COUNT(*) FROM ingest_runs")).one())
+    return cached("load_overview", current_version(engine), (str(engine.url), runs,
+                                                             str(last_run)),
+                  lambda: load_overview(engine, runs))
+
+
 def load_overview(engine, runs: int = 10) -> Overview:
     """Read everything the overview page shows, in one connection."""
     with engine.connect() as conn:
@@ -226,9 +238,24 @@ def _compute_city_year(engine, city: str, year: int, profile: str | None) -> Cit
     return CityYear(city, year, daily, aqi, members, grades, last_day)
 
 
+def daily_profile(profile: str | None) -> str | None:
+    """The profile that shapes daily values and their AQI: a Chinese profile (its daily
+    rules and AQI), the US EPA (its own AQI); a comparison profile that only brings limits
+    (WHO, EU) gives the same days as the default (``indicators.pipeline.split_profile``)."""
+    if profile is None:
+        return None
+    from config.standards import load_profile
+    return profile if load_profile(profile).kind in ("cn", "us-aqi") else None
+
+
 def city_year(engine, city: str, year: int, profile: str | None = None) -> CityYear:
-    """Daily values and AQI of ``city`` for calendar ``year`` under ``profile`` (cached)."""
+    """Daily values and AQI of ``city`` for calendar ``year`` under ``profile`` (cached).
+
+    Profiles with the same days share one entry (:func:`daily_profile`): WHO and EU
+    views reuse the default's daily values and AQI.
+    """
     from .cache import cached
+    profile = daily_profile(profile)
     return cached("city_year", current_version(engine), (str(engine.url), city, int(year), profile),
                   lambda: _compute_city_year(engine, city, int(year), profile))
 

@@ -68,3 +68,41 @@ def route(client, path: str = "/", search: str = "") -> dict:
     response = client.post("/_dash-update-component", json=payload)
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     return response.get_json()
+
+
+def routed(app, path: str, search: str = "") -> str:
+    """The router's answer for ``path`` + ``search`` as JSON text (for ``in`` checks), after
+    checking that the page rendered (no error box)."""
+    body = dump(route(app.server.test_client(), path, search))
+    assert "page-error" not in body and "page-db-error" not in body, body[:500]
+    return body
+
+
+def figure_of(tree, component_id):
+    """The figure of the graph ``component_id`` in a rendered page."""
+    graph = by_id(tree, component_id)
+    assert graph is not None, f"no {component_id}"
+    return graph.figure
+
+
+def independent_daily(url: str, year: int, profile: str | None = None, city: str = "beijing"):
+    """(daily values, daily AQI, grades) of ``city`` for ``year`` computed without the
+    dashboard (its queries and cache): hourly values straight from the database through
+    ``indicators.pipeline.daily_and_aqi``."""
+    from sqlalchemy import create_engine
+
+    from indicators import pipeline
+    from store.frames import hourly_frame, membership, station_table
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        members = membership(conn, city)
+        stations = station_table(conn)
+        codes = stations.loc[stations["city"] == city, "code"]
+        start, end = pipeline.year_bounds(year)
+        hourly = hourly_frame(conn, stations=codes, start=start, end=end)
+    engine.dispose()
+    grades = pipeline.grades_of(members, dict(zip(stations["code"],
+                                                  stations["grade"].fillna("II"))))
+    daily, aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
+    return daily, aqi, grades

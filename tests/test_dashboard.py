@@ -7,12 +7,10 @@ global and the factory must cope with that.
 """
 from __future__ import annotations
 
-import json
 import re
 
 import pandas as pd
 import pytest
-from plotly.utils import PlotlyJSONEncoder
 
 from config.sites import load_site_config
 from dashboard import ids
@@ -25,9 +23,9 @@ from ingest.loader import (LoadResult, UnknownStationsWarning, finish_run, load_
 from store.db import make_engine, migrate
 from store.sites import sync_site_config
 from tests.conftest import BEIJING_SITES, YANGQUAN_SITES
+from tests.dash_helpers import by_id, dump, route, text, walk
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
-ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
 
 
 # -- helpers ------------------------------------------------------------------
@@ -87,42 +85,13 @@ def demo_db(engine):
     return engine
 
 
-def _dump(component) -> str:
-    return json.dumps(component, cls=PlotlyJSONEncoder, ensure_ascii=False)
-
-
-def _walk(node):
-    """Every Dash component in a tree (depth first)."""
-    if isinstance(node, (list, tuple)):
-        for child in node:
-            yield from _walk(child)
-        return
-    if not hasattr(node, "to_plotly_json"):
-        return
-    yield node
-    yield from _walk(getattr(node, "children", None))
-
-
-def _by_id(tree, component_id):
-    found = [c for c in _walk(tree) if getattr(c, "id", None) == component_id]
-    return found[0] if found else None
-
-
-def _text(node) -> str:
-    if isinstance(node, (list, tuple)):
-        return " ".join(_text(c) for c in node)
-    if hasattr(node, "to_plotly_json"):
-        return _text(getattr(node, "children", None))
-    return "" if node is None else str(node)
-
-
 def _rows(table_section) -> list[list[str]]:
     """Cell texts of every body row of the tables in a section."""
     rows = []
-    for comp in _walk(table_section):
+    for comp in walk(table_section):
         if type(comp).__name__ == "Tbody":
             for tr in comp.children:
-                rows.append([_text(td) for td in tr.children])
+                rows.append([text(td) for td in tr.children])
     return rows
 
 
@@ -131,21 +100,9 @@ def _page(app, **query):
         return data_page.layout(**query)
 
 
-def _route(client, search="", path="/data"):
-    """Ask the pages router for ``path`` as the browser does; returns the response JSON text."""
-    client.get("/")  # the first request registers the router callback
-    payload = {
-        "output": ROUTER_OUTPUT,
-        "outputs": [{"id": "_pages_content", "property": "children"},
-                    {"id": "_pages_store", "property": "data"}],
-        "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
-                   {"id": "_pages_location", "property": "search", "value": search}],
-        "changedPropIds": ["_pages_location.pathname"],
-        "state": [],
-    }
-    response = client.post("/_dash-update-component", json=payload)
-    assert response.status_code == 200, response.get_data(as_text=True)[:500]
-    return json.dumps(response.get_json(), ensure_ascii=False)
+def _route(client, search="") -> str:
+    """The router's answer for ``/data`` + ``search`` as JSON text."""
+    return dump(route(client, "/data", search))
 
 
 def _foreign_hosts(text: str) -> set[str]:
@@ -167,10 +124,10 @@ def test_index_and_root_layout_are_served_without_data(demo_db, db_url, app_fact
 
     root = client.get("/_dash-layout")
     assert root.status_code == 200
-    text = json.dumps(root.get_json(), ensure_ascii=False)
-    assert "_pages_content" in text and "数据概况" in text  # frame and navigation only
+    served = dump(root.get_json())
+    assert "_pages_content" in served and "数据概况" in served  # frame and navigation only
     for leaked in ("SYN01", "SYN02", "合成", "SYNTHETIC", "阳泉"):
-        assert leaked not in text
+        assert leaked not in served
 
     css = client.get("/assets/style.css")
     assert css.status_code == 200
@@ -193,11 +150,11 @@ def test_nothing_is_loaded_from_other_hosts(demo_db, db_url, app_factory):
 def test_overview_lists_stations_counts_runs_and_synthetic_banner(demo_db, db_url, app_factory):
     page = _page(app_factory(db_url))
 
-    banner = _by_id(page, ids.DATA_SYNTHETIC_BANNER)
-    assert banner is not None and SYNTHETIC_BANNER in _text(banner)
-    assert "阳泉" in _text(banner)
+    banner = by_id(page, ids.DATA_SYNTHETIC_BANNER)
+    assert banner is not None and SYNTHETIC_BANNER in text(banner)
+    assert "阳泉" in text(banner)
 
-    city = _by_id(page, ids.data_city("yangquan-demo"))
+    city = by_id(page, ids.data_city("yangquan-demo"))
     assert city is not None
     rows = _rows(city)
     # code, name, district, role, pollutant, readings, first, last, flagged
@@ -209,19 +166,19 @@ def test_overview_lists_stations_counts_runs_and_synthetic_banner(demo_db, db_ur
     assert ["SYN03", "矿区合成站一", "矿区", "评价点", "暂无数据"] in rows
     assert {r[0] for r in rows if r[0].startswith("SYN")} == {f"SYN0{i}" for i in range(1, 10)}
 
-    summary = _text(_by_id(page, ids.DATA_SUMMARY))
+    summary = text(by_id(page, ids.DATA_SUMMARY))
     assert "59" in summary  # 24 + 23 + 12 valid readings
 
-    graph = _by_id(page, ids.DATA_CHART)
+    graph = by_id(page, ids.DATA_CHART)
     assert graph is not None
     assert "合成" in graph.figure.layout.title.text
     assert {tr.name for tr in graph.figure.data} == {"PM2.5", "NO2"}
 
-    runs = _rows(_by_id(page, ids.DATA_RUNS))
+    runs = _rows(by_id(page, ids.DATA_RUNS))
     assert len(runs) == 1
     assert runs[0][1:4] == ["test", "tiny.csv", "成功"]  # file name only, not the server path
-    assert "/somewhere" not in _dump(_by_id(page, ids.DATA_RUNS))
-    assert _by_id(page, ids.DATA_EMPTY) is None
+    assert "/somewhere" not in dump(by_id(page, ids.DATA_RUNS))
+    assert by_id(page, ids.DATA_EMPTY) is None
 
 
 def test_router_renders_the_page_per_request_with_query_parameters(demo_db, db_url, app_factory):
@@ -237,35 +194,35 @@ def test_router_renders_the_page_per_request_with_query_parameters(demo_db, db_u
 def test_layout_reads_the_database_at_request_time(engine, db_url, app_factory):
     app = app_factory(db_url)
     before = _page(app)
-    empty = _by_id(before, ids.DATA_EMPTY)
+    empty = by_id(before, ids.DATA_EMPTY)
     assert empty is not None
-    assert "lantian ingest" in _text(empty) and "lantian init" in _text(empty)
-    assert _by_id(before, ids.DATA_SYNTHETIC_BANNER) is None
-    assert _by_id(before, ids.DATA_CHART) is None
-    assert _text(_by_id(before, ids.DATA_RUNS))  # "no runs yet", not an error
+    assert "lantian ingest" in text(empty) and "lantian init" in text(empty)
+    assert by_id(before, ids.DATA_SYNTHETIC_BANNER) is None
+    assert by_id(before, ids.DATA_CHART) is None
+    assert text(by_id(before, ids.DATA_RUNS))  # "no runs yet", not an error
 
     _sync(engine, YANGQUAN_SITES)
     stations_only = _page(app)
-    assert "lantian ingest" in _text(_by_id(stations_only, ids.DATA_EMPTY))
-    assert "lantian init" not in _text(_by_id(stations_only, ids.DATA_EMPTY))
-    assert _by_id(stations_only, ids.DATA_SYNTHETIC_BANNER) is not None  # synthetic city
-    assert "SYN05" in _text(_by_id(stations_only, ids.DATA_CITIES))
+    assert "lantian ingest" in text(by_id(stations_only, ids.DATA_EMPTY))
+    assert "lantian init" not in text(by_id(stations_only, ids.DATA_EMPTY))
+    assert by_id(stations_only, ids.DATA_SYNTHETIC_BANNER) is not None  # synthetic city
+    assert "SYN05" in text(by_id(stations_only, ids.DATA_CITIES))
 
     _load(engine, _frame(DEMO_SERIES))
     after = _page(app)
-    assert _by_id(after, ids.DATA_EMPTY) is None
-    assert _by_id(after, ids.DATA_CHART) is not None
+    assert by_id(after, ids.DATA_EMPTY) is None
+    assert by_id(after, ids.DATA_CHART) is not None
 
 
 def test_real_city_has_no_synthetic_banner(engine, db_url, app_factory):
     _sync(engine, BEIJING_SITES)
     _load(engine, _frame({("1001A", "PM10"): [80, 82, 85], ("1001A", "CO"): [0.8, 0.9, 1.0]}))
     page = _page(app_factory(db_url))
-    assert _by_id(page, ids.DATA_SYNTHETIC_BANNER) is None
-    assert SYNTHETIC_BANNER not in _dump(page)
-    title = _by_id(page, ids.DATA_CHART).figure.layout.title.text
+    assert by_id(page, ids.DATA_SYNTHETIC_BANNER) is None
+    assert SYNTHETIC_BANNER not in dump(page)
+    title = by_id(page, ids.DATA_CHART).figure.layout.title.text
     assert "合成" not in title and "synthetic" not in title.lower()
-    rows = _rows(_by_id(page, ids.data_city("beijing")))
+    rows = _rows(by_id(page, ids.data_city("beijing")))
     assert any(r[:1] == ["1001A"] and r[4:6] == ["CO", "3"] for r in rows)
 
 
@@ -273,17 +230,17 @@ def test_stations_created_by_ingest_are_listed_without_a_city(engine, db_url, ap
     with pytest.warns(UnknownStationsWarning, match="X999"):
         _load(engine, _frame({("X999", "O3"): [50, 60]}))
     page = _page(app_factory(db_url))
-    rows = _rows(_by_id(page, ids.data_city(None)))
+    rows = _rows(by_id(page, ids.data_city(None)))
     assert rows[0][0] == "X999" and rows[0][4:6] == ["O3", "2"]
-    assert _by_id(page, ids.DATA_SYNTHETIC_BANNER) is None
+    assert by_id(page, ids.DATA_SYNTHETIC_BANNER) is None
 
 
 def test_uninitialised_database_gets_a_message_not_an_error(tmp_path, app_factory):
     app = app_factory(f"sqlite:///{tmp_path / 'never-initialised.sqlite'}")
     assert app.server.test_client().get("/").status_code == 200
     page = _page(app)
-    error = _by_id(page, ids.DATA_DB_ERROR)
-    assert error is not None and "lantian init" in _text(error)
+    error = by_id(page, ids.DATA_DB_ERROR)
+    assert error is not None and "lantian init" in text(error)
 
 
 def test_create_app_several_times_each_app_reads_its_own_database(tmp_path, app_factory):
@@ -306,8 +263,8 @@ def test_create_app_several_times_each_app_reads_its_own_database(tmp_path, app_
     assert [p["path"] for p in dash.page_registry.values()] == [m.PATH for m in PAGES]
     for app, mine, other in ((app_a, "SYN01", "1001A"), (app_b, "1001A", "SYN01"),
                              (app_a2, "SYN01", "1001A")):
-        text = _route(app.server.test_client())
-        assert mine in text and other not in text
+        served = _route(app.server.test_client())
+        assert mine in served and other not in served
 
 
 def test_rendered_component_ids_come_from_ids_module(demo_db, db_url, app_factory):
@@ -315,11 +272,11 @@ def test_rendered_component_ids_come_from_ids_module(demo_db, db_url, app_factor
     known = {v for k, v in vars(ids).items() if k.isupper() and isinstance(v, str)}
     assert len(known) == len([k for k in vars(ids) if k.isupper()])  # no duplicate values
     page = _page(app)
-    rendered = {c.id for c in _walk(page) if getattr(c, "id", None)}
+    rendered = {c.id for c in walk(page) if getattr(c, "id", None)}
     city_ids = {i for i in rendered if i.startswith("data-city-")}
     assert rendered - city_ids <= known
     assert ids.data_city("yangquan-demo") in city_ids
-    root = {c.id for c in _walk(app.layout) if isinstance(getattr(c, "id", None), str)}
+    root = {c.id for c in walk(app.layout) if isinstance(getattr(c, "id", None), str)}
     assert {ids.HEADER, ids.NAV, ids.MAIN} <= root
 
 
@@ -383,3 +340,15 @@ def test_installed_dashboard_is_a_regular_package(tmp_path):
                           text=True, env=env)
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.strip().endswith("__init__.py"), done.stdout
+
+
+def test_grid_shows_short_tables_without_an_inner_scroll_bar():
+    from dashboard.layout import grid, grid_height
+    frame = pd.DataFrame({"a": [f"row {i}" for i in range(8)], "b": range(8)})
+    cols = [{"field": "a"}, {"field": "b"}]
+    # AG Grid Alpine: 49 px header, 42 px rows, 2 px border (measured in Chromium)
+    assert grid(frame, cols).children.style["height"] == "387px"
+    assert grid_height(200) == 560                              # long: scrolls inside
+    assert grid_height(40, page_size=5) == 49 + 5 * 42 + 2 + 48  # one page and the pager
+    grown = grid(frame, cols, auto_height=True).children
+    assert grown.dashGridOptions["domLayout"] == "autoHeight" and "height" not in grown.style

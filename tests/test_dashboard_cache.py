@@ -100,3 +100,29 @@ def test_cache_outage_degrades_to_computing(db_url, monkeypatch):
             assert cached("x", 1, (), lambda: 42) == 42
     finally:
         engine_of(app.server).dispose()
+
+
+def test_comparison_profiles_share_the_default_days(engine, db_url, monkeypatch):
+    """WHO and EU bring limits only: their days are the default's (one computation);
+    a Chinese profile and the US EPA (its own AQI) keep entries of their own."""
+    from dashboard import queries
+    app = create_app(db_url, cache_url="")
+    computed = []
+    real = queries._compute_city_year
+    monkeypatch.setattr(queries, "_compute_city_year",
+                        lambda e, c, y, p: computed.append(p) or real(e, c, y, p))
+    try:
+        _sync(engine, YANGQUAN_SITES)
+        _load(engine, {("SYN01", "PM2.5"): [30] * 24}, "a.csv")
+        with app.server.test_request_context():
+            default = queries.city_year(engine, "yangquan-demo", 2026)
+            for profile in ("who-2021", "eu-2030"):
+                assert queries.city_year(engine, "yangquan-demo", 2026, profile) is default
+            us = queries.city_year(engine, "yangquan-demo", 2026, "us-epa-2024")
+            cn = queries.city_year(engine, "yangquan-demo", 2026, "cn-2012")
+        assert computed == [None, "us-epa-2024", "cn-2012"]
+        assert us is not default and cn is not default
+        assert queries.daily_profile("who-2021") is None
+        assert queries.daily_profile("us-epa-2024") == "us-epa-2024"
+    finally:
+        engine_of(app.server).dispose()

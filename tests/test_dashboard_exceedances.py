@@ -20,7 +20,7 @@ from dashboard.figures import AQI_LEVELS, NO_DATA_COLOR
 from dashboard.figures import exceedances as fx
 from dashboard.pages import exceedances as page
 from indicators.daily_limits import daily_limits
-from tests.dash_helpers import by_id, dump, render, route, text
+from tests.dash_helpers import by_id, dump, render, routed, text
 
 
 def _view(app, **query):
@@ -288,9 +288,8 @@ def test_unknown_keys_fall_back_without_error(beijing_app):
 
 @pytest.mark.realdata
 def test_range_view_in_english_through_the_router(beijing_app):
-    body = dump(route(beijing_app.server.test_client(), "/exceedances",
-                      "?city=beijing&period=range&from=2016-12-20&to=2017-01-10&lang=en"))
-    assert "page-error" not in body
+    body = routed(beijing_app, "/exceedances",
+                  "?city=beijing&period=range&from=2016-12-20&to=2017-01-10&lang=en")
     assert "Exceedance days per area" in body and "Daily AQI level by area" in body
     assert "Download CSV" in body and "Dec 2016" in body and "Jan 2017" in body
 

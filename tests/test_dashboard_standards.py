@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from sqlalchemy import create_engine
 
 from config.standards import load_profile
 from dashboard import ids
@@ -18,31 +17,12 @@ from dashboard.figures.standards import days_figure, limits_figure
 from dashboard.pages import standards
 from indicators.comparison import against_limits
 from indicators.frames import STAT_COLUMNS
-from tests.dash_helpers import by_id, dump, render, route, text
-
-
-def beijing_daily(url: str, year: int, profile: str | None = None):
-    """(daily values, daily AQI, grades) of Beijing for ``year``, without the dashboard."""
-    from indicators import pipeline
-    from store.frames import hourly_frame, membership, station_table
-
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        members = membership(conn, "beijing")
-        stations = station_table(conn)
-        codes = stations.loc[stations["city"] == "beijing", "code"]
-        start, end = pipeline.year_bounds(year)
-        hourly = hourly_frame(conn, stations=codes, start=start, end=end)
-    engine.dispose()
-    grades = pipeline.grades_of(members, dict(zip(stations["code"],
-                                                  stations["grade"].fillna("II"))))
-    daily, aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
-    return daily, aqi, grades
+from tests.dash_helpers import by_id, independent_daily, render, routed, text
 
 
 @pytest.fixture(scope="module")
 def bj2015(beijing_db_url):
-    return beijing_daily(beijing_db_url, 2015)
+    return independent_daily(beijing_db_url, 2015)
 
 
 def table_rows(page) -> pd.DataFrame:
@@ -136,7 +116,7 @@ def test_good_days_change_with_the_2026_aqi_and_are_undefined_for_who(beijing_ap
 
     daily, aqi, grades = bj2015
     old = pipeline.period_table(daily, aqi, period="year", grades=grades, profile="cn-2012")
-    d26, a26, _ = beijing_daily(beijing_db_url, 2015, profile="cn-2026-transition")
+    d26, a26, _ = independent_daily(beijing_db_url, 2015, profile="cn-2026-transition")
     new = pipeline.period_table(d26, a26, period="year", grades=grades,
                                 profile="cn-2026-transition")
     r12 = stat(old, "dongcheng", "AQI", "good_day_ratio")["reported"]
@@ -181,9 +161,9 @@ def test_a_month_is_not_judged_and_gaps_are_flagged(beijing_app):
 
 @pytest.mark.realdata
 def test_standards_router_and_export(beijing_app):
+    body = routed(beijing_app, "/standards", "?city=beijing&year=2015&lang=en")
+    assert "Statistic by statistic" in body
     client = beijing_app.server.test_client()
-    body = dump(route(client, "/standards", "?city=beijing&year=2015&lang=en"))
-    assert "Statistic by statistic" in body and "page-error" not in body
     response = client.get("/export/standards.csv?city=beijing&year=2015&district=dongcheng")
     assert response.status_code == 200
     lines = response.get_data().decode("utf-8-sig").strip().splitlines()

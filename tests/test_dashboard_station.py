@@ -8,13 +8,7 @@ import pytest
 from dashboard import ids
 from dashboard.figures.station import capture_heatmap, hourly_series, variation_profiles
 from dashboard.pages import station
-from tests.dash_helpers import by_id, dump, render, route, text
-
-
-def _figure(page, component_id):
-    graph = by_id(page, component_id)
-    assert graph is not None, f"no {component_id}"
-    return graph.figure
+from tests.dash_helpers import by_id, figure_of, render, routed, text
 
 
 def _readings(db_url: str, code: str, start: str, end: str) -> pd.DataFrame:
@@ -38,7 +32,7 @@ def test_diurnal_profile_of_1001a_equals_a_pandas_groupby(beijing_app, beijing_d
     page = render(beijing_app, station, city="beijing", period="month", year="2015",
                   month="3", station="1001A", pollutant="PM2.5")
     assert by_id(page, ids.PAGE_ERROR) is None
-    fig = _figure(page, ids.STATION_PROFILES)
+    fig = figure_of(page, ids.STATION_PROFILES)
     hour = fig.data[0]
     assert list(hour.x) == [str(h) for h in range(24)]
     raw = _readings(beijing_db_url, "1001A", "2015-03-01", "2015-03-31")
@@ -62,7 +56,7 @@ def test_diurnal_profile_of_1001a_equals_a_pandas_groupby(beijing_app, beijing_d
 def test_capture_by_month_matches_a_count_of_the_raw_table(beijing_app, beijing_db_url):
     page = render(beijing_app, station, city="beijing", period="year", year="2015",
                   station="1001A", pollutant="PM2.5")
-    fig = _figure(page, ids.STATION_CAPTURE)
+    fig = figure_of(page, ids.STATION_CAPTURE)
     heat = fig.data[0]
     months = list(heat.x)
     assert months == [f"2015-{m:02d}" for m in range(1, 13)]
@@ -86,7 +80,7 @@ def test_capture_by_month_matches_a_count_of_the_raw_table(beijing_app, beijing_
 def test_year_view_series_and_readings_table(beijing_app):
     page = render(beijing_app, station, city="beijing", period="year", year="2015",
                   station="1001A", pollutant="PM2.5")
-    series = _figure(page, ids.STATION_SERIES).data[0]
+    series = figure_of(page, ids.STATION_SERIES).data[0]
     assert series.type == "scattergl" and len(series.y) == 8760
     assert series.x0 == "2015-01-01T00:00:00" and series.dx == 3_600_000
     assert np.asarray(series.y).dtype == np.float32            # half the payload
@@ -117,10 +111,9 @@ def test_readings_export_holds_every_hour_of_the_period(beijing_app):
 
 @pytest.mark.realdata
 def test_station_through_the_router_in_english(beijing_app):
-    body = dump(route(beijing_app.server.test_client(), "/station",
-                      "?city=beijing&year=2016&period=month&month=7&station=1002A&lang=en"))
+    body = routed(beijing_app, "/station",
+                  "?city=beijing&year=2016&period=month&month=7&station=1002A&lang=en")
     assert "Dingling 1002A" in body and "background station" in body
-    assert "page-error" not in body
 
 
 # -- on the synthetic demo (QC defects injected by lantian demo) ------------------------------
@@ -144,7 +137,7 @@ def test_demo_flagged_values_are_marked_with_their_flag_names(demo_app, demo_db_
     page = render(demo_app, station, city="yangquan-demo", period="year", year="2024",
                   station=code, pollutant=pollutant)
     assert by_id(page, ids.PAGE_SYNTHETIC_BANNER) is not None
-    fig = _figure(page, ids.STATION_SERIES)
+    fig = figure_of(page, ids.STATION_SERIES)
     assert fig.layout.title.text.startswith("合成演示数据")
     line = fig.data[0]
     for flag in kinds:

@@ -5,13 +5,12 @@ a plotly Figure out. Nothing is computed here but the layout of the picture.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import LIMIT_COLOR, NO_DATA_COLOR, POLLUTANT_COLORS, TARGET_COLOR, base_layout, empty_figure
+from . import (LIMIT_COLOR, NO_DATA_COLOR, POLLUTANT_COLORS, TARGET_COLOR, empty_figure,
+               fast_figure)
 
 INVALID_COLOR = "#9aa5b1"
 BOTTOM_LEGEND = {"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "xanchor": "left"}
@@ -40,38 +39,6 @@ _T = {  # the words of these figures: (zh, en)
     "area": ("区域值", "area value"),
     "empty": ("所选时段没有数据", "No data in the chosen period"),
 }
-
-
-@lru_cache(maxsize=1)
-def _base() -> dict:
-    """:func:`dashboard.figures.base_layout` of an empty figure, as a plain layout dict."""
-    fig = go.Figure()
-    base_layout(fig, "")
-    return fig.layout.to_plotly_json()
-
-
-def _merged(base: dict, extra: dict) -> dict:
-    """``base`` updated with ``extra`` recursively, copying only the dicts on the way
-    (the shared template stays one object: it is never modified)."""
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            out[key] = _merged(base[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def figure(traces: list, title: str, **layout) -> go.Figure:
-    """A Figure with the shared look (:func:`base_layout`) plus ``layout``.
-
-    The shared layout is built once and copied: ``base_layout`` on every
-    figure costs ~10 ms (plotly validates its template each time), which a
-    page with five charts cannot spend within its 200 ms. The traces are
-    validated plotly objects; the layout dict is trusted (it is ours).
-    """
-    lay = _merged(_base(), {**layout, "title": {"text": title}})
-    return go.Figure(data=traces, layout=lay, _validate=False)
 
 
 def reference_line(y: float, name: str, color: str, dash: str,
@@ -161,9 +128,10 @@ def daily_trend(rows: pd.DataFrame, *, pollutant: str, unit: str, decimals: int,
     if target is not None and np.isfinite(target):
         traces.append(_hline(dates.iloc[0], dates.iloc[-1], float(target), target_name,
                              TARGET_COLOR, "dash", f"{target_name}: {target:g} {unit}"))
-    return figure(traces, title, hovermode="closest", legend=BOTTOM_LEGEND,
-                  margin={"l": 60, "r": 20, "t": 50, "b": 70}, xaxis=DATE_AXIS,
-                  yaxis={"title": {"text": f"{pollutant} ({unit})"}, "rangemode": "tozero"})
+    return fast_figure(traces, dict(
+        hovermode="closest", legend=BOTTOM_LEGEND, margin={"l": 60, "r": 20, "t": 50, "b": 70},
+        xaxis=DATE_AXIS, yaxis={"title": {"text": f"{pollutant} ({unit})"}, "rangemode": "tozero"}),
+        title)
 
 
 def monthly_bars(rows: pd.DataFrame, *, pollutant: str, unit: str, decimals: int,
@@ -214,9 +182,10 @@ def monthly_bars(rows: pd.DataFrame, *, pollutant: str, unit: str, decimals: int
         shape, entry = reference_line(reference, reference_name, TARGET_COLOR, "dash", unit)
         traces.append(entry)
         shapes.append(shape)
-    return figure(traces, title, bargap=0.3, legend=BOTTOM_LEGEND, shapes=shapes,
-                  margin={"l": 60, "r": 20, "t": 50, "b": 60},
-                  xaxis={"type": "category"}, yaxis={"title": {"text": f"{pollutant} ({unit})"}})
+    return fast_figure(traces, dict(
+        bargap=0.3, legend=BOTTOM_LEGEND, shapes=shapes,
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
+        xaxis={"type": "category"}, yaxis={"title": {"text": f"{pollutant} ({unit})"}}), title)
 
 
 def ytd_path(running: pd.DataFrame, *, pollutant: str, unit: str, decimals: int,
@@ -252,10 +221,10 @@ def ytd_path(running: pd.DataFrame, *, pollutant: str, unit: str, decimals: int,
     if target is not None and np.isfinite(target):
         traces.append(_hline(x0, x1, float(target), target_name, TARGET_COLOR, "dash",
                              f"{target_name}: {target:g} {unit}"))
-    return figure(traces, title, legend=BOTTOM_LEGEND,
-                  margin={"l": 60, "r": 20, "t": 50, "b": 70},
-                  xaxis={**DATE_AXIS, "range": [x0, x1 + pd.Timedelta(days=1)]},
-                  yaxis={"title": {"text": f"{pollutant} ({unit})"}, "rangemode": "tozero"})
+    return fast_figure(traces, dict(
+        legend=BOTTOM_LEGEND, margin={"l": 60, "r": 20, "t": 50, "b": 70},
+        xaxis={**DATE_AXIS, "range": [x0, x1 + pd.Timedelta(days=1)]},
+        yaxis={"title": {"text": f"{pollutant} ({unit})"}, "rangemode": "tozero"}), title)
 
 
 def station_bars(rows: pd.DataFrame, *, pollutant: str, unit: str, decimals: int,
@@ -301,6 +270,7 @@ def station_bars(rows: pd.DataFrame, *, pollutant: str, unit: str, decimals: int
             shape, entry = reference_line(y, name, color, dash, unit)
             traces.append(entry)
             shapes.append(shape)
-    return figure(traces, title, bargap=0.35, legend=BOTTOM_LEGEND, shapes=shapes,
-                  margin={"l": 60, "r": 20, "t": 50, "b": 60},
-                  yaxis={"title": {"text": f"{pollutant} ({unit})"}})
+    return fast_figure(traces, dict(
+        bargap=0.35, legend=BOTTOM_LEGEND, shapes=shapes,
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
+        yaxis={"title": {"text": f"{pollutant} ({unit})"}}), title)

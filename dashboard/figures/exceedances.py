@@ -17,14 +17,13 @@ when comparing with targets; indicative), 3 = above the daily limit.
 from __future__ import annotations
 
 import calendar as _calendar
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from ..i18n import register, t
-from . import AQI_LEVELS, LIMIT_COLOR, NO_DATA_COLOR, base_layout, empty_figure
+from . import AQI_LEVELS, LIMIT_COLOR, NO_DATA_COLOR, empty_figure, fast_figure
 
 register({
     "excfig.no_aqi": ("无有效 AQI", "no valid AQI"),
@@ -220,26 +219,6 @@ def pollutant_cells(days: pd.DataFrame, aqi: pd.DataFrame, pollutant: str, lang:
 
 # -- the district × day grid ----------------------------------------------------------
 
-@lru_cache(maxsize=1)
-def _base() -> dict:
-    """The shared look (:func:`dashboard.figures.base_layout`) as a layout dict, built once."""
-    return base_layout(go.Figure(), "").layout.to_plotly_json()
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and \
-            isinstance(out.get(key), dict) else value
-    return out
-
-
-def _figure(traces: list[dict], title: str, layout: dict) -> go.Figure:
-    """One figure in one step (plotly's per-update validation costs ~40 ms a figure)."""
-    merged = _merge(_base(), {"title": {"text": title}, **layout})
-    return go.Figure(data=traces, layout=merged, _validate=False)
-
-
 def _discrete_scale(colours: list[str]) -> list:
     n = len(colours)
     scale = []
@@ -317,14 +296,14 @@ def day_grid(cells: pd.DataFrame, order: list, names: dict, start, end, *,
     else:
         ticks = {"tickformat": "%m-%d", "dtick": 86400000 * (1 if n_days <= 16 else
                                                               2 if n_days <= 31 else 7)}
-    return _figure([heat, *_legend_traces(legend)], title, {
+    return fast_figure([heat, *_legend_traces(legend)], {
         "xaxis": {"showgrid": False, "showline": False, "zeroline": False, "ticks": "outside",
                   "range": [dates[0] - pd.Timedelta(hours=12), dates[-1] + pd.Timedelta(hours=12)],
                   **ticks},
         "yaxis": {"autorange": "reversed", "showgrid": False, "zeroline": False,
                   "showline": False, "type": "category"},
         "height": 130 + 30 * n_rows, "plot_bgcolor": "#ffffff", "hovermode": "closest",
-        "margin": {"l": 90, "r": 20, "t": 90, "b": 40}, "legend": _legend_layout()})
+        "margin": {"l": 90, "r": 20, "t": 90, "b": 40}, "legend": _legend_layout()}, title)
 
 
 # -- the calendar -------------------------------------------------------------------------
@@ -450,11 +429,11 @@ def calendar(cells: pd.DataFrame, start, end, *, mode: str = "aqi",
     labels = {"type": "scatter", "x": tx, "y": ty, "text": tt, "mode": "text",
               "hoverinfo": "skip", "showlegend": False,
               "textfont": {"size": 11, "color": "#52606d"}}
-    return _figure([heat, labels, *extra], title, {
+    return fast_figure([heat, labels, *extra], {
         "xaxis": {"visible": False, "range": [-0.6, width_cells - 0.4], "showgrid": False,
                   "zeroline": False},
         "yaxis": {"visible": False, "range": [height_cells - 0.4, -0.6], "showgrid": False,
                   "zeroline": False, "scaleanchor": "x", "scaleratio": 1},
         "height": int(120 + cell_px * height_cells), "plot_bgcolor": "#ffffff",
         "margin": {"l": 20, "r": 20, "t": 90, "b": 10}, "hovermode": "closest",
-        "legend": _legend_layout()})
+        "legend": _legend_layout()}, title)

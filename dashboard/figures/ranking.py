@@ -1,14 +1,11 @@
 """Ranking figure: areas as horizontal bars in rank order, insufficient data kept visible."""
 from __future__ import annotations
 
-import copy
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import LIMIT_COLOR, STATUS_COLORS, base_layout, empty_figure
+from . import LIMIT_COLOR, STATUS_COLORS, empty_figure, fast_figure
 
 #: Bar colour of a ranked statistic that has no limit to meet (composite index, ratios).
 RANKED_COLOR = "#4a6fa5"
@@ -26,37 +23,6 @@ _WORDS = {
     "limit": ("限值", "limit"),
     "not valid": ("无效", "not valid"),
 }
-
-
-@lru_cache(maxsize=1)
-def _base() -> dict:
-    """:func:`dashboard.figures.base_layout` as a plain layout dict (computed once)."""
-    return base_layout(go.Figure(_validate=False), "").layout.to_plotly_json()
-
-
-def _merge(into: dict, extra: dict) -> dict:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
-    return into
-
-
-def fast_figure(traces: list, layout: dict, title: str = "") -> go.Figure:
-    """A figure in the house style (:func:`base_layout`) from plain trace and layout dicts.
-
-    Built in one step and unvalidated: plotly's validation and ``update_*`` calls
-    cost more than a page's whole time budget. The tests pass the same
-    specification through a validating ``go.Figure``. Every axis of ``layout``
-    gets the house axis style.
-    """
-    base = copy.deepcopy(_base())
-    base["title"]["text"] = title
-    for name, axis in layout.items():
-        if name.startswith("xaxis") or name.startswith("yaxis"):
-            layout[name] = _merge(copy.deepcopy(base[name[0] + "axis"]), axis)
-    return go.Figure(data=traces, layout=_merge(base, layout), _validate=False)
 
 
 def _w(key: str, lang: str) -> str:

@@ -1,6 +1,6 @@
 """Standards figures: one area's statistics against the limits of several profiles.
 
-Figures are built from plain trace dicts with :func:`dashboard.figures.ranking.fast_figure`
+Figures are built from plain trace dicts with :func:`dashboard.figures.fast_figure`
 (plotly's validation of some thirty traces costs more than a page's whole time
 budget); the tests pass the same specification through a validating ``go.Figure``.
 """
@@ -9,8 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import LIMIT_COLOR, WHO_COLOR, empty_figure
-from .ranking import fast_figure
+from . import LIMIT_COLOR, WHO_COLOR, empty_figure, fast_figure
 
 POLLUTANT_ORDER = ["SO2", "NO2", "PM10", "PM2.5", "CO", "O3"]
 #: One colour per profile (GB 3095 limits in reds and orange, guidelines apart).

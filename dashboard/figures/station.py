@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import LIMIT_COLOR, POLLUTANT_COLORS, empty_figure
-from .district import DATE_AXIS, figure, reference_line
+from . import LIMIT_COLOR, POLLUTANT_COLORS, empty_figure, fast_figure
+from .district import DATE_AXIS, reference_line
 
 #: Marker of each QC flag drawn over the series (ok and missing are not markers).
 FLAG_STYLE = {
@@ -120,12 +120,12 @@ def hourly_series(readings: pd.DataFrame, *, pollutant: str, start, end, unit: s
         shape, entry = reference_line(limit, limit_name, LIMIT_COLOR, "dot", unit)
         shapes.append(shape)
         traces.append(entry)
-    return figure(traces, title, hovermode="closest", shapes=shapes,
-                 legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0,
-                         "xanchor": "left"},
-                 margin={"l": 60, "r": 20, "t": 50, "b": 60},
-                 xaxis={**DATE_AXIS, "range": [t0, t0 + pd.Timedelta(hours=n_hours)]},
-                 yaxis={"title": {"text": f"{pollutant} ({unit})"}, "rangemode": "tozero"})
+    return fast_figure(traces, dict(
+        hovermode="closest", shapes=shapes,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "xanchor": "left"},
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
+        xaxis={**DATE_AXIS, "range": [t0, t0 + pd.Timedelta(hours=n_hours)]},
+        yaxis={"title": {"text": f"{pollutant} ({unit})"}, "rangemode": "tozero"}), title)
 
 
 def variation_profiles(profiles: pd.DataFrame, *, pollutant: str, unit: str,
@@ -174,8 +174,8 @@ def variation_profiles(profiles: pd.DataFrame, *, pollutant: str, unit: str,
         notes.append({"text": _w(by, lang), "xref": "paper", "yref": "paper",
                       "x": (domains[i][0] + domains[i][1]) / 2, "y": 1.0, "xanchor": "center",
                       "yanchor": "bottom", "showarrow": False, "font": {"size": 13}})
-    return figure(traces, title, annotations=notes,
-                  margin={"l": 60, "r": 20, "t": 80, "b": 40}, **layout)
+    return fast_figure(traces, dict(annotations=notes,
+                                    margin={"l": 60, "r": 20, "t": 80, "b": 40}, **layout), title)
 
 
 def capture_heatmap(capture: pd.DataFrame, *, lang: str = "zh", title: str = "",
@@ -208,8 +208,8 @@ def capture_heatmap(capture: pd.DataFrame, *, lang: str = "zh", title: str = "",
         colorbar={"title": {"text": "%"}, "thickness": 12, "tickvals": [0, 50, 75, 90, 100]},
         hovertemplate=(f"%{{y}} · %{{x}}<br>{_w('capture', lang)} %{{z:.1f}}"
                        f"<br>%{{customdata[0]}} / %{{customdata[1]}} h<extra></extra>"))
-    return figure([trace], title, plot_bgcolor="#eef1f4",
-                  margin={"l": 70, "r": 20, "t": 50, "b": 40},
-                  xaxis={"type": "category", "showline": False},
-                  yaxis={"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)"},
-                  height=max(220, 70 + 34 * len(present)))
+    return fast_figure([trace], dict(
+        plot_bgcolor="#eef1f4", margin={"l": 70, "r": 20, "t": 50, "b": 40},
+        xaxis={"type": "category", "showline": False},
+        yaxis={"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)"},
+        height=max(220, 70 + 34 * len(present))), title)

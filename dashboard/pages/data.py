@@ -22,7 +22,7 @@ from .. import ids
 from ..context import current_engine
 from ..figures import readings_by_station
 from ..i18n import HTML_LANG, SYNTHETIC_BANNER, normalize_lang, t
-from ..queries import Overview, load_overview
+from ..queries import Overview, load_overview_cached
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def layout(lang: str = "zh", **_query) -> html.Div:
     """The page for the current request (reads the database of the serving app)."""
     lang = normalize_lang(lang)
     try:
-        data = load_overview(current_engine(), runs=RECENT_RUNS)
+        data = load_overview_cached(current_engine(), runs=RECENT_RUNS)
     except SQLAlchemyError:
         log.exception("overview: reading the database failed")
         return _page(lang, [_db_error(lang)])

@@ -19,7 +19,6 @@ this module only selects, translates and lays out.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,14 +26,18 @@ import numpy as np
 import pandas as pd
 from dash import html
 
-from config.standards import load_profile, load_schedule
+from config.standards import load_profile
 
 from .. import ids
-from ..exports import export_url, register_export
+from ..exports import register_export
 from ..figures.district import daily_trend, monthly_bars, station_bars, ytd_path
 from ..i18n import has, register, t
-from ..layout import card, dropdown, empty_state, graph, grid, period_caption, staff_page
+from ..layout import (card, chart_card, dropdown, empty_state, export_links, graph, grid, notes,
+                      notices, period_caption, staff_page, stat_tile)
+from ..ledger import ledger_text
 from ..queries import city_year, daily_between, month_stats, period_stats, standing_rows
+from .common import (POLLUTANTS, STATISTIC, PollutantContext, decimals_of, fmt, pollutant_choice,
+                     pollutant_dropdown, unit_of)
 
 PATH = "/district"
 NAME = "区县"
@@ -42,12 +45,8 @@ NAME_EN = "District"
 TITLE = "区县 · 蓝天 Lantian"
 PAGE_KEYS = ("district", "pollutant")
 
-#: Pollutants in the standard's order; the daily quantity and HJ 663 statistic of each.
-POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
-DEFAULT_POLLUTANT = "PM2.5"
+#: The daily quantity of a pollutant (the statistic each is evaluated by: common.STATISTIC).
 QUANTITY = {"O3": "O3_MDA8"}
-STATISTIC = {"SO2": "annual_mean", "NO2": "annual_mean", "PM10": "annual_mean",
-             "PM2.5": "annual_mean", "CO": "p95_daily", "O3": "p90_mda8"}
 DAILY_AVERAGING = {"O3": "mda8"}
 STAT_ORDER = ("annual_mean", "p98_daily", "p95_daily", "p90_mda8", "exceedance_days",
               "max_multiple", "single_index", "compliance", "valid_aqi_days", "good_days",
@@ -60,18 +59,14 @@ register({
                       "One district (or the whole city) in detail: daily values, monthly "
                       "statistics, the year-to-date path, its stations and the validity ledger."),
     "dist.ctl.district": ("区县", "District"),
-    "dist.ctl.pollutant": ("污染物", "Pollutant"),
     "dist.city_option": ("全市（{name}）", "Whole city ({name})"),
     "dist.unknown_district": ("未知区县 “{value}”，已显示 {name}。",
                               "Unknown district “{value}”; showing {name}."),
-    "dist.unknown_pollutant": ("未知污染物 “{value}”，已显示 PM2.5。",
-                               "Unknown pollutant “{value}”; showing PM2.5."),
     "dist.no_data": ("所选时段该区域没有 {pollutant} 日均值。",
                      "No daily {pollutant} values for this area in the chosen period."),
     "dist.no_data_hint": ("换一个时段或污染物；数据覆盖范围见“数据概况”页。",
                           "Choose another period or pollutant; the Data page shows what is "
                           "loaded."),
-    "dist.synthetic": ("合成演示数据", "SYNTHETIC demo data"),
     # summary tiles
     "dist.tile.stat": ("{pollutant} {statistic}", "{pollutant} {statistic}"),
     "dist.tile.exceed": ("{pollutant} 超标天数", "{pollutant} days over the limit"),
@@ -201,11 +196,7 @@ def choices(view, cat) -> tuple[str, str, str, list[str]]:
         if area:
             notices.append(t("dist.unknown_district", lang, value=area, name=options[0][1]))
         area = allowed[0]
-    pollutant = view.params.get("pollutant")
-    if pollutant not in POLLUTANTS:
-        if pollutant:
-            notices.append(t("dist.unknown_pollutant", lang, value=pollutant))
-        pollutant = DEFAULT_POLLUTANT
+    pollutant = pollutant_choice(view, notices)
     level = "city" if area == view.city else "district"
     return area, level, pollutant, notices
 
@@ -216,8 +207,7 @@ def controls(view, cat) -> list:
     return [
         dropdown("district", [{"label": label, "value": v} for v, label in area_options(view, cat)],
                  area, t("dist.ctl.district", lang), width=200),
-        dropdown("pollutant", [{"label": p, "value": p} for p in POLLUTANTS], pollutant,
-                 t("dist.ctl.pollutant", lang), width=110),
+        pollutant_dropdown(view, pollutant),
     ]
 
 
@@ -229,22 +219,6 @@ def layout(**query) -> html.Div:
 
 # -- helpers --------------------------------------------------------------------------
 
-def unit_of(pollutant: str) -> str:
-    return "mg/m³" if pollutant == "CO" else "µg/m³"
-
-
-def rules_profile(view):
-    """The Chinese profile whose rounding rules apply at the statistics period's end."""
-    prof = load_profile(view.profile) if view.profile else None
-    if prof is None or prof.kind != "cn":
-        prof = load_profile(load_schedule().at(view.stats_end))
-    return prof
-
-
-def decimals_of(view, pollutant: str) -> int:
-    return rules_profile(view).decimals(pollutant)
-
-
 def stats_year(view) -> int:
     return view.end.year if view.stats_period == "ytd" else view.year
 
@@ -255,36 +229,16 @@ def stat_name(statistic: str, lang: str) -> str:
 
 
 @dataclass
-class Ctx:
+class Ctx(PollutantContext):
     """What every section of one rendering needs (resolved once)."""
-    view: object
-    cat: object
-    engine: object
     area: str
     level: str                 # district | city
-    pollutant: str
     members: list              # evaluation stations of the area
     grade: str
     target: float | None       # local annual-mean target of the year
-    synthetic: bool
     stats: pd.DataFrame        # period statistics of the view: the area and its stations
     area_name: str
     station_names: dict        # code → name in the reader's language
-
-    @property
-    def lang(self) -> str:
-        return self.view.lang
-
-    @property
-    def unit(self) -> str:
-        return unit_of(self.pollutant)
-
-    @property
-    def decimals(self) -> int:
-        return decimals_of(self.view, self.pollutant)
-
-    def title(self, text: str) -> str:
-        return f"{t('dist.synthetic', self.lang)} — {text}" if self.synthetic else text
 
     def stat(self, level, area, pollutant, statistic):
         """The statistics row (a Series) of one area, pollutant and statistic, or None."""
@@ -347,64 +301,6 @@ def limit_at(view, pollutant: str, averaging: str, grade: str,
     return None if np.isnan(value) else float(value)
 
 
-def _fmt(x, decimals: int) -> str:
-    return "—" if x is None or pd.isna(x) else f"{x:.{decimals}f}"
-
-
-
-
-# -- the validity ledger in the reader's language --------------------------------------
-
-_STAT_WORDS = "|".join(STAT_ORDER)
-_LEDGER_ZH = [   # (pattern, replacement), in order; indicators write English
-    (r"year to date \(provisional\): ≥(\d+) valid days \((\d+) × (\d+)/(\d+) days, rounded up\)",
-     r"年初至今（临时）：≥\1 个有效日（\2 × \3/\4 天，向上取整）"),
-    (r"year: ≥(\d+) valid days", r"全年：≥\1 个有效日"),
-    (r"month \(February\): ≥(\d+) valid days", r"月（2 月）：≥\1 个有效日"),
-    (r"month: ≥(\d+) valid days", r"月：≥\1 个有效日"),
-    (r"quarter: every month ≥(\d+) valid days", r"季：每月 ≥\1 个有效日"),
-    (r" and every complete month ≥(\d+)", r"，且每个完整月 ≥\1"),
-    (r" and every month ≥(\d+)", r"，且每月 ≥\1"),
-    (r" \(February ≥(\d+)\)", r"（2 月 ≥\1）"),
-    (r", the current month ≥(\d+) \(pro rata\)", r"，当月 ≥\1（按比例）"),
-    (r", counted on days with a valid AQI", r"，按 AQI 有效日计"),
-    (r"composite: all six inputs valid", r"综合指数：六项输入均须有效"),
-    (r"single index of (\S+)", r"\1 单项指数"),
-    (r"provisional: year to date (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})",
-     r"临时结果：年初至今 \1 至 \2"),
-    (r"(\d{4}-\d{2}) to (\d{4}-\d{2}): no valid days", r"\1 至 \2：无有效日"),
-    (r"no valid days, needs (\d+)", r"无有效日，需 \1 天"),
-    (r"(\d+) valid days, needs (\d+)", r"有效 \1 天，需 \2 天"),
-    (r"(\d+) dust days? removed", r"剔除沙尘 \1 天"),
-    (r"each day against its own profile's limit", r"各日按当日标准的限值"),
-    (r"primary: ", "首要污染物："),
-    (r"no statistic", "无统计结果"),
-    (r": ", "："),
-    (r"; ", "；"),
-]
-
-
-def ledger_text(texts: pd.Series, lang: str) -> pd.Series:
-    """``rule``/``detail`` strings of the statistics for display (translated once per
-    distinct string; a phrase without a translation stays as written)."""
-    out = texts.fillna("").astype(str)
-    if lang != "zh" or out.empty:
-        return out
-    mapping = {}
-    for s in pd.unique(out):
-        z = s
-        for stat in STAT_ORDER:
-            word = t(f"dist.stat.{stat}", "zh")
-            z = re.sub(rf"invalid (\S+) {stat}", rf"\1 {word}无效", z)
-            z = re.sub(rf"missing (\S+) {stat}", rf"缺少 \1 {word}", z)
-        for pattern, repl in _LEDGER_ZH:
-            z = re.sub(pattern, repl, z)
-        for stat in STAT_ORDER:                  # statistic ids left in a rule ("… annual_mean")
-            z = re.sub(rf"\b{stat}\b", t(f"dist.stat.{stat}", "zh"), z)
-        mapping[s] = z.replace(" (", "（").replace(")", "）") if z != s else z
-    return out.map(mapping)
-
-
 def ledger_frame(c: Ctx) -> pd.DataFrame:
     """Every statistic of the period for the area and its evaluation stations (for the
     grid and the export): name, pollutant, statistic, reported, valid, capture, rule,
@@ -434,8 +330,6 @@ def ledger_frame(c: Ctx) -> pd.DataFrame:
     # rules repeat on every row: number them (①, ②…) and list them once above the grid
     numbers = {r: RULE_MARKS[i] if i < len(RULE_MARKS) else str(i + 1)
                for i, r in enumerate(pd.unique(rule))}
-    # every year-to-date detail starts with the same "provisional: year to date …": said once
-    detail = rows["detail"].fillna("").astype(str).str.replace(_PROVISIONAL, "", regex=True)
     return pd.DataFrame({
         "name": name, "pollutant": pollutant.to_numpy(),
         "statistic": rows["statistic"].map(stat_names).to_numpy(),
@@ -444,13 +338,13 @@ def ledger_frame(c: Ctx) -> pd.DataFrame:
         "capture": capture.to_numpy(),
         "rule_no": rule.map(numbers).to_numpy(),
         "rule": rule.to_numpy(),
-        "detail": ledger_text(detail, lang).to_numpy(),
+        # (without "provisional: year to date …", said once above the grid)
+        "detail": ledger_text(rows["detail"], lang).to_numpy(),
         "invalid": ~valid,
     })
 
 
 RULE_MARKS = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
-_PROVISIONAL = r"^provisional: year to date \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}(; )?"
 
 
 def _export_ledger(view, cat, engine) -> pd.DataFrame:
@@ -483,41 +377,32 @@ def ledger_columns(lang: str) -> list[dict]:
 
 # -- the sections ---------------------------------------------------------------------
 
-def _tile(value: str, label: str, unit: str = "", invalid: str | None = None) -> html.Div:
-    children = [html.Div([value, html.Span(unit, className="lt-unit")],
-                         className="lt-stat-value" + (" lt-stat-invalid" if invalid else "")),
-                html.Div(label, className="lt-stat-label")]
-    if invalid:
-        children.append(html.Div(invalid, className="lt-stat-why"))
-    return html.Div(className="lt-stat", children=children)
-
-
 def summary(c: Ctx) -> html.Section:
     lang, p = c.lang, c.pollutant
     statistic = STATISTIC[p]
     row = c.stat(c.level, c.area, p, statistic)
     why = None
     if row is not None and not bool(row["valid"]):
-        why = t("dist.tile.not_valid", lang) + ": " + \
-            ledger_text(pd.Series([row["detail"]]), lang).iloc[0]
-    tiles = [_tile(_fmt(None if row is None else row["reported"], c.decimals),
-                   t("dist.tile.stat", lang, pollutant=p, statistic=stat_name(statistic, lang)),
-                   " " + c.unit, why)]
+        why = t("dist.tile.not_valid", lang) + ": " + ledger_text(row["detail"], lang)
+    tiles = [stat_tile(fmt(None if row is None else row["reported"], c.decimals),
+                       t("dist.tile.stat", lang, pollutant=p, statistic=stat_name(statistic, lang)),
+                       " " + c.unit, why, invalid=bool(why))]
     ex = c.stat(c.level, c.area, p, "exceedance_days")
-    tiles.append(_tile(_fmt(None if ex is None else ex["reported"], 0),
-                       t("dist.tile.exceed", lang, pollutant=p), t("dist.days", lang)))
+    tiles.append(stat_tile(fmt(None if ex is None else ex["reported"], 0),
+                           t("dist.tile.exceed", lang, pollutant=p), t("dist.days", lang)))
     if statistic == "annual_mean":
         has_target = c.target is not None
-        tiles.append(_tile(_fmt(c.target, c.decimals) if has_target else "—",
-                           t("dist.tile.target" if has_target else "dist.tile.no_target", lang),
-                           (" " + c.unit) if has_target else ""))
+        tiles.append(stat_tile(
+            fmt(c.target, c.decimals) if has_target else "—",
+            t("dist.tile.target" if has_target else "dist.tile.no_target", lang),
+            (" " + c.unit) if has_target else ""))
     avg = "annual" if statistic == "annual_mean" else DAILY_AVERAGING.get(p, "24h")
     limit = limit_at(c.view, p, avg, c.grade,
                      row["profile"] if row is not None and row["profile"] else None)
-    tiles.append(_tile(_fmt(limit, c.decimals) if limit is not None else "—",
-                       t("dist.tile.limit" if avg == "annual" else "dist.tile.limit_pct", lang),
-                       " " + c.unit))
-    tiles.append(_tile(str(len(c.members)), t("dist.tile.stations", lang)))
+    tiles.append(stat_tile(
+        fmt(limit, c.decimals) if limit is not None else "—",
+        t("dist.tile.limit" if avg == "annual" else "dist.tile.limit_pct", lang), " " + c.unit))
+    tiles.append(stat_tile(str(len(c.members)), t("dist.tile.stations", lang)))
     return html.Section(id=ids.DISTRICT_SUMMARY, className="lt-summary", children=tiles)
 
 
@@ -552,8 +437,7 @@ def trend_section(c: Ctx) -> list:
     note = t("dist.trend_note", lang)
     if c.target is not None:
         note += (" " if lang == "en" else "") + t("dist.trend_note_target", lang)
-    return [card(None, graph(fig, id=ids.DISTRICT_TREND, height=400),
-                 html.P(note, className="lt-note"))]
+    return [chart_card(fig, note, id=ids.DISTRICT_TREND, height=400)]
 
 
 def monthly_rows(c: Ctx) -> pd.DataFrame:
@@ -587,8 +471,7 @@ def monthly_section(c: Ctx) -> list:
                            statistic=stat)),
                        statistic_name=stat, reference=ref, reference_name=ref_name,
                        highlight=highlight)
-    return [card(None, graph(fig, id=ids.DISTRICT_MONTHLY, height=360),
-                 html.P(t("dist.monthly_note", lang), className="lt-note"))]
+    return [chart_card(fig, t("dist.monthly_note", lang), id=ids.DISTRICT_MONTHLY)]
 
 
 def running_rows(c: Ctx) -> pd.DataFrame:
@@ -623,7 +506,7 @@ def path_section(c: Ctx) -> list:
     end = view.stats_end.isoformat()
     if not running.empty and running["n_valid"].iloc[-1] > 0:
         last = running.iloc[-1]
-        lines.append(t("dist.path_now", lang, end=end, value=_fmt(last["reported"], c.decimals),
+        lines.append(t("dist.path_now", lang, end=end, value=fmt(last["reported"], c.decimals),
                        unit=c.unit, days=int(last["n_valid"])))
     elif not running.empty:
         lines.append(t("dist.path_none_yet", lang, end=end))
@@ -636,10 +519,9 @@ def path_section(c: Ctx) -> list:
             if isinstance(needed, str) and needed:
                 lines.append(t("dist.path_needed", lang, basis=t(f"dist.basis.{r.basis}", lang),
                                target=f"{r.target:g}", unit=c.unit, needed=needed))
-    return [card(None, graph(fig, id=ids.DISTRICT_PATH, height=360),
-                 html.Div(id=ids.DISTRICT_NEEDED, className="lt-dist-needed",
-                          children=[html.P(x) for x in lines]),
-                 html.P(t("dist.path_note", lang), className="lt-note"))]
+    return [chart_card(fig, html.Div(id=ids.DISTRICT_NEEDED, className="lt-dist-needed",
+                                     children=[html.P(x) for x in lines]),
+                       t("dist.path_note", lang), id=ids.DISTRICT_PATH)]
 
 
 def station_rows(c: Ctx) -> list[tuple[str, str, str, dict]]:
@@ -665,17 +547,14 @@ def stations_section(c: Ctx) -> list:
     st_all = cat.city_stations(view.city)
     others = st_all[(st_all["district"] == c.area) & ~st_all["code"].isin(c.members)] \
         if c.level == "district" else st_all[~st_all["code"].isin(c.members)]
-    notes = []
     names = c.station_names
     words = [f"{names.get(s, s)} {s}（{t('dist.role.' + r, lang)}）" if lang == "zh"
              else f"{names.get(s, s)} {s} ({t('dist.role.' + r, lang)})"
              for s, r in zip(others["code"], others["role"]) if r in ("background", "excluded")]
-    if words:
-        notes.append(html.P(t("dist.other_stations", lang,
-                              names=("、" if lang == "zh" else ", ").join(words)),
-                            className="lt-note"))
+    others_note = notes(t("dist.other_stations", lang,
+                          names=("、" if lang == "zh" else ", ").join(words)) if words else None)
     if not c.members or c.stats.empty:
-        return [card(title, empty_state(t("dist.no_stations", lang)), *notes,
+        return [card(title, empty_state(t("dist.no_stations", lang)), *others_note,
                      id=ids.DISTRICT_STATIONS)]
     rows = station_rows(c)
     head = [html.Th(t("dist.station_col", lang))] + [
@@ -690,12 +569,12 @@ def stations_section(c: Ctx) -> list:
             if r is None:
                 cells.append(html.Td("—", className="lt-num"))
                 continue
-            text = _fmt(r.reported, decimals_of(view, q))
+            text = fmt(r.reported, decimals_of(view, q))
             sel = " lt-dist-sel" if q == p else ""
             if not r.valid:
                 any_invalid = True
                 cells.append(html.Td(text + "*", className="lt-num lt-dist-invalid" + sel,
-                                     title=ledger_text(pd.Series([r.detail]), lang).iloc[0]))
+                                     title=ledger_text(r.detail, lang)))
             else:
                 cells.append(html.Td(text, className="lt-num" + sel))
         body_rows.append(html.Tr(cells, className="lt-dist-arearow" if lv != "station" else None))
@@ -720,9 +599,9 @@ def stations_section(c: Ctx) -> list:
                                     else "dist.tile.limit_pct", lang),
                        target=c.target if statistic == "annual_mean" else None,
                        target_name=t("dist.tile.target", lang))
-    extra = [html.P(t("dist.invalid_mark", lang), className="lt-note")] if any_invalid else []
+    extra = notes(t("dist.invalid_mark", lang) if any_invalid else None)
     return [card(title, table, *extra, graph(fig, id=ids.DISTRICT_STATIONS_CHART, height=320),
-                 *notes, id=ids.DISTRICT_STATIONS)]
+                 *others_note, id=ids.DISTRICT_STATIONS)]
 
 
 def ledger_section(c: Ctx) -> list:
@@ -737,34 +616,29 @@ def ledger_section(c: Ctx) -> list:
     legend = html.Div(className="lt-dist-rules", children=[
         html.Span(t("dist.rules", lang), className="lt-muted"),
         html.Ul([html.Li([html.B(n), " ", r]) for n, r in zip(rules["rule_no"], rules["rule"])])])
-    notes = [html.P(t("dist.ledger_ytd", lang, start=date(view.stats_end.year, 1, 1).isoformat(),
-                      end=view.stats_end.isoformat()), className="lt-note")] \
-        if view.stats_period == "ytd" else []
-    exports = html.P(className="lt-dist-export", children=[
-        t("dist.export", lang), " ",
-        html.A("CSV", href=export_url("district-ledger", "csv", view)), " · ",
-        html.A("Excel", href=export_url("district-ledger", "xlsx", view))])
+    ytd = t("dist.ledger_ytd", lang, start=date(view.stats_end.year, 1, 1).isoformat(),
+            end=view.stats_end.isoformat()) if view.stats_period == "ytd" else None
+    exports = export_links(t("dist.export", lang), "district-ledger", view,
+                           className="lt-dist-export")
+    # (rows of wrapped text: the grid grows with them, a page of 15 at a time)
     table = grid(frame, ledger_columns(lang), id=ids.DISTRICT_LEDGER, lang=lang, page_size=15,
-                 rowClassRules={"lt-dist-row-bad": "params.data.invalid"},
-                 dashGridOptions={"domLayout": "autoHeight"})
-    inner = table.children                  # grows with its (wrapped) rows, no inner scroll
-    inner.style = {"width": "100%"}
-    return [card(title, counts, legend, *notes, table, exports, id=ids.DISTRICT_LEDGER_CARD)]
+                 auto_height=True, rowClassRules={"lt-dist-row-bad": "params.data.invalid"})
+    return [card(title, counts, legend, *notes(ytd), table, exports,
+                 id=ids.DISTRICT_LEDGER_CARD)]
 
 
 def body(view, cat, engine) -> list:
     lang = view.lang
     chosen = choices(view, cat)
-    notices = chosen[3]
+    messages = chosen[3]
     c = context(view, cat, engine, chosen)
     out = []
-    if notices:
-        out.append(html.Div(className="lt-notices", children=[html.P(n) for n in notices]))
+    if messages:
+        out.append(notices(messages))
     out.append(html.H2(f"{c.area_name} · {c.pollutant} · {period_caption(view)}",
                        className="lt-section-title"))
     if view.period == "range":
-        out.append(html.P(t("dist.range_note", lang, end=view.end.isoformat()),
-                          className="lt-note"))
+        out += notes(t("dist.range_note", lang, end=view.end.isoformat()))
     out.append(summary(c))
     out += trend_section(c)
     out.append(html.Div(className="lt-dist-two", children=[

@@ -35,7 +35,8 @@ from ..exports import export_url, register_export
 from ..figures import AQI_LEVELS
 from ..figures import exceedances as fx
 from ..i18n import register, t
-from ..layout import card, dropdown, empty_state, graph, grid, period_caption, staff_page
+from ..layout import (card, dropdown, empty_state, graph, grid, notices, period_caption,
+                      staff_page)
 from ..queries import current_version, exceedance_data
 
 PATH = "/exceedances"
@@ -163,18 +164,18 @@ def _annual_targets(frame: pd.DataFrame, pollutant: str, year: int) -> dict:
 def choices(view, cat, targets: pd.DataFrame | None = None) -> Choice:
     """The page keys of ``view`` checked against the catalogue (unknown values fall back)."""
     lang = view.lang
-    notices = []
+    messages = []
     pollutant = view.params.get("pollutant", "AQI")
     if pollutant not in CHOICES:
         upper = {c.upper(): c for c in CHOICES}
         if pollutant.upper() in upper:
             pollutant = upper[pollutant.upper()]
         else:
-            notices.append(t("exc.bad_pollutant", lang, value=pollutant[:40]))
+            messages.append(t("exc.bad_pollutant", lang, value=pollutant[:40]))
             pollutant = "AQI"
     basis = view.params.get("basis", "limit")
     if basis not in BASES:
-        notices.append(t("exc.bad_basis", lang, value=basis[:40]))
+        messages.append(t("exc.bad_basis", lang, value=basis[:40]))
         basis = "limit"
     found = {}
     if basis == "target":
@@ -182,14 +183,14 @@ def choices(view, cat, targets: pd.DataFrame | None = None) -> Choice:
                                 view.end.year)
         if not found:
             if pollutant != "AQI":
-                notices.append(t("exc.no_target", lang, pollutant=pollutant))
+                messages.append(t("exc.no_target", lang, pollutant=pollutant))
             basis = "limit"
     areas = [view.city] + cat.city_districts(view.city)["id"].astype(str).tolist()
     district = view.params.get("district", view.city)
     if district not in areas:
-        notices.append(t("exc.bad_district", lang, value=district[:40]))
+        messages.append(t("exc.bad_district", lang, value=district[:40]))
         district = view.city
-    return Choice(pollutant, basis, district, tuple(notices), tuple(sorted(found.items())))
+    return Choice(pollutant, basis, district, tuple(messages), tuple(sorted(found.items())))
 
 
 def _area_order(view, cat) -> list[str]:
@@ -460,8 +461,7 @@ def body(view, cat, engine) -> list:
     choice = choices(view, cat, data.targets)
     out: list = []
     if choice.notices:
-        out.append(html.Div(id=ids.EXCEEDANCES_NOTICES, className="lt-notices",
-                            children=[html.P(n) for n in choice.notices]))
+        out.append(notices(choice.notices, id=ids.EXCEEDANCES_NOTICES))
     if data.empty:
         return out + [empty_state(t("exc.no_data", lang))]
     out.append(_rule_note(view, choice))

@@ -17,6 +17,7 @@ from .. import ids
 from ..figures.overview import standing_heatmap
 from ..i18n import has, register, t
 from ..layout import card, empty_state, graph, period_caption, staff_page
+from ..ledger import ledger_text
 from ..queries import stats_with_change, standing_rows
 
 PATH = "/"
@@ -159,9 +160,9 @@ def _tile(label: str, row, unit: str, lang: str, judged: bool = True) -> html.Di
     else:
         delta = html.Div(t("ov.no_prev", lang), className="lt-change lt-muted")
     children = [value, html.Div(label, className="lt-stat-label"), delta]
-    if not valid and row.get("detail"):
-        children.append(html.Div(f"{t('ov.not_valid', lang)}: {row['detail']}",
-                                 className="lt-stat-why"))
+    why = ledger_text(row.get("detail"), lang) if not valid else ""
+    if why:
+        children.append(html.Div(f"{t('ov.not_valid', lang)}: {why}", className="lt-stat-why"))
     return html.Div(className="lt-stat", children=children)
 
 
@@ -203,7 +204,7 @@ def _pollutant_row(r, lang: str) -> list:
     limit = "—" if pd.isna(r.national_limit) else f"{r.national_limit:g}"
     note = r.needed_zh if lang == "zh" else r.needed_en
     if r.outlook == "insufficient data" or (not r.valid and not r.provisional):
-        note = r.detail
+        note = ledger_text(r.detail, lang)
     cells = [html.Td([html.B(r.pollutant), html.Span(f" {statistic}", className="lt-muted")]),
              html.Td(_fmt(r.reported) + unit, className="lt-num"),
              html.Td(target, className="lt-num",

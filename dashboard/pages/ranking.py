@@ -13,22 +13,21 @@ values. Limits (for the colour of the bars) come from
 """
 from __future__ import annotations
 
-import re
-from dataclasses import replace
-
 import pandas as pd
 from dash import html
 
-from config.standards import load_profile, profile_for_period_end
 from indicators.comparison import against_limits
 from indicators.statistics import COMPLIANCE_PERIODS
 
 from .. import ids
-from ..exports import export_url, register_export
+from ..exports import register_export
 from ..figures.ranking import ranking_bars
 from ..i18n import register, t
-from ..layout import card, dropdown, empty_state, graph, grid, period_caption, staff_page
+from ..layout import (card, dropdown, empty_state, export_links, graph, grid, notes, staff_page,
+                      stats_caption, synthetic_title)
+from ..ledger import ledger_text
 from ..queries import period_stats, ranking_rows
+from . import common
 
 PATH = "/ranking"
 NAME = "排名"
@@ -132,7 +131,6 @@ register({
                       "years), so the bars are not coloured by the limit."),
     "rk.provisional": ("年初至今为临时结果：实时数据未经审核。",
                        "Year-to-date figures are provisional: real-time data, not audited."),
-    "rk.synthetic": ("合成演示数据", "SYNTHETIC demo data"),
 })
 
 
@@ -143,11 +141,6 @@ def layout(**query) -> html.Div:
 
 
 # -- choices ------------------------------------------------------------------------
-
-def stats_caption(view) -> str:
-    """The period the statistics cover: a custom range shows the year to date of its end."""
-    return period_caption(replace(view, period="ytd") if view.period == "range" else view)
-
 
 def choices(view) -> tuple[str, str]:
     """(level, by) from the URL, validated (unknown values fall back to the defaults)."""
@@ -174,14 +167,12 @@ def unit_of(pollutant: str, statistic: str, lang: str) -> str:
         return "天" if lang == "zh" else "days"
     if pollutant in ("ALL", "AQI"):
         return ""
-    return "mg/m³" if pollutant == "CO" else "µg/m³"
+    return common.unit_of(pollutant)
 
 
 def decimals_of(view, pollutant: str, statistic: str) -> int:
     """Published decimals (standards.md §4) of the statistic, from the Chinese profile."""
-    prof = load_profile(view.profile) if view.profile else None
-    if prof is None or prof.kind != "cn":
-        prof = profile_for_period_end(view.stats_end)
+    prof = common.rules_profile(view)
     if statistic == "composite_index":
         return int(prof.rounding["index_decimals"])
     if statistic == "good_day_ratio":
@@ -189,86 +180,6 @@ def decimals_of(view, pollutant: str, statistic: str) -> int:
     if statistic in ("heavy_days", "exceedance_days", "good_days"):
         return 0
     return prof.decimals(pollutant)
-
-
-# -- the validity ledger in the reader's language -----------------------------------
-
-_STAT_WORDS = {"annual_mean": ("平均浓度", "mean"), "p98_daily": ("日均值第98百分位", "P98"),
-               "p95_daily": ("日均值第95百分位", "P95"),
-               "p90_mda8": ("日最大8小时第90百分位", "P90 MDA8")}
-_LEDGER_ZH = [   # (pattern, replacement), applied in order (indicators write English)
-    (r"provisional: year to date (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})",
-     r"临时结果（\1 至 \2 年初至今）"),
-    (r"(\d{4}-\d{2}) to (\d{4}-\d{2}): no valid days", r"\1 至 \2：无有效天"),
-    (r"no valid days, needs (\d+)", r"无有效天，应有 \1 天"),
-    (r" \(days 1–(\d+)\)", r"（1–\1 日）"),
-    (r"(\d+) valid days, needs (\d+)", r"有效 \1 天，应有 \2 天"),
-    (r"(\d+) dust days? removed", r"剔除沙尘 \1 天"),
-    (r"each day against its own profile's limit \(([^)]*)\)", r"各日按当日标准的限值（\1）"),
-    (r"no daily limit in profile (\S+)", r"\1 未规定日限值"),
-    (r"no limit for (\S+) in profile (\S+)", r"\2 未规定 \1 限值"),
-    (r"no limits in profile (\S+)", r"\1 未规定限值"),
-    (r"primary: ", "首要污染物："),
-    (r"no statistic", "无统计结果"),
-    (r"no value", "无数值"),
-    (r"not valid", "无效"),
-    (r": ", "："),
-    (r"; ", "；"),
-]
-_INPUT = re.compile(r"^(invalid|missing) (\S+) (\w+)(?: \((.*)\))?$")
-
-
-def _ledger_zh(text: str) -> str:
-    for pattern, repl in _LEDGER_ZH:
-        text = re.sub(pattern, repl, text)
-    return text
-
-
-def _shorten(why: str, clauses: int) -> str:
-    """The first ``clauses`` clauses of a ledger text ("…" when more follow)."""
-    parts = why.split("; ")
-    return why if len(parts) <= clauses else "; ".join(parts[:clauses]) + " …"
-
-
-def _one_detail(detail: str, lang: str, short: bool = False) -> str:
-    """A composite's "invalid SO2 annual_mean (why); invalid NO2 … (why)" grouped by reason
-    ("SO2 平均浓度、NO2 平均浓度无效（why）"); any other detail translated as it is.
-    ``short``: each reason cut to its first clause(s), for a table cell."""
-    parts = re.split(r"; (?=(?:invalid|missing) )", detail)
-    found = [_INPUT.match(p) for p in parts]
-    if not detail or not all(found):
-        text = _shorten(detail, 3) if short else detail
-        return text if lang != "zh" else _ledger_zh(text)
-    groups: dict = {}
-    for m in found:
-        kind, pollutant, statistic, why = m.groups()
-        why = _shorten(why or "", 1) if short else (why or "")
-        zh, en = _STAT_WORDS.get(statistic, (statistic, statistic))
-        groups.setdefault((kind, why), []).append(f"{pollutant} {zh if lang == 'zh' else en}")
-    out = []
-    for (kind, why), names in groups.items():
-        if lang == "zh":
-            text = "、".join(names) + ("无效" if kind == "invalid" else "缺失")
-            out.append(text + (f"（{_ledger_zh(why)}）" if why else ""))
-        else:
-            out.append(f"{kind} " + ", ".join(names) + (f" ({why})" if why else ""))
-    return ("；" if lang == "zh" else "; ").join(out)
-
-
-def ledger_text(detail: pd.Series, lang: str, short: bool = False) -> pd.Series:
-    """The validity ledger's ``detail`` (English, from indicators) for display.
-
-    Chinese readers get the same facts in Chinese ("2015-10：有效 23 天，应有 27 天");
-    a composite's inputs failing for the same reason are named once; a phrase
-    without a translation stays as written. ``short`` keeps the first clauses of
-    each reason (a table cell; the full text goes in its tooltip and the export).
-    (A few rows per page: a plain loop.)
-    """
-    values = detail.fillna("").astype(str)
-    # the page says when figures are provisional: the prefix would repeat on every row
-    values = values.str.replace(r"provisional: year to date \S+ to [0-9-]+(; )?", "", regex=True)
-    return pd.Series([_one_detail(d, lang, short) for d in values], index=detail.index,
-                     dtype=object)
 
 
 # -- the table ----------------------------------------------------------------------
@@ -397,15 +308,6 @@ def grid_columns(view, decimals: int, unit: str, with_limit: bool,
     return cols
 
 
-def auto_height(component):
-    """A :func:`dashboard.layout.grid` that grows with its (wrapped) rows instead of scrolling."""
-    inner = getattr(component, "children", None)
-    if inner is not None and type(inner).__name__ == "AgGrid":
-        inner.dashGridOptions = {**(inner.dashGridOptions or {}), "domLayout": "autoHeight"}
-        inner.style = {"width": "100%"}
-    return component
-
-
 # -- the page body ------------------------------------------------------------------
 
 def body(view, cat, engine) -> list:
@@ -428,9 +330,7 @@ def body(view, cat, engine) -> list:
     ranked = int((table["status"] == "ranked").sum())
     missing = len(table) - ranked
     caption = stats_caption(view)
-    title = f"{stat} · {caption}"
-    if cat.is_synthetic(view.city):
-        title = f"{t('rk.synthetic', lang)} — {title}"
+    title = synthetic_title(f"{stat} · {caption}", cat.is_synthetic(view.city), lang)
     limit_label = None
     if with_limit:
         prof = view.profile
@@ -445,8 +345,7 @@ def body(view, cat, engine) -> list:
     out = [html.H2(t("rk.heading", lang, stat=stat) + f" · {caption}",
                    className="lt-section-title")]
     if view.period == "range":
-        out.append(html.P(t("page.range_stats", lang, end=view.end.isoformat()),
-                          className="lt-note"))
+        out += notes(t("page.range_stats", lang, end=view.end.isoformat()))
     counts = html.P(id=ids.RANKING_COUNTS, className="lt-rk-counts", children=[
         html.Span(t("rk.counts", lang, ranked=ranked, missing=missing))])
     out.append(counts)
@@ -456,26 +355,20 @@ def body(view, cat, engine) -> list:
     out.append(card(None, graph(fig, id=ids.RANKING_CHART,
                                 height=int(fig.layout.height or 360))))
     frame = display_frame(table, view, decimals)
-    exports = html.P(className="lt-rk-export", children=[
-        t("rk.export", lang), " ",
-        html.A("CSV", href=export_url("ranking", "csv", view), id=ids.RANKING_EXPORT_CSV),
-        " · ",
-        html.A("Excel", href=export_url("ranking", "xlsx", view), id=ids.RANKING_EXPORT_XLSX)])
+    exports = export_links(t("rk.export", lang), "ranking", view, className="lt-rk-export",
+                           ids=(ids.RANKING_EXPORT_CSV, ids.RANKING_EXPORT_XLSX))
+    columns = grid_columns(view, decimals, unit, with_limit, composite=by == "composite_index",
+                           days=statistic == "exceedance_days")
+    # (the reasons wrap: the grid grows with its rows)
     out.append(card(f"{t('rk.table', lang)} · {stat} · {caption}",
-                    auto_height(grid(frame, grid_columns(view, decimals, unit, with_limit,
-                                                         composite=by == "composite_index",
-                                                         days=statistic == "exceedance_days"),
-                                     id=ids.RANKING_TABLE, lang=lang,
-                                     rowClassRules={"lt-rk-row-na": "params.data.insufficient"},
-                                     dashGridOptions={"suppressColumnVirtualisation": True,
-                                                      "tooltipShowDelay": 300})),
+                    grid(frame, columns, id=ids.RANKING_TABLE, lang=lang, auto_height=True,
+                         rowClassRules={"lt-rk-row-na": "params.data.insufficient"},
+                         dashGridOptions={"suppressColumnVirtualisation": True,
+                                          "tooltipShowDelay": 300}),
                     exports))
-    notes = [t("rk.note", lang)]
-    if has_limit and not with_limit:
-        notes.append(t("rk.note_month", lang))
-    if view.stats_period == "ytd":
-        notes.append(t("rk.provisional", lang))
-    out.extend(html.P(n, className="lt-note") for n in notes)
+    out += notes(t("rk.note", lang),
+                 t("rk.note_month", lang) if has_limit and not with_limit else None,
+                 t("rk.provisional", lang) if view.stats_period == "ytd" else None)
     return out
 
 

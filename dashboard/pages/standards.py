@@ -21,12 +21,13 @@ from indicators.comparison import AT_MOST_LIMIT
 from indicators.statistics import COMPLIANCE_PERIODS
 
 from .. import ids
-from ..exports import export_url, register_export
+from ..exports import register_export
 from ..figures.standards import days_figure, limits_figure
 from ..i18n import register, t
-from ..layout import card, dropdown, empty_state, graph, grid, labelled, staff_page
+from ..layout import (card, dropdown, empty_state, export_links, graph, grid, labelled, notes,
+                      staff_page, stats_caption, synthetic_title)
+from ..ledger import ledger_text
 from ..queries import profile_rows
-from .ranking import auto_height, ledger_text, stats_caption
 
 PATH = "/standards"
 NAME = "标准对比"
@@ -118,7 +119,6 @@ register({
     "sd.no_stats": ("所选时段没有该区县的数据。", "No data for this area in the chosen period."),
     "sd.no_areas": ("所选城市没有区县（站点文件中未定义），仅可查看全市。",
                     "The chosen city has no districts (none in its site file)."),
-    "sd.synthetic": ("合成演示数据", "SYNTHETIC demo data"),
     "sd.export": ("下载对比表：", "Download the comparison:"),
 })
 
@@ -345,48 +345,41 @@ def body(view, cat, engine) -> list:
     out = [html.H2(t("sd.heading", lang, area=area_name, period=caption),
                    className="lt-section-title"),
            html.P(t("sd.explain", lang), id=ids.STANDARDS_NOTE, className="lt-sd-explain")]
-    if level == "city" and cat.city_districts(view.city).empty:
-        out.append(html.P(t("sd.no_areas", lang), className="lt-note"))
-    if view.period == "range":
-        out.append(html.P(t("page.range_stats", lang, end=view.end.isoformat()),
-                          className="lt-note"))
+    out += notes(t("sd.no_areas", lang) if level == "city" and cat.city_districts(view.city).empty
+                 else None,
+                 t("page.range_stats", lang, end=view.end.isoformat())
+                 if view.period == "range" else None)
     comp = comparison(view, cat, engine)
     if comp.empty or comp["reported"].notna().sum() == 0:
         out.append(html.Div(id=ids.STANDARDS_EMPTY, children=empty_state(t("sd.no_stats", lang))))
         return out
     labels = {p: t(f"profile.{p}", lang) for p in profiles}
-    prefix = f"{t('sd.synthetic', lang)} — " if cat.is_synthetic(view.city) else ""
+    synthetic = cat.is_synthetic(view.city)
     head = f"{area_name} · {caption}"
-    limits_fig = limits_figure(comp, profiles, labels, lang=lang,
-                               title=f"{prefix}{t('sd.chart.limits', lang)} · {head}")
-    days_fig = days_figure(comp, profiles, labels, lang=lang,
-                           title=f"{prefix}{t('sd.chart.days', lang)} · {head}")
+    limits_fig = limits_figure(comp, profiles, labels, lang=lang, title=synthetic_title(
+        f"{t('sd.chart.limits', lang)} · {head}", synthetic, lang))
+    days_fig = days_figure(comp, profiles, labels, lang=lang, title=synthetic_title(
+        f"{t('sd.chart.days', lang)} · {head}", synthetic, lang))
     out.append(card(None, graph(limits_fig, id=ids.STANDARDS_CHART,
                                 height=int(limits_fig.layout.height or 620))))
     out.append(card(None, graph(days_fig, id=ids.STANDARDS_DAYS_CHART,
                                 height=int(days_fig.layout.height or 400))))
     frame = table_frame(comp, view, profiles)
-    exports = html.P(className="lt-rk-export", children=[
-        t("sd.export", lang), " ",
-        html.A("CSV", href=export_url("standards", "csv", view), id=ids.STANDARDS_EXPORT_CSV),
-        " · ",
-        html.A("Excel", href=export_url("standards", "xlsx", view),
-               id=ids.STANDARDS_EXPORT_XLSX)])
+    exports = export_links(t("sd.export", lang), "standards", view, className="lt-rk-export",
+                           ids=(ids.STANDARDS_EXPORT_CSV, ids.STANDARDS_EXPORT_XLSX))
+    # (wrapped cells: the grid grows with its ~21 rows)
     out.append(card(f"{t('sd.table', lang)} · {head}",
-                    auto_height(grid(frame, grid_columns(view, profiles),
-                                     id=ids.STANDARDS_TABLE, lang=lang,
-                                     dashGridOptions={"suppressColumnVirtualisation": True})),
+                    grid(frame, grid_columns(view, profiles), id=ids.STANDARDS_TABLE, lang=lang,
+                         auto_height=True,
+                         dashGridOptions={"suppressColumnVirtualisation": True}),
                     exports))
     invalid = invalid_notes(comp, view)
     if invalid:
         out.append(html.Div(className="lt-note lt-sd-invalid", children=[
             html.Strong(t("sd.invalid", lang)), html.Ul([html.Li(x) for x in invalid])]))
-    notes = [t("sd.note.method", lang)]
-    if view.stats_period not in COMPLIANCE_PERIODS:
-        notes.append(t("sd.note.month", lang))
-    if view.stats_period == "ytd":
-        notes.append(t("sd.note.provisional", lang))
-    out.extend(html.P(n, className="lt-note") for n in notes)
+    out += notes(t("sd.note.method", lang),
+                 t("sd.note.month", lang) if view.stats_period not in COMPLIANCE_PERIODS else None,
+                 t("sd.note.provisional", lang) if view.stats_period == "ytd" else None)
     return out
 
 

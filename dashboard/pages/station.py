@@ -22,26 +22,24 @@ import numpy as np
 import pandas as pd
 from dash import html
 
-from config.standards import load_profile, load_schedule
+from config.standards import load_profile, profile_for_period_end
 from ingest.qc import load_rules
 
 from .. import ids
-from ..exports import export_url, register_export
+from ..exports import register_export
 from ..figures.station import capture_heatmap, flag_label, hourly_series, variation_profiles
 from ..i18n import register, t
-from ..layout import card, dropdown, empty_state, graph, grid, period_caption, staff_page
+from ..layout import (card, chart_card, dropdown, empty_state, export_links, grid, notes,
+                      notices, period_caption, staff_page, stat_tile)
 from ..queries import period_stats, station_hourly, station_readings_cached
+from .common import (POLLUTANTS, STATISTIC, PollutantContext, decimals_of, fmt, pollutant_choice,
+                     pollutant_dropdown, unit_of)
 
 PATH = "/station"
 NAME = "站点"
 NAME_EN = "Station"
 TITLE = "站点 · 蓝天 Lantian"
 PAGE_KEYS = ("station", "pollutant", "rmonth")
-POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
-DEFAULT_POLLUTANT = "PM2.5"
-#: The HJ 663 statistic of each pollutant shown in the summary.
-STATISTIC = {"SO2": "annual_mean", "NO2": "annual_mean", "PM10": "annual_mean",
-             "PM2.5": "annual_mean", "CO": "p95_daily", "O3": "p90_mda8"}
 #: Longest table sent at once: one month of hours (the whole period goes to the export).
 TABLE_MAX_DAYS = 31
 
@@ -51,19 +49,15 @@ register({
                      "One monitoring station's hourly readings: QC flags, diurnal, weekday and "
                      "monthly profiles, monthly data capture and the raw readings."),
     "stn.ctl.station": ("站点", "Station"),
-    "stn.ctl.pollutant": ("污染物", "Pollutant"),
     "stn.ctl.rmonth": ("表格月份", "Table month"),
     "stn.unknown_station": ("未知站点 “{value}”，已显示 {name}。",
                             "Unknown station “{value}”; showing {name}."),
-    "stn.unknown_pollutant": ("未知污染物 “{value}”，已显示 PM2.5。",
-                              "Unknown pollutant “{value}”; showing PM2.5."),
     "stn.no_stations": ("所选城市没有站点（站点文件中未定义）。",
                         "The chosen city has no stations (none in its site file)."),
     "stn.no_data": ("{name} 在所选时段没有小时数据。",
                     "{name} has no hourly readings in the chosen period."),
     "stn.no_data_hint": ("换一个时段或站点；数据覆盖范围见“数据概况”页。",
                          "Choose another period or station; the Data page shows what is loaded."),
-    "stn.synthetic": ("合成演示数据", "SYNTHETIC demo data"),
     "stn.role.evaluation": ("评价点", "evaluation station"),
     "stn.role.background": ("对照点（不参与区县/城市评价）",
                             "background station (not in district/city values)"),
@@ -141,11 +135,7 @@ def choices(view, cat) -> tuple[str | None, str, str | None, list[str]]:
         if code and options:
             notices.append(t("stn.unknown_station", lang, value=code, name=options[0][1]))
         code = allowed[0] if allowed else None
-    pollutant = view.params.get("pollutant")
-    if pollutant not in POLLUTANTS:
-        if pollutant:
-            notices.append(t("stn.unknown_pollutant", lang, value=pollutant))
-        pollutant = DEFAULT_POLLUTANT
+    pollutant = pollutant_choice(view, notices)
     rmonth = None
     if (view.end - view.start).days + 1 > TABLE_MAX_DAYS:
         months = months_of(view)
@@ -163,8 +153,7 @@ def controls(view, cat) -> list:
     if options:
         out.append(dropdown("station", options, code, t("stn.ctl.station", lang), width=240,
                             searchable=True))
-    out.append(dropdown("pollutant", [{"label": p, "value": p} for p in POLLUTANTS], pollutant,
-                        t("stn.ctl.pollutant", lang), width=110))
+    out.append(pollutant_dropdown(view, pollutant))
     return out
 
 
@@ -176,46 +165,15 @@ def layout(**query) -> html.Div:
 
 # -- helpers ----------------------------------------------------------------------------
 
-def unit_of(pollutant: str) -> str:
-    return "mg/m³" if pollutant == "CO" else "µg/m³"
-
-
-def rules_profile(view):
-    prof = load_profile(view.profile) if view.profile else None
-    if prof is None or prof.kind != "cn":
-        prof = load_profile(load_schedule().at(view.stats_end))
-    return prof
-
-
 @dataclass
-class Ctx:
-    view: object
-    cat: object
-    engine: object
+class Ctx(PollutantContext):
     code: str
-    pollutant: str
     rmonth: str | None
-    synthetic: bool
     info: dict                # the station's catalogue row
-
-    @property
-    def lang(self) -> str:
-        return self.view.lang
-
-    @property
-    def unit(self) -> str:
-        return unit_of(self.pollutant)
-
-    @property
-    def decimals(self) -> int:
-        return rules_profile(self.view).decimals(self.pollutant)
 
     @property
     def name(self) -> str:
         return f"{self.cat.name('station', self.code, self.lang)} {self.code}"
-
-    def title(self, text: str) -> str:
-        return f"{t('stn.synthetic', self.lang)} — {text}" if self.synthetic else text
 
     def readings(self) -> pd.DataFrame:
         return station_readings_cached(self.engine, self.code, self.view.start, self.view.end)
@@ -235,10 +193,6 @@ def context(view, cat, engine, code, pollutant, rmonth) -> Ctx:
 def excluded_flags() -> tuple[str, ...]:
     """Flags whose values do not count (config/qc.yaml), as store.frames.hourly_frame applies."""
     return tuple(load_rules().excluded)
-
-
-def _fmt(x, decimals: int) -> str:
-    return "—" if x is None or pd.isna(x) else f"{x:.{decimals}f}"
 
 
 # -- the readings table -----------------------------------------------------------------
@@ -300,16 +254,6 @@ def readings_columns(lang: str) -> list[dict]:
 
 # -- the sections ---------------------------------------------------------------------------
 
-def _tile(value, label: str, unit: str = "", note: str | None = None,
-          invalid: bool = False) -> html.Div:
-    children = [html.Div([value, html.Span(unit, className="lt-unit")],
-                         className="lt-stat-value" + (" lt-stat-invalid" if invalid else "")),
-                html.Div(label, className="lt-stat-label")]
-    if note:
-        children.append(html.Div(note, className="lt-stat-why"))
-    return html.Div(className="lt-stat", children=children)
-
-
 def summary(c: Ctx, readings: pd.DataFrame, capture: pd.DataFrame) -> html.Section:
     lang, p, info = c.lang, c.pollutant, c.info
     district = info.get("district")
@@ -336,22 +280,23 @@ def summary(c: Ctx, readings: pd.DataFrame, capture: pd.DataFrame) -> html.Secti
                   & (stats["pollutant"] == p) & (stats["statistic"] == statistic)]
         row = None if r.empty else r.iloc[0]
     valid = row is not None and bool(row["valid"])
-    tiles.append(_tile(_fmt(None if row is None else row["reported"], c.decimals),
-                       t("stn.tile.stat", lang, pollutant=p,
-                         statistic=t(f"stn.stat.{statistic}", lang)),
-                       " " + c.unit, None if row is None or valid
-                       else t("stn.tile.not_valid", lang), invalid=not valid))
+    tiles.append(stat_tile(fmt(None if row is None else row["reported"], c.decimals),
+                           t("stn.tile.stat", lang, pollutant=p,
+                             statistic=t(f"stn.stat.{statistic}", lang)),
+                           " " + c.unit, None if row is None or valid
+                           else t("stn.tile.not_valid", lang), invalid=not valid))
     cap = capture[capture["pollutant"] == p] if not capture.empty else capture
     n_valid, n_hours = (int(cap["n_valid"].sum()), int(cap["n_hours"].sum())) if len(cap) \
         else (0, 0)
     share = f"{100 * n_valid / n_hours:.1f}%" if n_hours else "—"
-    tiles.append(_tile(f"{n_valid:,}", t("stn.tile.capture", lang, pollutant=p) + f" · {share}",
-                       f" / {n_hours:,} h"))
+    tiles.append(stat_tile(f"{n_valid:,}",
+                           t("stn.tile.capture", lang, pollutant=p) + f" · {share}",
+                           f" / {n_hours:,} h"))
     flags = readings[f"{p}_flag"].astype(str) if not readings.empty else pd.Series(dtype=str)
     flagged = int((~flags.isin(["ok", "missing"])).sum())
     excluded = int(flags.isin(list(excluded_flags())).sum())
-    tiles.append(_tile(f"{flagged:,}", t("stn.tile.flagged", lang, pollutant=p), "",
-                       t("stn.tile.excluded", lang, n=excluded) if excluded else None))
+    tiles.append(stat_tile(f"{flagged:,}", t("stn.tile.flagged", lang, pollutant=p), "",
+                           t("stn.tile.excluded", lang, n=excluded) if excluded else None))
     return html.Section(id=ids.STATION_SUMMARY, className="lt-summary", children=tiles)
 
 
@@ -365,7 +310,7 @@ def series_section(c: Ctx, readings: pd.DataFrame) -> list:
             grade = d.iloc[0]["grade"]
     prof = load_profile(view.profile) if view.profile else None
     if prof is None or "limits" not in prof.raw:
-        prof = load_profile(load_schedule().at(view.stats_end))
+        prof = profile_for_period_end(view.stats_end)
     limit = prof.limit(p, "1h", grade)
     fig = hourly_series(readings, pollutant=p, start=view.start, end=view.end, unit=c.unit,
                         decimals=c.decimals, lang=lang,
@@ -373,8 +318,7 @@ def series_section(c: Ctx, readings: pd.DataFrame) -> list:
                                       f"{period_caption(view)}"),
                         excluded=excluded_flags(), limit=limit,
                         limit_name=t("stn.limit_1h", lang))
-    return [card(None, graph(fig, id=ids.STATION_SERIES, height=420),
-                 html.P(t("stn.series_note", lang), className="lt-note"))]
+    return [chart_card(fig, t("stn.series_note", lang), id=ids.STATION_SERIES, height=420)]
 
 
 def profiles_section(c: Ctx, profiles: pd.DataFrame) -> list:
@@ -382,16 +326,15 @@ def profiles_section(c: Ctx, profiles: pd.DataFrame) -> list:
     fig = variation_profiles(profiles, pollutant=p, unit=c.unit, decimals=c.decimals, lang=lang,
                              title=c.title(f"{c.name} · {t('stn.profiles', lang, pollutant=p)} · "
                                            f"{period_caption(c.view)}"))
-    return [card(None, graph(fig, id=ids.STATION_PROFILES, height=340),
-                 html.P(t("stn.profiles_note", lang), className="lt-note"))]
+    return [chart_card(fig, t("stn.profiles_note", lang), id=ids.STATION_PROFILES, height=340)]
 
 
 def capture_section(c: Ctx, capture: pd.DataFrame) -> list:
     lang = c.lang
     fig = capture_heatmap(capture, lang=lang,
                           title=c.title(f"{c.name} · {t('stn.capture', lang)}"))
-    return [card(None, graph(fig, id=ids.STATION_CAPTURE, height=int(fig.layout.height or 300)),
-                 html.P(t("stn.capture_note", lang), className="lt-note"))]
+    return [chart_card(fig, t("stn.capture_note", lang), id=ids.STATION_CAPTURE,
+                       height=int(fig.layout.height or 300))]
 
 
 def readings_section(c: Ctx, readings: pd.DataFrame) -> list:
@@ -406,28 +349,26 @@ def readings_section(c: Ctx, readings: pd.DataFrame) -> list:
         month_label = c.rmonth
         controls.append(dropdown("rmonth", [{"label": x, "value": x} for x in months_of(view)],
                                  c.rmonth, t("stn.ctl.rmonth", lang), width=130))
-    decimals = {p: rules_profile(view).decimals(p) for p in POLLUTANTS}
+    decimals = {p: decimals_of(view, p) for p in POLLUTANTS}
     frame = readings_frame(rows, lang, decimals)
     table = grid(frame, readings_columns(lang), id=ids.STATION_READINGS, lang=lang,
                  page_size=24, height=560) if not frame.empty else \
         empty_state(t("table.empty", lang))
-    exports = html.P(className="lt-stn-export", children=[
-        t("stn.export", lang), " ",
-        html.A("CSV", href=export_url("station-readings", "csv", view)), " · ",
-        html.A("Excel", href=export_url("station-readings", "xlsx", view))])
+    exports = export_links(t("stn.export", lang), "station-readings", view,
+                           className="lt-stn-export")
     head = [html.Div(className="lt-stn-table-controls", children=controls)] if controls else []
     return [card(t("stn.readings", lang, month=month_label), *head,
-                 html.P(t("stn.readings_note", lang), className="lt-note"),
-                 table, exports, id=ids.STATION_READINGS_CARD)]
+                 *notes(t("stn.readings_note", lang)), table, exports,
+                 id=ids.STATION_READINGS_CARD)]
 
 
 def body(view, cat, engine) -> list:
     from indicators.variation import capture_by_month, time_variation
     lang = view.lang
-    code, pollutant, rmonth, notices = choices(view, cat)
+    code, pollutant, rmonth, messages = choices(view, cat)
     out = []
-    if notices:
-        out.append(html.Div(className="lt-notices", children=[html.P(n) for n in notices]))
+    if messages:
+        out.append(notices(messages))
     if code is None:
         return out + [empty_state(t("stn.no_stations", lang))]
     c = context(view, cat, engine, code, pollutant, rmonth)

@@ -5,57 +5,30 @@ page renders in a real browser with the machine offline: Dash's JavaScript
 loads from the app itself, the synthetic banner and the chart are drawn, and
 the browser logs no failed resource or script error.
 """
-import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LANTIAN = str(Path(sys.executable).with_name("lantian"))
+from tests.e2e.conftest import lantian_env, lantian_server, run_lantian
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium; .ci/run does)")
+def served(chromium, tmp_path_factory):
     data = tmp_path_factory.mktemp("browser")
-    env = {**os.environ, "LANTIAN_DATA_DIR": str(data), "LANTIAN_DATABASE_URL": "",
-           "LANTIAN_SETTINGS": ""}
-    subprocess.run([LANTIAN, "demo", "--until", "2024-02-29", "--quiet"], env=env, check=True,
-                   capture_output=True)
-    port = _free_port()
-    server = subprocess.Popen([LANTIAN, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", data
-    server.terminate()
-    server.wait(10)
+    env = lantian_env(data, LANTIAN_DATABASE_URL="")
+    run_lantian(env, "demo", "--until", "2024-02-29", "--quiet")
+    with lantian_server(env) as url:
+        yield url, data
 
 
-def test_page_renders_offline_in_chromium(served):
+def test_page_renders_offline_in_chromium(chromium, served):
     url, data = served
     profile = data / "profile"
     result = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000",
+        [chromium, *FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000",
          "--virtual-time-budget=10000", "--enable-logging=stderr", "--v=0", "--dump-dom",
          url + "/data"],
         capture_output=True, text=True, timeout=120)

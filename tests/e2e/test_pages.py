@@ -12,22 +12,15 @@ is shown.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from tests.conftest import BEIJING_SITES, SHARED_DATA, YANGQUAN_SITES
+from tests.e2e.conftest import lantian_env, lantian_server, run_lantian
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LANTIAN = str(Path(sys.executable).with_name("lantian"))
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -37,53 +30,27 @@ playwright_api = pytest.importorskip("playwright.sync_api",
                                      reason="playwright (PyPI) is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _run(env, *args):
-    done = subprocess.run([LANTIAN, *map(str, args)], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium; .ci/run does)")
+def server(chromium, tmp_path_factory):
     data = tmp_path_factory.mktemp("pages")
-    env = {**os.environ, "LANTIAN_DATA_DIR": str(data), "LANTIAN_SETTINGS": "",
-           "LANTIAN_DATABASE_URL": f"sqlite:///{data / 'pages.sqlite'}", "LANTIAN_CACHE_URL": ""}
+    env = lantian_env(data, LANTIAN_DATABASE_URL=f"sqlite:///{data / 'pages.sqlite'}",
+                      LANTIAN_CACHE_URL="")
     cities = []
     if (SHARED_DATA / "beijing-multisite").is_dir():
-        _run(env, "init", "--sites", BEIJING_SITES)
-        _run(env, "ingest", "prsa", SHARED_DATA / "beijing-multisite", "--quiet")
+        run_lantian(env, "init", "--sites", BEIJING_SITES)
+        run_lantian(env, "ingest", "prsa", SHARED_DATA / "beijing-multisite", "--quiet")
         cities.append("beijing")
-    _run(env, "init", "--sites", YANGQUAN_SITES)
-    _run(env, "demo", "--until", DEMO_UNTIL, "--quiet")
+    run_lantian(env, "init", "--sites", YANGQUAN_SITES)
+    run_lantian(env, "demo", "--until", DEMO_UNTIL, "--quiet")
     cities.append("yangquan-demo")
-    port = _free_port()
-    proc = subprocess.Popen([LANTIAN, "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", cities
-    proc.terminate()
-    _, err = proc.communicate(timeout=10)
-    # the server logs a traceback for any page that failed to render: there must be none
-    assert "Traceback" not in err, err[-3000:]
+    with lantian_server(env) as url:
+        yield url, cities
 
 
 @pytest.fixture(scope="module")
-def browser(server):
+def browser(chromium, server):
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = p.chromium.launch(executable_path=chromium, args=ARGS)
         yield b
         b.close()
 
