@@ -30,7 +30,7 @@ from indicators.composite import INPUTS
 
 from .. import ids
 from ..exports import export_url, register_export
-from ..figures import aqi_color
+from ..figures import AQI_LEVELS, aqi_color, aqi_level
 from ..figures.map import POINT_COLUMNS, station_map
 from ..i18n import register, t
 from ..layout import card, dropdown, empty_state, graph, period_caption, staff_page
@@ -417,7 +417,8 @@ def station_table(points: pd.DataFrame, view, stat: str) -> html.Div:
             "day": html.Td(r.day or "—"),
             "aqi": html.Td(_fmt(r.value, 0), className="lt-num"),
             "category": html.Td(html.Span(r.category, className="lt-map-level", style={
-                "background": _swatch(r.value) if r.usable else "transparent"})),
+                "background": _swatch(r.value) if r.usable else "transparent",
+                "color": _ink(r.value) if r.usable else "inherit"})),
             "primary": html.Td(r.primary or "—"),
             "value": html.Td(_fmt(r.value, decimals), className="lt-num"),
             "limit": html.Td(_fmt(r.limit), className="lt-num"),
@@ -432,6 +433,12 @@ def station_table(points: pd.DataFrame, view, stat: str) -> html.Div:
 
 def _swatch(aqi) -> str:
     return aqi_color(aqi)
+
+
+def _ink(aqi) -> str:
+    """Text colour readable on the level colour (white on the dark red levels)."""
+    level = aqi_level(aqi)
+    return "inherit" if level is None else AQI_LEVELS[level][2]
 
 
 # -- export ---------------------------------------------------------------------------
