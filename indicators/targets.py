@@ -250,7 +250,9 @@ def target_table(stats: pd.DataFrame, targets, grades=None, profile=None, *, yea
         avg = LIMIT_AVERAGING.get(stat)
         lim = prof.limit(pol, avg, grade) if avg else None
         limits.append(np.nan if lim is None else lim)
-        decimals.append(prof.decimals(pol) if pol in UNITS else 0)
+        # comparison profiles (WHO, EU) bring limits only: publish with the Chinese decimals
+        rounding = prof if "rounding" in prof.raw else load_profile(fallback)
+        decimals.append(rounding.decimals(pol) if pol in UNITS else 0)
     combos["national_limit"] = np.array(limits, dtype="float64")
     combos["_decimals"] = np.array(decimals, dtype="int64")
     m = m.merge(combos, on=combo_cols, how="left")

@@ -223,3 +223,10 @@ def test_outlook_needs_below_target_is_at_risk_even_when_below_now():
                           "needed": [36.0, 40.0, np.nan, np.nan],
                           "target": [37.0, 37.0, 37.0, 37.0]})
     assert outlook(table).tolist() == ["at risk", "on track", "exceeded", "insufficient data"]
+
+
+def test_standing_under_a_comparison_profile_uses_its_limits_and_chinese_decimals():
+    stats = frame(stat("chengqu", "PM2.5", "annual_mean", 36, profile="who-2021"))
+    out = standing(stats, [], profile="who-2021", year=2021, areas=["chengqu"])
+    pm = out[out["pollutant"] == "PM2.5"].iloc[0]
+    assert (pm["national_limit"], pm["target"], pm["outlook"]) == (5.0, 5.0, "exceeded")
