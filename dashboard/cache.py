@@ -82,3 +82,49 @@ def cached(name: str, version: int, parts: tuple, compute: Callable[[], T]) -> T
                     log.warning("cache set failed for %s", key, exc_info=True)
     memo[key] = value
     return value
+
+
+class _LocalLRU:
+    """A small in-process LRU of objects kept as they are (not pickled)."""
+
+    def __init__(self, size: int):
+        from collections import OrderedDict
+        self.size = size
+        self.items: "OrderedDict[str, object]" = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key: str, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_pages = _LocalLRU(96)
+
+
+def cached_local(name: str, version: int, parts: tuple, compute: Callable[[], T]) -> T:
+    """Like :func:`cached`, but in this process only and without pickling.
+
+    For rendered page bodies: Dash components and Plotly figures survive a
+    pickle only in a re-encoded form (typed arrays become base64 ``bdata``),
+    and a page rebuilt from the shared data cache costs little next to
+    sending it; keeping the objects themselves makes a revisited view free.
+    """
+    key = _key(name, version, parts)
+    value = _pages.get(key)
+    if value is None:
+        with _lock_for(key):
+            value = _pages.get(key)
+            if value is None:
+                value = compute()
+                _pages.put(key, value)
+    return value

@@ -23,6 +23,7 @@ from dash import ALL, Input, Output, State, callback_context, dcc, html, no_upda
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import ids
+from .cache import cached_local
 from .context import current_engine
 from .exports import export_url
 from .i18n import HTML_LANG, SYNTHETIC_BANNER, register, t
@@ -339,7 +340,10 @@ def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], 
     try:
         if extra_controls is not None:
             children[controls_at].children = controls + list(extra_controls(view, cat))
-        content = body(view, cat, engine)
+        # A page body is a function of its view and the data: cache it under the data
+        # version, so a view someone opened before (the morning overview) is instant.
+        content = cached_local(f"page:{page}", cat.version, (str(engine.url), repr(view)),
+                               lambda: body(view, cat, engine))
     except SQLAlchemyError:
         log.exception("%s: reading the database failed", page)
         content = [banner("error", t("dberror.title", lang), t("dberror.hint", lang),
