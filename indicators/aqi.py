@@ -209,8 +209,12 @@ def iaqi(concentration, quantity: str, profile, *, fallback=None):
 # --------------------------------------------------------------------------- combining
 def _strings(table, codes: np.ndarray, na: np.ndarray | None = None) -> pd.arrays.ArrowStringArray:
     """``table[codes]`` as a pandas ``str`` array (<NA> where ``na``), by an Arrow take."""
-    indices = pa.array(np.asarray(codes, dtype=np.int32), mask=na)
-    taken = pa.array(list(table), type=pa.large_string()).take(indices)
+    table = list(table)
+    if len(table) == 1 and na is None:          # one string throughout (e.g. the profile)
+        taken = pa.repeat(pa.scalar(table[0], type=pa.large_string()), len(codes))
+    else:
+        indices = pa.array(np.asarray(codes, dtype=np.int32), mask=na)
+        taken = pa.array(table, type=pa.large_string()).take(indices)
     return pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 

@@ -477,7 +477,8 @@ def _exact_block(xc: np.ndarray, scale: float):
     back = y / scale if scale != 1.0 else y
     if np.count_nonzero(back == xc) != n_valid:
         return None
-    np.copyto(y, 0.0, where=~valid)
+    if n_valid != valid.size:
+        np.copyto(y, 0.0, where=~valid)
     return y, valid, float(biggest)
 
 

@@ -102,6 +102,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pa_compute
 from numpy.dtypes import StringDType
 
 from config.standards import GRADE_INDEX, Profile, load_profile, load_schedule
@@ -173,6 +174,17 @@ def _str_series(values: np.ndarray) -> pd.Series:
         arrow = pa.array(values).cast(pa.large_string())
     except (pa.ArrowException, TypeError, ValueError):
         return pd.Series(values.astype(object), dtype=str)
+    return pd.Series(pd.array(arrow, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
+
+
+def _str_take(parts, order: np.ndarray) -> pd.Series:
+    """``_str_series(np.concatenate(parts)[order])``, the parts made Arrow arrays first
+    and then taken (a take of numpy strings makes each string anew)."""
+    try:
+        arrow = pa.concat_arrays([pa.array(p, type=pa.large_string()) for p in parts])
+        arrow = arrow.take(pa.array(np.asarray(order, dtype=np.int64)))
+    except (pa.ArrowException, TypeError, ValueError):
+        return _str_series(np.concatenate(parts)[order])
     return pd.Series(pd.array(arrow, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
@@ -571,10 +583,26 @@ def _aqi_rows(aqi: pd.DataFrame) -> tuple[_Rows, pd.MultiIndex]:
     return _Rows({"la": la, "day": days, "prof": prof, "aqi": value}), pairs, prof_ids
 
 
+def _one_value_profile(column: pd.Series):
+    """``column``, or — an Arrow string column of one value throughout (the daily AQI of one
+    profile) — a categorical of it, whose :func:`_factorize_sorted` is the same as the
+    column's but needs no hashing of every row."""
+    array = column.array
+    if (len(array) and isinstance(column.dtype, pd.StringDtype)
+            and getattr(column.dtype, "storage", None) == "pyarrow"):
+        data = pa.chunked_array(array._pa_array)
+        first = data[0]
+        if (data.null_count == 0 and first.is_valid
+                and pa_compute.all(pa_compute.equal(data, first)).as_py()):
+            return pd.Series(pd.Categorical.from_codes(np.zeros(len(array), dtype=np.int8),
+                                                       categories=[first.as_py()]))
+    return column
+
+
 def _profile_codes(frame: pd.DataFrame, days: np.ndarray) -> tuple[np.ndarray, list]:
     """(code per row, profile ids): the row's ``profile``, else the one in force that day."""
     if "profile" in frame.columns:
-        codes, uniq = _factorize_sorted(frame["profile"])
+        codes, uniq = _factorize_sorted(_one_value_profile(frame["profile"]))
         ids = [str(u) for u in uniq]
         codes = codes.astype(np.int32)
         if "" in ids:
@@ -1111,7 +1139,7 @@ def _daily_blocks(S: _DailySetup, n_ap, ap_p, ap_grade, per: _Periods, n, total,
     # ---- rows
     detail = _join(prefix, fail, dust_note)
     for qi in range(_NQ):
-        sel = np.arange(n_ap) * _NQ + qi
+        sel = slice(qi, qi + n_ap * _NQ, _NQ)       # the groups of quantity qi (views)
         ap = np.arange(n_ap)
         common = dict(valid=ok[sel], n_valid=n[sel], n_required=total[sel], rule=rule[sel],
                       profile=pid[sel])
@@ -1139,7 +1167,7 @@ def _daily_blocks(S: _DailySetup, n_ap, ap_p, ap_grade, per: _Periods, n, total,
     all_n = np.full(n_ap, np.iinfo(np.int64).max)
     all_fail = np.full(n_ap, "", dtype=_S)
     for qi, (p, avg) in enumerate(zip(POLLUTANTS, DAILY_LIMIT)):
-        sel = ap * _NQ + qi
+        sel = slice(qi, qi + n_ap * _NQ, _NQ)
         conds = []
         kinds = (("annual", mean_rep),) if HAS_MEAN[qi] else ()
         kinds += ((avg, pct_rep),)
@@ -1231,7 +1259,8 @@ def _aqi_statistics(a: _Rows, a_ids: list, a_ap, a_pi, n_ap, ap_p, ap_la, pairs,
 def _assemble(blocks, pairs: pd.MultiIndex, ap_la, ap_p, per: _Periods) -> pd.DataFrame:
     if not blocks:
         return _empty()
-    cat = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+    texts = ("rule", "detail", "profile")
+    cat = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0] if k not in texts}
     order = np.lexsort((cat["stat"], cat["pol"], cat["ap"]))
     ap = cat["ap"][order]
     la = ap_la[ap]
@@ -1256,9 +1285,9 @@ def _assemble(blocks, pairs: pd.MultiIndex, ap_la, ap_p, per: _Periods) -> pd.Da
         "valid": cat["valid"][order],
         "n_valid": cat["n_valid"][order],
         "n_required": cat["n_required"][order],
-        "rule": _str_series(cat["rule"][order]),
-        "detail": _str_series(cat["detail"][order]),
-        "profile": _str_series(cat["profile"][order]),
+        "rule": _str_take([b["rule"] for b in blocks], order),
+        "detail": _str_take([b["detail"] for b in blocks], order),
+        "profile": _str_take([b["profile"] for b in blocks], order),
     }, copy=False)                        # new arrays, used only here
     return out[list(STAT_COLUMNS)]
 
@@ -1289,6 +1318,21 @@ class _Dense:
     entity_codes: tuple       # ((E,) level codes, (E,) area codes) of the categoricals
 
 
+def _is_tiled(a: np.ndarray, pattern: np.ndarray) -> bool:
+    """Whether ``a`` is ``pattern`` repeated: ``(a.reshape(-1, len(pattern)) == pattern).all()``,
+    for a contiguous integer array compared in 8-byte words (its bytes are the pattern's,
+    repeated, exactly then)."""
+    k = len(pattern)
+    if len(a) % k:
+        return False
+    period = np.lcm(k * a.itemsize, 8)
+    if a.dtype.kind in "iu" and a.flags.c_contiguous and a.nbytes % period == 0 and len(a):
+        words = np.tile(pattern.astype(a.dtype), period // (k * a.itemsize)).view(np.int64)
+        if (pattern.astype(a.dtype) == pattern).all():
+            return bool((a.view(np.int64).reshape(-1, len(words)) == words).all())
+    return bool((a.reshape(-1, k) == pattern).all())
+
+
 def _dense_daily(daily: pd.DataFrame, one_profile: bool = True) -> _Dense | None:
     """The daily frame as (entities, days, quantities) arrays when it has that layout
     (checked on every row), else None. With ``one_profile=False`` the profile may change
@@ -1307,7 +1351,7 @@ def _dense_daily(daily: pd.DataFrame, one_profile: bool = True) -> _Dense | None
         return None
     if list(pol.cat.categories) != list(DAILY_QUANTITIES) or daily["valid"].dtype != bool:
         return None
-    if not (pol.cat.codes.to_numpy().reshape(-1, _DQ) == np.arange(_DQ)).all():
+    if not _is_tiled(pol.cat.codes.to_numpy(), np.arange(_DQ)):
         return None
     pcodes = prof.cat.codes.to_numpy()
     p0 = int(pcodes[0])
@@ -1353,8 +1397,10 @@ def _dense_daily(daily: pd.DataFrame, one_profile: bool = True) -> _Dense | None
                 and (per_day[:, 0].reshape(n_ent, n_days) == day_profile).all()
                 and (per_row[:, 0].reshape(n_ent, n_days) == day_values).all()):
             return None
-    valid = daily["valid"].to_numpy(dtype=bool, na_value=False)
-    reported = pd.to_numeric(daily["reported"]).to_numpy(dtype="float64", na_value=np.nan)
+    valid = daily["valid"].to_numpy()                   # bool (checked above): no copy
+    rep = daily["reported"]
+    reported = (rep.to_numpy() if rep.dtype == np.float64 else
+                pd.to_numeric(rep).to_numpy(dtype="float64", na_value=np.nan))
     return _Dense(daily[["level", "area"]].iloc[::block].reset_index(drop=True),
                   days[:n_days], valid.reshape(n_ent, n_days, _DQ),
                   reported.reshape(n_ent, n_days, _DQ),
@@ -1446,12 +1492,17 @@ def _daily_statistics_dense(dense: _Dense, days_k: slice, months, d_pi, d_period
                          + " removed", "")
 
     # values on the grid; each (entity, quantity) sorted within each period
-    values = []
+    # each quantity on its grid as a whole (entities, days) array, 0 where not captured
+    # (0 is on every grid and changes neither the integers of the captured values nor the
+    # choice of the integer type below)
+    caps, values = [], []
     for q in range(_NQ):
-        cap_q = capture[:, :, q]
-        values.append(scaled_integers(reported[:, :, q][cap_q], int(S.grid[q]), nan_as=0))
-    lo = min((int(v.min()) for v in values if len(v)), default=0)
-    hi = max((int(v.max()) for v in values if len(v)), default=0)
+        cap_q = np.ascontiguousarray(capture[:, :, q])
+        caps.append(cap_q)
+        values.append(scaled_integers(np.where(cap_q, reported[:, :, q], 0.0),
+                                      int(S.grid[q]), nan_as=0))
+    lo = min((int(v.min()) for v in values if v.size), default=0)
+    hi = max((int(v.max()) for v in values if v.size), default=0)
     dtype = np.int32 if -2 ** 31 < lo and hi < 2 ** 31 - 1 else np.int64
     sentinel = np.iinfo(dtype).max
     if hi >= sentinel:
@@ -1461,8 +1512,8 @@ def _daily_statistics_dense(dense: _Dense, days_k: slice, months, d_pi, d_period
     width = int(np.diff(bounds).max()) if len(bounds) > 1 else 0
     table = np.full((n_groups, max(width, 1)), sentinel, dtype=dtype)
     for q in range(_NQ):
-        x = np.full((n_ent, n_days), sentinel, dtype=dtype)
-        x[capture[:, :, q]] = values[q]
+        x = values[q].astype(dtype)
+        np.copyto(x, sentinel, where=~caps[q])
         for k in range(len(bounds) - 1):
             seg = x[:, bounds[k]:bounds[k + 1]]
             seg.sort(axis=1)
