@@ -47,6 +47,7 @@ register({
     "ov.col.value": ("当前值", "Value"),
     "ov.col.target": ("目标", "Target"),
     "ov.col.limit": ("国标", "Limit"),
+    "ov.col.limit_profile": ("所选标准限值", "Profile limit"),
     "ov.col.capture": ("有效天数", "Capture"),
     "ov.col.outlook": ("状态", "Status"),
     "ov.national_only": ("无地方目标，以国家标准为目标", "no local target: national limit shown"),
@@ -179,7 +180,10 @@ def district_cards(table: pd.DataFrame, names: dict, view) -> html.Div:
             html.Span(t(f"ov.outlook.{worst}", lang),
                       className=f"lt-chip lt-chip-{OUTLOOK_CLASS[worst]}"),
         ])
-        body_rows = [html.Tr([html.Th(t(f"ov.col.{c}", lang),
+        # under a comparison profile (WHO, EU, US) the limit column is that profile's
+        limit_key = "ov.col.limit" if view.profile in ("", "cn-2012", "cn-2026-transition",
+                                                       "cn-2026-final") else "ov.col.limit_profile"
+        body_rows = [html.Tr([html.Th(t(limit_key if c == "limit" else f"ov.col.{c}", lang),
                                       className="lt-num" if c in ("value", "target", "limit",
                                                                   "capture") else None)
                               for c in ("pollutant", "value", "target", "limit", "capture",
