@@ -117,3 +117,13 @@ MAP_MISSING = "map-missing"
 MAP_EMPTY = "map-empty"
 MAP_TABLE = "map-table"
 MAP_TABLE_CARD = "map-table-card"
+
+# -- public page (/public) ------------------------------------------------------------
+PUBLIC_STATUS = "public-status"
+PUBLIC_TODAY = "public-today"
+PUBLIC_ADVICE = "public-advice"
+PUBLIC_YTD = "public-ytd"
+PUBLIC_RANK_MONTH = "public-rank-month"
+PUBLIC_RANK_YTD = "public-rank-ytd"
+PUBLIC_PM25 = "public-pm25"
+PUBLIC_STRIP = "public-strip"

@@ -127,7 +127,7 @@ def test_every_page_renders_cleanly(server, browser, name, path, lang):
             view.close()
 
 
-@pytest.mark.parametrize("name,path", [p for p in PAGES if p[1] != "/data"])
+@pytest.mark.parametrize("name,path", [p for p in PAGES if p[1] not in ("/data", "/public")])
 def test_period_control_changes_url_and_content(server, browser, name, path):
     """Choosing "月度" (month) writes period=month into the address and re-renders."""
     base, cities = server
