@@ -257,7 +257,7 @@ def dropdown(name: str, options: list, value, label: str, *, width: int = 160,
 def global_controls(view: View, cat: Catalog, *, profile: bool = True) -> list:
     """City, period (year / year to date / month / custom range), year, month, profile."""
     lang = view.lang
-    cities = [{"label": _city_label(cat, c, lang), "value": c} for c in cat.city_ids()]
+    cities = [{"label": city_label(cat, c, lang), "value": c} for c in cat.city_ids()]
     first, last = cat.spans.get(view.city, (view.start, view.end))
     years = [{"label": str(y), "value": str(y)} for y in range(last.year, first.year - 1, -1)]
     out = [dropdown("city", cities, view.city, t("ctl.city", lang), width=220),
@@ -286,7 +286,7 @@ def global_controls(view: View, cat: Catalog, *, profile: bool = True) -> list:
     return out
 
 
-def _city_label(cat: Catalog, city: str, lang: str) -> str:
+def city_label(cat: Catalog, city: str, lang: str) -> str:
     name = cat.name("city", city, lang)
     if city not in cat.spans:
         name += " (无数据)" if lang == "zh" else " (no data)"

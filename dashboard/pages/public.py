@@ -32,7 +32,7 @@ from ..cache import cached_local
 from ..context import current_engine
 from ..figures.public import aqi_strip, pm25_bars
 from ..i18n import HTML_LANG, SYNTHETIC_BANNER, normalize_lang, register, t
-from ..layout import (_city_label, banner, card, dropdown, empty_state, graph, page_head,
+from ..layout import (banner, card, city_label, dropdown, empty_state, graph, page_head,
                       stat_tile, synthetic_title)
 from ..queries import catalog, city_year, daily_between, period_stats, ranking_rows, \
     stats_with_change
@@ -163,7 +163,7 @@ def layout(**query) -> html.Div:
     if cat.is_synthetic(city):
         children.append(banner("synthetic", SYNTHETIC_BANNER, t("synthetic.city", lang),
                                id=ids.PAGE_SYNTHETIC_BANNER))
-    cities = [{"label": _city_label(cat, c, lang), "value": c} for c in cat.city_ids()]
+    cities = [{"label": city_label(cat, c, lang), "value": c} for c in cat.city_ids()]
     children.append(html.Div(id=ids.PAGE_CONTROLS, className="lt-controls", children=[
         dropdown("city", cities, city, t("ctl.city", lang), width=280)]))
     if city not in cat.spans:
