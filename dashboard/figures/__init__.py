@@ -25,15 +25,21 @@ POLLUTANT_COLORS = {"SO2": "#E69F00", "NO2": "#56B4E9", "PM10": "#009E73",
                     "PM2.5": "#D55E00", "CO": "#0072B2", "O3": "#CC79A7"}
 
 
+def _aqi_levels() -> list[tuple]:
+    """(upper bound, colour, text colour on it, zh, en) per AQI level, from the profile.
+
+    The levels and colours are HJ 633's (standards.md §5), read from
+    ``config/standards/cn-2012.yaml`` (every Chinese profile shares them); text
+    is white on the three dark levels.
+    """
+    from config.standards import load_profile
+    rows = load_profile("cn-2012").raw["aqi"]["levels"]
+    return [(float("inf") if r["max"] is None else r["max"], r["colour"],
+             "#ffffff" if int(r["level"]) >= 4 else "#1f2933", r["zh"], r["en"]) for r in rows]
+
+
 #: AQI levels (HJ 633, standards.md §5): upper bound, colour, text colour on it, zh, en.
-AQI_LEVELS = [
-    (50, "#00E400", "#1f2933", "优", "Good"),
-    (100, "#FFFF00", "#1f2933", "良", "Moderate"),
-    (150, "#FF7E00", "#1f2933", "轻度污染", "Lightly polluted"),
-    (200, "#FF0000", "#ffffff", "中度污染", "Moderately polluted"),
-    (300, "#99004C", "#ffffff", "重度污染", "Heavily polluted"),
-    (float("inf"), "#7E0023", "#ffffff", "严重污染", "Severely polluted"),
-]
+AQI_LEVELS = _aqi_levels()
 NO_DATA_COLOR = "#d5dae0"
 #: Status of a statistic against a target or limit: colour per status.
 STATUS_COLORS = {"meets": "#1b7f3b", "at_risk": "#b7791f", "exceeds": "#c62828",

@@ -30,6 +30,7 @@ from config.standards import load_profile, profile_for_period_end
 from .. import ids
 from ..cache import cached_local
 from ..context import current_engine
+from ..figures import AQI_LEVELS
 from ..figures.public import aqi_strip, pm25_bars
 from ..i18n import HTML_LANG, SYNTHETIC_BANNER, normalize_lang, register, t
 from ..layout import (banner, card, city_label, dropdown, empty_state, graph, page_head,
@@ -138,11 +139,9 @@ register({
     "pub.nodata": ("空白：无有效数据", "blank: no valid data"),
 })
 
-CATEGORIES = {1: ("优", "Good"), 2: ("良", "Moderate"), 3: ("轻度污染", "Lightly polluted"),
-              4: ("中度污染", "Moderately polluted"), 5: ("重度污染", "Heavily polluted"),
-              6: ("严重污染", "Severely polluted")}
-COLOURS = {1: ("#00E400", "#1f2933"), 2: ("#FFFF00", "#1f2933"), 3: ("#FF7E00", "#1f2933"),
-           4: ("#FF0000", "#ffffff"), 5: ("#99004C", "#ffffff"), 6: ("#7E0023", "#ffffff")}
+# level number (1–6) → names and colours, from the one AQI level table
+CATEGORIES = {i + 1: (lv[3], lv[4]) for i, lv in enumerate(AQI_LEVELS)}
+COLOURS = {i + 1: (lv[1], lv[2]) for i, lv in enumerate(AQI_LEVELS)}
 RANGES = {1: "0–50", 2: "51–100", 3: "101–150", 4: "151–200", 5: "201–300", 6: "> 300"}
 
 
