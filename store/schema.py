@@ -145,3 +145,41 @@ report_deliveries = Table(
     Column("finished_at", DateTime, nullable=False),
     Index(None, "report", "period", "city_id", "scope", "recipient"),
 )
+
+# Staff accounts of the dashboard (issue 5). Passwords are stored only as
+# werkzeug scrypt hashes. ``district_code`` (with ``city_id``) scopes a viewer to
+# one district; empty means every district. ``failed_logins`` counts failures
+# since the last success; ``locked_until`` (CST) is set when it reaches the limit.
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False),              # viewer | analyst | admin
+    Column("city_id", String(64)),
+    Column("district_code", String(64)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime),
+    # bumped on a password change or disable: sessions issued before are void
+    Column("session_epoch", Integer, nullable=False, default=0),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("last_login_at", DateTime),
+)
+
+# Who did what, when, from where: logins (ok, failed, locked), logouts,
+# uploads, target, recipient and user changes. Append-only. The login rate
+# limit counts recent ``login_failed`` rows per address from here, so it holds
+# across every web worker and server sharing the database.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("username", String(64), nullable=False, default=""),
+    Column("action", String(32), nullable=False),
+    Column("remote_addr", String(64), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Index(None, "action", "remote_addr", "at"),
+    Index(None, "at"),
+)
