@@ -7,6 +7,15 @@ Environment variables (all optional):
 ``LANTIAN_DATA_DIR``      where the embedded database and other state live
                           (default the user data dir, e.g. ``~/.local/share/lantian``)
 ``LANTIAN_DATABASE_URL``  SQLAlchemy URL; default ``sqlite:///<data dir>/lantian.sqlite``
+``LANTIAN_SECRET_KEY``    signs the staff login sessions; the same on every web server
+                          (default: a random key kept in ``<data dir>/secret_key``)
+``LANTIAN_COOKIE_SECURE`` ``true`` (cookies only over HTTPS: set it behind a TLS proxy),
+                          ``false``, or ``auto`` (default: Secure when the request
+                          came over HTTPS, so a local trial over http works)
+``LANTIAN_SESSION_HOURS`` staff session lifetime (default 8)
+``LANTIAN_LOGIN_MAX_FAILURES`` / ``LANTIAN_LOCKOUT_MINUTES``  lockout after that many
+                          failed logins in a row, for that long (default 5, 15)
+``LANTIAN_UPLOAD_MAX_MB`` largest file staff may upload for ingest (default 50)
 ``LANTIAN_CACHE_URL``     dashboard cache: empty (default) for a cache inside each
                           web process, or ``redis://host:6379/0`` for one cache
                           shared by several processes and servers
@@ -64,6 +73,13 @@ class Settings:
     mail_backoff: float = 5.0
     smtp_timeout: float = 30.0
     jobs: tuple = ()
+    # Staff login (dashboard/auth.py)
+    secret_key: str = field(default="", repr=False)
+    cookie_secure: str = "auto"
+    session_hours: float = 8.0
+    login_max_failures: int = 5
+    lockout_minutes: float = 15.0
+    upload_max_mb: float = 50.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,6 +105,26 @@ def _read_settings_file(path: Path) -> dict:
             raise ConfigError(path, key, "unknown setting",
                               f"use one of: {', '.join(sorted(known))}")
     return data
+
+
+def staff_login_settings(pick, number, where) -> dict:
+    """The staff-login settings (see dashboard/auth.py), validated."""
+    secure = str(pick("cookie_secure", "auto")).strip().lower()
+    if secure not in ("auto", "true", "false"):
+        key = "LANTIAN_COOKIE_SECURE" if where("cookie_secure") == "environment" else "cookie_secure"
+        raise ConfigError(where("cookie_secure"), key, f"{secure!r} is not auto, true or false",
+                          "use true behind HTTPS (production), false only for a local trial")
+    return dict(
+        secret_key=str(pick("secret_key", "")),
+        cookie_secure=secure,
+        session_hours=number("session_hours", float, 8.0, 0.05, 24 * 31,
+                             "give the session lifetime in hours, e.g. 8"),
+        login_max_failures=number("login_max_failures", int, 5, 1, 1000,
+                                  "give the failed logins before a lockout, e.g. 5"),
+        lockout_minutes=number("lockout_minutes", float, 15.0, 0.01, 7 * 24 * 60,
+                               "give the lockout in minutes, e.g. 15"),
+        upload_max_mb=number("upload_max_mb", float, 50.0, 0.001, 2048,
+                             "give the largest upload in MB, e.g. 50"))
 
 
 def load_settings(environ: dict | None = None) -> Settings:
@@ -156,4 +192,5 @@ def load_settings(environ: dict | None = None) -> Settings:
                             "give the seconds before the first retry, e.g. 5"),
         smtp_timeout=number("smtp_timeout", float, 30.0, 0.1, 3600,
                             "give a timeout in seconds, e.g. 30"),
-        jobs=tuple(jobs))
+        jobs=tuple(jobs),
+        **staff_login_settings(pick, number, where))

@@ -18,6 +18,7 @@ import dash
 from dash import Dash, dcc, html
 
 from . import ids
+from .auth import PUBLIC, csrf_token, init_auth, signed_in_user
 from .cache import init_cache
 from .context import attach_engine, engine_of
 from .exports import register_routes
@@ -50,14 +51,52 @@ def register_pages() -> None:
     for order, page in enumerate(PAGES):
         dash.register_page(page.__name__, path=page.PATH, name=page.NAME, title=page.TITLE,
                            order=order, layout=page.layout, description=t("app.tagline"),
-                           name_en=getattr(page, "NAME_EN", page.NAME))
+                           name_en=getattr(page, "NAME_EN", page.NAME),
+                           # who may open it (dashboard/auth.py): its lowest role, and
+                           # whether it honours a district-scoped account's scope
+                           access=getattr(page, "ACCESS", "viewer"),
+                           scoped=getattr(page, "SCOPED", False))
+
+
+def visible_pages(user) -> list[dict]:
+    """The pages ``user`` (None: an anonymous visitor) may open, in navigation order."""
+    out = []
+    for page in dash.page_registry.values():
+        if page.get("access") == PUBLIC:
+            out.append(page)
+        elif user is not None and user.may(page.get("access", "viewer")) and (
+                not user.account.scoped or page.get("scoped")):
+            out.append(page)
+    return out
+
+
+def user_box(user) -> html.Div:
+    """Who is signed in, and the sign-out form (a POST with the session's CSRF token)."""
+    if user is None:
+        return html.Div(className="lt-user", children=[
+            html.A(t("auth.login"), href="/login", id=ids.LOGIN_LINK, className="lt-nav-link")])
+    account = user.account
+    scope = f" · {account.district_code}" if account.scoped else ""
+    return html.Div(className="lt-user", children=[
+        html.Span(f"{account.username} ({t('role.' + account.role)}{scope})",
+                  id=ids.USER_NAME, className="lt-user-name"),
+        html.Form(action="/logout", method="POST", className="lt-logout", children=[
+            dcc.Input(type="hidden", name="csrf_token", value=csrf_token(), id=ids.LOGOUT_TOKEN),
+            html.Button(t("auth.logout"), type="submit", id=ids.LOGOUT, className="lt-logout-btn"),
+        ]),
+    ])
 
 
 def root_layout() -> html.Div:
-    """The frame around every page. Served by ``/_dash-layout`` to anyone: no data here."""
+    """The frame around every page, built per request for the signed-in user.
+
+    Served by ``/_dash-layout`` to anyone, so it holds no data: an anonymous
+    visitor sees only the public page and the sign-in link.
+    """
+    user = signed_in_user()
     nav = [dcc.Link(page["name"], href=page["relative_path"], className="lt-nav-link",
                     id={"type": ids.NAV_LINK, "page": page["path"]})
-           for page in dash.page_registry.values()]
+           for page in visible_pages(user)]
     return html.Div(className="lt-app", children=[
         html.Header(id=ids.HEADER, className="lt-header", children=[
             html.Div(className="lt-header-inner", children=[
@@ -67,25 +106,28 @@ def root_layout() -> html.Div:
                     html.Span(t("app.tagline"), className="lt-tagline"),
                 ]),
                 html.Nav(id=ids.NAV, className="lt-nav", children=nav),
+                user_box(user),
             ]),
         ]),
         html.Main(id=ids.MAIN, className="lt-main", children=dash.page_container),
     ])
 
 
-def create_app(database_url: str | None = None, cache_url: str | None = None) -> Dash:
+def create_app(database_url: str | None = None, cache_url: str | None = None, *,
+               settings=None, cookie_secure: bool | None = None) -> Dash:
     """Build the dashboard for ``database_url`` (default: the configured database).
 
     ``cache_url``: Redis URL of a cache shared by several processes; default
-    the configured one (empty: a cache inside this process).
+    the configured one (empty: a cache inside this process). ``settings``:
+    default the configured ones (login secret, session lifetime, lockout …).
+    ``cookie_secure``: override the settings' ``cookie_secure`` (True/False).
     """
     from config.settings import load_settings
     from store.db import make_engine
 
-    if database_url is None or cache_url is None:
-        settings = load_settings()
-        database_url = settings.database_url if database_url is None else database_url
-        cache_url = settings.cache_url if cache_url is None else cache_url
+    settings = settings or load_settings()
+    database_url = settings.database_url if database_url is None else database_url
+    cache_url = settings.cache_url if cache_url is None else cache_url
     app = Dash(
         "dashboard",
         use_pages=True,
@@ -103,8 +145,9 @@ def create_app(database_url: str | None = None, cache_url: str | None = None) ->
     init_cache(app.server, cache_url)
     register_routes(app.server)
     register_pages()
-    app.layout = root_layout()
+    app.layout = root_layout
     register_callbacks(app)
+    init_auth(app, settings, cookie_secure)
     return app
 
 

@@ -127,3 +127,9 @@ PUBLIC_RANK_MONTH = "public-rank-month"
 PUBLIC_RANK_YTD = "public-rank-ytd"
 PUBLIC_PM25 = "public-pm25"
 PUBLIC_STRIP = "public-strip"
+
+# staff login (dashboard/auth.py, app.py)
+LOGIN_LINK = "app-login-link"
+USER_NAME = "app-user-name"
+LOGOUT = "app-logout"
+LOGOUT_TOKEN = "app-logout-token"

@@ -691,6 +691,9 @@ def scheduler(once: Annotated[Optional[str], typer.Option(
         pass
 
 
+from lantian import users_cli  # noqa: E402,F401 - registers 'lantian users' on app
+
+
 def main() -> None:
     app()
 

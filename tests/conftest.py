@@ -18,6 +18,8 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
 TEST_DATA = Path(__file__).resolve().parent / "data"
+# Dashboard sessions are signed with this in tests (never a key in the home folder).
+os.environ.setdefault("LANTIAN_SECRET_KEY", "lantian-tests-only-" + uuid.uuid4().hex)
 POSTGRES_URL = os.environ.get("LANTIAN_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -73,7 +73,7 @@ def route(client, path: str = "/", search: str = "") -> dict:
 def routed(app, path: str, search: str = "") -> str:
     """The router's answer for ``path`` + ``search`` as JSON text (for ``in`` checks), after
     checking that the page rendered (no error box)."""
-    body = dump(route(app.server.test_client(), path, search))
+    body = dump(route(staff_client(app), path, search))
     assert "page-error" not in body and "page-db-error" not in body, body[:500]
     return body
 
@@ -106,3 +106,42 @@ def independent_daily(url: str, year: int, profile: str | None = None, city: str
                                                   stations["grade"].fillna("II"))))
     daily, aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
     return daily, aqi, grades
+
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+def ensure_user(app, username: str, role: str = "admin", city: str | None = None,
+                district: str | None = None, password: str = STAFF_PASSWORD) -> str:
+    """Create the account on the app's database unless it exists; returns the username."""
+    from dashboard.context import engine_of
+    from store.users import add_user, get_account
+    with engine_of(app.server).begin() as conn:
+        if get_account(conn, username=username) is None:
+            add_user(conn, username, password, role, city=city, district=district,
+                     actor="tests")
+    return username
+
+
+def login(client, username: str, password: str = STAFF_PASSWORD, next: str = "/",
+          base_url: str = "http://localhost"):
+    """Sign in through the real login form (CSRF token included); returns the response."""
+    client.get("/login", base_url=base_url)
+    with client.session_transaction(base_url=base_url) as session:
+        token = session["csrf"]
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token, "next": next}, base_url=base_url)
+
+
+def staff_client(app, role: str = "admin", city: str | None = None,
+                 district: str | None = None):
+    """A test client signed in as a staff account of ``role``, sending the CSRF header
+    on every request."""
+    username = f"test-{role}" + (f"-{city}-{district}" if district else "")
+    ensure_user(app, username, role, city, district)
+    client = app.server.test_client()
+    response = login(client, username)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    with client.session_transaction() as session:
+        client.environ_base["HTTP_X_CSRFTOKEN"] = session["csrf"]
+    return client

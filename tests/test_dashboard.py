@@ -23,7 +23,7 @@ from ingest.loader import (LoadResult, UnknownStationsWarning, finish_run, load_
 from store.db import make_engine, migrate
 from store.sites import sync_site_config
 from tests.conftest import BEIJING_SITES, YANGQUAN_SITES
-from tests.dash_helpers import by_id, dump, route, text, walk
+from tests.dash_helpers import login, staff_client, by_id, dump, route, text, walk
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
 
@@ -114,7 +114,7 @@ def _foreign_hosts(text: str) -> set[str]:
 
 def test_index_and_root_layout_are_served_without_data(demo_db, db_url, app_factory):
     app = app_factory(db_url)
-    client = app.server.test_client()
+    client = staff_client(app)
 
     index = client.get("/")
     assert index.status_code == 200
@@ -136,7 +136,7 @@ def test_index_and_root_layout_are_served_without_data(demo_db, db_url, app_fact
 
 def test_nothing_is_loaded_from_other_hosts(demo_db, db_url, app_factory):
     app = app_factory(db_url)
-    client = app.server.test_client()
+    client = staff_client(app)
     index = client.get("/").get_data(as_text=True)
     assert _foreign_hosts(index) == set()
     for src in re.findall(r'(?:src|href)="([^"]+)"', index):
@@ -182,7 +182,7 @@ def test_overview_lists_stations_counts_runs_and_synthetic_banner(demo_db, db_ur
 
 
 def test_router_renders_the_page_per_request_with_query_parameters(demo_db, db_url, app_factory):
-    client = app_factory(db_url).server.test_client()
+    client = staff_client(app_factory(db_url))
     zh = _route(client)
     assert "SYN01" in zh and SYNTHETIC_BANNER in zh and "数据概况" in zh
     # Query parameters reach the layout as keyword arguments; unknown ones are ignored.
@@ -237,7 +237,12 @@ def test_stations_created_by_ingest_are_listed_without_a_city(engine, db_url, ap
 
 def test_uninitialised_database_gets_a_message_not_an_error(tmp_path, app_factory):
     app = app_factory(f"sqlite:///{tmp_path / 'never-initialised.sqlite'}")
-    assert app.server.test_client().get("/").status_code == 200
+    client = app.server.test_client()
+    assert client.get("/").headers["Location"].startswith("/login")
+    assert client.get("/login").status_code == 200
+    refused = login(client, "admin")        # no accounts table yet: a message, not a 500
+    assert refused.status_code == 503
+    assert "lantian init" in refused.get_data(as_text=True)
     page = _page(app)
     error = by_id(page, ids.DATA_DB_ERROR)
     assert error is not None and "lantian init" in text(error)
@@ -263,7 +268,7 @@ def test_create_app_several_times_each_app_reads_its_own_database(tmp_path, app_
     assert [p["path"] for p in dash.page_registry.values()] == [m.PATH for m in PAGES]
     for app, mine, other in ((app_a, "SYN01", "1001A"), (app_b, "1001A", "SYN01"),
                              (app_a2, "SYN01", "1001A")):
-        served = _route(app.server.test_client())
+        served = _route(staff_client(app))
         assert mine in served and other not in served
 
 
@@ -276,8 +281,9 @@ def test_rendered_component_ids_come_from_ids_module(demo_db, db_url, app_factor
     city_ids = {i for i in rendered if i.startswith("data-city-")}
     assert rendered - city_ids <= known
     assert ids.data_city("yangquan-demo") in city_ids
-    root = {c.id for c in walk(app.layout) if isinstance(getattr(c, "id", None), str)}
-    assert {ids.HEADER, ids.NAV, ids.MAIN} <= root
+    with app.server.test_request_context():
+        root = {c.id for c in walk(app.layout()) if isinstance(getattr(c, "id", None), str)}
+    assert {ids.HEADER, ids.NAV, ids.MAIN, ids.LOGIN_LINK} <= root
 
 
 # -- figures ----------------------------------------------------------------------

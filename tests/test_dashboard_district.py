@@ -8,7 +8,7 @@ import pytest
 from dashboard import ids
 from dashboard.figures.district import daily_trend, monthly_bars, station_bars, ytd_path
 from dashboard.pages import district
-from tests.dash_helpers import by_id, figure_of, of_type, render, routed, text
+from tests.dash_helpers import staff_client, by_id, figure_of, of_type, render, routed, text
 
 
 def _trace(fig, name_part):
@@ -128,7 +128,7 @@ def test_ledger_explains_an_invalid_statistic(beijing_app):
 
 @pytest.mark.realdata
 def test_ledger_export(beijing_app):
-    client = beijing_app.server.test_client()
+    client = staff_client(beijing_app)
     r = client.get("/export/district-ledger.csv?city=beijing&year=2015&district=haidian&lang=en")
     assert r.status_code == 200
     body = r.get_data(as_text=True)

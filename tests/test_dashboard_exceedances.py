@@ -20,7 +20,7 @@ from dashboard.figures import AQI_LEVELS, NO_DATA_COLOR
 from dashboard.figures import exceedances as fx
 from dashboard.pages import exceedances as page
 from indicators.daily_limits import daily_limits
-from tests.dash_helpers import by_id, dump, render, routed, text
+from tests.dash_helpers import staff_client, by_id, dump, render, routed, text
 
 
 def _view(app, **query):
@@ -239,7 +239,7 @@ def test_summary_counts_equal_the_period_statistics(beijing_app):
 @pytest.mark.realdata
 def test_exports_hold_exactly_the_table(beijing_app):
     import openpyxl
-    client = beijing_app.server.test_client()
+    client = staff_client(beijing_app)
     query = dict(city="beijing", period="month", year="2015", month="2", pollutant="PM10")
     with beijing_app.server.test_request_context():
         view, cat, engine = _view(beijing_app, **query)
@@ -302,7 +302,7 @@ def test_demo_titles_and_exports_are_labelled_synthetic(demo_app):
     for key in (ids.EXCEEDANCES_GRID, ids.EXCEEDANCES_CALENDAR):
         assert "SYNTHETIC" in by_id(tree, key).figure.layout.title.text
     assert "SYNTHETIC" in text(by_id(tree, ids.EXCEEDANCES_SUMMARY))
-    response = demo_app.server.test_client().get(by_id(tree, ids.EXCEEDANCES_EXPORT_CSV).href)
+    response = staff_client(demo_app).get(by_id(tree, ids.EXCEEDANCES_EXPORT_CSV).href)
     assert response.status_code == 200
     assert "-SYNTHETIC.csv" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))

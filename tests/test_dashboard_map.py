@@ -16,7 +16,7 @@ from dashboard.figures import NO_DATA_COLOR
 from dashboard.figures.map import (POINT_COLUMNS, RATIO_MAX, core_of, district_outlines,
                                    ratio_colours, station_map)
 from dashboard.pages import map as map_page
-from tests.dash_helpers import by_id, dump, render, route, text
+from tests.dash_helpers import staff_client, by_id, dump, render, route, text
 
 #: HJ 633 levels and colours (standards.md §5), written out here rather than imported.
 LEVELS = [(50, "#00E400"), (100, "#FFFF00"), (150, "#FF7E00"), (200, "#FF0000"),
@@ -217,7 +217,7 @@ def test_beijing_pm25_is_coloured_against_the_annual_limit(beijing_app):
 
 @pytest.mark.realdata
 def test_map_through_the_router_has_no_external_address(beijing_app):
-    client = beijing_app.server.test_client()
+    client = staff_client(beijing_app)
     for search in ("?city=beijing&year=2015", "?city=beijing&year=2016&stat=composite&lang=en"):
         body = dump(route(client, "/map", search))
         assert "page-error" not in body and ids.MAP_GRAPH in body
@@ -277,7 +277,7 @@ def test_stations_without_coordinates_are_listed_not_dropped(demo_app):
 
 
 def test_export_lists_every_station(demo_app):
-    client = demo_app.server.test_client()
+    client = staff_client(demo_app)
     response = client.get("/export/map.csv?city=yangquan-demo&year=2025&period=year")
     assert response.status_code == 200
     frame = pd.read_csv(pd.io.common.BytesIO(response.data), encoding="utf-8-sig")

@@ -9,7 +9,7 @@ from dashboard import ids
 from dashboard.layout import _query_with
 from dashboard.pages import overview
 from dashboard.state import default_period_of, resolve
-from tests.dash_helpers import by_id, render, routed, text, dump, route
+from tests.dash_helpers import staff_client, by_id, render, routed, text, dump, route
 
 SPANS = {"beijing": (date(2013, 3, 1), date(2017, 2, 28)),
          "yangquan-demo": (date(2024, 1, 1), date(2026, 11, 28))}
@@ -109,7 +109,7 @@ def test_overview_on_the_demo_shows_targets_and_the_synthetic_banner(demo_app):
 def test_every_page_renders_under_every_profile(beijing_app, profile):
     """No page may fail (error banner) whichever standard profile is chosen."""
     from dashboard.pages import PAGES
-    client = beijing_app.server.test_client()
+    client = staff_client(beijing_app)
     for page in PAGES:
         body = dump(route(client, page.PATH, f"?city=beijing&year=2015&profile={profile}"))
         assert ids.PAGE_ERROR not in body and ids.PAGE_DB_ERROR not in body, page.PATH

@@ -11,7 +11,7 @@ import pytest
 from dashboard import ids
 from dashboard.figures.public import aqi_strip, pm25_bars
 from dashboard.pages import public
-from tests.dash_helpers import by_id, dump, of_type, render, route, text, walk
+from tests.dash_helpers import staff_client, by_id, dump, of_type, render, route, text, walk
 
 BEIJING_DISTRICTS = ("dongcheng", "xicheng", "chaoyang", "haidian", "shijingshan",
                      "changping", "huairou", "shunyi")
@@ -117,7 +117,7 @@ def test_rankings_follow_ranking_rows(beijing_app):
 @pytest.mark.realdata
 def test_no_staff_data_in_the_page(beijing_app):
     for lang in ("zh", "en"):
-        body = dump(route(beijing_app.server.test_client(), "/public",
+        body = dump(route(staff_client(beijing_app), "/public",
                           f"?city=beijing&lang={lang}"))
         assert "page-error" not in body and "public-today" in body
         # no station code, no local target, no validity ledger ("有效 23 天，应有 27 天")
@@ -145,7 +145,7 @@ def test_english_switch(beijing_app):
 
 @pytest.mark.realdata
 def test_warm_render_time(beijing_app):
-    client = beijing_app.server.test_client()
+    client = staff_client(beijing_app)
     route(client, "/public", "?city=beijing")
     start = time.perf_counter()
     route(client, "/public", "?city=beijing")

@@ -16,7 +16,7 @@ import pytest
 from dashboard import ids
 from dashboard.figures.ranking import ranking_bars, status_keys
 from dashboard.pages import ranking
-from tests.dash_helpers import by_id, independent_daily, render, routed, text
+from tests.dash_helpers import staff_client, by_id, independent_daily, render, routed, text
 
 DISTRICTS = ["dongcheng", "xicheng", "chaoyang", "haidian", "shijingshan", "changping",
              "shunyi", "huairou"]
@@ -187,7 +187,7 @@ def test_good_day_ratio_ranks_descending(beijing_app, bj2015):
 
 @pytest.mark.realdata
 def test_ranking_export_csv(beijing_app):
-    client = beijing_app.server.test_client()
+    client = staff_client(beijing_app)
     response = client.get("/export/ranking.csv?city=beijing&year=2015&by=PM2.5&level=station")
     assert response.status_code == 200
     body = response.get_data().decode("utf-8-sig")

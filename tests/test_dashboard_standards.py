@@ -17,7 +17,7 @@ from dashboard.figures.standards import days_figure, limits_figure
 from dashboard.pages import standards
 from indicators.comparison import against_limits
 from indicators.frames import STAT_COLUMNS
-from tests.dash_helpers import by_id, independent_daily, render, routed, text
+from tests.dash_helpers import staff_client, by_id, independent_daily, render, routed, text
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_a_month_is_not_judged_and_gaps_are_flagged(beijing_app):
 def test_standards_router_and_export(beijing_app):
     body = routed(beijing_app, "/standards", "?city=beijing&year=2015&lang=en")
     assert "Statistic by statistic" in body
-    client = beijing_app.server.test_client()
+    client = staff_client(beijing_app)
     response = client.get("/export/standards.csv?city=beijing&year=2015&district=dongcheng")
     assert response.status_code == 200
     lines = response.get_data().decode("utf-8-sig").strip().splitlines()

@@ -8,7 +8,7 @@ import pytest
 from dashboard import ids
 from dashboard.figures.station import capture_heatmap, hourly_series, variation_profiles
 from dashboard.pages import station
-from tests.dash_helpers import by_id, figure_of, render, routed, text
+from tests.dash_helpers import staff_client, by_id, figure_of, render, routed, text
 
 
 def _readings(db_url: str, code: str, start: str, end: str) -> pd.DataFrame:
@@ -99,7 +99,7 @@ def test_year_view_series_and_readings_table(beijing_app):
 
 @pytest.mark.realdata
 def test_readings_export_holds_every_hour_of_the_period(beijing_app):
-    client = beijing_app.server.test_client()
+    client = staff_client(beijing_app)
     r = client.get("/export/station-readings.csv?city=beijing&period=month&year=2015&month=5"
                    "&station=1001A")
     assert r.status_code == 200

@@ -41,6 +41,7 @@ from ..state import month_bounds, resolve
 
 log = logging.getLogger(__name__)
 
+ACCESS = "public"          # no login: dashboard/auth.py lets anyone open it
 PATH = "/public"
 NAME = "公众"
 NAME_EN = "Public"

@@ -32,6 +32,12 @@ def run_lantian(env: dict, *args) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def run_lantian_input(env: dict, stdin: str, *args) -> None:
+    done = subprocess.run([LANTIAN, *map(str, args)], env=env, capture_output=True, text=True,
+                          input=stdin)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

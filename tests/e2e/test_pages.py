@@ -19,12 +19,13 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.conftest import BEIJING_SITES, SHARED_DATA, YANGQUAN_SITES
-from tests.e2e.conftest import lantian_env, lantian_server, run_lantian
+from tests.e2e.conftest import lantian_env, lantian_server, run_lantian, run_lantian_input
 
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 DEMO_UNTIL = "2025-06-30"
+STAFF_USER, STAFF_PASSWORD = "e2e-admin", "e2e admin password"
 
 playwright_api = pytest.importorskip("playwright.sync_api",
                                      reason="playwright (PyPI) is not installed")
@@ -43,15 +44,40 @@ def server(chromium, tmp_path_factory):
     run_lantian(env, "init", "--sites", YANGQUAN_SITES)
     run_lantian(env, "demo", "--until", DEMO_UNTIL, "--quiet")
     cities.append("yangquan-demo")
+    run_lantian_input(env, STAFF_PASSWORD + "\n", "users", "add", STAFF_USER, "--role", "admin",
+                      "--password-stdin")
     with lantian_server(env) as url:
         yield url, cities
+
+
+class SignedIn:
+    """Chromium with a staff session: each page opens in a context holding the
+    session cookie of one real sign-in through the login form."""
+
+    def __init__(self, browser, base: str):
+        self.browser = browser
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(base + "/login")
+        page.fill("#login-username", STAFF_USER)
+        page.fill("#login-password", STAFF_PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(base + "/")
+        self.state = context.storage_state()
+        context.close()
+
+    def new_page(self, **options):
+        context = self.browser.new_context(storage_state=self.state, **options)
+        page = context.new_page()
+        page.on("close", lambda _page: context.close())
+        return page
 
 
 @pytest.fixture(scope="module")
 def browser(chromium, server):
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium, args=ARGS)
-        yield b
+        yield SignedIn(b, server[0])
         b.close()
 
 
