@@ -298,10 +298,13 @@ def enforce():
         return _refuse(401, "login")
     if not user.may(need):
         return _refuse(403, "role")
-    if user.account.scoped and page is not None and not page.get("scoped", False):
-        return _refuse(403, "scope")
-    if user.account.scoped and page is None and request.endpoint == "export_table":
-        g.scope = scope_of(user)
+    if user.account.scoped:
+        if page is not None and not page.get("scoped", False):
+            return _refuse(403, "scope")
+        if request.endpoint == "export_table":
+            from .exports import SCOPED_EXPORTS
+            if (request.view_args or {}).get("name") not in SCOPED_EXPORTS:
+                return _refuse(403, "scope")
     return None
 
 
@@ -466,6 +469,8 @@ def login_view():
                                                                t("login.bad", lang))
         return _login_page(lang, message, 401, username)
     target = safe_next(request.form.get("next"))
+    if outcome.account.scoped and target == "/":
+        target = "/district"            # the overview is city-wide; its district is its home
     session.clear()                     # a new session: no fixation of an earlier one
     session.permanent = True
     login_user(StaffUser(outcome.account))

@@ -16,20 +16,27 @@ from typing import Callable
 import pandas as pd
 from flask import Response, abort, request
 
+from .auth import scope_of
 from .context import engine_of
 from .queries import catalog
 from .state import View, resolve
 
 #: name → (builder(view, catalog, engine) -> DataFrame, page_keys)
 EXPORTS: dict[str, tuple[Callable, tuple]] = {}
+#: names of the exports whose builders honour a district scope (see register_export)
+SCOPED_EXPORTS: set[str] = set()
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
 
 
 def register_export(name: str, build: Callable[[View, object, object], pd.DataFrame],
-                    page_keys: tuple = ()) -> None:
+                    page_keys: tuple = (), scoped: bool = False) -> None:
+    """``scoped``: the builder reads areas only through the catalogue it is given, so a
+    district-scoped account may use it (it then gets a scoped catalogue)."""
     if not _NAME.match(name):
         raise ValueError(f"bad export name {name!r}")
     EXPORTS[name] = (build, tuple(page_keys))
+    if scoped:
+        SCOPED_EXPORTS.add(name)
 
 
 def export_url(name: str, fmt: str, view: View) -> str:
@@ -57,7 +64,9 @@ def register_routes(server) -> None:
             abort(404)
         build, page_keys = EXPORTS[name]
         engine = engine_of(server)
-        cat = catalog(engine)
+        # a district-scoped account exports only what its pages show (dashboard/auth.py
+        # lets it reach only the exports of pages that honour the scope)
+        cat = catalog(engine).scoped(scope_of())
         view = resolve(request.args.to_dict(), cat.city_ids(), cat.spans, cat.default_city(),
                        page_keys)
         frame = build(view, cat, engine)

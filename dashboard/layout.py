@@ -23,6 +23,7 @@ from dash import ALL, Input, Output, State, callback_context, dcc, html, no_upda
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import ids
+from .auth import scope_of
 from .cache import cached_local
 from .context import current_engine
 from .exports import export_url
@@ -309,7 +310,8 @@ def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], 
     lang = "en" if str(query.get("lang", "")).lower().startswith("en") else "zh"
     try:
         engine = current_engine()
-        cat = catalog(engine)
+        scope = scope_of()
+        cat = catalog(engine).scoped(scope)
     except SQLAlchemyError:
         log.exception("%s: reading the database failed", page)
         return _frame(page, lang, title, subtitle, path, None, [
@@ -342,7 +344,8 @@ def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], 
             children[controls_at].children = controls + list(extra_controls(view, cat))
         # A page body is a function of its view and the data: cache it under the data
         # version, so a view someone opened before (the morning overview) is instant.
-        content = cached_local(f"page:{page}", cat.version, (str(engine.url), repr(view)),
+        content = cached_local(f"page:{page}", cat.version,
+                               (str(engine.url), repr(view), scope),
                                lambda: body(view, cat, engine))
     except SQLAlchemyError:
         log.exception("%s: reading the database failed", page)

@@ -114,6 +114,25 @@ class Catalog:
     districts: pd.DataFrame       # city, id (code), name_zh, name_en, grade
     stations: pd.DataFrame        # code, name_zh, name_en, role, lon, lat, synthetic, city, district
     spans: dict                   # city id → (first day, last day) with hourly data
+    #: (city, district) of a district-scoped account (dashboard/auth.py): this catalogue
+    #: then holds only that city, district and its stations, so no page built on it
+    #: can offer (or validate a URL into) anything else
+    scope: tuple | None = None
+
+    def scoped(self, scope: tuple | None) -> "Catalog":
+        """This catalogue as a district-scoped account may see it (``None``: all of it)."""
+        if scope is None:
+            return self
+        city, district = scope
+        return Catalog(
+            version=self.version, scope=(city, district),
+            cities=self.cities[self.cities["id"] == city].reset_index(drop=True),
+            districts=self.districts[(self.districts["city"] == city)
+                                     & (self.districts["id"] == district)].reset_index(drop=True),
+            stations=self.stations[(self.stations["city"] == city)
+                                   & (self.stations["district"] == district)
+                                   ].reset_index(drop=True),
+            spans={c: span for c, span in self.spans.items() if c == city})
 
     def city_ids(self) -> list[str]:
         """Cities with data first (real before synthetic), then the others."""

@@ -383,3 +383,48 @@ def test_security_headers(app):
     login_page = anonymous(app).get("/login")
     assert login_page.headers["Cache-Control"] == "no-store"
     assert 'name="csrf_token"' in login_page.get_data(as_text=True)
+
+
+# -- a district-scoped account --------------------------------------------------------
+
+def test_a_district_scoped_viewer_sees_only_its_district(app):
+    client = staff_client(app, "viewer", city="yangquan-demo", district="kuangqu")
+    layout = layout_text(client)
+    nav = {p["path"] for p in dash.page_registry.values() if f'"page": "{p["path"]}"' in layout}
+    assert nav == {"/district", "/station", "/public"}
+    for page in dash.page_registry.values():
+        response = client.post("/_dash-update-component", json=router_payload(page["path"]))
+        expected = 200 if page["path"] in nav else 403
+        assert response.status_code == expected, page["path"]
+    # its own district, whatever the URL asks for; never another district or the city
+    for search in ("", "?district=kuangqu", "?district=chengqu", "?district=yangquan-demo",
+                   "?city=beijing&district=dongcheng"):
+        body = dump(client.post("/_dash-update-component",
+                                json=router_payload("/district", search)).get_json())
+        assert "矿区" in body, search
+        for other in ("城区", "开发区", "平定", "盂县", "城区合成站一", "开发区合成站"):
+            assert other not in body, (search, other)
+    for search in ("?station=SYN01", "?station=SYN09", ""):
+        body = dump(client.post("/_dash-update-component",
+                                json=router_payload("/station", search)).get_json())
+        # (the requested code may be echoed in the "unknown station" notice and links)
+        assert "矿区合成站一" in body, search
+        assert "城区合成站一" not in body and "盂县合成站" not in body, search
+    # after signing in a scoped account lands on its district, not the city overview
+    fresh = app.server.test_client()
+    assert login(fresh, "test-viewer-yangquan-demo-kuangqu").headers["Location"] == "/district"
+
+
+def test_a_district_scoped_analyst_exports_only_its_district(app):
+    client = staff_client(app, "analyst", city="yangquan-demo", district="kuangqu")
+    ledger = client.get("/export/district-ledger.csv?city=yangquan-demo&district=chengqu")
+    assert ledger.status_code == 200
+    text_ = ledger.data.decode("utf-8-sig")
+    assert "矿区" in text_ and "城区" not in text_
+    readings = client.get("/export/station-readings.csv?city=yangquan-demo&station=SYN01"
+                          "&period=month&year=2025&month=1")
+    assert readings.status_code == 200
+    assert "SYN03" in readings.data.decode("utf-8-sig")
+    assert "SYN01" not in readings.data.decode("utf-8-sig")
+    for name in ("ranking", "exceedances", "map", "standards"):
+        assert client.get(f"/export/{name}.csv?city=yangquan-demo").status_code == 403, name

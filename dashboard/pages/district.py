@@ -44,6 +44,7 @@ NAME = "区县"
 NAME_EN = "District"
 TITLE = "区县 · 蓝天 Lantian"
 PAGE_KEYS = ("district", "pollutant")
+SCOPED = True              # honours a district-scoped account (only its district)
 
 #: The daily quantity of a pollutant (the statistic each is evaluated by: common.STATISTIC).
 QUANTITY = {"O3": "O3_MDA8"}
@@ -181,7 +182,9 @@ def area_options(view, cat) -> list[tuple[str, str]]:
     districts = cat.city_districts(view.city)
     names = cat.names("district", lang)
     out = [(d, names.get(d, d)) for d in districts["id"]]
-    out.append((view.city, t("dist.city_option", lang, name=cat.name("city", view.city, lang))))
+    if cat.scope is None:     # a district-scoped account sees its district, not the city
+        out.append((view.city, t("dist.city_option", lang,
+                                 name=cat.name("city", view.city, lang))))
     return out
 
 
@@ -352,7 +355,7 @@ def _export_ledger(view, cat, engine) -> pd.DataFrame:
     return frame.drop(columns=["invalid", "rule_no"]) if not frame.empty else frame
 
 
-register_export("district-ledger", _export_ledger, PAGE_KEYS)
+register_export("district-ledger", _export_ledger, PAGE_KEYS, scoped=True)
 
 
 def ledger_columns(lang: str) -> list[dict]:

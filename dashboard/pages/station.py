@@ -40,6 +40,7 @@ NAME = "站点"
 NAME_EN = "Station"
 TITLE = "站点 · 蓝天 Lantian"
 PAGE_KEYS = ("station", "pollutant", "rmonth")
+SCOPED = True              # honours a district-scoped account (only its stations)
 #: Longest table sent at once: one month of hours (the whole period goes to the export).
 TABLE_MAX_DAYS = 31
 
@@ -236,7 +237,7 @@ def _export_readings(view, cat, engine) -> pd.DataFrame:
     return frame
 
 
-register_export("station-readings", _export_readings, PAGE_KEYS)
+register_export("station-readings", _export_readings, PAGE_KEYS, scoped=True)
 
 
 def readings_columns(lang: str) -> list[dict]:
