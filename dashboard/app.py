@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dash
 from dash import Dash, dcc, html
+from flask import request
 
 from . import ids
 from .auth import PUBLIC, csrf_token, init_auth, signed_in_user
@@ -55,7 +56,8 @@ def register_pages() -> None:
                            # who may open it (dashboard/auth.py): its lowest role, and
                            # whether it honours a district-scoped account's scope
                            access=getattr(page, "ACCESS", "viewer"),
-                           scoped=getattr(page, "SCOPED", False))
+                           scoped=getattr(page, "SCOPED", False),
+                           callback_prefix=getattr(page, "CALLBACK_PREFIX", None))
 
 
 def visible_pages(user) -> list[dict]:
@@ -76,13 +78,14 @@ def user_box(user) -> html.Div:
         return html.Div(className="lt-user", children=[
             html.A(t("auth.login"), href="/login", id=ids.LOGIN_LINK, className="lt-nav-link")])
     account = user.account
+    lang = "en" if "lang=en" in (request.referrer or "") else "zh"
     scope = f" · {account.district_code}" if account.scoped else ""
     return html.Div(className="lt-user", children=[
-        html.Span(f"{account.username} ({t('role.' + account.role)}{scope})",
+        html.Span(f"{account.username} ({t('role.' + account.role, lang)}{scope})",
                   id=ids.USER_NAME, className="lt-user-name"),
         html.Form(action="/logout", method="POST", className="lt-logout", children=[
             dcc.Input(type="hidden", name="csrf_token", value=csrf_token(), id=ids.LOGOUT_TOKEN),
-            html.Button(t("auth.logout"), type="submit", id=ids.LOGOUT, className="lt-logout-btn"),
+            html.Button(t("auth.logout", lang), type="submit", id=ids.LOGOUT, className="lt-logout-btn"),
         ]),
     ])
 
@@ -147,6 +150,11 @@ def create_app(database_url: str | None = None, cache_url: str | None = None, *,
     register_pages()
     app.layout = root_layout
     register_callbacks(app)
+    for page in PAGES:
+        # a page's own callbacks, registered on this app (dash.callback in a page module
+        # would reach only the first app built in a process)
+        if hasattr(page, "register_callbacks"):
+            page.register_callbacks(app)
     init_auth(app, settings, cookie_secure)
     return app
 

@@ -8,8 +8,9 @@ it asks for, not from which links a page shows:
   the root layout is built per user and shows an anonymous visitor nothing
   but the public page and the login link);
 - every other page, callback and export needs a staff session; a page's
-  ``ACCESS`` names its lowest role (viewer < analyst < admin); exports and
-  uploads need ``analyst``. A district-scoped account may open only the pages
+  ``ACCESS`` names its lowest role (viewer < analyst < admin), and applies to
+  the page's own callbacks (their output ids start with its ``CALLBACK_PREFIX``);
+  exports need ``analyst``; a callback no page claims needs ``admin``. A district-scoped account may open only the pages
   that honour the scope (``SCOPED = True``), and those pages show only its
   district (:func:`scope_of`).
 
@@ -79,8 +80,6 @@ INDEX_ENDPOINTS = {"/", "/<path:path>"}
 ROUTE_ACCESS = {"export_table": "analyst"}
 #: Callbacks that carry no data (their outputs are URLs and link labels).
 PUBLIC_OUTPUTS = {"_pages_location.search"}
-#: Callbacks of staff features that need more than a viewer, by output prefix.
-CALLBACK_ACCESS: dict[str, str] = {}
 
 register({
     "login.title": ("工作人员登录", "Staff sign-in"),
@@ -253,10 +252,21 @@ def callback_access(body: dict) -> tuple[str, dict | None]:
                          and item.get("property") == "pathname"), None)
         page = page_of(str(pathname or "/"))
         return (page_access(page) if page else "viewer"), page
-    for prefix, role in CALLBACK_ACCESS.items():
-        if output.startswith((prefix, ".." + prefix)):
-            return role, None
-    return "viewer", None
+    page = page_of_callback(output)
+    if page is not None:
+        return page_access(page), page
+    return "admin", None                 # a callback no page claims: administrators only
+
+
+def page_of_callback(output: str) -> dict | None:
+    """The page whose ``CALLBACK_PREFIX`` starts the ids of this callback's outputs
+    (every output must carry it: one page's callback cannot borrow another's rights)."""
+    targets = [part.split(".", 1)[0] for part in output.strip(".").split("...")]
+    for page in dash.page_registry.values():
+        prefix = page.get("callback_prefix")
+        if prefix and all(target.startswith(prefix) for target in targets):
+            return page
+    return None
 
 
 def _is_nav_output(output: str) -> bool:

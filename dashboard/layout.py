@@ -301,11 +301,14 @@ def city_label(cat: Catalog, city: str, lang: str) -> str:
 def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], query: dict,
                body: Callable[[View, Catalog, object], list], path: str,
                page_keys: tuple = (), extra_controls: Callable | None = None,
-               profile_control: bool = True) -> html.Div:
+               profile_control: bool = True, period_control: bool = True,
+               cache: bool = True, needs_data: bool = True) -> html.Div:
     """The whole page for ``query``: frame, controls and ``body(view, catalog, engine)``.
 
     ``extra_controls(view, catalog)`` adds page-specific controls (their names
-    must be in ``page_keys`` so they survive in the URL).
+    must be in ``page_keys`` so they survive in the URL). ``cache=False`` for a
+    body that shows more than the readings (accounts, the audit log): it is
+    built on every request instead of kept per data version.
     """
     lang = "en" if str(query.get("lang", "")).lower().startswith("en") else "zh"
     try:
@@ -333,9 +336,11 @@ def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], 
         children.append(html.Div(id=ids.PAGE_NOTICES, className="lt-notices", children=[
             html.P(zh if lang == "zh" else en) for zh, en in view.notices]))
     controls = global_controls(view, cat, profile=profile_control)
+    if not period_control:            # a page about the city, not a period: the city only
+        controls = controls[:1]
     controls_at = len(children)
     children.append(html.Div(id=ids.PAGE_CONTROLS, className="lt-controls", children=controls))
-    if view.city not in cat.spans:
+    if needs_data and view.city not in cat.spans:
         children.append(html.Div(id=ids.PAGE_EMPTY, children=empty_state(
             t("page.no_data", lang), "lantian status")))
         return _frame(page, lang, title, subtitle, path, view, children)
@@ -346,7 +351,8 @@ def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], 
         # version, so a view someone opened before (the morning overview) is instant.
         content = cached_local(f"page:{page}", cat.version,
                                (str(engine.url), repr(view), scope),
-                               lambda: body(view, cat, engine))
+                               lambda: body(view, cat, engine)) if cache else \
+            body(view, cat, engine)
     except SQLAlchemyError:
         log.exception("%s: reading the database failed", page)
         content = [banner("error", t("dberror.title", lang), t("dberror.hint", lang),

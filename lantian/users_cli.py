@@ -116,6 +116,7 @@ def users_role(username: Username,
 @user_errors
 def users_list():
     """The accounts: role, scope, state, last sign-in."""
+    import pandas as pd
     from rich.table import Table
 
     from store.users import list_users, now
@@ -128,10 +129,10 @@ def users_list():
     stamp = now()
     for row in frame.itertuples():
         state = "active" if row.active else "disabled"
-        if row.locked_until is not None and row.locked_until > stamp:
+        if pd.notna(row.locked_until) and row.locked_until > stamp:
             state = f"locked until {row.locked_until:%Y-%m-%d %H:%M}"
         scope = f"{row.city}/{row.district}" if row.district else (row.city or "all")
-        last = "never" if row.last_login_at is None else f"{row.last_login_at:%Y-%m-%d %H:%M}"
+        last = "never" if pd.isna(row.last_login_at) else f"{row.last_login_at:%Y-%m-%d %H:%M}"
         table.add_row(row.username, row.role, scope, state, last)
     out.print(table)
 

@@ -11,6 +11,6 @@ import importlib.util
 # Navigation order. While pages are being added, a name whose module does not
 # exist yet is skipped (never a placeholder page).
 ORDER = ["overview", "ranking", "exceedances", "district", "station", "map", "standards",
-         "public", "data"]
+         "public", "data", "upload", "admin"]
 PAGES = [importlib.import_module(f"{__name__}.{name}") for name in ORDER
          if importlib.util.find_spec(f"{__name__}.{name}") is not None]

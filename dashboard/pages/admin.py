@@ -1,0 +1,453 @@
+"""Page ``/admin`` — 管理 / Administration (administrators only).
+
+- Accounts: list, add, change role and district scope, reset a password,
+  disable and enable (store/users.py; each change ends the account's open
+  sessions and is written to the audit log with the administrator's name).
+- Targets and report recipients of the city: edited in a table and saved to
+  the city's site file (config/site_edit.py: validated like ``lantian init``,
+  backed up, written atomically), then applied to the database.
+- The newest entries of the audit log.
+
+``dashboard/auth.py`` lets only ``admin`` accounts open the page and call its
+callbacks (their output ids start with ``admin-``); the callbacks check the
+role again, so a callback can never act with less.
+"""
+from __future__ import annotations
+
+import logging
+
+import dash_ag_grid as dag
+import pandas as pd
+from dash import Input, Output, State, callback_context, dcc, html, no_update
+from flask import request
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from config import ConfigError
+from config.site_edit import edit_site_file, recipient_rows, target_rows
+from config.sites import POLLUTANTS, TARGET_STATISTICS, load_site_config
+from store import schema
+from store.users import (ROLES, AccountError, add_user, audit, audit_entries, list_users, now,
+                         set_active, set_password, set_role)
+
+from .. import ids
+from ..auth import signed_in_user
+from ..context import current_engine
+from ..i18n import register, t
+from ..layout import GRID_LOCALE_ZH, banner, card, empty_state, grid, notes, staff_page
+
+log = logging.getLogger(__name__)
+
+ACCESS = "admin"
+CALLBACK_PREFIX = "admin-"
+PATH = "/admin"
+NAME = "管理"
+NAME_EN = "Admin"
+TITLE = "管理 · 蓝天 Lantian"
+AUDIT_ROWS = 200
+
+register({
+    "adm.title": ("系统管理", "Administration"),
+    "adm.subtitle": ("账号、目标、报告收件人与审计日志", "Accounts, targets, report recipients and the audit log"),
+    "adm.users": ("账号", "Accounts"),
+    "adm.username": ("用户名", "Username"),
+    "adm.password": ("新密码（至少 10 个字符）", "New password (10 characters or more)"),
+    "adm.role": ("角色", "Role"),
+    "adm.scope": ("范围", "Scope"),
+    "adm.scope_all": ("全部区县", "All districts"),
+    "adm.add": ("添加账号", "Add account"),
+    "adm.change_role": ("更改角色和范围", "Change role and scope"),
+    "adm.passwd": ("重置密码", "Reset password"),
+    "adm.disable": ("停用", "Disable"),
+    "adm.enable": ("启用", "Enable"),
+    "adm.users_hint": ("点选表格中的一行以填入用户名。更改角色、重置密码或停用会立即结束该账号已登录的会话。",
+                       "Click a row to fill in its username. Changing the role, resetting the "
+                       "password or disabling ends the account's open sessions at once."),
+    "adm.col.state": ("状态", "State"),
+    "adm.col.last": ("上次登录", "Last sign-in"),
+    "adm.col.created": ("创建于", "Created"),
+    "adm.active": ("正常", "active"),
+    "adm.disabled": ("已停用", "disabled"),
+    "adm.locked": ("锁定至 {until}", "locked until {until}"),
+    "adm.never": ("从未", "never"),
+    "adm.done.add": ("已添加账号 {name}。", "Added account {name}."),
+    "adm.done.role": ("已更改 {name} 的角色和范围。", "Changed the role and scope of {name}."),
+    "adm.done.passwd": ("已重置 {name} 的密码。", "Reset the password of {name}."),
+    "adm.done.disable": ("已停用 {name}。", "Disabled {name}."),
+    "adm.done.enable": ("已启用 {name}。", "Enabled {name}."),
+    "adm.self": ("不能停用或降级自己的账号（避免系统失去管理员）。",
+                 "You cannot disable or demote your own account (the system would lose its "
+                 "administrator)."),
+    "adm.need_name": ("请先填写用户名。", "Enter a username first."),
+    "adm.targets": ("区县目标（{city}）", "District targets ({city})"),
+    "adm.recipients": ("周报收件人（{city}）", "Weekly report recipients ({city})"),
+    "adm.site_file": ("保存到站点文件 {path}（保存前校验，旧文件备份在旁）。",
+                      "Saved to the site file {path} (validated first; the old file is backed "
+                      "up beside it)."),
+    "adm.no_site_file": ("此城市没有记录站点文件，无法在此编辑；请用 lantian init --sites 载入。",
+                         "No site file is recorded for this city, so it cannot be edited here; "
+                         "load it with lantian init --sites."),
+    "adm.add_row": ("添加一行", "Add a row"),
+    "adm.delete_rows": ("删除所选行", "Delete selected rows"),
+    "adm.save": ("校验并保存", "Validate and save"),
+    "adm.saved": ("已保存：{count} 行；备份 {backup}。", "Saved: {count} rows; backup {backup}."),
+    "adm.invalid": ("未保存：{error}", "Not saved: {error}"),
+    "adm.audit": ("审计日志（最近 {n} 条）", "Audit log (newest {n})"),
+    "adm.col.at": ("时间（北京时间）", "Time (CST)"),
+    "adm.col.action": ("操作", "Action"),
+    "adm.col.address": ("地址", "Address"),
+    "adm.col.detail": ("详情", "Detail"),
+    "adm.col.district": ("区县", "District"),
+    "adm.col.pollutant": ("污染物", "Pollutant"),
+    "adm.col.statistic": ("统计量", "Statistic"),
+    "adm.col.value": ("目标值", "Target"),
+    "adm.col.unit": ("单位", "Unit"),
+    "adm.col.years": ("年份（如 2021-2025）", "Years (e.g. 2021-2025)"),
+    "adm.col.note": ("备注", "Note"),
+    "adm.col.scope": ("报告（city = 全市汇总）", "Report (city = city summary)"),
+    "adm.col.email": ("邮箱", "Email"),
+    "adm.col.lang": ("语言", "Language"),
+    "adm.col.name": ("姓名", "Name"),
+    "adm.dberror": ("读写数据库失败，未作更改。", "Reading or writing the database failed; nothing "
+                    "was changed."),
+})
+
+
+def layout(**query) -> html.Div:
+    return staff_page(page="admin", title=(t("adm.title"), t("adm.title", "en")),
+                      subtitle=(t("adm.subtitle"), t("adm.subtitle", "en")), query=query,
+                      body=body, path=PATH, profile_control=False, period_control=False,
+                      cache=False, needs_data=False)
+
+
+def body(view, cat, engine) -> list:
+    lang = view.lang
+    with engine.connect() as conn:
+        users = list_users(conn)
+        log_rows = audit_entries(conn, AUDIT_ROWS)
+        site_file = conn.execute(select(schema.cities.c.site_file).where(
+            schema.cities.c.id == view.city)).scalar()
+    city_name = cat.name("city", view.city, lang)
+    return [
+        users_section(users, cat, lang),
+        site_section("targets", view, cat, site_file, lang,
+                     t("adm.targets", lang, city=city_name)),
+        site_section("recipients", view, cat, site_file, lang,
+                     t("adm.recipients", lang, city=city_name)),
+        audit_section(log_rows, lang),
+        dcc.Store(id=ids.ADMIN_CITY, data=view.city),
+    ]
+
+
+# -- accounts -------------------------------------------------------------------------------
+
+def user_records(users: pd.DataFrame, lang: str) -> list[dict]:
+    stamp = now()
+    out = []
+    for row in users.itertuples():
+        state = t("adm.active", lang) if row.active else t("adm.disabled", lang)
+        if pd.notna(row.locked_until) and row.locked_until > stamp:
+            state = t("adm.locked", lang, until=f"{row.locked_until:%m-%d %H:%M}")
+        out.append({
+            "username": row.username, "role": t(f"role.{row.role}", lang),
+            "scope": f"{row.city}/{row.district}" if row.district else t("adm.scope_all", lang),
+            "state": state,
+            "last": (f"{row.last_login_at:%Y-%m-%d %H:%M}" if pd.notna(row.last_login_at)
+                     else t("adm.never", lang)),
+            "created": f"{row.created_at:%Y-%m-%d}"})
+    return out
+
+
+def scope_options(cat, lang: str) -> list[dict]:
+    options = [{"label": t("adm.scope_all", lang), "value": ""}]
+    for row in cat.districts.itertuples():
+        name = row.name_zh if lang == "zh" else (row.name_en or row.name_zh)
+        options.append({"label": f"{cat.name('city', row.city, lang)} · {name}",
+                        "value": f"{row.city}/{row.id}"})
+    return options
+
+
+def users_section(users: pd.DataFrame, cat, lang: str) -> html.Section:
+    columns = [{"field": "username", "headerName": t("adm.username", lang)},
+               {"field": "role", "headerName": t("adm.role", lang), "maxWidth": 120},
+               {"field": "scope", "headerName": t("adm.scope", lang)},
+               {"field": "state", "headerName": t("adm.col.state", lang)},
+               {"field": "last", "headerName": t("adm.col.last", lang)},
+               {"field": "created", "headerName": t("adm.col.created", lang), "maxWidth": 130}]
+    table = dag.AgGrid(
+        id=ids.ADMIN_USERS_GRID, rowData=user_records(users, lang), columnDefs=columns,
+        defaultColDef={"sortable": True, "resizable": True, "flex": 1, "minWidth": 90},
+        dashGridOptions={"rowSelection": "single", "animateRows": False,
+                         "domLayout": "autoHeight",
+                         "localeText": GRID_LOCALE_ZH if lang == "zh" else {}},
+        className="ag-theme-alpine", style={"width": "100%"})
+    form = html.Div(className="lt-admin-form", children=[
+        html.Label([t("adm.username", lang), dcc.Input(id=ids.ADMIN_USER_NAME, type="text",
+                                                       maxLength=64, autoComplete="off")]),
+        html.Label([t("adm.password", lang), dcc.Input(id=ids.ADMIN_USER_PASSWORD,
+                                                       type="password", maxLength=1024,
+                                                       autoComplete="new-password")]),
+        html.Label([t("adm.role", lang), dcc.Dropdown(
+            id=ids.ADMIN_USER_ROLE, value="viewer", clearable=False,
+            options=[{"label": t(f"role.{r}", lang), "value": r} for r in ROLES])]),
+        html.Label([t("adm.scope", lang), dcc.Dropdown(
+            id=ids.ADMIN_USER_SCOPE, value="", clearable=False,
+            options=scope_options(cat, lang))]),
+    ])
+    buttons = html.Div(className="lt-admin-buttons", children=[
+        html.Button(t("adm.add", lang), id=ids.ADMIN_USER_ADD, className="lt-button"),
+        html.Button(t("adm.change_role", lang), id=ids.ADMIN_USER_ROLE_BTN, className="lt-button"),
+        html.Button(t("adm.passwd", lang), id=ids.ADMIN_USER_PASSWD, className="lt-button"),
+        html.Button(t("adm.disable", lang), id=ids.ADMIN_USER_DISABLE,
+                    className="lt-button lt-button-danger"),
+        html.Button(t("adm.enable", lang), id=ids.ADMIN_USER_ENABLE, className="lt-button"),
+    ])
+    return card(t("adm.users", lang), *notes(t("adm.users_hint", lang)), table, form, buttons,
+                html.Div(id=ids.ADMIN_USER_RESULT, className="lt-admin-result"),
+                id=ids.ADMIN_USERS)
+
+
+# -- targets and recipients (the site file) --------------------------------------------------
+
+def site_columns(kind: str, cat, city: str, lang: str) -> list[dict]:
+    def col(field, key, **kw):
+        return {"field": field, "headerName": t(key, lang), "editable": True, **kw}
+
+    districts = cat.city_districts(city)["id"].tolist()
+    if kind == "targets":
+        return [
+            {**col("district", "adm.col.district"), "checkboxSelection": True,
+             "cellEditor": "agSelectCellEditor", "cellEditorParams": {"values": districts}},
+            col("pollutant", "adm.col.pollutant", cellEditor="agSelectCellEditor",
+                cellEditorParams={"values": list(POLLUTANTS) + ["AQI", "ALL"]}, maxWidth=120),
+            col("statistic", "adm.col.statistic", cellEditor="agSelectCellEditor",
+                cellEditorParams={"values": list(TARGET_STATISTICS)}),
+            col("value", "adm.col.value", type="numericColumn", maxWidth=110),
+            col("unit", "adm.col.unit", maxWidth=100),
+            col("years", "adm.col.years"),
+            col("note", "adm.col.note"),
+        ]
+    return [
+        {**col("scope", "adm.col.scope"), "checkboxSelection": True,
+         "cellEditor": "agSelectCellEditor", "cellEditorParams": {"values": ["city", *districts]}},
+        col("email", "adm.col.email", minWidth=220),
+        col("lang", "adm.col.lang", cellEditor="agSelectCellEditor",
+            cellEditorParams={"values": ["zh", "en"]}, maxWidth=110),
+        col("name", "adm.col.name"),
+    ]
+
+
+SITE_IDS = {
+    "targets": (ids.ADMIN_TARGETS_GRID, ids.ADMIN_TARGETS_ADD, ids.ADMIN_TARGETS_DELETE,
+                ids.ADMIN_TARGETS_SAVE, ids.ADMIN_TARGETS_RESULT, ids.ADMIN_TARGETS),
+    "recipients": (ids.ADMIN_RECIPIENTS_GRID, ids.ADMIN_RECIPIENTS_ADD,
+                   ids.ADMIN_RECIPIENTS_DELETE, ids.ADMIN_RECIPIENTS_SAVE,
+                   ids.ADMIN_RECIPIENTS_RESULT, ids.ADMIN_RECIPIENTS),
+}
+
+
+def site_section(kind: str, view, cat, site_file: str | None, lang: str, title: str):
+    grid_id, add_id, delete_id, save_id, result_id, section_id = SITE_IDS[kind]
+    if not site_file:
+        return card(title, banner("info", t("adm.no_site_file", lang)), id=section_id)
+    try:
+        site = load_site_config(site_file)
+    except ConfigError as exc:
+        return card(title, banner("error", str(exc)), id=section_id)
+    rows = target_rows(site) if kind == "targets" else recipient_rows(site)
+    table = dag.AgGrid(
+        id=grid_id, rowData=rows, columnDefs=site_columns(kind, cat, view.city, lang),
+        defaultColDef={"resizable": True, "flex": 1, "minWidth": 90},
+        dashGridOptions={"rowSelection": "multiple", "animateRows": False,
+                         "suppressRowClickSelection": True, "stopEditingWhenCellsLoseFocus": True,
+                         "singleClickEdit": True, "domLayout": "autoHeight",
+                         "localeText": GRID_LOCALE_ZH if lang == "zh" else {}},
+        className="ag-theme-alpine", style={"width": "100%"})
+    return card(title, *notes(t("adm.site_file", lang, path=site_file)), table,
+                html.Div(className="lt-admin-buttons", children=[
+                    html.Button(t("adm.add_row", lang), id=add_id, className="lt-button"),
+                    html.Button(t("adm.delete_rows", lang), id=delete_id,
+                                className="lt-button lt-button-danger"),
+                    html.Button(t("adm.save", lang), id=save_id,
+                                className="lt-button lt-button-primary")]),
+                html.Div(id=result_id, className="lt-admin-result"), id=section_id)
+
+
+# -- audit log -------------------------------------------------------------------------------
+
+def audit_section(rows: pd.DataFrame, lang: str) -> html.Section:
+    frame = rows.assign(at=rows["at"].map(lambda v: f"{v:%Y-%m-%d %H:%M:%S}")) \
+        if not rows.empty else rows
+    columns = [{"field": "at", "headerName": t("adm.col.at", lang), "maxWidth": 190},
+               {"field": "username", "headerName": t("adm.username", lang), "maxWidth": 170},
+               {"field": "action", "headerName": t("adm.col.action", lang), "maxWidth": 170},
+               {"field": "remote_addr", "headerName": t("adm.col.address", lang),
+                "maxWidth": 150},
+               {"field": "detail", "headerName": t("adm.col.detail", lang), "flex": 2}]
+    return card(t("adm.audit", lang, n=AUDIT_ROWS),
+                grid(frame, columns, id=ids.ADMIN_AUDIT_GRID, lang=lang, page_size=20)
+                if not frame.empty else empty_state(t("table.empty", lang)),
+                id=ids.ADMIN_AUDIT)
+
+
+# -- callbacks ---------------------------------------------------------------------------------
+
+def _lang() -> str:
+    return "en" if "lang=en" in (request.referrer or "") else "zh"
+
+
+def _actor():
+    user = signed_in_user()
+    if user is None or not user.may("admin"):        # auth already refused; never act with less
+        raise PermissionError("administrators only")
+    return user
+
+
+def _message(kind: str, text: str) -> html.Div:
+    return html.Div(text, className=f"lt-admin-msg lt-admin-msg-{kind}", role="status")
+
+
+def account_action(action: str, username: str, password: str, role: str, scope: str,
+                   lang: str) -> tuple[html.Div, list | object]:
+    """Do one account action for the signed-in administrator; (message, new grid rows)."""
+    actor = _actor()
+    username = (username or "").strip()
+    if not username:
+        return _message("error", t("adm.need_name", lang)), no_update
+    if username == actor.username and (action == "disable" or
+                                       (action == "role" and role != "admin")):
+        return _message("error", t("adm.self", lang)), no_update
+    city, district = (scope.split("/", 1) if scope else (None, None))
+    address = request.remote_addr or ""
+    engine = current_engine()
+    try:
+        with engine.begin() as conn:
+            if action == "add":
+                add_user(conn, username, password or "", role, city=city, district=district,
+                         actor=actor.username, remote_addr=address)
+            elif action == "role":
+                set_role(conn, username, role, city=city, district=district,
+                         actor=actor.username, remote_addr=address)
+            elif action == "passwd":
+                set_password(conn, username, password or "", actor=actor.username,
+                             remote_addr=address)
+            else:
+                set_active(conn, username, action == "enable", actor=actor.username,
+                           remote_addr=address)
+        with engine.connect() as conn:
+            rows = user_records(list_users(conn), lang)
+    except AccountError as exc:
+        return _message("error", str(exc)), no_update
+    except SQLAlchemyError:
+        log.exception("admin: account %s of %s failed", action, username)
+        return _message("error", t("adm.dberror", lang)), no_update
+    return _message("ok", t(f"adm.done.{action}", lang, name=username)), rows
+
+
+def save_site_rows(kind: str, city: str, rows: list[dict], lang: str) -> html.Div:
+    """Validate and save the edited rows to the city's site file; apply targets to the
+    database; audit the change."""
+    from store.sites import sync_site_config
+    actor = _actor()
+    engine = current_engine()
+    try:
+        with engine.connect() as conn:
+            site_file = conn.execute(select(schema.cities.c.site_file).where(
+                schema.cities.c.id == city)).scalar()
+        if not site_file:
+            return _message("error", t("adm.no_site_file", lang))
+        before = load_site_config(site_file)
+        old_rows = target_rows(before) if kind == "targets" else recipient_rows(before)
+        site, backup = edit_site_file(site_file, **{kind: list(rows or [])})
+        new_rows = target_rows(site) if kind == "targets" else recipient_rows(site)
+        with engine.begin() as conn:
+            if kind == "targets":
+                sync_site_config(conn, site)        # the targets table follows the file
+            audit(conn, f"{kind}_change", actor.username, request.remote_addr or "",
+                  f"{city}: {change_summary(old_rows, new_rows)}; backup {backup.name}")
+    except ConfigError as exc:
+        return _message("error", t("adm.invalid", lang, error=str(exc)))
+    except SQLAlchemyError:
+        log.exception("admin: saving %s of %s failed", kind, city)
+        return _message("error", t("adm.dberror", lang))
+    return _message("ok", t("adm.saved", lang, count=len(new_rows), backup=backup.name))
+
+
+def change_summary(old: list[dict], new: list[dict]) -> str:
+    """"+1 −0 rows" and the rows added and removed, for the audit log."""
+    def key(row):
+        return tuple(sorted((k, str(v)) for k, v in row.items()))
+    old_keys, new_keys = {key(r): r for r in old}, {key(r): r for r in new}
+    added = [new_keys[k] for k in new_keys.keys() - old_keys.keys()]
+    removed = [old_keys[k] for k in old_keys.keys() - new_keys.keys()]
+
+    def brief(row):
+        return " ".join(str(v) for v in row.values() if v not in ("", None))
+    parts = [f"+{len(added)} -{len(removed)} rows"]
+    parts += [f"+ {brief(r)}" for r in added[:10]] + [f"- {brief(r)}" for r in removed[:10]]
+    return "; ".join(parts)
+
+
+def register_callbacks(app) -> None:
+    @app.callback(
+        Output(ids.ADMIN_USER_RESULT, "children"),
+        Output(ids.ADMIN_USERS_GRID, "rowData"),
+        Input(ids.ADMIN_USER_ADD, "n_clicks"),
+        Input(ids.ADMIN_USER_ROLE_BTN, "n_clicks"),
+        Input(ids.ADMIN_USER_PASSWD, "n_clicks"),
+        Input(ids.ADMIN_USER_DISABLE, "n_clicks"),
+        Input(ids.ADMIN_USER_ENABLE, "n_clicks"),
+        State(ids.ADMIN_USER_NAME, "value"),
+        State(ids.ADMIN_USER_PASSWORD, "value"),
+        State(ids.ADMIN_USER_ROLE, "value"),
+        State(ids.ADMIN_USER_SCOPE, "value"),
+        prevent_initial_call=True,
+    )
+    def accounts(_add, _role, _passwd, _disable, _enable, username, password, role, scope):
+        action = {ids.ADMIN_USER_ADD: "add", ids.ADMIN_USER_ROLE_BTN: "role",
+                  ids.ADMIN_USER_PASSWD: "passwd", ids.ADMIN_USER_DISABLE: "disable",
+                  ids.ADMIN_USER_ENABLE: "enable"}.get(callback_context.triggered_id)
+        if action is None:
+            return no_update, no_update
+        return account_action(action, username, password, role or "viewer", scope or "",
+                              _lang())
+
+    @app.callback(
+        Output(ids.ADMIN_USER_NAME, "value"),
+        Input(ids.ADMIN_USERS_GRID, "selectedRows"),
+        prevent_initial_call=True,
+    )
+    def pick_user(selected):
+        return selected[0]["username"] if selected else no_update
+
+    for kind, (grid_id, add_id, delete_id, save_id, result_id, _section) in SITE_IDS.items():
+        _register_site_callbacks(app, kind, grid_id, add_id, delete_id, save_id, result_id)
+
+
+def _register_site_callbacks(app, kind, grid_id, add_id, delete_id, save_id, result_id):
+    blank = ({"district": "", "pollutant": "", "statistic": "annual_mean", "value": "",
+              "unit": "", "years": "", "note": ""} if kind == "targets"
+             else {"scope": "city", "email": "", "lang": "zh", "name": ""})
+
+    @app.callback(
+        Output(grid_id, "rowTransaction"),
+        Output(grid_id, "deleteSelectedRows"),
+        Input(add_id, "n_clicks"),
+        Input(delete_id, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def edit_rows(_add, _delete):
+        _actor()
+        if callback_context.triggered_id == add_id:
+            return {"add": [dict(blank)]}, no_update
+        return no_update, True
+
+    @app.callback(
+        Output(result_id, "children"),
+        Input(save_id, "n_clicks"),
+        State(grid_id, "rowData"),
+        State(ids.ADMIN_CITY, "data"),
+        prevent_initial_call=True,
+    )
+    def save(_n, rows, city):
+        return save_site_rows(kind, city, rows, _lang())
