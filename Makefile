@@ -15,9 +15,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Synthetic demo city (clearly labelled) in the embedded SQLite database, then the dashboard.
+# The local trial account demo / lantian-demo is an administrator: never create it on a
+# server others can reach.
 demo: install
 	$(BIN)/lantian init --sites config/sites/yangquan.yaml
 	$(BIN)/lantian demo
+	echo lantian-demo | $(BIN)/lantian users add demo --role admin --password-stdin --exist-ok
+	@echo "Sign in at http://127.0.0.1:8050/login as demo / lantian-demo (public page: /public)"
 	$(BIN)/lantian serve --host 127.0.0.1 --port 8050
 
 # Whole suite, database tests on SQLite and PostgreSQL (see tests/conftest.py).

@@ -53,15 +53,20 @@ def users_add(username: Username,
                                                 "analyst (also export and upload) or admin "
                                                 "(also targets, recipients, users).")],
               city: CityScope = None, district: DistrictScope = None,
-              password_stdin: PasswordStdin = False):
+              password_stdin: PasswordStdin = False,
+              exist_ok: Annotated[bool, typer.Option(
+                  "--exist-ok", help="If the account exists, leave it as it is (scripts).")]
+              = False):
     """Add a staff account."""
-    from store.users import add_user, check_role, check_username
-    from store.users import AccountError
+    from store.users import AccountError, add_user, check_role, check_username, get_account
     try:                                  # say what is wrong before asking for a password
         check_username(username)
         check_role(role)
     except AccountError as exc:
         raise UserError(str(exc)) from None
+    if exist_ok and _run(lambda conn: get_account(conn, username=username)) is not None:
+        out.print(f"{username} exists; left unchanged", markup=False)
+        return
     password = _password(password_stdin)
     account = _run(lambda conn: add_user(conn, username, password, role, city=city,
                                          district=district, actor="cli"))
