@@ -32,6 +32,17 @@ Outgoing mail (weekly reports), each also a key of the settings file:
 ``LANTIAN_MAIL_BACKOFF``  seconds before the first retry, doubled each retry (default 5)
 ``LANTIAN_SMTP_TIMEOUT``  socket timeout in seconds (default 30)
 
+OpenAQ (``lantian ingest openaq``, ingest/openaq.py):
+
+``LANTIAN_OPENAQ_URL``    base URL of the OpenAQ API v3 (default ``https://api.openaq.org``)
+``OPENAQ_API_KEY``        the API key sent as ``X-API-Key`` (environment only, never a file)
+
+The OpenAQ locations to follow are the ``sources:`` list of the settings file
+(validated by ``ingest.openaq_sources.parse_sources``)::
+
+    sources:
+      - {kind: openaq, name: beijing, city: beijing, district: dongcheng, locations: [2178]}
+
 Scheduled jobs (``lantian scheduler``) are a list in the settings file only::
 
     jobs:
@@ -53,6 +64,7 @@ import yaml
 from .errors import ConfigError
 
 ENV_PREFIX = "LANTIAN_"
+DEFAULT_OPENAQ_URL = "https://api.openaq.org"
 SMTP_TLS = ("none", "starttls", "ssl")
 DEFAULT_SMTP_PORT = {"none": 25, "starttls": 587, "ssl": 465}
 
@@ -73,6 +85,9 @@ class Settings:
     mail_backoff: float = 5.0
     smtp_timeout: float = 30.0
     jobs: tuple = ()
+    # OpenAQ API v3 (ingest/openaq.py) and the locations followed (ingest/openaq_sources.py)
+    openaq_url: str = DEFAULT_OPENAQ_URL
+    sources: tuple = ()
     # Staff login (dashboard/auth.py)
     secret_key: str = field(default="", repr=False)
     cookie_secure: str = "auto"
@@ -179,6 +194,15 @@ def load_settings(environ: dict | None = None) -> Settings:
         raise ConfigError(path, "jobs", "expected a list of jobs",
                           "write e.g. 'jobs: [{kind: weekly_report, cron: \"0 8 * * mon\", "
                           "city: beijing}]'")
+    sources = from_file.get("sources") or ()
+    if not isinstance(sources, (list, tuple)):
+        raise ConfigError(path, "sources", "expected a list of sources",
+                          "write e.g. 'sources: [{kind: openaq, name: city, locations: [2178]}]'")
+    openaq_url = str(pick("openaq_url", DEFAULT_OPENAQ_URL)).strip().rstrip("/")
+    if not openaq_url.startswith(("http://", "https://")):
+        key = "LANTIAN_OPENAQ_URL" if where("openaq_url") == "environment" else "openaq_url"
+        raise ConfigError(where("openaq_url"), key, f"{openaq_url!r} is not an http(s) URL",
+                          f"use e.g. {DEFAULT_OPENAQ_URL}")
     return Settings(
         data_dir=data_dir, database_url=database_url,
         settings_file=path if path.is_file() else None, cache_url=cache_url,
@@ -192,5 +216,5 @@ def load_settings(environ: dict | None = None) -> Settings:
                             "give the seconds before the first retry, e.g. 5"),
         smtp_timeout=number("smtp_timeout", float, 30.0, 0.1, 3600,
                             "give a timeout in seconds, e.g. 30"),
-        jobs=tuple(jobs),
+        jobs=tuple(jobs), openaq_url=openaq_url, sources=tuple(sources),
         **staff_login_settings(pick, number, where))

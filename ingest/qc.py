@@ -9,6 +9,9 @@ Flags (stored as small integers, the index in :data:`FLAGS`):
 ``ceiling``     an exact instrument cap repeated (999, 500, 10000 µg/m³ …)
 ``spike``       an isolated jump far above both neighbouring hours
 ``stuck``       the same value for many consecutive hours
+``low_coverage`` the source says the hour had under 45 minutes of sampling (set by
+                readers that know it, e.g. OpenAQ's ``coverage``): not a valid
+                hourly value (standards §3), always excluded from statistics
 
 The rules live in ``config/qc.yaml``. The functions work on one row per
 station-hour (sorted by station, then time) with a column per pollutant, so
@@ -26,9 +29,14 @@ import yaml
 from config import CONFIG_DIR, ConfigError
 from config.sites import POLLUTANTS
 
-FLAGS = ("ok", "missing", "negative", "non_numeric", "ceiling", "spike", "stuck")
+# Codes are stored in the database: append new flags, never reorder.
+FLAGS = ("ok", "missing", "negative", "non_numeric", "ceiling", "spike", "stuck", "low_coverage")
 FLAG_CODE = {name: code for code, name in enumerate(FLAGS)}
-OK, MISSING, NEGATIVE, NON_NUMERIC, CEILING, SPIKE, STUCK = range(len(FLAGS))
+OK, MISSING, NEGATIVE, NON_NUMERIC, CEILING, SPIKE, STUCK, LOW_COVERAGE = range(len(FLAGS))
+# Standards §3: an hourly value is valid only with >= 45 minutes of sampling. An hour
+# its source reports below that is no valid hourly value whatever qc.yaml chooses,
+# so these flags are excluded from statistics in addition to exclude_from_statistics.
+ALWAYS_EXCLUDED = ("low_coverage",)
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,7 @@ def load_rules(path: str | None = None) -> QCRules:
                 raise ConfigError(path, "exclude_from_statistics", f"unknown flag {flag!r}",
                                   f"use flags from: {', '.join(FLAGS[2:])}")
         return QCRules(
-            excluded=excluded,
+            excluded=tuple(dict.fromkeys(excluded + ALWAYS_EXCLUDED)),
             ceiling_values={p: tuple(float(v) for v in data["ceiling"]["values"].get(p, ()))
                             for p in POLLUTANTS},
             ceiling_min_repeats=int(data["ceiling"]["min_repeats"]),

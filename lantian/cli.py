@@ -248,6 +248,92 @@ def ingest_excel(paths: Annotated[list[Path], typer.Argument(help=".xlsx files."
 
 
 @app.command()
+@ingest_app.command("openaq")
+@user_errors
+def ingest_openaq(
+        location: Annotated[Optional[list[int]], typer.Option(
+            "--location", help="OpenAQ location id (repeatable).")] = None,
+        bbox: Annotated[Optional[str], typer.Option(
+            "--bbox", help="Every reference monitor in 'min lon,min lat,max lon,max lat'.")] = None,
+        source: Annotated[Optional[list[str]], typer.Option(
+            "--source", help="A source of the settings file's 'sources:' by name (repeatable). "
+            "Default without --location/--bbox: every configured source.")] = None,
+        since: Annotated[Optional[str], typer.Option(
+            "--since", help="Fetch from this day (YYYY-MM-DD, CST), whatever was fetched before; "
+            "default: only the hours after the last one stored (new sensors: 7 days).")] = None,
+        until: Annotated[Optional[str], typer.Option(
+            "--until", help="Last day to fetch (YYYY-MM-DD, CST); default: the last hour that "
+            "has ended.")] = None,
+        city: Annotated[Optional[str], typer.Option(
+            "--city", help="City (site file id) of the stations created; needed with "
+            "--district when the database holds several cities.")] = None,
+        district: Annotated[Optional[str], typer.Option(
+            "--district", help="District (of --city) of the stations created.")] = None,
+        station: Annotated[Optional[str], typer.Option(
+            "--station", help="Store the one --location under this station code (e.g. the site "
+            "file's code of the same monitor); default openaq-<id>.")] = None,
+        lookback: Annotated[int, typer.Option(
+            "--lookback", min=0, max=744, help="Also ask again for this many hours before the "
+            "last one stored (late or revised data).")] = 0,
+        quiet: Quiet = False):
+    """Hourly means from the OpenAQ API v3 (key in OPENAQ_API_KEY), incremental: each run
+    asks only for the hours after the last one stored."""
+    from dataclasses import replace
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from ingest.openaq import client_from_settings
+    from ingest.openaq_sources import (LocationSpec, OpenAQSource, PullWindow, parse_bbox,
+                                       parse_date, run_pull, select_sources,
+                                       sources_from_settings)
+
+    settings = load_settings()
+    where = "command line"
+    if station and len(location or []) != 1:
+        raise UserError("--station names the station of exactly one --location")
+    if location or bbox:
+        if source:
+            raise UserError("give --location/--bbox or --source, not both")
+        sources = [OpenAQSource(
+            name="command line",
+            locations=tuple(LocationSpec(id=i, station=station) for i in dict.fromkeys(location or [])),
+            bbox=parse_bbox(bbox, where, "--bbox") if bbox else None,
+            city=city, district=district, lookback_hours=lookback)]
+    else:
+        if city or district or station:
+            raise UserError("--city/--district/--station go with --location or --bbox; a "
+                            "configured source has its own")
+        sources = select_sources(sources_from_settings(settings), source,
+                                 settings.settings_file or "settings")
+        if not sources:
+            raise UserError("nothing to pull: give --location ID (or --bbox), or add 'sources:' "
+                            "to the settings file")
+        if lookback:
+            sources = [replace(s, lookback_hours=lookback) for s in sources]
+    request = PullWindow(since=parse_date(since, where, "--since") if since else None,
+                         until=parse_date(until, where, "--until") if until else None)
+    if request.since and request.until and request.until < request.since:
+        raise UserError(f"--until {until} is before --since {since}")
+    client = client_from_settings(settings)
+    engine = _engine()
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=err, disable=quiet, transient=True)
+    with progress:
+        task = progress.add_task("OpenAQ", total=None)
+        report = run_pull(engine, client, sources, request=request, where=where,
+                          log=None if quiet else (lambda text: progress.console.print(
+                              text, markup=False, highlight=False)),
+                          status=lambda text: progress.update(task, description=text))
+    if not quiet:
+        for item in report.not_followed:
+            err.print(f"not followed: {item}", markup=False)
+        out.print(report.summary(), markup=False)
+    if report.failures:
+        raise UserError("; ".join(report.failures)
+                        + (" — stopped; the next run fetches what was missed" if report.aborted
+                           else ""))
+
+
 @user_errors
 def status(format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table,
            runs: Annotated[int, typer.Option("--runs", help="How many recent ingest runs.")] = 10):
@@ -667,7 +753,8 @@ def scheduler(once: Annotated[Optional[str], typer.Option(
         if getattr(result, "failed", None) or getattr(result, "aborted", ""):
             raise UserError(f"job {once}: some deliveries failed; see the log above")
         if isinstance(result, dict) and result.get("failed"):
-            raise UserError(f"job {once}: {result['failed']} files failed; see the log above")
+            raise UserError(f"job {once}: {result['failed']} {result.get('unit', 'files')} "
+                            "failed; see the log above")
         return
     if not jobs:
         raise UserError(f"no jobs in {settings.settings_file or 'the settings file'}; add e.g. "

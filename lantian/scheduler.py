@@ -21,6 +21,9 @@ Job keys
     or glob), and the reader's options ``layout``, ``station``, ``unit`` (e.g.
     ``{CO: mg/m3}``), ``hour_label``, ``gas_temperature``, ``strict``. Files already
     loaded (same checksum) are skipped; a bad file is logged and the others load.
+    ``openaq``: ``sources`` (names from the ``sources:`` list of the settings
+    file; default all). Pulls the hours each followed sensor has published since
+    the last pull (ingest/openaq_sources.py); run it hourly, e.g. ``cron: "20 * * * *"``.
 """
 from __future__ import annotations
 
@@ -34,12 +37,13 @@ from zoneinfo import ZoneInfo
 from config import ConfigError
 
 TIMEZONE = ZoneInfo("Asia/Shanghai")
-KINDS = ("weekly_report", "ingest")
+KINDS = ("weekly_report", "ingest", "openaq")
 READERS = ("csv", "excel", "prsa", "cnemc")
 COMMON_KEYS = {"kind", "cron", "name"}
 KEYS = {"weekly_report": {"city", "districts", "sites", "resend"},
         "ingest": {"reader", "path", "layout", "station", "unit", "hour_label",
-                   "gas_temperature", "strict"}}
+                   "gas_temperature", "strict"},
+        "openaq": {"sources"}}
 _DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _APS_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -127,6 +131,12 @@ def parse_jobs(items, source) -> list[Job]:
             if not options.get("path"):
                 raise ConfigError(source, f"{where}.path", "missing",
                                   "give a file, folder or glob, e.g. /data/incoming/*.csv")
+        if kind == "openaq" and options.get("sources") is not None and (
+                not isinstance(options["sources"], list)
+                or not all(isinstance(n, str) for n in options["sources"])):
+            raise ConfigError(source, f"{where}.sources", "expected a list of source names",
+                              "write e.g. 'sources: [beijing-openaq]' (names of the 'sources:' "
+                              "list), or leave it out for all")
         if kind == "weekly_report" and options.get("districts") is not None and not isinstance(
                 options["districts"], list):
             raise ConfigError(source, f"{where}.districts", "expected a list of district ids",
@@ -136,7 +146,19 @@ def parse_jobs(items, source) -> list[Job]:
 
 
 def jobs_from_settings(settings) -> list[Job]:
-    return parse_jobs(settings.jobs, settings.settings_file or "settings")
+    where = settings.settings_file or "settings"
+    jobs = parse_jobs(settings.jobs, where)
+    if any(job.kind == "openaq" for job in jobs):
+        from ingest.openaq_sources import select_sources, sources_from_settings
+        configured = sources_from_settings(settings)
+        for job in jobs:
+            if job.kind == "openaq":
+                if not configured:
+                    raise ConfigError(where, "sources", f"job {job.name!r} pulls OpenAQ but no "
+                                      "source is configured", "add a 'sources:' list, e.g. "
+                                      "'sources: [{kind: openaq, name: city, locations: [2178]}]'")
+                select_sources(configured, job.options.get("sources"), where)
+    return jobs
 
 
 # ----------------------------------------------------------------------------- job bodies
@@ -246,7 +268,33 @@ def run_ingest(job: Job, settings=None) -> dict:
     return counts
 
 
-RUNNERS = {"weekly_report": run_weekly_report, "ingest": run_ingest}
+def run_openaq(job: Job, settings=None, *, client=None, now=None) -> dict:
+    """Pull the job's OpenAQ sources (all when it names none); failures logged, others go on."""
+    from config.settings import load_settings
+    from ingest.openaq import client_from_settings
+    from ingest.openaq_sources import PullWindow, run_pull, select_sources, sources_from_settings
+    from store.db import make_engine, require_schema
+
+    settings = settings or load_settings()
+    where = settings.settings_file or "settings"
+    sources = select_sources(sources_from_settings(settings), job.options.get("sources"), where)
+    client = client or client_from_settings(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        require_schema(engine)
+        report = run_pull(engine, client, sources, request=PullWindow(now=now), where=where,
+                          log=lambda text: log.info(f"{job.name}: {text}"))
+    finally:
+        engine.dispose()
+    for failure in report.failures:
+        log.error(f"{job.name}: {failure}")
+    (log.error if report.failures else log.info)(f"{job.name}: {report.summary()}")
+    return {"sensors": report.sensors, "stored": len(report.results),
+            "failed": len(report.failures), "new": report.readings_new,
+            "unit": "OpenAQ sensors or locations"}
+
+
+RUNNERS = {"weekly_report": run_weekly_report, "ingest": run_ingest, "openaq": run_openaq}
 
 
 def run_job(job: Job, settings=None):

@@ -183,3 +183,24 @@ audit_log = Table(
     Index(None, "action", "remote_addr", "at"),
     Index(None, "at"),
 )
+
+# The OpenAQ sensors Lantian follows (ingest/openaq.py): one row per OpenAQ v3
+# sensor, the station and pollutant its readings are stored under, the unit the
+# API reports them in, and the cursor of the incremental pull. ``last_hour`` is
+# the start (CST, standards §3) of the newest hour stored from this sensor; the
+# next pull asks only for the hours after it and advances it in the same
+# transaction as the readings, so a failed pull leaves it where it was and the
+# gap is fetched again next time.
+openaq_sensors = Table(
+    "openaq_sensors", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),   # the OpenAQ sensor id
+    Column("location_id", Integer, nullable=False),                 # the OpenAQ location id
+    Column("station_id", Integer, ForeignKey("stations.id", ondelete="CASCADE"), nullable=False),
+    Column("parameter", String(32), nullable=False),                # OpenAQ name: no2, pm25 …
+    Column("pollutant", String(8), nullable=False),                 # Lantian's: NO2, PM2.5 …
+    Column("units", String(16), nullable=False),                    # as the API says: ppb, µg/m³
+    Column("last_hour", DateTime),
+    Column("checked_at", DateTime),                                 # last successful pull (CST)
+    Index(None, "location_id"),
+    Index(None, "station_id"),
+)
