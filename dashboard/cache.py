@@ -9,15 +9,22 @@ daily values for a year, a period's statistics), never half-built ones.
 Backend (``config.settings``): an in-process cache by default (one web
 process, the embedded database), or Redis when ``cache_url`` is set, so that
 several gunicorn workers and web servers share one cache.
+
+Public pages (:func:`cache_routed_page`) are also kept as whole answers of the
+Dash Pages router, the JSON the browser receives, per URL and data version:
+the public page is the most visited one, and rebuilding and serialising its
+answer (figures included) cost 13 ms a visit, 20 times what serving it whole does.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
 import threading
 from typing import Callable, TypeVar
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 from flask_caching import Cache
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,7 @@ def init_cache(server, cache_url: str = "", *, timeout: int = 24 * 3600) -> None
         config = {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 256}
     config["CACHE_DEFAULT_TIMEOUT"] = timeout
     cache.init_app(server, config=config)
+    install_answer_cache(server)
 
 
 def _key(name: str, version: int, parts: tuple) -> str:
@@ -128,3 +136,80 @@ def cached_local(name: str, version: int, parts: tuple, compute: Callable[[], T]
                 value = compute()
                 _pages.put(key, value)
     return value
+
+
+# -- whole router answers of public pages ---------------------------------------------------
+
+ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
+_routed_pages: set[str] = set()
+_answers = _LocalLRU(64)
+
+
+def cache_routed_page(path: str) -> None:
+    """Keep the router's answers for the page at ``path`` whole, per URL and data version.
+
+    Only for a page whose answer is a function of its URL and the data alone —
+    the same for every visitor, logged in or not (the public page). A revisit
+    then costs a data-version query instead of rebuilding the page around its
+    cached body and serialising it (≈ 13 ms for ``/public`` on Beijing, about
+    half of it the JSON of the figures; 0.7 ms from here).
+    """
+    _routed_pages.add(path.strip("/"))
+
+
+def _answer_key() -> str | None:
+    """The cache key of this request's answer, or None when it is not a cached page."""
+    if not _routed_pages:
+        return None
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("output") != ROUTER_OUTPUT:
+        return None
+    location = {item.get("property"): item.get("value") for item in body.get("inputs") or []
+                if isinstance(item, dict) and item.get("id") == "_pages_location"}
+    import dash
+    if dash.strip_relative_path(location.get("pathname") or "") not in _routed_pages:
+        return None
+    from .context import current_engine
+    from .queries import current_version
+    engine = current_engine()
+    parts = (location.get("pathname"), location.get("search") or "",
+             json.dumps(body.get("state") or [], sort_keys=True))
+    return _key(f"answer:{engine.url}", current_version(engine), parts)
+
+
+def install_answer_cache(server) -> None:
+    """Serve the router answers of :func:`cache_routed_page` pages from :data:`_answers`.
+
+    Wraps the view of ``/_dash-update-component``, so it runs after every
+    ``before_request`` hook (access control included). Answers are kept only
+    when they rendered (status 200, no error banner); anything unusual (no
+    database, a body that is not a router call) goes to Dash unchanged.
+    """
+    endpoint = next((e for e in server.view_functions
+                     if e.endswith("_dash-update-component")), None)
+    if endpoint is None or getattr(server.view_functions[endpoint], "answer_cache", False):
+        return
+    view = server.view_functions[endpoint]
+
+    @functools.wraps(view)
+    def dispatch(*args, **kwargs):
+        try:
+            key = _answer_key()
+        except Exception:  # noqa: BLE001 - no key (database down …): Dash answers as usual
+            log.debug("answer cache: no key", exc_info=True)
+            key = None
+        if key is None:
+            return view(*args, **kwargs)
+        hit = _answers.get(key)
+        if hit is not None:
+            data, mimetype = hit
+            return server.response_class(data, status=200, mimetype=mimetype)
+        response = server.make_response(view(*args, **kwargs))
+        data = response.get_data()
+        if (response.status_code == 200 and "Set-Cookie" not in response.headers
+                and b'"page-error"' not in data and b'"page-db-error"' not in data):
+            _answers.put(key, (data, response.mimetype))
+        return response
+
+    dispatch.answer_cache = True
+    server.view_functions[endpoint] = dispatch

@@ -655,14 +655,40 @@ def pd_isna(value) -> bool:
 @app.command()
 @user_errors
 def serve(host: str = "127.0.0.1", port: int = 8050,
-          debug: Annotated[bool, typer.Option("--debug")] = False):
-    """Serve the dashboard (development server; use gunicorn in production)."""
-    from dashboard.app import create_app
-
+          debug: Annotated[bool, typer.Option(
+              "--debug", help="Flask's debugger and reloader (development server only).")] = False,
+          workers: Annotated[int, typer.Option(
+              "--workers", min=0, help="gunicorn worker processes (production; e.g. the "
+              "number of cores). 0: Flask's development server (one process, for a "
+              "single user).")] = 0,
+          threads: Annotated[int, typer.Option(
+              "--threads", min=1, help="Threads per gunicorn worker.")] = 4,
+          timeout: Annotated[int, typer.Option(
+              "--timeout", min=1, help="Seconds a request may take before gunicorn "
+              "replaces its worker.")] = 120,
+          access_log: Annotated[Optional[str], typer.Option(
+              "--access-log", help="gunicorn access log: a file, or '-' for stderr "
+              "(default: none).")] = None):
+    """Serve the dashboard: with --workers N on gunicorn (production: the app is built and
+    its default views computed once, then N worker processes fork from it); without,
+    on Flask's development server."""
     _engine()
-    app_ = create_app()
-    out.print(f"Lantian dashboard on http://{host}:{port}/")
-    app_.run(host=host, port=port, debug=debug)
+    if workers == 0:
+        from dashboard.app import create_app
+
+        app_ = create_app()
+        out.print(f"Lantian dashboard on http://{host}:{port}/ (development server; "
+                  "--workers N for production)")
+        app_.run(host=host, port=port, debug=debug)
+        return
+    if debug:
+        raise UserError("--debug is for the development server: leave out --workers")
+    from dashboard.wsgi import run
+
+    out.print(f"Lantian dashboard on http://{host}:{port}/ (gunicorn, {workers} workers × "
+              f"{threads} threads)")
+    run(host=host, port=port, workers=workers, threads=threads, timeout=timeout,
+        access_log=access_log)
 
 
 @report_app.command("weekly")
