@@ -247,7 +247,6 @@ def ingest_excel(paths: Annotated[list[Path], typer.Argument(help=".xlsx files."
                      strict, quiet)
 
 
-@app.command()
 @ingest_app.command("openaq")
 @user_errors
 def ingest_openaq(
@@ -334,6 +333,7 @@ def ingest_openaq(
                            else ""))
 
 
+@app.command()
 @user_errors
 def status(format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table,
            runs: Annotated[int, typer.Option("--runs", help="How many recent ingest runs.")] = 10):
