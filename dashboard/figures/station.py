@@ -24,7 +24,9 @@ FLAG_STYLE = {
 FLAG_NAMES = {"ok": ("正常", "ok"), "missing": ("缺测", "missing"),
               "negative": ("负值", "negative"), "non_numeric": ("非数值", "non-numeric"),
               "ceiling": ("量程上限值", "instrument ceiling"), "spike": ("突变", "spike"),
-              "stuck": ("恒定不变", "stuck"), "unknown": ("未知", "unknown")}
+              "stuck": ("恒定不变", "stuck"),
+              "low_coverage": ("采样不足45分钟", "under 45 min sampled"),
+              "unknown": ("未知", "unknown")}
 WEEKDAYS = {"zh": ["一", "二", "三", "四", "五", "六", "日"],
             "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
 _T = {
