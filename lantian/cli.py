@@ -328,9 +328,10 @@ def ingest_openaq(
             err.print(f"not followed: {item}", markup=False)
         out.print(report.summary(), markup=False)
     if report.failures:
-        raise UserError("; ".join(report.failures)
-                        + (" — stopped; the next run fetches what was missed" if report.aborted
-                           else ""))
+        text = "; ".join(report.failures)
+        if report.aborted and "next run fetches" not in text:
+            text += " — stopped; the next run fetches what was missed"
+        raise UserError(text)
 
 
 @app.command()
