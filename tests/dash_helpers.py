@@ -53,10 +53,9 @@ def render(app, module, **query):
         return module.layout(**query)
 
 
-def route(client, path: str = "/", search: str = "") -> dict:
-    """Ask the pages router for ``path`` + ``search``; returns the response JSON."""
-    client.get("/")  # the first request registers the router callback
-    payload = {
+def router_payload(path: str, search: str = "") -> dict:
+    """The request Dash's pages router makes for ``path`` + ``search``."""
+    return {
         "output": ROUTER_OUTPUT,
         "outputs": [{"id": "_pages_content", "property": "children"},
                     {"id": "_pages_store", "property": "data"}],
@@ -65,7 +64,12 @@ def route(client, path: str = "/", search: str = "") -> dict:
         "changedPropIds": ["_pages_location.pathname"],
         "state": [],
     }
-    response = client.post("/_dash-update-component", json=payload)
+
+
+def route(client, path: str = "/", search: str = "") -> dict:
+    """Ask the pages router for ``path`` + ``search``; returns the response JSON."""
+    client.get("/")  # the first request registers the router callback
+    response = client.post("/_dash-update-component", json=router_payload(path, search))
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     return response.get_json()
 

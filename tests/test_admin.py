@@ -18,8 +18,7 @@ from store import schema
 from store.db import data_version
 from store.users import audit_entries, get_account
 from tests.conftest import YANGQUAN_SITES, _lantian
-from tests.dash_helpers import STAFF_PASSWORD, dump, login, staff_client
-from tests.test_security import router_payload
+from tests.dash_helpers import dump, login, router_payload, staff_client
 
 ACCOUNTS = f"..{ids.ADMIN_USER_RESULT}.children...{ids.ADMIN_USERS_GRID}.rowData.."
 BUTTONS = {"add": ids.ADMIN_USER_ADD, "role": ids.ADMIN_USER_ROLE_BTN,

@@ -26,7 +26,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.conftest import POSTGRES_URL, YANGQUAN_SITES, _psycopg_url
-from tests.dash_helpers import ROUTER_OUTPUT
+from tests.dash_helpers import router_payload as router
 
 LANTIAN = str(Path(sys.executable).with_name("lantian"))
 REDIS_URL = os.environ.get("LANTIAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -44,15 +44,6 @@ def _run(env: dict, *args, stdin: str | None = None) -> str:
                           input=stdin)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
-
-
-def router(path: str, search: str = "") -> dict:
-    return {"output": ROUTER_OUTPUT,
-            "outputs": [{"id": "_pages_content", "property": "children"},
-                        {"id": "_pages_store", "property": "data"}],
-            "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
-                       {"id": "_pages_location", "property": "search", "value": search}],
-            "changedPropIds": ["_pages_location.pathname"], "state": []}
 
 
 @pytest.fixture(scope="module")

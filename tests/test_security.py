@@ -20,7 +20,7 @@ from dashboard.context import engine_of
 from store import schema
 from store.users import ROLE_RANK, audit_entries, get_account, set_active, set_password
 from tests.dash_helpers import (ROUTER_OUTPUT, STAFF_PASSWORD, dump, ensure_user, login,
-                                staff_client)
+                                router_payload, staff_client)
 
 ROLES = ("viewer", "analyst", "admin")
 
@@ -37,15 +37,6 @@ def app(demo_db_url, tmp_path_factory):
 
 def anonymous(app):
     return app.server.test_client()
-
-
-def router_payload(path: str, search: str = "") -> dict:
-    return {"output": ROUTER_OUTPUT,
-            "outputs": [{"id": "_pages_content", "property": "children"},
-                        {"id": "_pages_store", "property": "data"}],
-            "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
-                       {"id": "_pages_location", "property": "search", "value": search}],
-            "changedPropIds": ["_pages_location.pathname"], "state": []}
 
 
 def callback_payload(output: str, spec: dict) -> dict:
