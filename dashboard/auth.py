@@ -74,6 +74,7 @@ ADDRESS_MAX_DELAY = 300
 PUBLIC_ENDPOINTS = {"static", "_dash_assets.static", "/_dash-layout", "/_dash-dependencies",
                     "/_favicon.ico", "/_reload-hash", "auth_login", "auth_logout"}
 PUBLIC_PREFIXES = ("/_dash-component-suites/",)
+STATIC_ENDPOINTS = {"static", "_dash_assets.static", "/_favicon.ico"}
 #: Dash's own page-index routes (the HTML shell; the page content is a callback).
 INDEX_ENDPOINTS = {"/", "/<path:path>"}
 #: Roles for routes that are not pages or callbacks.
@@ -370,11 +371,13 @@ def after_request(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if signed_in_user() is not None:
+    static = request.endpoint in STATIC_ENDPOINTS or request.path.startswith(PUBLIC_PREFIXES)
+    if not static and signed_in_user() is not None:
         token = csrf_token()
         if request.cookies.get(CSRF_COOKIE) != token:
             response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="Strict",
                                 secure=cookie_is_secure(current_app))
+        # staff data must not stay in shared or browser caches (the JS bundles may)
         response.headers["Cache-Control"] = "no-store"
     return response
 

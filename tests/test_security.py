@@ -419,3 +419,15 @@ def test_a_district_scoped_analyst_exports_only_its_district(app):
     assert "SYN01" not in readings.data.decode("utf-8-sig")
     for name in ("ranking", "exceedances", "map", "standards"):
         assert client.get(f"/export/{name}.csv?city=yangquan-demo").status_code == 403, name
+
+
+def test_staff_responses_are_not_cached_but_the_javascript_is(app):
+    client = staff_client(app, "viewer")
+    layout = client.get("/_dash-layout")
+    assert layout.headers["Cache-Control"] == "no-store"
+    page = client.post("/_dash-update-component", json=router_payload("/ranking"))
+    assert page.headers["Cache-Control"] == "no-store"
+    index = client.get("/").get_data(as_text=True)
+    script = re.search(r'src="(/_dash-component-suites/[^"]+)"', index).group(1)
+    bundle = client.get(script)
+    assert bundle.status_code == 200 and "no-store" not in bundle.headers.get("Cache-Control", "")
