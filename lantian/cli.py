@@ -154,13 +154,11 @@ def ingest_prsa(path: Annotated[Path, typer.Argument(help="A PRSA file or a fold
                 hour_label: HourLabelOpt = HourLabel.beginning, strict: Strict = False,
                 quiet: Quiet = False):
     """Beijing Multi-Site (PRSA) per-station files (CO given in µg/m³ there)."""
-    from ingest.prsa import files_in, read_prsa
-    from store.sites import station_aliases
+    from ingest.prsa import files_in
+    from ingest.readers import reader_for
 
-    aliases = station_aliases(_engine())
-    _load_files("prsa", files_in(path),
-                lambda p: read_prsa(p, station_codes=aliases, hour_label=hour_label.value),
-                options={"hour_label": hour_label.value}, strict=strict, quiet=quiet)
+    read, options = reader_for("prsa", hour_label=hour_label.value, engine=_engine())
+    _load_files("prsa", files_in(path), read, options=options, strict=strict, quiet=quiet)
 
 
 @ingest_app.command("cnemc")
@@ -170,10 +168,11 @@ def ingest_cnemc(paths: Annotated[list[Path], typer.Argument(
                  hour_label: HourLabelOpt = HourLabel.beginning, strict: Strict = False,
                  quiet: Quiet = False):
     """The national platform's daily files china_sites_YYYYMMDD.csv (hourly types only)."""
-    from ingest.cnemc import daily_files, read_cnemc
+    from ingest.cnemc import daily_files
+    from ingest.readers import reader_for
 
-    _load_files("cnemc", daily_files(paths), lambda p: read_cnemc(p, hour_label=hour_label.value),
-                options={"hour_label": hour_label.value}, strict=strict, quiet=quiet)
+    read, options = reader_for("cnemc", hour_label=hour_label.value)
+    _load_files("cnemc", daily_files(paths), read, options=options, strict=strict, quiet=quiet)
 
 
 @ingest_app.command("stations")
@@ -190,30 +189,15 @@ def ingest_stations(path: Annotated[Path, typer.Argument(help="NewSiteList.csv (
               f"{counts['updated']:,} updated")
 
 
-def _table_reader(kind: str):
-    if kind == "excel":
-        from ingest.excel import read_excel as read
-    else:
-        from ingest.csvfile import read_csv as read
-    return read
-
-
 def _tabular_command(kind: str, paths, layout, station, unit, hour_label, gas_temperature,
                      strict, quiet):
-    from ingest.frame import parse_unit_overrides
+    from ingest.readers import reader_for       # shared with the dashboard's upload page
 
-    if layout == Layout.wide and not station:
-        raise IngestError(paths[0], "a wide file holds one station",
-                          expected="--station CODE with --layout wide")
-    units = parse_unit_overrides(unit)
-    read = _table_reader(kind)
+    read, options = reader_for(kind, layout=layout.value, station=station, units=unit,
+                               hour_label=hour_label.value, gas_temperature=gas_temperature,
+                               source=paths[0])
     files = [p for path in paths for p in (sorted(path.iterdir()) if path.is_dir() else [path])]
-    _load_files(kind, files,
-                lambda p: read(p, layout=layout.value, station=station, units=units,
-                               hour_label=hour_label.value, gas_temperature_c=gas_temperature),
-                options={"layout": layout.value, "station": station, "units": units,
-                         "hour_label": hour_label.value, "gas_temperature": gas_temperature},
-                strict=strict, quiet=quiet)
+    _load_files(kind, files, read, options=options, strict=strict, quiet=quiet)
 
 
 LayoutOpt = Annotated[Layout, typer.Option("--layout", help="long: station,time,pollutant,value,"

@@ -1,0 +1,1026 @@
+"""Page ``/upload`` — 上传 / Upload: load a file of hourly readings from the browser.
+
+Two steps, both through the readers the command line uses (:mod:`ingest.readers`):
+
+1. **Check** (检查) reads the file with the chosen reader and shows what would be
+   loaded — data rows, readings, stations known and unknown (unknown ones would
+   be created without a district, or refused in strict mode), the time range
+   (China Standard Time, hour beginning), the pollutants and the values the QC
+   rules would flag — without writing any readings.
+2. **Load** (载入) checks the file again and loads it through
+   :func:`ingest.loader.load_file`, exactly as ``lantian ingest`` does: an
+   ingest run is recorded, QC applied, a file loaded before stores nothing new
+   ("unchanged"), and the data version is bumped so every dashboard shows the
+   new data.
+
+Limits and safety, all before anything is stored: the decoded size must be
+within ``upload_max_mb`` (settings; the browser refuses a larger file too, and
+says so), a compressed file may expand to at most :data:`EXPANSION` times that;
+the name must end as the reader expects (:data:`ENDINGS`) and the content must
+match (an .xlsx is a zip workbook, a .gz is gzip, a text table decodes as
+UTF-8 or GBK text without NUL bytes). The upload's name is reduced to a bare
+file name (:func:`safe_name`: no folders, no "..", no control characters,
+at most :data:`NAME_MAX` characters) and the file is written only into a fresh
+private temporary folder that is removed afterwards. A refused file leaves the
+database as it was (no readings, no ingest run); the refusal is written to the
+audit log (``upload_refused``), as are checks (``upload_check``) and loads
+(``upload``), with the user's name and address.
+
+``dashboard/auth.py`` lets ``analyst`` and ``admin`` accounts open the page and
+call its callbacks (their outputs start with ``upload-``); the callbacks check
+the role again.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+import zipfile
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from dash import Input, Output, State, callback_context, dcc, get_relative_path, html, no_update
+from flask import current_app, has_app_context, request
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from config.sites import CANONICAL_UNITS
+from ingest.errors import IngestError
+from ingest.loader import POLLUTANT_ORDER, load_file, run_qc, to_batch
+from ingest.qc import FLAGS, NON_NUMERIC, OK, load_rules
+from ingest.readers import READERS, TABULAR, command_line, reader_for
+from store import schema
+from store.users import audit
+
+from .. import ids
+from ..auth import EXTENSION, signed_in_user
+from ..context import current_engine
+from ..i18n import register, t
+from ..layout import banner, card, notes, staff_page
+
+log = logging.getLogger(__name__)
+
+ACCESS = "analyst"
+CALLBACK_PREFIX = "upload-"
+PATH = "/upload"
+NAME = "上传"
+NAME_EN = "Upload"
+TITLE = "上传 · 蓝天 Lantian"
+
+#: File name endings each reader accepts (compared in lower case).
+ENDINGS = {"csv": (".csv", ".csv.gz", ".txt"), "excel": (".xlsx",),
+           "cnemc": (".csv", ".csv.gz"), "prsa": (".csv", ".csv.gz")}
+#: The national platform's daily files: the reader checks the rows against the name's date.
+CNEMC_NAME = re.compile(r"^china_sites_\d{8}\.csv(\.gz)?$", re.IGNORECASE)
+#: A compressed upload (.gz, .xlsx) may expand to at most this many times the size limit.
+EXPANSION = 10
+#: Longest stored file name (characters; the ending is kept).
+NAME_MAX = 120
+#: Rows of the station table shown in a check (the rest are counted).
+STATION_ROWS = 50
+DEFAULT_MAX_MB = 50.0
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"      # old binary Office files (.xls)
+
+register({
+    "up.title": ("上传数据", "Upload readings"),
+    "up.subtitle": ("用与命令行 lantian ingest 相同的读取器检查并载入一个小时数据文件。",
+                    "Check and load a file of hourly readings with the readers of "
+                    "lantian ingest."),
+    "up.step.file": ("① 选择文件", "① Choose the file"),
+    "up.step.read": ("② 读取方式", "② How to read it"),
+    "up.step.run": ("③ 检查，然后载入", "③ Check, then load"),
+    "up.drop": ("将文件拖放到此处，或点击选择文件", "Drop the file here, or click to choose it"),
+    "up.drop_hint": ("CSV（可 gzip 压缩为 .csv.gz）、TXT 或 Excel .xlsx；一次一个文件，最大 {limit}。",
+                     "CSV (gzip-compressed .csv.gz allowed), TXT or Excel .xlsx; one file at a "
+                     "time, at most {limit}."),
+    "up.no_file": ("尚未选择文件。", "No file chosen yet."),
+    "up.chosen": ("已选择：{name}", "Chosen: {name}"),
+    "up.too_big_client": ("文件 {name}（{size}）超过上传上限 {limit}，未上传。请拆分文件，或由管理员用命令行载入。",
+                          "{name} ({size}) is larger than the upload limit of {limit} and was "
+                          "not uploaded. Split the file, or ask an administrator to load it "
+                          "with the command line."),
+    "up.reader": ("读取器", "Reader"),
+    "up.reader.csv": ("通用 CSV", "Generic CSV"),
+    "up.reader.excel": ("Excel", "Excel"),
+    "up.reader.cnemc": ("全国平台日文件", "National platform daily file"),
+    "up.reader.prsa": ("北京 PRSA", "Beijing PRSA"),
+    "up.hint.csv": ("长表：station,time,pollutant,value,unit 每行一个读数；宽表：一个时间列，每种污染物一列，一个站点（需填写站点代码）。",
+                    "Long: one reading a row, station,time,pollutant,value,unit. Wide: a time "
+                    "column and a column per pollutant, one station (give its code)."),
+    "up.hint.excel": ("第一个工作表；布局同通用 CSV（长表或宽表）。旧版 .xls 请另存为 .xlsx。",
+                      "The first sheet; layouts as for CSV (long or wide). Save old .xls "
+                      "workbooks as .xlsx."),
+    "up.hint.cnemc": ("文件名须为 china_sites_YYYYMMDD.csv（或 .csv.gz）：读取器核对各行日期与文件名一致。只载入小时浓度。",
+                      "The name must be china_sites_YYYYMMDD.csv (or .csv.gz): the reader checks "
+                      "the rows' date against the name. Only hourly concentrations are loaded."),
+    "up.hint.prsa": ("北京多站点 PRSA_Data_<站点>_….csv(.gz)；CO 在该数据集中为 µg/m³，读取时换算为 mg/m³。",
+                     "Beijing Multi-Site PRSA_Data_<station>_….csv(.gz); CO is in µg/m³ "
+                     "there and converted to mg/m³."),
+    "up.layout": ("表格布局", "Layout"),
+    "up.layout.long": ("长表", "Long"),
+    "up.layout.wide": ("宽表", "Wide"),
+    "up.station": ("站点代码（宽表必填）", "Station code (wide layout)"),
+    "up.units": ("单位说明（如 CO=mg/m3, NO2=ppb）", "Source units (e.g. CO=mg/m3, NO2=ppb)"),
+    "up.gas": ("ppb/ppm 换算参考温度 °C（国标 25）", "Reference temperature of ppb/ppm, °C (25 in "
+               "the Chinese standard)"),
+    "up.hour_label": ("小时标记", "Hour label"),
+    "up.hour.beginning": ("小时起始", "Hour beginning"),
+    "up.hour.ending": ("小时结束", "Hour ending"),
+    "up.strict": ("严格模式：拒绝数据库中没有的站点代码", "Strict: refuse station codes the "
+                  "database does not know"),
+    "up.check": ("检查", "Check"),
+    "up.load": ("载入", "Load"),
+    "up.run_hint": ("“检查”只读取文件，不写入任何数据；检查通过后才能“载入”。载入与命令行相同：记录导入批次、质控，同一文件再次载入不会重复存储。",
+                    "Check only reads the file and writes no data; Load is possible after a "
+                    "successful check. Loading works as on the command line: an ingest run is "
+                    "recorded, QC applied, and a file loaded again stores nothing twice."),
+    "up.refused": ("文件未载入", "The file was not loaded"),
+    "up.nothing_stored": ("数据库未作任何更改。", "Nothing was stored."),
+    "up.r.no_file": ("请先选择一个文件。", "Choose a file first."),
+    "up.r.bad_upload": ("上传的数据不完整或已损坏，请重新选择文件。",
+                        "The upload arrived incomplete or damaged; choose the file again."),
+    "up.r.too_big": ("文件 {size}，超过上传上限 {limit}。", "The file is {size}, more than the "
+                     "upload limit of {limit}."),
+    "up.r.expands": ("压缩文件解压后超过 {limit}（上传上限的 {factor} 倍）。",
+                     "The compressed file expands to more than {limit} ({factor} times the "
+                     "upload limit)."),
+    "up.r.empty": ("文件是空的。", "The file is empty."),
+    "up.r.no_name": ("文件名无效。", "The file has no usable name."),
+    "up.r.type": ("“{reader}”读取器不接受文件 {name}：文件名须以 {allowed} 结尾。",
+                  "The {reader} reader does not take {name}: the name must end in {allowed}."),
+    "up.r.xls": ("{name} 是旧版二进制 .xls 工作簿：请在 Excel 或 LibreOffice 中另存为 .xlsx，或导出为 CSV。",
+                 "{name} is an old binary .xls workbook: save it as .xlsx in Excel or "
+                 "LibreOffice, or export the sheet as CSV."),
+    "up.r.not_xlsx": ("{name} 不是 Excel .xlsx 工作簿（.xlsx 是 zip 压缩包）。",
+                      "{name} is not an Excel .xlsx workbook (an .xlsx file is a zip archive)."),
+    "up.r.bad_zip": ("{name} 已损坏，无法作为 .xlsx 打开（{detail}）。",
+                     "{name} is damaged and cannot be opened as .xlsx ({detail})."),
+    "up.r.workbook": ("{name} 是 Excel 工作簿或 zip 压缩包，不是文本表格：请选择 Excel 读取器，或导出为 CSV。",
+                      "{name} is an Excel workbook or zip archive, not a text table: choose the "
+                      "Excel reader, or export the sheet as CSV."),
+    "up.r.not_gzip": ("{name} 以 .gz 结尾，但不是 gzip 压缩文件。",
+                      "{name} ends in .gz but is not gzip-compressed."),
+    "up.r.bad_gzip": ("{name} 的 gzip 数据已损坏或不完整（{detail}）。",
+                      "The gzip data of {name} is damaged or truncated ({detail})."),
+    "up.r.not_text": ("{name} 不是可读取的文本表格：{detail}", "{name} is not a readable text "
+                      "table: {detail}"),
+    "up.r.cnemc_name": ("全国平台日文件的文件名须为 china_sites_YYYYMMDD.csv（或 .csv.gz），现为 {name}。",
+                        "A national platform daily file must be named china_sites_YYYYMMDD.csv "
+                        "(or .csv.gz); this one is {name}."),
+    "up.r.options": ("读取选项有误：{detail}", "The reading options are wrong: {detail}"),
+    "up.r.invalid": ("读取器拒绝了此文件：{detail}", "The reader refused the file: {detail}"),
+    "up.r.strict": ("严格模式：文件含数据库中没有的站点代码 {codes}。请先载入含这些站点的站点文件，或取消严格模式（将创建这些站点，无区县）。",
+                    "Strict mode: the file has station codes the database does not know: "
+                    "{codes}. Load a site file listing them first, or turn strict mode off "
+                    "(they are then created without a district)."),
+    "up.r.no_readings": ("文件中没有可载入的读数。", "The file holds no readings to load."),
+    "up.r.unexpected": ("读取文件时发生意外错误（已记录在服务器日志中）。", "An unexpected error "
+                        "occurred while reading the file (logged on the server)."),
+    "up.r.database": ("读写数据库失败，未作任何更改（已记录在服务器日志中）。",
+                      "Reading or writing the database failed; nothing was changed (logged on "
+                      "the server)."),
+    "up.ok_check": ("检查通过：{name}", "Check passed: {name}"),
+    "up.ok_check_hint": ("尚未写入任何数据。确认以下内容无误后点击“载入”。",
+                         "Nothing has been written yet. If the summary below is right, press "
+                         "Load."),
+    "up.strict_refuse": ("载入将被拒绝：{name}", "Loading would be refused: {name}"),
+    "up.unknown_note": ("{n} 个站点代码数据库中没有，载入时将创建（无区县，请随后在站点文件中归属）：{codes}",
+                        "{n} station codes are not in the database and would be created "
+                        "without a district (assign them in the site file afterwards): {codes}"),
+    "up.loaded_before": ("此文件已用相同读取方式在导入批次 #{run} 中载入过；再次载入不会存储新数据。",
+                         "This file was loaded with the same options in ingest run #{run}; "
+                         "loading it again stores nothing new."),
+    "up.s.rows": ("数据行", "data rows"),
+    "up.s.readings": ("读数", "readings"),
+    "up.s.stations": ("站点（已有 / 新）", "stations (known / new)"),
+    "up.s.period": ("时间范围（北京时间，小时起始）", "period (CST, hour beginning)"),
+    "up.s.pollutants": ("污染物", "pollutants"),
+    "up.s.flagged": ("QC 标记 / 剔除", "QC-flagged / excluded"),
+    "up.col.pollutant": ("污染物", "Pollutant"),
+    "up.col.unit": ("单位", "Unit"),
+    "up.col.readings": ("读数", "Readings"),
+    "up.col.missing": ("缺测", "Missing"),
+    "up.col.flagged": ("QC 标记", "QC-flagged"),
+    "up.col.flags": ("标记类型", "Flags"),
+    "up.col.excluded": ("剔除", "Excluded"),
+    "up.col.min": ("最小值", "Min"),
+    "up.col.max": ("最大值", "Max"),
+    "up.col.code": ("站点代码", "Station"),
+    "up.col.name": ("名称", "Name"),
+    "up.col.city": ("城市", "City"),
+    "up.col.state": ("数据库中", "In the database"),
+    "up.known": ("已有", "known"),
+    "up.new": ("新站点，将创建", "new, would be created"),
+    "up.new_strict": ("未知，严格模式下拒绝", "unknown: refused (strict)"),
+    "up.more_stations": ("另有 {n} 个站点未列出。", "{n} more stations not listed."),
+    "up.ignored": ("未载入的列：{cols}", "Columns not loaded: {cols}"),
+    "up.skipped": ("跳过 {n} 行非污染物数据（{names}）。", "{n} rows of quantities that are not "
+                   "stored were skipped ({names})."),
+    "up.duplicates": ("{n} 个完全相同的重复读数将被忽略。", "{n} identical duplicate readings "
+                      "would be ignored."),
+    "up.command": ("等效命令行：", "The same on the command line:"),
+    "up.h.pollutants": ("各污染物", "Per pollutant"),
+    "up.h.stations": ("各站点", "Per station"),
+    "up.note": ("时间为中国标准时间（UTC+8），小时以起始时刻标记。“读数”为文件中有数值的读数"
+                "（含被 QC 标记的数值，标记的数值照常保存）；“剔除”的数值（负值、非数值）保存但不参与统计。",
+                "Times are China Standard Time (UTC+8), an hour labelled by its start. "
+                "“Readings” are the values the file gives (QC-flagged ones included: they are "
+                "stored with their flag); “excluded” values (negative, non-numeric) are stored "
+                "but never count in statistics."),
+    "up.l.duplicates": ("{n} 个完全相同的重复读数已忽略。", "{n} identical duplicate readings "
+                        "were ignored."),
+    "up.loaded": ("已载入 {name}：导入批次 #{run}", "Loaded {name}: ingest run #{run}"),
+    "up.unchanged": ("没有新数据：{name}（导入批次 #{run}）", "Nothing new: {name} (ingest run "
+                     "#{run})"),
+    "up.unchanged_same": ("与导入批次 #{run} 载入的文件相同，数据库中已有这些读数。",
+                          "Identical to the file loaded in ingest run #{run}: the database "
+                          "already holds these readings."),
+    "up.unchanged_hint": ("数据库中已有相同的读数，未存储任何内容。",
+                          "The database already holds these readings; nothing was stored."),
+    "up.l.read": ("读入读数", "readings read"),
+    "up.l.new": ("新增", "new"),
+    "up.l.changed": ("更新", "changed"),
+    "up.l.flagged": ("QC 标记", "QC-flagged"),
+    "up.l.excluded": ("剔除（不参与统计）", "excluded from statistics"),
+    "up.l.created": ("新建站点（无区县）：{codes}", "Stations created without a district: {codes}"),
+    "up.l.runs": ("导入记录见", "The ingest runs are listed on"),
+    "up.l.see": ("各页面已显示新数据；导入记录见", "Every page now shows the new data; the ingest "
+                 "runs are listed on"),
+    "up.none": ("—", "—"),
+})
+
+
+# -- limits and names -----------------------------------------------------------------------
+
+class Refused(Exception):
+    """An upload refused before anything is stored: a message key and its values."""
+
+    def __init__(self, key: str, **values):
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+    def text(self, lang: str) -> str:
+        return t(f"up.r.{self.key}", lang, **self.values)
+
+
+def max_bytes() -> int:
+    """The configured upload limit in bytes (settings ``upload_max_mb``)."""
+    mb = DEFAULT_MAX_MB
+    if has_app_context():
+        mb = float(current_app.extensions.get(EXTENSION, {}).get("upload_max_mb", mb))
+    return int(mb * 1024 * 1024)
+
+
+def fmt_size(n: float) -> str:
+    if n < 1024:
+        return f"{int(n)} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def safe_name(name) -> str:
+    """The upload's name as a bare file name: the last part after any ``/`` or ``\\``,
+    without control or format characters (NUL, bidi overrides), with characters other
+    than letters, digits, ``_ - . + ( ) ( )`` and spaces replaced by ``_``, runs of dots
+    collapsed (no ``..``), no leading or trailing dots or spaces, and at most
+    :data:`NAME_MAX` characters (the ending kept). ``china_sites_20150101.csv`` stays as
+    it is. May return ``""`` (nothing usable is left)."""
+    text = unicodedata.normalize("NFC", str(name or ""))
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    text = re.split(r"[\\/]", text)[-1]
+    text = re.sub(r"[^\w.\-+()（） ]", "_", text)
+    text = re.sub(r"\.{2,}", ".", text).strip(" .")
+    if len(text) > NAME_MAX:
+        m = re.search(r"(\.[A-Za-z0-9]{1,8}){1,2}$", text)
+        ending = m.group(0) if m and len(m.group(0)) < NAME_MAX // 2 else ""
+        text = text[:NAME_MAX - len(ending)].rstrip(" .") + ending
+    return text
+
+
+def check_name(name, reader: str) -> str:
+    """The sanitised name, if the reader takes files of that name; else :class:`Refused`."""
+    clean = safe_name(name)
+    if not clean:
+        raise Refused("no_name")
+    allowed = ENDINGS[reader]
+    if not clean.lower().endswith(allowed):
+        if reader == "excel" and clean.lower().endswith(".xls"):
+            raise Refused("xls", name=clean)
+        raise Refused("type", reader=reader, name=clean, allowed=" ".join(allowed))
+    if reader == "cnemc" and not CNEMC_NAME.match(clean):
+        raise Refused("cnemc_name", name=clean)
+    return clean
+
+
+def decode_contents(contents, limit: int) -> bytes:
+    """The bytes of a ``dcc.Upload`` data URL (``data:<type>;base64,<data>``), refusing
+    one larger than ``limit`` bytes before decoding it."""
+    if not contents or not isinstance(contents, str):
+        raise Refused("no_file")
+    head, sep, payload = contents.partition(",")
+    if not sep or not head.startswith("data:") or not head.endswith(";base64"):
+        raise Refused("bad_upload")
+    payload = payload.strip()
+    estimate = len(payload) * 3 // 4 - payload[-2:].count("=")
+    if estimate > limit:
+        raise Refused("too_big", size=fmt_size(estimate), limit=fmt_size(limit))
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise Refused("bad_upload") from None
+    if len(data) > limit:
+        raise Refused("too_big", size=fmt_size(len(data)), limit=fmt_size(limit))
+    if not data:
+        raise Refused("empty")
+    return data
+
+
+def _gunzip(data: bytes, name: str, most: int) -> bytes:
+    """Decompressed gzip data, refusing more than ``most`` bytes (a gzip bomb)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            out = fh.read(most + 1)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise Refused("bad_gzip", name=name, detail=str(exc) or type(exc).__name__) from None
+    if len(out) > most:
+        raise Refused("expands", limit=fmt_size(most), factor=EXPANSION)
+    return out
+
+
+def check_content(data: bytes, name: str, reader: str, limit: int) -> None:
+    """Does the content match the name and the reader? (:class:`Refused` if not.)
+
+    An .xlsx must be a zip workbook whose parts expand to at most
+    :data:`EXPANSION` × ``limit``; a text table must not be a workbook, a ``.gz``
+    must be gzip (expanding to at most the same), and the text must decode as
+    UTF-8 or GBK without NUL bytes (:func:`ingest.tabular.decode`).
+    """
+    from ingest.tabular import decode
+    most = EXPANSION * limit
+    if reader == "excel":
+        if data.startswith(OLE_MAGIC):
+            raise Refused("xls", name=name)
+        if not data.startswith(ZIP_MAGIC):
+            raise Refused("not_xlsx", name=name)
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                parts = archive.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+            raise Refused("bad_zip", name=name, detail=str(exc) or type(exc).__name__) from None
+        if "[Content_Types].xml" not in {p.filename for p in parts}:
+            raise Refused("not_xlsx", name=name)
+        if sum(p.file_size for p in parts) > most:
+            raise Refused("expands", limit=fmt_size(most), factor=EXPANSION)
+        return
+    if data.startswith((ZIP_MAGIC, OLE_MAGIC)):
+        raise Refused("workbook", name=name)
+    if name.lower().endswith(".gz") and not data.startswith(GZIP_MAGIC):
+        raise Refused("not_gzip", name=name)
+    text = _gunzip(data, name, most) if data.startswith(GZIP_MAGIC) else data
+    if not text.strip():
+        raise Refused("empty")
+    try:
+        decode(text, name)
+    except IngestError as exc:
+        raise Refused("not_text", name=name, detail=_reason(exc)) from None
+
+
+def _reason(exc: IngestError) -> str:
+    """The error without its file part (the banner names the file)."""
+    text = exc.problem
+    if exc.row is not None:
+        text = f"row {exc.row}" + (f", column {exc.column!r}" if exc.column else "") + \
+            f": {text}"
+    return text + (f"; expected {exc.expected}" if exc.expected else "")
+
+
+@contextmanager
+def staged(data: bytes, name: str):
+    """``name`` (a :func:`safe_name`) written into a fresh private temporary folder
+    (mode 0700, the file 0600), yielding its path; the folder is removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="lantian-upload-")).resolve()
+    try:
+        path = folder / name
+        if path.parent != folder or name in ("", ".", ".."):       # never outside the folder
+            raise Refused("no_name")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(path, flags, 0o600), "wb") as fh:
+            fh.write(data)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- what a file holds ------------------------------------------------------------------------
+
+@dataclass
+class Choice:
+    """The reader and its options, as chosen on the page."""
+
+    reader: str = "csv"
+    layout: str = "long"
+    station: str | None = None
+    units: str | None = None
+    hour_label: str = "beginning"
+    gas_temperature: float | None = None
+    strict: bool = False
+
+    @classmethod
+    def of(cls, reader, layout, station, units, hour_label, gas, strict) -> "Choice":
+        try:
+            gas = None if gas in (None, "") else float(gas)
+        except (TypeError, ValueError):
+            gas = None
+        return cls(reader=str(reader or "csv"), layout=str(layout or "long"),
+                   station=(str(station).strip()[:32] or None) if station else None,
+                   units=(str(units).strip()[:200] or None) if units else None,
+                   hour_label=str(hour_label or "beginning"), gas_temperature=gas,
+                   strict=bool(strict))
+
+
+@dataclass
+class Inspection:
+    """What a file would load (computed without writing anything)."""
+
+    name: str
+    size: int
+    sha256: str
+    choice: Choice
+    options: dict
+    rows_read: int = 0
+    readings: int = 0
+    flagged: int = 0
+    excluded: int = 0
+    duplicates: int = 0
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    stations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pollutants: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ignored_columns: list = field(default_factory=list)
+    skipped_rows: int = 0
+    skipped_names: list = field(default_factory=list)
+    loaded_before: int | None = None
+
+    @property
+    def unknown(self) -> list[str]:
+        if self.stations.empty:
+            return []
+        return self.stations.loc[~self.stations["known"], "code"].tolist()
+
+    def detail(self) -> str:
+        """One line for the audit log."""
+        return (f"{self.name} ({self.size} bytes, sha256 {self.sha256}) reader "
+                f"{self.choice.reader} {_options_text(self.options)}"
+                f"{' strict' if self.choice.strict else ''}: {self.rows_read} rows, "
+                f"{self.readings} readings, {len(self.stations)} stations "
+                f"({len(self.unknown)} unknown), {self.flagged} flagged")
+
+
+def _options_text(options: dict) -> str:
+    """The options as the loader records them with an ingest run."""
+    return json.dumps(options, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def inspect(engine, frame: pd.DataFrame, *, name: str, size: int, sha256: str, choice: Choice,
+            options: dict) -> Inspection:
+    """Counts of what ``frame`` would load: the loader's own pivot and QC
+    (:func:`ingest.loader.to_batch`, :func:`ingest.loader.run_qc`), so the counts are
+    those a load reports; the database is only read (known stations, earlier runs)."""
+    rules = load_rules()
+    ins = Inspection(name=name, size=size, sha256=sha256, choice=choice, options=options,
+                     rows_read=int(frame.attrs.get("rows_read", len(frame))),
+                     ignored_columns=list(frame.attrs.get("ignored_columns", [])),
+                     skipped_rows=int(frame.attrs.get("skipped_rows", 0)),
+                     skipped_names=list(frame.attrs.get("skipped_pollutants", [])))
+    with engine.connect() as conn:
+        ins.loaded_before = conn.execute(select(func.max(schema.ingest_runs.c.id)).where(
+            schema.ingest_runs.c.checksum == sha256,
+            schema.ingest_runs.c.reader == choice.reader,
+            schema.ingest_runs.c.options == _options_text(options),
+            schema.ingest_runs.c.status.in_(("ok", "unchanged")))).scalar()
+        if frame.empty:
+            return ins
+        codes = sorted({str(c) for c in frame["station"].unique()})
+        known = {}
+        st = schema.stations.c
+        for i in range(0, len(codes), 500):
+            for row in conn.execute(select(st.code, st.name_zh, st.name_en, st.city_id)
+                                    .where(st.code.in_(codes[i:i + 500]))):
+                known[row.code] = row
+    batch, present, ins.duplicates = to_batch(frame, {c: i for i, c in enumerate(codes)}, name)
+    run_qc(batch, present, rules)
+    cols = [POLLUTANT_ORDER.index(p) for p in present]
+    values, flags = batch.values[:, cols], batch.flags[:, cols]
+    readable = ~np.isnan(values) | (flags == NON_NUMERIC)
+    flagged = readable & (flags != OK)
+    excluded = np.isin(flags, rules.excluded_codes)
+    ins.readings, ins.flagged = int(readable.sum()), int(flagged.sum())
+    ins.excluded = int(excluded.sum())
+    if len(batch):
+        ins.start, ins.end = pd.Timestamp(batch.ts.min()), pd.Timestamp(batch.ts.max())
+    per_station = np.bincount(batch.station_id, weights=readable.sum(axis=1),
+                              minlength=len(codes)).astype(np.int64)
+    ins.stations = pd.DataFrame({
+        "code": codes, "readings": per_station,
+        "known": [c in known for c in codes],
+        "name_zh": [known[c].name_zh if c in known else "" for c in codes],
+        "name_en": [known[c].name_en if c in known else "" for c in codes],
+        "city": [(known[c].city_id or "") if c in known else "" for c in codes]})
+    missing = frame.loc[(frame["flag"] == "missing").to_numpy(bool), "pollutant"] \
+        .astype(str).value_counts()
+    rows = []
+    for j, pollutant in enumerate(present):
+        v = values[:, j]
+        numeric = v[~np.isnan(v)]
+        kinds = pd.Series(flags[flagged[:, j], j]).map(dict(enumerate(FLAGS))).value_counts()
+        rows.append({"pollutant": pollutant, "unit": CANONICAL_UNITS[pollutant],
+                     "readings": int(readable[:, j].sum()),
+                     "missing": int(missing.get(pollutant, 0)),
+                     "flagged": int(flagged[:, j].sum()),
+                     "flags": ", ".join(f"{k} {n}" for k, n in kinds.items()),
+                     "excluded": int(excluded[:, j].sum()),
+                     "min": float(numeric.min()) if len(numeric) else None,
+                     "max": float(numeric.max()) if len(numeric) else None})
+    ins.pollutants = pd.DataFrame(rows)
+    return ins
+
+
+# -- the two steps ------------------------------------------------------------------------------
+
+def _user():
+    user = signed_in_user()
+    if user is None or not user.may(ACCESS):     # auth already refused; never act with less
+        raise PermissionError("analysts and administrators only")
+    return user
+
+
+def _audit(engine, action: str, user, detail: str) -> None:
+    try:
+        with engine.begin() as conn:
+            audit(conn, action, user.username, request.remote_addr or "", detail)
+    except SQLAlchemyError:
+        log.exception("upload: writing the audit log failed (%s %s)", action, detail)
+
+
+def _run_label(name: str) -> str:
+    """What the ingest run records as its file: the upload's (sanitised) name."""
+    return f"upload:{name}"
+
+
+def process(action: str, contents, filename, choice: Choice, *, engine=None, limit=None):
+    """Check (``action="check"``) or load (``"load"``) one upload for the signed-in user.
+
+    Returns ``(Inspection, LoadResult | None)``; raises :class:`Refused` (audited as
+    ``upload_refused``) when the file or the options are not acceptable — the database
+    then holds exactly what it held before.
+    """
+    user = _user()
+    engine = engine or current_engine()
+    limit = max_bytes() if limit is None else limit
+    shown = safe_name(filename) or "?"
+    size, digest = 0, ""
+    try:
+        if not contents:
+            raise Refused("no_file")
+        if choice.reader not in READERS:
+            raise Refused("options", detail=f"unknown reader {choice.reader!r}")
+        name = check_name(filename, choice.reader)
+        shown = name
+        data = decode_contents(contents, limit)
+        size, digest = len(data), hashlib.sha256(data).hexdigest()
+        try:
+            read, options = reader_for(choice.reader, layout=choice.layout,
+                                       station=choice.station, units=choice.units,
+                                       hour_label=choice.hour_label,
+                                       gas_temperature=choice.gas_temperature, engine=engine,
+                                       source=name)
+        except IngestError as exc:
+            raise Refused("options", detail=str(exc)) from None
+        check_content(data, name, choice.reader, limit)
+        with staged(data, name) as path:
+            try:
+                frame = read(path)
+            except IngestError as exc:
+                raise Refused("invalid", detail=_clean(str(exc), path.parent)) from None
+            except Exception:  # noqa: BLE001 - a reader bug must not become a traceback page
+                log.exception("upload: reading %s with %s failed", name, choice.reader)
+                raise Refused("unexpected") from None
+            try:
+                ins = inspect(engine, frame, name=name, size=size, sha256=digest,
+                              choice=choice, options=options)
+            except IngestError as exc:       # conflicting duplicates (the loader's pivot)
+                raise Refused("invalid", detail=_clean(str(exc), path.parent)) from None
+            except SQLAlchemyError:
+                log.exception("upload: reading the stations for %s failed", name)
+                raise Refused("database") from None
+            if frame.empty:
+                raise Refused("no_readings")
+            if action == "check":
+                _audit(engine, "upload_check", user, ins.detail())
+                return ins, None
+            if choice.strict and ins.unknown:
+                raise Refused("strict", codes=", ".join(ins.unknown[:20]) +
+                              (" …" if len(ins.unknown) > 20 else ""))
+            try:
+                result = load_file(engine, choice.reader, path, lambda _path: frame,
+                                   options=options, strict=choice.strict)
+            except IngestError as exc:       # (checked above: a race with another load)
+                raise Refused("invalid", detail=_clean(str(exc), path.parent)) from None
+            except SQLAlchemyError:
+                log.exception("upload: loading %s failed", name)
+                raise Refused("database") from None
+            finally:
+                _relabel_run(engine, path, name)
+    except Refused as exc:
+        _audit(engine, "upload_refused", user,
+               f"{shown} ({size} bytes{', sha256 ' + digest if digest else ''}) reader "
+               f"{choice.reader}: {exc.text('en')}")
+        raise
+    result.file = name
+    _audit(engine, "upload", user,
+           f"{name} ({size} bytes, sha256 {digest}) reader {choice.reader} "
+           f"{_options_text(options)}{' strict' if choice.strict else ''}: run "
+           f"#{result.run_id} {result.status}, {result.rows_read} rows, "
+           f"{result.readings_read} read, {result.readings_new} new, "
+           f"{result.readings_changed} changed, {result.readings_flagged} flagged, "
+           f"{result.readings_rejected} excluded"
+           + (f", stations created {', '.join(result.created_stations)}"
+              if result.created_stations else ""))
+    return ins, result
+
+
+def _clean(message: str, folder: Path) -> str:
+    """A reader's message without the temporary folder (the user knows the file by name)."""
+    return message.replace(str(folder) + os.sep, "")
+
+
+def _relabel_run(engine, path: Path, name: str) -> None:
+    """The ingest run names the upload, not the temporary file that is removed."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(schema.ingest_runs.update()
+                         .where(schema.ingest_runs.c.file == str(path))
+                         .values(file=_run_label(name)))
+    except SQLAlchemyError:
+        log.exception("upload: naming the ingest run of %s failed", name)
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+def layout(**query) -> html.Div:
+    page = staff_page(page="upload", title=(t("up.title"), t("up.title", "en")),
+                      subtitle=(t("up.subtitle"), t("up.subtitle", "en")), query=query,
+                      body=body, path=PATH, profile_control=False, period_control=False,
+                      cache=False)
+    found = {getattr(c, "id", None) for c in page.children}
+    if ids.PAGE_BODY not in found and ids.PAGE_DB_ERROR not in found:
+        # No city, or no readings yet: loading a file is how the data gets in, so the
+        # form is shown under the frame's notice.
+        lang = "en" if str(query.get("lang", "")).lower().startswith("en") else "zh"
+        page.children.append(html.Div(id=ids.PAGE_BODY, children=form(lang)))
+    return page
+
+
+def body(view, cat, engine) -> list:
+    return form(view.lang)
+
+
+def _radio(id_, options, value) -> dcc.RadioItems:
+    return dcc.RadioItems(id=id_, options=options, value=value, inline=True,
+                          className="lt-segmented", inputClassName="lt-seg-input",
+                          labelClassName="lt-seg-label")
+
+
+def _field(label: str, component, className: str = "") -> html.Div:
+    return html.Div(className=f"lt-up-field {className}".strip(), children=[
+        html.Span(label, className="lt-control-label"), component])
+
+
+def form(lang: str) -> list:
+    limit = max_bytes()
+    too_big = t("up.too_big_client", lang, name="{name}", size="{size}", limit=fmt_size(limit))
+    choose = card(t("up.step.file", lang), dcc.Upload(
+        id=ids.UPLOAD_FILE, multiple=False, max_size=limit, className="lt-up-drop",
+        className_active="lt-up-drop-active", className_reject="lt-up-drop-reject",
+        children=html.Div([html.Div("⇪", className="lt-up-icon", **{"aria-hidden": "true"}),
+                           html.Div(t("up.drop", lang), className="lt-up-drop-text"),
+                           html.Div(t("up.drop_hint", lang, limit=fmt_size(limit)),
+                                    id=ids.UPLOAD_LIMIT, className="lt-muted",
+                                    **{"data-bytes": str(limit), "data-message": too_big})])),
+        html.P(t("up.no_file", lang), id=ids.UPLOAD_FILE_INFO, className="lt-up-file"),
+        html.Div(id=ids.UPLOAD_TOO_BIG, className="lt-up-too-big", role="alert"))
+    reader = "csv"
+    options = card(t("up.step.read", lang),
+                   _field(t("up.reader", lang), _radio(
+                       ids.UPLOAD_READER, [{"label": t(f"up.reader.{r}", lang), "value": r}
+                                           for r in READERS], reader)),
+                   html.P(t(f"up.hint.{reader}", lang), id=ids.UPLOAD_READER_HINT,
+                          className="lt-note"),
+                   html.Div(id=ids.UPLOAD_TABULAR, className="lt-up-grid", children=[
+                       _field(t("up.layout", lang), _radio(
+                           ids.UPLOAD_LAYOUT, [{"label": t(f"up.layout.{v}", lang), "value": v}
+                                               for v in ("long", "wide")], "long")),
+                       _field(t("up.station", lang), dcc.Input(
+                           id=ids.UPLOAD_STATION, type="text", maxLength=32, debounce=True,
+                           placeholder="1410A", autoComplete="off", className="lt-up-input")),
+                       _field(t("up.units", lang), dcc.Input(
+                           id=ids.UPLOAD_UNITS, type="text", maxLength=200, debounce=True,
+                           placeholder="CO=mg/m3", autoComplete="off", className="lt-up-input")),
+                       _field(t("up.gas", lang), dcc.Input(
+                           id=ids.UPLOAD_GAS, type="number", min=-50, max=60, debounce=True,
+                           className="lt-up-input")),
+                   ]),
+                   html.Div(className="lt-up-grid", children=[
+                       _field(t("up.hour_label", lang), _radio(
+                           ids.UPLOAD_HOUR_LABEL, [{"label": t(f"up.hour.{v}", lang), "value": v}
+                                                   for v in ("beginning", "ending")],
+                           "beginning")),
+                       _field("", dcc.Checklist(
+                           id=ids.UPLOAD_STRICT, className="lt-up-check",
+                           options=[{"label": t("up.strict", lang), "value": "strict"}],
+                           value=[])),
+                   ]))
+    run = card(t("up.step.run", lang), *notes(t("up.run_hint", lang)),
+               html.Div(className="lt-admin-buttons", children=[
+                   html.Button(t("up.check", lang), id=ids.UPLOAD_CHECK, n_clicks=0,
+                               className="lt-button lt-button-primary"),
+                   html.Button(t("up.load", lang), id=ids.UPLOAD_LOAD, n_clicks=0,
+                               disabled=True, className="lt-button lt-button-load")]),
+               dcc.Loading(id=ids.UPLOAD_LOADING, type="circle", delay_show=200,
+                           children=html.Div(id=ids.UPLOAD_RESULT, className="lt-up-result")))
+    return [html.Div(id=ids.UPLOAD, children=[choose, options, run]),
+            dcc.Store(id=ids.UPLOAD_CHECKED, data=None),
+            dcc.Store(id=ids.UPLOAD_LANG, data=lang),
+            dcc.Store(id=ids.UPLOAD_WATCH, data=None)]
+
+
+# -- results ------------------------------------------------------------------------------------
+
+def _n(value) -> str:
+    return f"{int(value):,}"
+
+
+def _num(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:,.4g}"
+
+
+def _hour(ts) -> str:
+    return "—" if ts is None else f"{ts:%Y-%m-%d %H:%M}"
+
+
+def _tiles(items) -> html.Div:
+    return html.Div(id=ids.UPLOAD_SUMMARY, className="lt-summary", children=[
+        html.Div(className="lt-stat" + (" lt-stat-wide" if wide else ""), children=[
+            html.Div(value, className="lt-stat-value"), html.Div(label, className="lt-stat-label")])
+        for label, value, wide in items])
+
+
+def _table(columns: list[tuple[str, str]], rows: list[dict], id_=None) -> html.Div:
+    numeric = {"readings", "missing", "flagged", "excluded", "min", "max"}
+    head = html.Thead(html.Tr([html.Th(label, className="lt-num" if key in numeric else None)
+                               for key, label in columns]))
+    body_rows = [html.Tr([html.Td(row.get(key, ""), className="lt-num" if key in numeric
+                                  else None) for key, _ in columns]) for row in rows]
+    return html.Div(className="lt-table-wrap", id=id_, children=html.Table(
+        [head, html.Tbody(body_rows)], className="lt-table"))
+
+
+def refused_view(exc: Refused, lang: str) -> html.Div:
+    return banner("error", t("up.refused", lang), exc.text(lang), t("up.nothing_stored", lang),
+                  id=ids.UPLOAD_MESSAGE)
+
+
+def check_view(ins: Inspection, lang: str) -> list:
+    choice = ins.choice
+    unknown = ins.unknown
+    codes = ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "")
+    if choice.strict and unknown:
+        head = banner("error", t("up.strict_refuse", lang, name=ins.name),
+                      Refused("strict", codes=codes).text(lang), id=ids.UPLOAD_MESSAGE)
+    else:
+        lines = [t("up.ok_check_hint", lang)]
+        if unknown:
+            lines.append(t("up.unknown_note", lang, n=len(unknown), codes=codes))
+        if ins.loaded_before:
+            lines.append(t("up.loaded_before", lang, run=ins.loaded_before))
+        head = banner("ok", t("up.ok_check", lang, name=ins.name), *lines, id=ids.UPLOAD_MESSAGE)
+    known = int(ins.stations["known"].sum()) if not ins.stations.empty else 0
+    period = f"{_hour(ins.start)} – {_hour(ins.end)}"
+    pollutants = ", ".join(ins.pollutants["pollutant"]) if not ins.pollutants.empty else "—"
+    tiles = _tiles([
+        (t("up.s.rows", lang), _n(ins.rows_read), False),
+        (t("up.s.readings", lang), _n(ins.readings), False),
+        (t("up.s.stations", lang), f"{known:,} / {len(ins.stations) - known:,}", False),
+        (t("up.s.flagged", lang), f"{ins.flagged:,} / {ins.excluded:,}", False),
+        (t("up.s.pollutants", lang), pollutants, True),
+        (t("up.s.period", lang), period, True),
+    ])
+    out: list = [head, tiles]
+    if not ins.pollutants.empty:
+        rows = [{**r, "readings": _n(r["readings"]), "missing": _n(r["missing"]),
+                 "flagged": _n(r["flagged"]), "excluded": _n(r["excluded"]),
+                 "flags": r["flags"] or "—", "min": _num(r["min"]), "max": _num(r["max"])}
+                for r in ins.pollutants.to_dict("records")]
+        out.append(html.H3(t("up.h.pollutants", lang), className="lt-up-h3"))
+        out.append(_table([(k, t(f"up.col.{k}", lang)) for k in
+                           ("pollutant", "unit", "readings", "missing", "flagged", "flags",
+                            "excluded", "min", "max")], rows, ids.UPLOAD_POLLUTANTS))
+    if not ins.stations.empty:
+        stations = ins.stations.sort_values(["known", "code"])
+        rows = []
+        for r in stations.head(STATION_ROWS).itertuples():
+            name = (r.name_en or r.name_zh) if lang == "en" else (r.name_zh or r.name_en)
+            state = t("up.known", lang) if r.known else t(
+                "up.new_strict" if choice.strict else "up.new", lang)
+            rows.append({"code": r.code, "name": name or "—", "city": r.city or "—",
+                         "readings": _n(r.readings), "state": state})
+        out.append(html.H3(t("up.h.stations", lang), className="lt-up-h3"))
+        out.append(_table([(k, t(f"up.col.{k}", lang)) for k in
+                           ("code", "name", "city", "readings", "state")], rows,
+                          ids.UPLOAD_STATIONS))
+        if len(stations) > STATION_ROWS:
+            out += notes(t("up.more_stations", lang, n=len(stations) - STATION_ROWS))
+    out += notes(
+        t("up.ignored", lang, cols=", ".join(map(str, ins.ignored_columns)))
+        if ins.ignored_columns else None,
+        t("up.skipped", lang, n=ins.skipped_rows, names=", ".join(map(str, ins.skipped_names)))
+        if ins.skipped_rows else None,
+        t("up.duplicates", lang, n=ins.duplicates) if ins.duplicates else None,
+        t("up.note", lang))
+    out.append(html.Div(className="lt-up-command", children=[
+        html.Span(t("up.command", lang), className="lt-muted"),
+        html.Pre(command_line(choice.reader, ins.name, ins.options, strict=choice.strict),
+                 id=ids.UPLOAD_COMMAND)]))
+    return out
+
+
+def loaded_view(ins: Inspection, result, lang: str) -> list:
+    fresh = bool(result.readings_new or result.readings_changed)
+    if fresh:
+        head = banner("ok", t("up.loaded", lang, name=ins.name, run=result.run_id),
+                      id=ids.UPLOAD_MESSAGE)
+    else:
+        why = (t("up.unchanged_same", lang, run=result.same_as_run) if result.same_as_run
+               else t("up.unchanged_hint", lang))
+        head = banner("info", t("up.unchanged", lang, name=ins.name, run=result.run_id), why,
+                      id=ids.UPLOAD_MESSAGE)
+    tiles = _tiles([
+        (t("up.l.read", lang), _n(result.readings_read), False),
+        (t("up.l.new", lang), _n(result.readings_new), False),
+        (t("up.l.changed", lang), _n(result.readings_changed), False),
+        (t("up.l.flagged", lang), _n(result.readings_flagged), False),
+        (t("up.l.excluded", lang), _n(result.readings_rejected), False),
+    ])
+    data_href = get_relative_path("/data" + ("?lang=en" if lang == "en" else ""))
+    out = [head, tiles]
+    out += notes(
+        t("up.l.created", lang, codes=", ".join(result.created_stations))
+        if result.created_stations else None,
+        t("up.l.duplicates", lang, n=result.duplicates_ignored)
+        if result.duplicates_ignored else None)
+    out.append(html.P(className="lt-note", children=[
+        t("up.l.see" if fresh else "up.l.runs", lang), " ",
+        dcc.Link(t("data.title", lang), href=data_href), "."]))
+    return out
+
+
+# -- callbacks ----------------------------------------------------------------------------------
+
+def selection(filename, last_modified, choice: Choice) -> str:
+    """What a check was made for: the file and every option (Load needs a check of
+    exactly this)."""
+    return json.dumps([filename, last_modified, choice.reader, choice.layout, choice.station,
+                       choice.units, choice.hour_label, choice.gas_temperature, choice.strict],
+                      ensure_ascii=False, default=str)
+
+
+def run_step(action: str, contents, filename, last_modified, choice: Choice, lang: str):
+    """(result children, checked selection or None) of a press of Check or Load."""
+    try:
+        ins, result = process(action, contents, filename, choice)
+    except Refused as exc:
+        return refused_view(exc, lang), None
+    if result is None:
+        ok = not (choice.strict and ins.unknown)
+        return check_view(ins, lang), (selection(filename, last_modified, choice) if ok else None)
+    return loaded_view(ins, result, lang), None
+
+
+#: Runs in the browser: a file larger than the limit is refused by the upload component
+#: without a word, so say it (the limit and the message are on the page).
+WATCH_OVERSIZE = """
+function (id) {
+    if (!window.ltUploadWatch) {
+        window.ltUploadWatch = true;
+        var check = function (event, files) {
+            var target = event.target;
+            var zone = target && target.closest ? target.closest('#upload-file') : null;
+            var info = document.getElementById('upload-limit');
+            if (!zone || !info || !files || !files.length) { return; }
+            var file = files[0];
+            var message = '';
+            if (file.size > Number(info.getAttribute('data-bytes'))) {
+                var n = file.size;
+                var size = n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(1) + ' KB'
+                    : (n / 1048576).toFixed(1) + ' MB';
+                message = info.getAttribute('data-message').replace('{name}', file.name)
+                    .replace('{size}', size);
+            }
+            window.dash_clientside.set_props('upload-too-big', {children: message});
+        };
+        document.addEventListener('change', function (e) { check(e, e.target.files); }, true);
+        document.addEventListener('drop', function (e) {
+            check(e, e.dataTransfer ? e.dataTransfer.files : null); }, true);
+    }
+    return window.dash_clientside.no_update;
+}
+"""
+
+OPTION_STATES = (ids.UPLOAD_READER, ids.UPLOAD_LAYOUT, ids.UPLOAD_STATION, ids.UPLOAD_UNITS,
+                 ids.UPLOAD_HOUR_LABEL, ids.UPLOAD_GAS, ids.UPLOAD_STRICT)
+
+
+def _props(kind, names=OPTION_STATES):
+    return [kind(name, "value") for name in names]
+
+
+def register_callbacks(app) -> None:
+    @app.callback(
+        Output(ids.UPLOAD_RESULT, "children"),
+        Output(ids.UPLOAD_CHECKED, "data"),
+        Input(ids.UPLOAD_CHECK, "n_clicks"),
+        Input(ids.UPLOAD_LOAD, "n_clicks"),
+        State(ids.UPLOAD_FILE, "contents"),
+        State(ids.UPLOAD_FILE, "filename"),
+        State(ids.UPLOAD_FILE, "last_modified"),
+        *_props(State),
+        State(ids.UPLOAD_LANG, "data"),
+        prevent_initial_call=True,
+    )
+    def run(_check, _load, contents, filename, last_modified, reader, layout, station, units,
+            hour_label, gas, strict, lang):
+        action = {ids.UPLOAD_CHECK: "check", ids.UPLOAD_LOAD: "load"}.get(
+            callback_context.triggered_id)
+        if action is None:
+            return no_update, no_update
+        choice = Choice.of(reader, layout, station, units, hour_label, gas, bool(strict))
+        return run_step(action, contents, filename, last_modified, choice,
+                        "en" if lang == "en" else "zh")
+
+    @app.callback(
+        Output(ids.UPLOAD_LOAD, "disabled"),
+        Output(ids.UPLOAD_RESULT, "children", allow_duplicate=True),
+        Output(ids.UPLOAD_FILE_INFO, "children"),
+        Output(ids.UPLOAD_TOO_BIG, "children"),
+        Input(ids.UPLOAD_CHECKED, "data"),
+        Input(ids.UPLOAD_FILE, "filename"),
+        Input(ids.UPLOAD_FILE, "last_modified"),
+        *_props(Input),
+        State(ids.UPLOAD_LANG, "data"),
+        prevent_initial_call=True,
+    )
+    def gate(checked, filename, last_modified, reader, layout, station, units, hour_label, gas,
+             strict, lang):
+        """Load only after a check of exactly this file and these options; a new file or
+        option clears the previous answer."""
+        lang = "en" if lang == "en" else "zh"
+        choice = Choice.of(reader, layout, station, units, hour_label, gas, bool(strict))
+        disabled = not checked or checked != selection(filename, last_modified, choice)
+        trigger = callback_context.triggered_id
+        cleared = no_update if trigger == ids.UPLOAD_CHECKED else []
+        info = (t("up.chosen", lang, name=safe_name(filename) or "?") if filename
+                else t("up.no_file", lang))
+        too_big = "" if trigger == ids.UPLOAD_FILE else no_update
+        return disabled, cleared, info, too_big
+
+    @app.callback(
+        Output(ids.UPLOAD_TABULAR, "hidden"),
+        Output(ids.UPLOAD_READER_HINT, "children"),
+        Input(ids.UPLOAD_READER, "value"),
+        State(ids.UPLOAD_LANG, "data"),
+        prevent_initial_call=True,
+    )
+    def reader_options(reader, lang):
+        reader = reader if reader in READERS else "csv"
+        return reader not in TABULAR, t(f"up.hint.{reader}", "en" if lang == "en" else "zh")
+
+    app.clientside_callback(WATCH_OVERSIZE, Output(ids.UPLOAD_WATCH, "data"),
+                            Input(ids.UPLOAD_FILE, "id"))
