@@ -190,32 +190,13 @@ def run_weekly_report(job: Job, settings=None, *, now=None):
 
 
 def _reader(job: Job, engine):
+    """(read function, recorded options) of an ingest job: the command line's readers."""
+    from ingest.readers import reader_for
     o = job.options
-    kind = o["reader"]
-    hour_label = str(o.get("hour_label", "beginning"))
-    if kind == "prsa":
-        from ingest.prsa import read_prsa
-        from store.sites import station_aliases
-        aliases = station_aliases(engine)
-        return (lambda p: read_prsa(p, station_codes=aliases, hour_label=hour_label),
-                {"hour_label": hour_label})
-    if kind == "cnemc":
-        from ingest.cnemc import read_cnemc
-        return (lambda p: read_cnemc(p, hour_label=hour_label), {"hour_label": hour_label})
-    from ingest.frame import parse_unit_overrides
-    unit = o.get("unit") or {}
-    items = [f"{k}={v}" for k, v in unit.items()] if isinstance(unit, dict) else list(unit)
-    units = parse_unit_overrides(items)
-    if kind == "excel":
-        from ingest.excel import read_excel as read
-    else:
-        from ingest.csvfile import read_csv as read
-    layout, station = str(o.get("layout", "long")), o.get("station")
-    gas = o.get("gas_temperature")
-    options = {"layout": layout, "station": station, "units": units, "hour_label": hour_label,
-               "gas_temperature": gas}
-    return (lambda p: read(p, layout=layout, station=station, units=units,
-                           hour_label=hour_label, gas_temperature_c=gas), options)
+    return reader_for(o["reader"], layout=str(o.get("layout", "long")), station=o.get("station"),
+                      units=o.get("unit") or {}, hour_label=str(o.get("hour_label", "beginning")),
+                      gas_temperature=o.get("gas_temperature"), engine=engine,
+                      source=f"job {job.name}")
 
 
 def job_files(pattern: str) -> list[Path]:
