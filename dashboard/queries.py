@@ -28,7 +28,7 @@ def stations_frame(conn) -> pd.DataFrame:
         "ORDER BY CASE WHEN s.city_id IS NULL THEN 1 ELSE 0 END, s.city_id, s.code")).fetchall()
     frame = pd.DataFrame(rows, columns=STATION_COLUMNS)
     for col in ("synthetic", "city_synthetic"):
-        frame[col] = frame[col].fillna(False).astype(bool)
+        frame[col] = frame[col].astype("boolean").fillna(False).astype(bool)
     for col in ("name_zh", "name_en", "city_zh", "city_en", "district_zh", "district_en",
                 "network"):
         frame[col] = frame[col].fillna("").astype(str)
@@ -39,7 +39,7 @@ def cities_frame(conn) -> pd.DataFrame:
     rows = conn.execute(text(
         "SELECT id, name_zh, name_en, synthetic FROM cities ORDER BY id")).fetchall()
     frame = pd.DataFrame(rows, columns=CITY_COLUMNS)
-    frame["synthetic"] = frame["synthetic"].fillna(False).astype(bool)
+    frame["synthetic"] = frame["synthetic"].astype("boolean").fillna(False).astype(bool)
     return frame
 
 
@@ -196,7 +196,7 @@ def _read_catalog(engine, version: int) -> Catalog:
         spans_rows = conn.execute(text(
             "SELECT station_id, MIN(ts), MAX(ts) FROM hourly GROUP BY station_id")).fetchall()
     stations = stations[stations["city"].notna()].reset_index(drop=True)
-    stations["synthetic"] = stations["synthetic"].fillna(False).astype(bool)
+    stations["synthetic"] = stations["synthetic"].astype("boolean").fillna(False).astype(bool)
     for col in ("name_zh", "name_en"):
         stations[col] = stations[col].fillna("").astype(str)
     spans: dict = {}
@@ -473,7 +473,7 @@ def _compute_exceedance_data(engine, city: str, start, end, profile: str | None
         date=pd.to_datetime(rows["date"]).to_numpy("datetime64[s]"),
         pollutant=rows["pollutant"].astype(str), exceeds=True)
     days = days.merge(listed, on=keys, how="left", validate="one_to_one")
-    days["exceeds"] = days["exceeds"].fillna(False).astype(bool)
+    days["exceeds"] = days["exceeds"].astype("boolean").fillna(False).astype(bool)
     days["multiple"] = days["multiple"].astype("float64")
     keep = ["level", "area", "date", "aqi", "category_zh", "category_en", "colour", "primary"]
     aqi = aqi[[c for c in keep if c in aqi.columns]].assign(
