@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import socket
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from store import schema
 from store.db import bump_data_version
@@ -95,10 +99,69 @@ def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
+#: A 'running' run of another machine with no end after this long is closed as interrupted.
+STALE_AFTER = timedelta(hours=24)
+_OWNER = re.compile(r"running: pid (\d+) on (.+)")
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:                                   # a killed child nobody has reaped yet
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def close_stale_runs(conn) -> list[int]:
+    """Close 'running' runs whose process is gone (in ``conn``'s transaction).
+
+    A run records its owner (``running: pid N on HOST``) when it starts. On this
+    host, a run whose process no longer exists was killed or crashed (or the
+    database refused to record its end): its data transaction died with it
+    (rolled back: the run becomes ``failed``), unless it had committed (readings
+    of the run are stored: ``ok``, counts unknown). A run of another host is
+    closed only after :data:`STALE_AFTER` without an end. Returns the ids closed.
+    """
+    host = socket.gethostname()
+    closed = []
+    for run_id, message, started in conn.execute(
+            select(schema.ingest_runs.c.id, schema.ingest_runs.c.message,
+                   schema.ingest_runs.c.started_at)
+            .where(schema.ingest_runs.c.status == "running")).all():
+        owner = _OWNER.fullmatch(message or "")
+        if owner and owner.group(2) == host:
+            if not _process_gone(int(owner.group(1))):
+                continue
+            why = f"its process ({owner.group(1)} on {host}) ended before the run finished"
+        elif started is not None and _now() - started > STALE_AFTER:
+            why = f"no end was recorded within {STALE_AFTER.total_seconds() / 3600:g} hours"
+        else:
+            continue
+        stored = conn.execute(select(schema.hourly.c.run_id)
+                              .where(schema.hourly.c.run_id == run_id).limit(1)).first()
+        conn.execute(schema.ingest_runs.update().where(schema.ingest_runs.c.id == run_id).values(
+            # committed data: the whole file is stored (one transaction), only its end is not
+            status="ok" if stored else "failed", finished_at=_now(),
+            message=f"interrupted: {why} (killed, crashed or the database failed); " + (
+                "its readings had been stored, its counts were not recorded" if stored else
+                "nothing of it was stored: load the file again")))
+        closed.append(int(run_id))
+    return closed
+
+
 def start_run(engine, reader: str, file, checksum: str, options: dict) -> tuple[int, int | None]:
-    """Record a running ingest run (own transaction); return its id and an earlier identical run."""
+    """Record a running ingest run (own transaction); return its id and an earlier identical run.
+
+    Runs left 'running' by a process that no longer exists are closed first
+    (:func:`close_stale_runs`)."""
     opts = json.dumps(options, sort_keys=True, ensure_ascii=False, default=str)
     with engine.begin() as conn:
+        close_stale_runs(conn)
         same = conn.execute(
             select(func.max(schema.ingest_runs.c.id)).where(
                 schema.ingest_runs.c.checksum == checksum,
@@ -107,7 +170,9 @@ def start_run(engine, reader: str, file, checksum: str, options: dict) -> tuple[
                 schema.ingest_runs.c.status.in_(("ok", "unchanged")))).scalar()
         run_id = conn.execute(schema.ingest_runs.insert().values(
             reader=reader, file=str(file), checksum=checksum, options=opts,
-            started_at=_now(), status="running", message="")).inserted_primary_key[0]
+            started_at=_now(), status="running",
+            message=f"running: pid {os.getpid()} on {socket.gethostname()}")
+        ).inserted_primary_key[0]
     return int(run_id), same
 
 
@@ -120,6 +185,27 @@ def finish_run(engine, result: LoadResult) -> None:
                              readings_flagged=result.readings_flagged,
                              readings_rejected=result.readings_rejected,
                              message=result.message[:2000]))
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line; a database error: the driver's first line (without
+    SQLAlchemy's statement and background link, or the server's hint and context)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    message = str(exc)
+    if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
+        message = (message.strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {' '.join(message.split())}"
+
+
+def _record_failure(engine, result: LoadResult) -> None:
+    """Record a failed run. When the database refuses even that (down, full, read-only),
+    the error that stopped the load is the one to report: the run stays 'running' and
+    the next run closes it (:func:`close_stale_runs`)."""
+    try:
+        finish_run(engine, result)
+    except SQLAlchemyError:
+        pass
 
 
 def resolve_stations(conn, codes, *, strict: bool, source: str, synthetic: bool = False,
@@ -284,13 +370,18 @@ def load_file(engine, reader: str, path, read, *, options: dict | None = None,
             load_frame(conn, frame, result, strict=strict, synthetic=synthetic)
     except IngestError as exc:
         result.status, result.message = "failed", str(exc)
-        finish_run(engine, result)
+        _record_failure(engine, result)
         raise
     except Exception as exc:  # unexpected: still record the failure, then let it surface
-        result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
-        finish_run(engine, result)
+        result.status, result.message = "failed", _one_line(exc)
+        exc.lantian_file = str(path)         # the CLI names the file in its one-line error
+        _record_failure(engine, result)
         raise
     if result.status == "unchanged" and result.same_as_run:
         result.message = f"identical to run #{result.same_as_run}"
-    finish_run(engine, result)
+    try:
+        finish_run(engine, result)
+    except SQLAlchemyError as exc:    # the readings are stored: only the run's end is not
+        exc.lantian_file, exc.lantian_stored = str(path), True
+        raise
     return result

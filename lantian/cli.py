@@ -78,7 +78,67 @@ def user_errors(fn):
         except (IngestError, ConfigError, UserError, DustFileError, ReportError) as exc:
             err.print(f"[bold red]error:[/] {exc}", markup=True)
             raise typer.Exit(1) from None
+        except Exception as exc:
+            message = database_problem(exc)
+            if message is None:
+                raise
+            from rich.markup import escape
+            err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+            raise typer.Exit(1) from None
     return wrapper
+
+
+def database_problem(exc: BaseException) -> str | None:
+    """One line for a database that is down, full or read-only (naming it and the fix);
+    None for any other error (a bug: its traceback must show)."""
+    import os
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+    if isinstance(exc, DBAPIError):             # through SQLAlchemy
+        orig, invalidated = exc.orig, exc.connection_invalidated
+    elif type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):   # the driver's own
+        orig, invalidated = exc, False          # (bulk writes use the raw connection)
+    else:
+        return None
+    if orig is None:
+        return None
+    detail = " ".join((str(orig).strip().splitlines() or [""])[0].split())[:300]
+    text, state = detail.lower(), str(getattr(orig, "sqlstate", "") or "")
+    try:
+        db = make_url(load_settings().database_url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - the message names what it can
+        db = "(the configured database)"
+    where = f"{exc.lantian_file}: " if getattr(exc, "lantian_file", None) else ""
+    undone = ("the file's readings were stored, only the end of its ingest run could not be "
+              "recorded (the next ingest records it)") if getattr(exc, "lantian_stored", False) \
+        else "nothing of the interrupted write was stored"
+    if "database or disk is full" in text or state == "53100" or "no space left" in text:
+        return (f"{where}database {db} is full ({detail}): free space on the disk that holds "
+                f"it, then run the command again; {undone}")
+    if "readonly database" in text or state == "25006":
+        fix = ("let the account running lantian write the file and its folder (and take "
+               "mode=ro out of LANTIAN_DATABASE_URL)") if "readonly database" in text else (
+            "point LANTIAN_DATABASE_URL at a writable (primary) server, or ALTER DATABASE … "
+            "SET default_transaction_read_only = off")
+        return f"{where}database {db} is read-only ({detail}): {fix}; {undone}"
+    if "unable to open database file" in text:
+        path = Path(make_url(db).database or "") if db.startswith("sqlite") else None
+        if path and path.is_file() and not (os.access(path, os.W_OK)
+                                            and os.access(path.parent, os.W_OK)):
+            return (f"{where}database {db} is read-only ({detail}: its file or folder cannot "
+                    "be written, and SQLite writes its -wal and -shm files beside it): let the "
+                    "account running lantian write both (permissions, a read-only mount)")
+        return (f"{where}cannot open database {db} ({detail}): check the path in "
+                "LANTIAN_DATABASE_URL and that its folder exists and is writable")
+    if "connection failed" in text or state == "57P03":
+        return (f"{where}cannot connect to database {db} ({detail}): start the database "
+                "server or correct LANTIAN_DATABASE_URL, then run the command again")
+    if invalidated or state.startswith(("08", "57P")) or "connection is lost" in text or \
+            "server closed the connection" in text or "consuming input failed" in text:
+        return (f"{where}lost the connection to database {db} ({detail}); {undone}: run "
+                "the command again once the server is back")
+    return None
 
 
 def _engine(require: bool = True):

@@ -19,7 +19,7 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL and their folder created."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
+        if path and path != ":memory:" and not path.startswith("file:"):  # not a URI (?mode=ro)
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -34,7 +34,9 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url)
+    # pool_pre_ping: a pooled connection that a server restart killed is replaced on
+    # checkout, so the first request after the restart works (tests/test_faults.py).
+    return create_engine(url, pool_pre_ping=True)
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
