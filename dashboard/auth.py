@@ -104,6 +104,9 @@ register({
     "login.required": ("请先登录。", "Please sign in first."),
     "auth.logout": ("退出", "Sign out"),
     "auth.login": ("工作人员登录", "Staff sign-in"),
+    "auth.database_down": ("暂时无法读取数据库，请稍后再试（页面每 30 秒自动重试；您的登录仍然有效）。",
+                           "The database cannot be read at the moment. Please try again "
+                           "shortly (this page retries every 30 s; you stay signed in)."),
     "auth.forbidden": ("您的账号无权访问此内容。", "Your account may not open this."),
     "role.viewer": ("查看", "viewer"),
     "role.analyst": ("分析", "analyst"),
@@ -183,7 +186,9 @@ def init_auth(app: dash.Dash, settings, cookie_secure: bool | None = None) -> No
             with engine_of(server).connect() as conn:
                 account = get_account(conn, user_id=account_id)
         except SQLAlchemyError:
-            log.exception("reading the signed-in account failed")
+            # the database is down, not the session: say so (503), never "sign in"
+            log.warning("reading the signed-in account failed: the database is unreachable")
+            g.database_down = True
             return None
         if account is None or not account.active or account.session_epoch != epoch:
             g.session_ended = True
@@ -300,6 +305,8 @@ def enforce():
             return _refuse(403, "csrf")
     if need == PUBLIC:
         return None
+    if not signed_in and getattr(g, "database_down", False):
+        return _database_down()
     if not signed_in:
         if request.method == "GET" and request.endpoint in INDEX_ENDPOINTS:
             query = {"next": request.full_path.rstrip("?")}
@@ -328,6 +335,31 @@ def _refuse(status: int, why: str):
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _database_down():
+    """503 while the database cannot be read: the session is kept for when it is back."""
+    lang = normalize_lang(request.args.get("lang"))
+    message = t("auth.database_down", lang)
+    if request.method == "GET" and request.endpoint in INDEX_ENDPOINTS:
+        response = Response(render_template_string(DOWN_PAGE, message=message,
+                                                   css=dash.get_asset_url("style.css")),
+                            status=503, mimetype="text/html")
+    else:
+        response = jsonify(error=message, reason="database", status=503)
+        response.status_code = 503
+    response.headers["Retry-After"] = "30"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+DOWN_PAGE = """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="30"><title>蓝天 Lantian</title>
+<link rel="stylesheet" href="{{ css }}"></head><body class="lt-login-body">
+<main class="lt-login"><div class="lt-brand"><span class="lt-brand-zh">蓝天</span>
+<span class="lt-brand-en">Lantian</span></div>
+<p class="lt-login-error" role="alert" id="database-down">{{ message }}</p></main></body></html>"""
 
 
 def scope_of(user=None) -> tuple[str, str] | None:

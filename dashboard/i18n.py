@@ -34,8 +34,11 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "empty.demo": ("或生成合成演示数据（不是监测数据）：",
                    "Or generate synthetic demo data (not measurements):"),
     "dberror.title": ("无法读取数据库", "The database cannot be read"),
-    "dberror.hint": ("数据库可能尚未初始化。请运行：",
-                     "It may not be initialised yet. Run:"),
+    "dberror.hint": ("数据库暂时无法连接，或尚未初始化。请稍后再试；管理员请检查数据库服务，或运行：",
+                     "The database is unreachable for now, or not initialised yet. Try again "
+                     "shortly; administrators: check the database server, or run:"),
+    "dberror.public_hint": ("数据暂时无法读取，请稍后再试。",
+                            "The data cannot be read at the moment; please try again shortly."),
     "summary.cities": ("城市", "cities"),
     "summary.stations": ("站点", "stations"),
     "summary.with_data": ("有数据的站点", "stations with data"),

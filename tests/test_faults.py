@@ -521,9 +521,9 @@ def test_dashboard_says_database_down_and_recovers_after_postgresql_restart(
     """PostgreSQL restarted under a running dashboard (gunicorn, 2 workers). A restart between
     two requests is invisible (pool_pre_ping: the first request after it works). While the
     server is down: no 500 and no traceback anywhere; the public page shows the database
-    error box; a signed-in staff request is treated as signed out (its account cannot be
-    read: the page redirects to the sign-in form, a callback answers 401) and signing in says
-    the account database cannot be read (503). Once it is back the same signed-in session
+    error box; a signed-in staff request answers 503 "the database cannot be read" (a page
+    that retries by itself; a callback gets JSON), not "sign in", and signing in says the
+    account database cannot be read (503). Once it is back the same signed-in session
     sees its pages again, with nothing restarted."""
     url = initialised(pg_cluster.new_database("dashboard"))
     ok(lantian(url, *source.ingest(source.files[:1])))
@@ -546,10 +546,10 @@ def test_dashboard_says_database_down_and_recovers_after_postgresql_restart(
         for response in answers:
             assert response.status_code != 500 and "Traceback" not in response.text, \
                 (response.status_code, response.text[:500])
-        # 503 would be better for a signed-in session: see dashboard/auth.py load_user
-        assert answers[0].status_code in (302, 503) and answers[1].status_code in (401, 503)
-        if answers[0].status_code == 302:
-            assert answers[0].headers["Location"].startswith("/login")
+        # a signed-in session is told the database is down (503), not sent to sign in
+        assert answers[0].status_code == 503 and answers[1].status_code == 503
+        assert "暂时无法读取数据库" in answers[0].text and answers[0].headers["Retry-After"]
+        assert answers[1].json()["reason"] == "database"
         public = board.router("/public")
         assert public.status_code == 200 and "page-db-error" in public.text
         shown = json.dumps(public.json(), ensure_ascii=False)

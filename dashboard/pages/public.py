@@ -157,7 +157,7 @@ def layout(**query) -> html.Div:
     except SQLAlchemyError:
         log.exception("public: reading the database failed")
         return _frame(lang, None, [banner("error", t("dberror.title", lang),
-                                          t("dberror.hint", lang), id=ids.PAGE_DB_ERROR)])
+                                          t("dberror.public_hint", lang), id=ids.PAGE_DB_ERROR)])
     if cat.cities.empty:
         return _frame(lang, None, [banner("info", t("page.no_city", lang), id=ids.PAGE_EMPTY)])
     city = query.get("city")
@@ -178,7 +178,7 @@ def layout(**query) -> html.Div:
                                lambda: body(city, lang, cat, engine))
     except SQLAlchemyError:
         log.exception("public: reading the database failed")
-        content = [banner("error", t("dberror.title", lang), t("dberror.hint", lang),
+        content = [banner("error", t("dberror.title", lang), t("dberror.public_hint", lang),
                           id=ids.PAGE_DB_ERROR)]
     except Exception:  # noqa: BLE001 - a page must say it failed, not show a traceback
         log.exception("public: rendering failed for %s", city)
