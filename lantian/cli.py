@@ -169,12 +169,29 @@ def init(sites: Annotated[Optional[list[Path]], typer.Option(
     engine = make_engine(settings.database_url)
     revision = migrate(engine)
     out.print(f"database {engine.url.render_as_string(hide_password=True)} at schema {revision}")
+    _daily_backfill(engine)
     for site in configs:
         with engine.begin() as conn:
             counts = sync_site_config(conn, site)
         label = " (SYNTHETIC demo city)" if site.city.synthetic else ""
         out.print(f"loaded {site.path}: city {site.city.id}{label}, {counts['districts']} districts, "
                   f"{counts['stations']} stations, {counts['targets']} targets", markup=False)
+
+
+def _daily_backfill(engine) -> None:
+    """Compute the daily statistics table (store/daily.py) from the stored hourly rows when
+    it is not complete (a database from before schema 0005, or changed QC rules)."""
+    from rich.progress import Progress
+
+    from store.daily import ensure_ready, is_ready
+    with engine.connect() as conn:
+        if is_ready(conn):
+            return
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("daily statistics from the hourly readings (stations)", total=None)
+        rows = ensure_ready(engine, lambda done, total: bar.update(task, completed=done,
+                                                                   total=total))
+    out.print(f"daily statistics computed from the hourly readings: {rows or 0:,} station-days")
 
 
 def _load_files(reader: str, files: list[Path], read, *, options: dict, strict: bool,

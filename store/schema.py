@@ -114,7 +114,10 @@ for _col, _pollutant in POLLUTANT_COLUMNS:
     _hourly_columns.append(Column(f"{_col}_flag", SmallInteger, nullable=False, default=1))
 _hourly_columns.append(Column("run_id", Integer, nullable=False))
 
-hourly = Table("hourly", metadata, *_hourly_columns, sqlite_with_rowid=False)
+# PostgreSQL: partitioned by time, one partition per calendar year (hourly_y2015 …),
+# created by store/writer.py before it writes into a new year (migration 0005).
+hourly = Table("hourly", metadata, *_hourly_columns, sqlite_with_rowid=False,
+               postgresql_partition_by="RANGE (ts)")
 
 meta = Table(
     "meta", metadata,
@@ -204,3 +207,27 @@ openaq_sensors = Table(
     Index(None, "location_id"),
     Index(None, "station_id"),
 )
+
+# Daily statistics of every station-day that has hourly rows (store/daily.py), kept
+# by the writer in the same transaction as the readings, so that a year's daily values
+# of a whole network are read from ~365 rows per station instead of ~8,760. Values
+# are as the statistics see them (QC-excluded values left out). Per 24-h-mean
+# pollutant: ``<p>`` the unrounded daily mean of the valid hours, ``<p>_n`` their
+# number, and what makes the area means exact (indicators/averaging.py): ``<p>_sum``
+# the float sum of the valid hours, ``<p>_dec`` the decimals (0-6) that hold every
+# valid value (NULL: more), ``<p>_max`` the largest |value|. O3: the day's 24 hourly
+# values (NULL = not valid), because MDA8 windows, area 8-h means and the area 1-h
+# maximum need them; the rules of each profile are applied when the table is read.
+_daily_columns = [
+    Column("station_id", Integer, primary_key=True),
+    Column("day", Date, primary_key=True),
+]
+for _col, _pollutant in POLLUTANT_COLUMNS:
+    if _pollutant == "O3":
+        continue
+    _daily_columns += [Column(_col, Float), Column(f"{_col}_n", SmallInteger, nullable=False),
+                       Column(f"{_col}_sum", Float), Column(f"{_col}_dec", SmallInteger),
+                       Column(f"{_col}_max", Float)]
+_daily_columns += [Column(f"o3_h{_h:02d}", Float) for _h in range(24)]
+
+station_daily = Table("station_daily", metadata, *_daily_columns, sqlite_with_rowid=False)

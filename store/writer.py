@@ -4,7 +4,14 @@ The hourly batch travels as a :class:`HourlyBatch`: aligned numpy arrays, one
 element per station-hour, sorted by station then time. SQLite gets one
 ``executemany`` upsert; PostgreSQL gets ``COPY`` into a temporary staging
 table (CSV written by pyarrow) and one ``INSERT … SELECT … ON CONFLICT`` upsert.
-Only the pollutant columns a source delivered are touched on conflict.
+Only the pollutant columns a source delivered are touched on conflict. Reads on
+PostgreSQL are one binary ``COPY … TO STDOUT`` (:func:`copy_out_binary`).
+
+Every write also brings the daily rows of the station-days it touched up to date
+(``store.daily.refresh``, same transaction), and on PostgreSQL first creates the
+yearly partition of ``hourly`` for any year it writes into (:func:`ensure_partitions`):
+no DEFAULT partition, so no row ever lands outside a yearly partition and a new
+year never needs rows moved out of a catch-all.
 """
 from __future__ import annotations
 
@@ -46,24 +53,82 @@ def ts_text(ts: np.ndarray) -> np.ndarray:
 
 def read_hourly(conn, station_ids, start, end) -> pd.DataFrame:
     """Stored rows of these stations with ``start <= ts <= end``, sorted by station, ts."""
-    ids = sorted(int(i) for i in set(np.asarray(station_ids).tolist()))
     cols = ["station_id", "ts", *VALUE_COLUMNS, *FLAG_COLUMNS]
-    if not ids:
+    if not len(np.asarray(station_ids)):
         return pd.DataFrame(columns=cols)
+    if conn.dialect.name == "postgresql":
+        return _read_postgresql(conn, cols, hourly_select_sql(station_ids, start, end, True))
+    return _read_sqlite(conn, cols, hourly_select_sql(station_ids, start, end))
+
+
+def hourly_select_sql(station_ids, start, end, nan_for_null: bool = False) -> str:
+    """The query :func:`read_hourly` runs: a range of ``ts`` (on PostgreSQL the
+    partitions of other years are pruned when the query is planned) for a list of
+    stations (the primary key (station_id, ts) serves it). ``nan_for_null``: values
+    NULL as NaN (PostgreSQL), so that every row has one binary layout
+    (:func:`copy_out_binary`)."""
+    ids = sorted(int(i) for i in set(np.asarray(station_ids).tolist()))
+    values = [f"COALESCE({c}, 'NaN'::float8)" if nan_for_null else c for c in VALUE_COLUMNS]
+    cols = ["station_id", "ts", *values, *FLAG_COLUMNS]
     # Bounds in the stored text format: in SQLite '… 23:00:00' sorts before '… 23:00:00.000000'.
     start_s, end_s = ts_text(np.array([start, end], dtype="datetime64[s]")).tolist()
     # Integers we produced and ISO timestamps we formatted: safe to inline.
-    where = (f"station_id IN ({', '.join(str(i) for i in ids)}) "
-             f"AND ts >= '{start_s}' AND ts <= '{end_s}'")
-    if conn.dialect.name == "postgresql":
-        return _read_postgresql(conn, cols, where)
-    return _read_sqlite(conn, cols, where)
+    return (f"SELECT {', '.join(cols)} FROM hourly WHERE "
+            f"station_id IN ({', '.join(str(i) for i in ids)}) "
+            f"AND ts >= '{start_s}' AND ts <= '{end_s}' ORDER BY station_id, ts")
 
 
-def _read_sqlite(conn, cols, where) -> pd.DataFrame:
+_PG_EPOCH = np.datetime64("2000-01-01T00:00:00", "us")
+_BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_BINARY_KINDS = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float8": ">f8",
+                 "timestamp": ">i8", "date": ">i4"}
+
+
+def copy_out_binary(conn, sql: str, fields: list[tuple[str, str]]) -> dict | None:
+    """PostgreSQL: ``COPY (sql) TO STDOUT (FORMAT binary)`` read into numpy arrays with one
+    ``frombuffer`` (no float formatted as text on the server, none parsed here: about
+    three times faster than CSV for a year of a national network). Every row must have
+    the same layout: no NULLs (select ``COALESCE(x, 'NaN')``), fixed-size types.
+
+    ``fields``: (name, kind) per column in order, kind ``int2``, ``int4``, ``int8``,
+    ``float8``, ``timestamp`` (→ datetime64[s]) or ``date`` (→ datetime64[D]).
+    Returns name → array (native byte order), or None when there are no rows."""
+    buffer = bytearray()
+    with conn.connection.driver_connection.cursor() as cur:
+        with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)") as copy:
+            for chunk in copy:
+                buffer += chunk
+    if buffer[:11] != _BINARY_SIGNATURE:
+        raise ValueError("not a PostgreSQL binary COPY stream")
+    start = 19 + int.from_bytes(buffer[15:19], "big")
+    layout = [("_n", ">i2")]
+    for i, (name, kind) in enumerate(fields):
+        layout += [(f"_len{i}", ">i4"), (name, _BINARY_KINDS[kind])]
+    row = np.dtype(layout)
+    body = len(buffer) - 2 - start                         # trailer: int16 -1
+    if body % row.itemsize:
+        raise ValueError("binary COPY rows of different sizes (a NULL, or another type?)")
+    rows = np.frombuffer(buffer, dtype=row, count=body // row.itemsize, offset=start)
+    if not len(rows):
+        return None
+    if (rows["_n"] != len(fields)).any():
+        raise ValueError(f"binary COPY rows without {len(fields)} columns")
+    out = {}
+    for i, (name, kind) in enumerate(fields):
+        if (rows[f"_len{i}"] != np.dtype(_BINARY_KINDS[kind]).itemsize).any():
+            raise ValueError(f"binary COPY: column {name} has NULLs or another type")
+        values = rows[name].astype(_BINARY_KINDS[kind][1:])    # native byte order
+        if kind == "timestamp":
+            values = (_PG_EPOCH + values.astype("timedelta64[us]")).astype("datetime64[s]")
+        elif kind == "date":
+            values = np.datetime64("2000-01-01", "D") + values.astype("timedelta64[D]")
+        out[name] = values
+    return out
+
+
+def _read_sqlite(conn, cols, sql) -> pd.DataFrame:
     raw = conn.connection.driver_connection
-    rows = raw.execute(f"SELECT {', '.join(cols)} FROM hourly WHERE {where} "
-                       "ORDER BY station_id, ts").fetchall()
+    rows = raw.execute(sql).fetchall()
     if not rows:
         return pd.DataFrame(columns=cols)
     columns = list(zip(*rows))
@@ -75,23 +140,16 @@ def _read_sqlite(conn, cols, where) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _read_postgresql(conn, cols, where) -> pd.DataFrame:
-    buffer = io.BytesIO()
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur:
-        with cur.copy(f"COPY (SELECT {', '.join(cols)} FROM hourly WHERE {where} "
-                      "ORDER BY station_id, ts) TO STDOUT (FORMAT csv)") as copy:
-            for chunk in copy:
-                buffer.write(chunk)
-    if not buffer.tell():
+def _read_postgresql(conn, cols, sql) -> pd.DataFrame:
+    fields = [("station_id", "int4"), ("ts", "timestamp")]
+    fields += [(c, "float8") for c in VALUE_COLUMNS] + [(c, "int2") for c in FLAG_COLUMNS]
+    data = copy_out_binary(conn, sql, fields)
+    if data is None:
         return pd.DataFrame(columns=cols)
-    buffer.seek(0)
-    types = {"station_id": pa.int64(), "ts": pa.timestamp("s")}
-    types.update({c: pa.float64() for c in VALUE_COLUMNS})
-    types.update({c: pa.int8() for c in FLAG_COLUMNS})
-    table = pacsv.read_csv(buffer, read_options=pacsv.ReadOptions(column_names=cols),
-                           convert_options=pacsv.ConvertOptions(column_types=types))
-    return pd.DataFrame({c: table[c].to_numpy(zero_copy_only=False) for c in cols})
+    data["station_id"] = data["station_id"].astype(np.int64)
+    for c in FLAG_COLUMNS:
+        data[c] = data[c].astype(np.int8)
+    return pd.DataFrame(data, copy=False)
 
 
 def _all_columns() -> list[str]:
@@ -109,9 +167,12 @@ def insert_hourly(conn, batch: HourlyBatch, run_id: int) -> None:
     if not len(batch):
         return
     if conn.dialect.name == "postgresql":
+        ensure_partitions(conn, batch.ts)
         _copy_postgresql(conn, batch, run_id, "hourly")
     else:
         _executemany_sqlite(conn, batch, run_id, "")
+    from .daily import refresh
+    refresh(conn, batch.station_id, batch.ts, batch.values, batch.flags)
 
 
 def upsert_hourly(conn, batch: HourlyBatch, run_id: int, columns: list[str]) -> None:
@@ -123,6 +184,7 @@ def upsert_hourly(conn, batch: HourlyBatch, run_id: int, columns: list[str]) -> 
     if not len(batch):
         return
     if conn.dialect.name == "postgresql":
+        ensure_partitions(conn, batch.ts)
         cols = _all_columns()
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
@@ -135,6 +197,8 @@ def upsert_hourly(conn, batch: HourlyBatch, run_id: int, columns: list[str]) -> 
                         f"FROM hourly_staging {_on_conflict(columns)}")
     else:
         _executemany_sqlite(conn, batch, run_id, _on_conflict(columns))
+    from .daily import refresh
+    refresh(conn, batch.station_id, batch.ts)      # read back: columns not updated stay
 
 
 def _executemany_sqlite(conn, batch: HourlyBatch, run_id: int, conflict: str) -> None:
@@ -165,3 +229,51 @@ def _copy_postgresql(conn, batch: HourlyBatch, run_id: int, table: str) -> None:
     with raw.cursor() as cur:
         with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT csv)") as copy:
             copy.write(buffer.getbuffer())
+
+
+def partition_name(year: int) -> str:
+    return f"hourly_y{int(year)}"
+
+
+def ensure_partitions(conn, ts: np.ndarray) -> list[int]:
+    """PostgreSQL: create the yearly partitions of ``hourly`` that rows at ``ts`` need
+    and that do not exist yet (in ``conn``'s transaction); returns the years created.
+
+    Looking the partitions up costs one catalogue query; only a missing year takes a
+    transaction-scoped advisory lock (two loads racing to create the same year wait
+    for each other) and creates it, in the schema of ``hourly``: as a plain table then
+    ``ATTACH PARTITION``, which locks ``hourly`` only against other schema changes
+    (SHARE UPDATE EXCLUSIVE), where ``CREATE TABLE … PARTITION OF`` would hold an
+    ACCESS EXCLUSIVE lock, blocking every dashboard read, until the load commits."""
+    if conn.dialect.name != "postgresql" or not len(ts):
+        return []
+    years = np.unique(np.asarray(ts).astype("datetime64[Y]").astype(np.int64) + 1970).tolist()
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        def existing() -> tuple[str, str, set]:
+            cur.execute("SELECT c.relkind, n.nspname FROM pg_class c JOIN pg_namespace n "
+                        "ON n.oid = c.relnamespace WHERE c.oid = 'hourly'::regclass")
+            kind, schema = cur.fetchone()
+            cur.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c "
+                        "ON c.oid = i.inhrelid WHERE i.inhparent = 'hourly'::regclass")
+            return kind, schema, {r[0] for r in cur.fetchall()}
+
+        kind, schema, have = existing()
+        if kind != "p" or all(partition_name(y) in have for y in years):
+            return []
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                    (f"lantian hourly partitions {schema}",))
+        _, _, have = existing()
+        created = []
+        for year in years:
+            if partition_name(year) in have:
+                continue
+            quoted = '"' + schema.replace('"', '""') + '"'
+            name = f"{quoted}.{partition_name(year)}"
+            cur.execute(f"CREATE TABLE {name} (LIKE {quoted}.hourly INCLUDING DEFAULTS "
+                        "INCLUDING CONSTRAINTS)")
+            cur.execute(f"ALTER TABLE {quoted}.hourly ATTACH PARTITION {name} "
+                        f"FOR VALUES FROM ('{year}-01-01 00:00:00') "
+                        f"TO ('{year + 1}-01-01 00:00:00')")
+            created.append(year)
+    return created

@@ -153,7 +153,11 @@ def test_every_page_renders_cleanly(server, browser, name, path, lang):
             view.close()
 
 
-@pytest.mark.parametrize("name,path", [p for p in PAGES if p[1] not in ("/data", "/public")])
+# pages without a period: what is loaded, the public summary, upload, administration
+NO_PERIOD = ("/data", "/public", "/upload", "/admin")
+
+
+@pytest.mark.parametrize("name,path", [p for p in PAGES if p[1] not in NO_PERIOD])
 def test_period_control_changes_url_and_content(server, browser, name, path):
     """Choosing "月度" (month) writes period=month into the address and re-renders."""
     base, cities = server
@@ -200,3 +204,39 @@ def test_city_and_language_switch_and_shared_links(server, browser):
         assert view.errors == [], view.errors
     finally:
         view.close()
+
+
+def test_anonymous_visitor_sees_the_public_page_and_must_sign_in_for_the_rest(server, browser):
+    """Without a session: the public page works and lists only itself and the sign-in link;
+    a staff address leads to the login form, a wrong password is refused with a message,
+    the right one returns to the address asked for, and signing out ends the session."""
+    base, cities = server
+    context = browser.browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{base}/public?city={cities[0]}", wait_until="networkidle")
+        page.wait_for_selector("#_pages_content .lt-page-public", timeout=30000)
+        nav = page.eval_on_selector_all("#app-nav a", "els => els.map(e => e.pathname)")
+        assert nav == ["/public"], nav
+        assert page.query_selector("#app-login-link") is not None
+        page.goto(f"{base}/ranking?city={cities[0]}&period=year", wait_until="networkidle")
+        assert urlparse(page.url).path == "/login"
+        page.fill("#login-username", STAFF_USER)
+        page.fill("#login-password", "not the password")
+        page.click("#login-submit")
+        assert "用户名或密码错误" in page.inner_text("#login-message")
+        page.fill("#login-username", STAFF_USER)
+        page.fill("#login-password", STAFF_PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_selector("#_pages_content .lt-page-ranking", timeout=30000)
+        assert urlparse(page.url).path == "/ranking" and "period=year" in page.url
+        assert STAFF_USER in page.inner_text("#app-user-name")
+        page.click("#app-logout")
+        page.wait_for_url(re.compile(r".*/login$"))
+        page.goto(f"{base}/ranking", wait_until="networkidle")
+        assert urlparse(page.url).path == "/login"
+        assert errors == [], errors
+    finally:
+        context.close()

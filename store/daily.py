@@ -1,0 +1,547 @@
+"""Daily statistics of every station-day (the ``station_daily`` table).
+
+A year of a national network is 1,700 stations × 8,760 hours = 15 million hourly
+rows; the dashboard's yearly views need only daily values. This table keeps one
+row per station-day that has hourly rows (≈ 620,000 rows for that year), written
+by the hourly writer (:func:`refresh`, called from ``store/writer.py``) in the
+same transaction as the readings, for exactly the station-days a load touched.
+The dashboard's city-year (``dashboard/queries.py``) is computed from it by
+:func:`daily_and_aqi`, which gives **the same frames, bit for bit,** as
+``indicators.pipeline.daily_and_aqi`` of the hourly values
+(tests/test_daily_store.py compares every column on the real Beijing data and on
+a synthetic network).
+
+What a row holds, and why that is enough
+----------------------------------------
+Values are as the statistics see them: those whose QC flag excludes them
+(config/qc.yaml) are left out, as ``store.frames.hourly_frame`` leaves them out.
+
+* SO2, NO2, CO, PM10, PM2.5 (24-h means): ``<p>_n`` valid hours and ``<p>`` their
+  unrounded mean. Area means are means of the *unrounded* station means, done
+  by ``indicators.averaging`` in exact integer arithmetic when every value of
+  the pollutant in the city-year is a decimal with at most 6 places (else in
+  floats). To repeat that exactly the row also keeps ``<p>_dec`` (the fewest
+  decimals, 0–6, holding every valid value of the day; NULL: more than 6),
+  ``<p>_max`` (the largest |value|, for the 2**43 bound of the exact path) and
+  ``<p>_sum`` (the float sum of the valid hours, what the float path adds). On
+  the exact path the integer sum at the city-year's scale 10**K is
+  ``rint(mean × n × 10**K)``: the mean is the float nearest to that sum / (n·10**K),
+  and the sum is below 2**48, far inside the precision of a float.
+* O3: the day's 24 hourly values. The MDA8 of an area is the maximum of the
+  *area's* 8-h window means (means of the station windows) and the area's daily
+  1-h maximum is the maximum of the area's hourly means, so the station hours are
+  needed; the 8-h windows of a day's MDA8 lie wholly inside the day (standards §3),
+  so the day's own hours are all it takes.
+
+No rule of a profile (minimum hours, windows, rounding, limits) is applied when
+the table is written: the reader applies the profile it is asked for, so the
+table serves every profile. The O3 windows, area means, validity and rounding are
+computed by the indicators' own functions (``indicators.averaging``); only the
+sums that the hourly path would build from the hours are read from the table.
+
+Readiness
+---------
+``meta.daily_stats`` holds :func:`fingerprint` (table format + the QC flags
+excluded from statistics) when the table is complete: migration 0005 sets it on
+a database without readings, :func:`rebuild` (``lantian init``) after computing
+the table from existing hourly rows. Until then, or when the QC rules change,
+:func:`station_days` returns None and the dashboard reads the hourly table.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import text
+
+from .schema import POLLUTANT_COLUMNS
+
+FORMAT = 1
+META_KEY = "daily_stats"
+HOURS = 24
+MEANS = [(c, p) for c, p in POLLUTANT_COLUMNS if p != "O3"]      # so2 no2 co pm10 pm25
+O3_HOURS = [f"o3_h{h:02d}" for h in range(HOURS)]
+_FIELDS = ("", "_n", "_sum", "_dec", "_max")
+COLUMNS = ["station_id", "day", *[f"{c}{f}" for c, _ in MEANS for f in _FIELDS], *O3_HOURS]
+_INT_COLUMNS = {f"{c}{f}" for c, _ in MEANS for f in ("_n", "_dec")}
+_VALUE_INDEX = {c: j for j, (c, _) in enumerate(POLLUTANT_COLUMNS)}
+_MAX_DECIMALS = 6          # as indicators.averaging: exact sums for up to 6 decimals
+_GRID_LIMIT = 2.0 ** 43    # |value × 10**k| from which averaging leaves the exact path
+
+
+def fingerprint() -> str:
+    """What the stored rows depend on besides the readings: the table's format and the
+    QC flags excluded from statistics."""
+    from ingest.qc import load_rules
+    return f"{FORMAT};exclude={','.join(sorted(load_rules().excluded))}"
+
+
+def is_ready(conn) -> bool:
+    row = conn.execute(text("SELECT value FROM meta WHERE key = :k"), {"k": META_KEY}).first()
+    return row is not None and row[0] == fingerprint()
+
+
+# -- station-days of hourly rows ---------------------------------------------------------
+
+def statistics_values(values: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """(n, 6) hourly values with the QC-excluded ones NaN (as ``hourly_frame``)."""
+    from ingest.qc import load_rules
+    out = np.array(values, dtype=np.float64, copy=True)
+    out[np.isin(flags, np.asarray(load_rules().excluded_codes))] = np.nan
+    return out
+
+
+def day_cells(station_id: np.ndarray, ts: np.ndarray, values: np.ndarray):
+    """The station-days of hourly rows: (station ids (R,), days (R,) datetime64[D],
+    values (R, 24, 6) NaN where no row, hours per station-day (R,)), sorted by
+    station then day."""
+    hours = ts.astype("datetime64[h]").astype(np.int64)
+    days = np.floor_divide(hours, HOURS)
+    sid = np.asarray(station_id, dtype=np.int64)
+    base = int(days.min()) if len(days) else 0
+    key = (sid << 32) | (days - base)
+    keys, inverse = np.unique(key, return_inverse=True)
+    dense = np.full((len(keys), HOURS, values.shape[1]), np.nan)
+    dense[inverse, hours - days * HOURS] = values
+    counts = np.bincount(inverse, minlength=len(keys))
+    return ((keys >> 32).astype(np.int64),
+            ((keys & 0xFFFFFFFF) + base).astype("datetime64[D]"), dense, counts)
+
+
+def _decimals(x: np.ndarray) -> np.ndarray:
+    """Per row of (R, 24): the fewest decimals k ≤ 6 such that every valid value is the
+    float of a k-place decimal, tested as ``indicators.averaging._on_grid`` tests it
+    (``rint(x·10**k) / 10**k == x``); -1 when none (or a value is infinite)."""
+    dec = np.full(len(x), -1, dtype=np.int64)
+    pending = ~np.isinf(x).any(axis=1)
+    for k in range(_MAX_DECIMALS + 1):
+        rows = np.flatnonzero(pending)
+        if not len(rows):
+            break
+        xs = x[rows]
+        scale = 10.0 ** k
+        y = np.multiply(xs, scale)
+        np.rint(y, out=y)
+        back = y / scale if scale != 1.0 else y
+        ok = ((back == xs) | np.isnan(xs)).all(axis=1)
+        dec[rows[ok]] = k
+        pending[rows[ok]] = False
+    return dec
+
+
+def summarize(dense: np.ndarray) -> dict[str, np.ndarray]:
+    """The ``station_daily`` columns (without the keys) of station-days (R, 24, 6) of
+    values as the statistics see them (POLLUTANT_COLUMNS order; NaN = not valid).
+    NULL is NaN in float columns and -1 in ``_dec``."""
+    out: dict[str, np.ndarray] = {}
+    for col, _ in MEANS:
+        x = np.ascontiguousarray(dense[:, :, _VALUE_INDEX[col]])
+        valid = np.isfinite(x)
+        n = valid.sum(axis=1)
+        has = n > 0
+        # what the float path of averaging adds: the day's row, invalid hours as 0
+        fsum = np.where(valid, x, 0.0).sum(axis=1)
+        absmax = np.where(valid, np.abs(x), -np.inf).max(axis=1, initial=-np.inf)
+        absmax[~has] = np.nan
+        dec = _decimals(x)
+        scale = 10.0 ** np.maximum(dec, 0)
+        exact = (dec >= 0) & has & (np.rint(np.where(has, absmax, 0.0) * scale) < _GRID_LIMIT)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ints = np.where(valid, np.rint(x * scale[:, None]), 0.0).sum(axis=1)
+            mean = np.where(exact, ints / (n * scale), fsum / n)
+        mean[~has] = np.nan
+        out[col], out[f"{col}_n"], out[f"{col}_sum"] = mean, n.astype(np.int64), fsum
+        out[f"{col}_dec"], out[f"{col}_max"] = np.where(has, dec, 0), absmax
+    o3 = dense[:, :, _VALUE_INDEX["o3"]]
+    for h, name in enumerate(O3_HOURS):
+        out[name] = np.ascontiguousarray(o3[:, h])
+    return out
+
+
+# -- writing -------------------------------------------------------------------------------
+
+def _write(conn, station_id: np.ndarray, day: np.ndarray, columns: dict) -> None:
+    """Insert or replace these station-day rows."""
+    if not len(station_id):
+        return
+    names = COLUMNS[2:]
+    if conn.dialect.name == "postgresql":
+        arrays = [pa.array(station_id, pa.int32()), pa.array(day.astype("datetime64[D]"))]
+        for name in names:
+            v = columns[name]
+            if name in _INT_COLUMNS:
+                arrays.append(pa.array(v, pa.int16(), mask=v < 0))
+            else:
+                arrays.append(pa.array(v, pa.float64(), from_pandas=True))
+        buffer = io.BytesIO()
+        pacsv.write_csv(pa.table(arrays, names=COLUMNS), buffer,
+                        write_options=pacsv.WriteOptions(include_header=False,
+                                                         quoting_style="needed"))
+        raw = conn.connection.driver_connection
+        sets = ", ".join(f"{c} = excluded.{c}" for c in names)
+        with raw.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS station_daily_staging "
+                        "(LIKE station_daily) ON COMMIT DELETE ROWS")
+            cur.execute("TRUNCATE station_daily_staging")
+            with cur.copy(f"COPY station_daily_staging ({', '.join(COLUMNS)}) FROM STDIN "
+                          "(FORMAT csv)") as copy:
+                copy.write(buffer.getbuffer())
+            cur.execute(f"INSERT INTO station_daily ({', '.join(COLUMNS)}) "
+                        f"SELECT {', '.join(COLUMNS)} FROM station_daily_staging "
+                        f"ON CONFLICT (station_id, day) DO UPDATE SET {sets}")
+        return
+    data = [station_id.tolist(), np.datetime_as_string(day.astype("datetime64[D]")).tolist()]
+    for name in names:
+        v = columns[name]
+        if name in _INT_COLUMNS:
+            data.append([None if i < 0 else i for i in v.tolist()])
+        else:
+            data.append(v.tolist())                     # NaN binds NULL
+    sets = ", ".join(f"{c} = excluded.{c}" for c in names)
+    sql = (f"INSERT INTO station_daily ({', '.join(COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(COLUMNS))}) "
+           f"ON CONFLICT (station_id, day) DO UPDATE SET {sets}")
+    conn.connection.driver_connection.executemany(sql, zip(*data))
+
+
+def _stored_days(conn, station_id: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """(R, 24, 6) stored hourly values (statistics view) of these station-days (sorted
+    by station, day), read from the hourly table in runs of consecutive days."""
+    from .writer import FLAG_COLUMNS, VALUE_COLUMNS, read_hourly
+    dense = np.full((len(station_id), HOURS, len(VALUE_COLUMNS)), np.nan)
+    want = (station_id << 32) | (day.astype(np.int64) & 0xFFFFFFFF)
+    order = np.argsort(want)
+    distinct = np.unique(day)
+    # runs of consecutive days, each read once for the stations that need it
+    breaks = np.flatnonzero(np.diff(distinct.astype(np.int64)) > 1) + 1
+    for run in np.split(distinct, breaks):
+        inside = (day >= run[0]) & (day <= run[-1])
+        start = run[0].astype("datetime64[s]")
+        end = (run[-1] + 1).astype("datetime64[s]") - np.timedelta64(1, "h")
+        rows = read_hourly(conn, station_id[inside], start, end)
+        if rows.empty:
+            continue
+        values = statistics_values(rows[VALUE_COLUMNS].to_numpy(np.float64),
+                                   rows[FLAG_COLUMNS].to_numpy(np.int16))
+        sid, days, cells, _ = day_cells(rows["station_id"].to_numpy(np.int64),
+                                        rows["ts"].to_numpy("datetime64[s]"), values)
+        got = (sid << 32) | (days.astype(np.int64) & 0xFFFFFFFF)
+        pos = np.searchsorted(want[order], got)
+        pos = np.minimum(pos, len(want) - 1)
+        hit = want[order][pos] == got
+        dense[order[pos[hit]]] = cells[hit]
+    return dense
+
+
+def refresh(conn, station_id: np.ndarray, ts: np.ndarray, values: np.ndarray | None = None,
+            flags: np.ndarray | None = None) -> int:
+    """Recompute the daily rows of the station-days of these hourly rows, which the
+    caller has just written in ``conn``'s transaction; returns how many.
+
+    ``values``/``flags`` (n, 6), when given, are what was written *as whole rows into
+    station-hours that were not stored before* (the insert path): a station-day all
+    24 of whose hours are among them is summarised from them, without reading it
+    back. Every other station-day is read back from the hourly table (its other hours,
+    or columns an upsert left as they were)."""
+    if not len(station_id):
+        return 0
+    if values is None:
+        sid, day, _, _ = day_cells(station_id, ts, np.zeros((len(station_id), 0)))
+        dense = _stored_days(conn, sid, day)
+    else:
+        sid, day, dense, counts = day_cells(station_id, ts, statistics_values(values, flags))
+        partial = counts < HOURS
+        if partial.any():
+            dense[partial] = _stored_days(conn, sid[partial], day[partial])
+    _write(conn, sid, day, summarize(dense))
+    return len(sid)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+def select_sql(station_ids, first_day, last_day, no_nulls: bool = False) -> str:
+    """The query of the daily rows of these stations from ``first_day`` to ``last_day``;
+    ``no_nulls``: NULL as NaN (floats) and -1 (``_dec``), for a binary COPY
+    (``store.writer.copy_out_binary``)."""
+    ids = ", ".join(str(int(i)) for i in sorted(set(station_ids)))
+    first = str(np.datetime64(first_day, "D"))
+    last = str(np.datetime64(last_day, "D"))
+    cols = COLUMNS
+    if no_nulls:
+        cols = [c if c in ("station_id", "day") or c.endswith("_n")
+                else f"COALESCE({c}, CAST(-1 AS smallint))" if c in _INT_COLUMNS
+                else f"COALESCE({c}, 'NaN'::float8)" for c in COLUMNS]
+    # (no ORDER BY when read by COPY: sorted here, without the server's sort to disk)
+    return (f"SELECT {', '.join(cols)} FROM station_daily WHERE station_id IN ({ids}) "
+            f"AND day >= '{first}' AND day <= '{last}'"
+            + ("" if no_nulls else " ORDER BY station_id, day"))
+
+
+def read_rows(conn, station_ids, first_day, last_day) -> pd.DataFrame:
+    """The stored rows (``COLUMNS``; NULL as NaN, ``_dec`` NULL as -1), by station, day."""
+    if not len(station_ids):
+        return pd.DataFrame(columns=COLUMNS)
+    if conn.dialect.name == "postgresql":
+        from .writer import copy_out_binary
+        fields = [(c, "int4" if c == "station_id" else "date" if c == "day"
+                   else "int2" if c in _INT_COLUMNS else "float8") for c in COLUMNS]
+        data = copy_out_binary(conn, select_sql(station_ids, first_day, last_day, True),
+                               fields)
+        if data is None:
+            return pd.DataFrame(columns=COLUMNS)
+        order = np.lexsort((data["day"], data["station_id"]))
+        for c in COLUMNS:
+            data[c] = data[c][order].astype(np.int64) if c == "station_id" or \
+                c in _INT_COLUMNS else data[c][order]
+        return pd.DataFrame({c: data[c] for c in COLUMNS}, copy=False)
+    sql = select_sql(station_ids, first_day, last_day)
+    rows = conn.connection.driver_connection.execute(sql).fetchall()
+    if not rows:
+        return pd.DataFrame(columns=COLUMNS)
+    columns = list(zip(*rows))
+    data = {"station_id": np.array(columns[0], dtype=np.int64),
+            "day": np.array(columns[1], dtype="datetime64[D]")}
+    for name, col in zip(COLUMNS[2:], columns[2:]):
+        if name in _INT_COLUMNS:
+            data[name] = np.array([-1 if v is None else v for v in col], dtype=np.int64)
+        else:
+            data[name] = np.array([np.nan if v is None else v for v in col], dtype=np.float64)
+    return pd.DataFrame(data)
+
+
+@dataclass
+class StationDays:
+    """Dense (stations × days) arrays of the daily rows of a set of stations: what
+    :func:`daily_and_aqi` needs. Stations are the codes with rows, sorted as the
+    hourly panel sorts them; days run from the first to the last day with a row."""
+
+    stations: np.ndarray           # (S,) str
+    start: np.datetime64           # first day
+    n_days: int
+    fields: dict                   # column → (S, D) array (int64 counts/decimals, floats)
+    o3: np.ndarray                 # (S, D·24) O3 hours, NaN = not valid / no row
+
+    @property
+    def empty(self) -> bool:
+        return len(self.stations) == 0 or self.n_days == 0
+
+    @property
+    def last_day(self):
+        return (pd.Timestamp(self.start + np.timedelta64(self.n_days - 1, "D")).date()
+                if not self.empty else None)
+
+    @classmethod
+    def from_rows(cls, rows: pd.DataFrame, codes: dict) -> "StationDays":
+        """From :func:`read_rows`; ``codes`` maps station id → code."""
+        if rows.empty:
+            return cls(np.array([], dtype=str), np.datetime64("1970-01-01", "D"), 0, {},
+                       np.empty((0, 0)))
+        names = rows["station_id"].map(codes).to_numpy(dtype=object)
+        stations = np.array(sorted(set(names.tolist())), dtype=object)
+        row = np.searchsorted(stations, names)
+        day = rows["day"].to_numpy("datetime64[D]")
+        start = day.min()
+        n_days = int((day.max() - start).astype(np.int64)) + 1
+        col = (day - start).astype(np.int64)
+        shape = (len(stations), n_days)
+        fields = {}
+        for name in COLUMNS[2:]:
+            if name in O3_HOURS:
+                continue
+            is_int = name in _INT_COLUMNS
+            dense = np.zeros(shape, dtype=np.int64) if is_int else np.full(shape, np.nan)
+            dense[row, col] = rows[name].to_numpy(np.int64 if is_int else np.float64)
+            fields[name] = dense
+        o3 = np.full((len(stations), n_days, HOURS), np.nan)
+        o3[row, col] = rows[O3_HOURS].to_numpy(np.float64)
+        return cls(stations.astype(str), start, n_days, fields, o3.reshape(len(stations), -1))
+
+    def totals(self, col: str) -> tuple[np.ndarray, float, bool]:
+        """(sums, scale, exact) of a 24-h-mean pollutant as ``indicators.averaging`` forms
+        them from the hours: exact integers at 10**K when every valid value of the
+        city-year has ≤ K ≤ 6 decimals and |value·10**K| < 2**43, else float sums."""
+        n, has = self.fields[f"{col}_n"], self.fields[f"{col}_n"] > 0
+        dec = self.fields[f"{col}_dec"][has]
+        if (dec >= 0).all():
+            scale = 10.0 ** int(dec.max(initial=0))
+            biggest = np.rint(float(self.fields[f"{col}_max"][has].max(initial=0.0)) * scale)
+            if biggest < _GRID_LIMIT:
+                total = np.zeros(n.shape)
+                total[has] = np.rint(self.fields[col][has] * n[has] * scale)
+                return total, scale, True
+        return np.where(has, self.fields[f"{col}_sum"], 0.0), 1.0, False
+
+
+def station_days(conn, stations: pd.DataFrame, start, end) -> StationDays | None:
+    """The daily rows of ``stations`` (``store.frames.station_table`` rows: id, code) with
+    ``start <= day <= end``, or None when the table is not ready (then read hourly)."""
+    if not is_ready(conn):
+        return None
+    rows = read_rows(conn, stations["id"].to_numpy(), np.datetime64(start, "D"),
+                     np.datetime64(end, "D"))
+    return StationDays.from_rows(rows, dict(zip(stations["id"], stations["code"])))
+
+
+def station_spans(conn) -> list[tuple]:
+    """(station id, first day, last day) of every station with readings: two index
+    probes per station (the daily table when ready, else the hourly table), never a
+    scan of the readings."""
+    if is_ready(conn):
+        sql = ("SELECT s.id, (SELECT MIN(d.day) FROM station_daily d WHERE d.station_id = s.id),"
+               " (SELECT MAX(d.day) FROM station_daily d WHERE d.station_id = s.id) "
+               "FROM stations s")
+    else:
+        sql = ("SELECT s.id, (SELECT MIN(h.ts) FROM hourly h WHERE h.station_id = s.id),"
+               " (SELECT MAX(h.ts) FROM hourly h WHERE h.station_id = s.id) FROM stations s")
+    return [tuple(r) for r in conn.execute(text(sql)).fetchall() if r[1] is not None]
+
+
+# -- computing: the daily values and AQI of indicators.pipeline, from the daily rows ----------
+
+def daily_and_aqi(days: StationDays, membership: pd.DataFrame | None = None,
+                  profile: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``indicators.pipeline.daily_and_aqi`` of the hourly values these rows summarise:
+    the same daily values (stations, districts, city) and daily AQI."""
+    from config.standards import load_profile
+    from indicators import aqi as aqi_module
+    from indicators import averaging
+    from indicators.pipeline import split_profile, us_daily_aqi
+
+    chinese, comparison = split_profile(profile)
+    arrays = _daily_arrays(days, membership, chinese)
+    if comparison is not None and load_profile(comparison).kind == "us-aqi":
+        daily = averaging._empty_daily() if arrays is None else arrays.frame()
+        return daily, us_daily_aqi(daily, comparison)
+    if arrays is None:
+        daily = averaging._empty_daily()
+        return daily, aqi_module.daily_aqi(daily, profile=chinese)
+    return arrays.frame(), arrays.aqi(profile=chinese)
+
+
+def _daily_arrays(days: StationDays, membership, profile):
+    """``indicators.averaging._daily_arrays`` with the 24-h means from the daily rows."""
+    from indicators import averaging
+    from indicators.frames import POLLUTANTS
+    from indicators.panel import HourlyPanel
+
+    n_st = len(days.stations)
+    shape = (n_st, days.n_days * HOURS)
+    # only O3 is read hour by hour; the other pollutants' hours are never looked at
+    columns = [days.o3 if p == "O3" else np.broadcast_to(np.float64(np.nan), shape)
+               for p in POLLUTANTS]
+    panel = HourlyPanel(columns, days.stations, days.start)
+    areas = averaging._areas(membership, panel.stations)
+    if panel.n_days == 0 or (panel.n_stations == 0 and areas.n == 0):
+        return None
+    rules = averaging._DayRules(panel.dates, profile)
+    out = averaging._DailyArrays(panel, areas, rules)
+    _compute(days, panel, areas, rules, out.put)
+    out.keys()
+    out.interleave()
+    return out
+
+
+def _compute(days: StationDays, panel, areas, rules, put) -> None:
+    """``indicators.averaging._compute``: the same rules and kernels, in one thread."""
+    from indicators import averaging
+    from indicators.averaging import WINDOW_HOURS
+
+    n_st, n_days = panel.n_stations, panel.n_days
+    min_hours = rules.validity("daily_min_hours").astype(np.int64)
+    need_area = averaging._required_stations(areas, rules)
+    hour_dens = range(max(1, int(min_hours.min(initial=HOURS))), HOURS + 1)
+    n_windows, windows_in_force = averaging._window_count(rules)
+    o3_min = rules.validity("o3_8h_min_hours").astype(np.int64)
+    counted = np.arange(n_windows)[None, None, :] < windows_in_force[None, :, None]
+    limits = rules.mda8_limit(np.concatenate([areas.station_grade, areas.grade]))
+    window_dens = range(max(1, int(o3_min.min(initial=WINDOW_HOURS))), WINDOW_HOURS + 1)
+    o3_args = (panel.pollutant("O3"), n_days, n_windows, areas, rules, o3_min, counted,
+               limits[:n_st], window_dens)
+    column_of = {p: c for c, p in MEANS}
+    for pollutant in averaging.MEAN_POLLUTANTS:
+        put(pollutant, _mean_quantity(pollutant, days, column_of[pollutant], n_days, areas,
+                                      min_hours, need_area, hour_dens, rules))
+    for quantity, q in averaging._o3_quantities(o3_args, limits[n_st:]).items():
+        put(quantity, q)
+
+
+def _mean_quantity(pollutant, days: StationDays, col, n_days, areas, min_hours, need_area,
+                   hour_dens, rules):
+    """``indicators.averaging._mean_quantity`` from the day sums instead of the hours."""
+    from indicators import averaging
+
+    n_ar = areas.n
+    n_valid = days.fields[f"{col}_n"]
+    total, scale, exact = days.totals(col)
+    value = averaging._divide(total, n_valid, scale)
+    need = np.broadcast_to(min_hours[None, :], value.shape)
+    valid = n_valid >= need
+    a_value, a_count = averaging._area_mean(areas.matrix, total, n_valid, valid, scale, exact,
+                                            hour_dens)
+    a_count = a_count.reshape(n_ar, n_days).astype(np.int64)
+    a_valid = (a_count >= 1) & (a_count >= need_area)
+    value = np.concatenate([value, a_value.reshape(n_ar, n_days)])
+    return averaging._Quantity(value, np.concatenate([valid, a_valid]),
+                               np.concatenate([n_valid, a_count]),
+                               np.concatenate([need, need_area]),
+                               averaging._reported(value, rules, pollutant))
+
+
+# -- building the table from the hourly rows -----------------------------------------------
+
+def rebuild(engine, progress=None, stations_per_step: int = 25) -> int:
+    """Compute the whole table from the hourly rows, a few stations per transaction, then
+    mark it ready (and bump the data version); returns the number of rows written.
+
+    ``progress(done, total)`` is called after each step (stations). Each step locks the
+    table against writers, so a load running meanwhile either is in the step's
+    snapshot or writes its own station-days after the step.
+    """
+    from .db import bump_data_version
+    from .writer import FLAG_COLUMNS, VALUE_COLUMNS, read_hourly
+
+    with engine.connect() as conn:
+        ids = [int(r[0]) for r in conn.execute(text("SELECT id FROM stations ORDER BY id"))]
+    written = 0
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM station_daily WHERE station_id NOT IN "
+                          "(SELECT id FROM stations)"))
+    for lo in range(0, len(ids), stations_per_step):
+        chunk = ids[lo:lo + stations_per_step]
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("LOCK TABLE station_daily IN EXCLUSIVE MODE"))
+            conn.execute(text(f"DELETE FROM station_daily WHERE station_id IN "
+                              f"({', '.join(map(str, chunk))})"))
+            rows = read_hourly(conn, chunk, np.datetime64("1900-01-01T00:00:00"),
+                               np.datetime64("2200-01-01T00:00:00"))
+            if not rows.empty:
+                values = statistics_values(rows[VALUE_COLUMNS].to_numpy(np.float64),
+                                           rows[FLAG_COLUMNS].to_numpy(np.int16))
+                sid, day, dense, _ = day_cells(rows["station_id"].to_numpy(np.int64),
+                                               rows["ts"].to_numpy("datetime64[s]"), values)
+                del rows, values
+                _write(conn, sid, day, summarize(dense))
+                written += len(sid)
+        if progress is not None:
+            progress(min(lo + stations_per_step, len(ids)), len(ids))
+    with engine.begin() as conn:
+        updated = conn.execute(text("UPDATE meta SET value = :v WHERE key = :k"),
+                               {"v": fingerprint(), "k": META_KEY})
+        if updated.rowcount == 0:
+            conn.execute(text("INSERT INTO meta (key, value) VALUES (:k, :v)"),
+                         {"k": META_KEY, "v": fingerprint()})
+        bump_data_version(conn)
+    return written
+
+
+def ensure_ready(engine, progress=None) -> int | None:
+    """:func:`rebuild` unless the table is ready; the rows written, or None."""
+    with engine.connect() as conn:
+        if is_ready(conn):
+            return None
+    return rebuild(engine, progress)
