@@ -324,7 +324,8 @@ def daily_between(engine, city: str, start, end, profile: str | None = None
     return pd.concat(dailies, ignore_index=True), pd.concat(aqis, ignore_index=True)
 
 
-def _compute_period_stats(engine, city, year, kind, label, ytd_end, profile) -> pd.DataFrame:
+def _compute_period_stats(engine, city, year, kind, label, ytd_end, profile,
+                          areas_only: bool = False) -> pd.DataFrame:
     from indicators import pipeline
 
     cy = city_year(engine, city, year, profile)
@@ -332,6 +333,11 @@ def _compute_period_stats(engine, city, year, kind, label, ytd_end, profile) -> 
         from indicators.frames import STAT_COLUMNS
         return pd.DataFrame({c: pd.Series(dtype=object) for c in STAT_COLUMNS})
     daily, aqi = cy.daily, cy.aqi
+    if areas_only:
+        # an area's statistics come from its own daily values: the stations' rows (all
+        # but ~1 % of a network's) are not needed for district and city figures
+        daily = daily[daily["level"] != "station"]
+        aqi = aqi[aqi["level"] != "station"]
     if kind == "ytd":
         cut = pd.Timestamp(ytd_end)
         daily, aqi = daily[daily["date"] <= cut], aqi[aqi["date"] <= cut]
@@ -347,22 +353,24 @@ def _compute_period_stats(engine, city, year, kind, label, ytd_end, profile) -> 
     return stats[stats["period"].astype(str) == label].reset_index(drop=True)
 
 
-def period_stats(engine, view) -> pd.DataFrame:
-    """Period statistics (with the composite index) of every area for the view's period."""
+def period_stats(engine, view, areas_only: bool = False) -> pd.DataFrame:
+    """Period statistics (with the composite index) of every station, district and the
+    city for the view's period; ``areas_only``: of the districts and the city only (the
+    same rows, without computing the stations' — what the overview needs)."""
     from .cache import cached
     kind, label = view.stats_period, view.stats_label
     year = view.end.year if kind == "ytd" else view.year
     ytd_end = view.stats_end if kind == "ytd" else None
     parts = (str(engine.url), view.city, year, kind, label, str(ytd_end), view.profile_arg)
-    return cached("period_stats", current_version(engine), parts,
-                  lambda: _compute_period_stats(engine, view.city, year, kind, label, ytd_end,
-                                                view.profile_arg))
+    return cached("area_stats" if areas_only else "period_stats", current_version(engine),
+                  parts, lambda: _compute_period_stats(engine, view.city, year, kind, label,
+                                                       ytd_end, view.profile_arg, areas_only))
 
 
-def previous_stats(engine, view) -> pd.DataFrame | None:
+def previous_stats(engine, view, areas_only: bool = False) -> pd.DataFrame | None:
     """The same period one year earlier, or None when that year has no data."""
     prev = view.previous_year()
-    stats = period_stats(engine, prev)
+    stats = period_stats(engine, prev, areas_only)
     return None if stats.empty else stats
 
 
@@ -395,15 +403,15 @@ def station_readings(engine, code: str, start, end) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def stats_with_change(engine, view) -> pd.DataFrame:
+def stats_with_change(engine, view, areas_only: bool = False) -> pd.DataFrame:
     """:func:`period_stats` with the change against the same period last year
     (``indicators.statistics.change_rate`` columns; NaN where last year has no data)."""
     from .cache import cached
 
     def compute():
         from indicators.statistics import change_rate
-        stats = period_stats(engine, view)
-        previous = previous_stats(engine, view)
+        stats = period_stats(engine, view, areas_only)
+        previous = previous_stats(engine, view, areas_only)
         if stats.empty:
             return stats
         if previous is None:
@@ -412,7 +420,8 @@ def stats_with_change(engine, view) -> pd.DataFrame:
                                 change_rate_reported=float("nan"), improved=pd.NA)
         return change_rate(stats, previous, profile=view.profile_arg)
     parts = (str(engine.url), view.city, view.stats_label, view.profile_arg, view.year)
-    return cached("stats_change", current_version(engine), parts, compute)
+    return cached("area_change" if areas_only else "stats_change", current_version(engine),
+                  parts, compute)
 
 
 def standing_rows(engine, view) -> pd.DataFrame:
@@ -434,7 +443,8 @@ def standing_rows(engine, view) -> pd.DataFrame:
                    for r in rows.itertuples(index=False)]
         cy = city_year(engine, view.city, year, view.profile_arg)
         districts = sorted(set(cy.membership.loc[cy.membership["level"] == "district", "area"]))
-        return standing(period_stats(engine, view), objects, cy.grades, view.profile_arg,
+        return standing(period_stats(engine, view, areas_only=True), objects, cy.grades,
+                        view.profile_arg,
                         year=year, period=view.stats_label, areas=districts)
     parts = (str(engine.url), view.city, view.stats_label, view.profile_arg, view.year)
     return cached("standing", current_version(engine), parts, compute)

@@ -113,3 +113,27 @@ def test_every_page_renders_under_every_profile(beijing_app, profile):
     for page in PAGES:
         body = dump(route(client, page.PATH, f"?city=beijing&year=2015&profile={profile}"))
         assert ids.PAGE_ERROR not in body and ids.PAGE_DB_ERROR not in body, page.PATH
+
+
+@pytest.mark.parametrize("query", [
+    {"city": "beijing", "period": "year", "year": "2015"},
+    {"city": "beijing", "period": "month", "year": "2016", "month": "2"},
+    {"city": "beijing", "period": "ytd", "year": "2016", "profile": "who-2021"}])
+def test_area_statistics_equal_the_full_tables_areas(beijing_app, query):
+    """The overview's statistics computed without the stations' rows are exactly the
+    district and city rows of the full table (and so are the change rates)."""
+    import pandas as pd
+
+    from dashboard.context import engine_of
+    from dashboard.queries import catalog, period_stats, stats_with_change
+    engine = engine_of(beijing_app.server)
+    with beijing_app.server.app_context():
+        cat = catalog(engine)
+        view = resolve(query, cat.city_ids(), cat.spans, cat.default_city())
+        for compute in (period_stats, stats_with_change):
+            full = compute(engine, view)
+            areas = compute(engine, view, areas_only=True)
+            expected = full[full["level"] != "station"].reset_index(drop=True)
+            assert len(areas) > 100 and set(areas["level"]) == {"district", "city"}
+            pd.testing.assert_frame_equal(areas.reset_index(drop=True), expected,
+                                          check_exact=True)

@@ -311,7 +311,7 @@ def _num(value) -> str:
 
 
 def ytd_section(engine, view, lang: str) -> html.Section:
-    stats = stats_with_change(engine, view)
+    stats = stats_with_change(engine, view, areas_only=True)
     title = t("pub.ytd", lang, year=view.year, end=f"{view.end:%m-%d}")
     if stats.empty:
         return card(title, empty_state(t("table.empty", lang)), id=ids.PUBLIC_YTD)
