@@ -135,7 +135,24 @@ def cached_local(name: str, version: int, parts: tuple, compute: Callable[[], T]
             if value is None:
                 value = compute()
                 _pages.put(key, value)
+                keep_out_of_gc()
     return value
+
+
+def keep_out_of_gc() -> None:
+    """Move what is alive now (the caches' page trees and frames) out of the cyclic
+    garbage collector's sight (``gc.freeze``).
+
+    Why: a cached page body is thousands of Dash components, and a full collection
+    walks every one of them: with a few dozen national pages cached that is
+    100–200 ms, taken by whichever request happens to trigger it (measured: every
+    third first visit of the national overview). Frozen objects are still freed
+    by reference counting when the cache drops them (no reference cycles in
+    component trees or frames); only cycles among them would wait for a process
+    restart. The same is done after a worker forks (dashboard/wsgi.py).
+    """
+    import gc
+    gc.freeze()
 
 
 # -- whole router answers of public pages ---------------------------------------------------

@@ -143,6 +143,11 @@ def build(budget: float | None = None):
         warm(dash_app, budget)
     # Forked workers must open their own connections: close the ones warming opened.
     engine_of(dash_app.server).dispose()
+    # What the master built stays as it is in every worker: out of the collector's sight,
+    # a collection neither walks it nor touches its pages (which would copy them per
+    # worker); see dashboard.cache.keep_out_of_gc
+    from .cache import keep_out_of_gc
+    keep_out_of_gc()
     return dash_app
 
 

@@ -137,3 +137,29 @@ def test_area_statistics_equal_the_full_tables_areas(beijing_app, query):
             assert len(areas) > 100 and set(areas["level"]) == {"district", "city"}
             pd.testing.assert_frame_equal(areas.reset_index(drop=True), expected,
                                           check_exact=True)
+
+
+def test_the_heatmap_is_a_valid_plotly_figure_of_every_district(beijing_app):
+    """The heatmap is built unvalidated (fast_figure): plotly must accept it as it is,
+    with one row per district and value ÷ target in the cells."""
+    import plotly.graph_objects as go
+
+    from dashboard.context import engine_of
+    from dashboard.figures.overview import standing_heatmap
+    from dashboard.queries import catalog, standing_rows
+    engine = engine_of(beijing_app.server)
+    with beijing_app.server.app_context():
+        cat = catalog(engine)
+        view = resolve({"city": "beijing", "year": "2015"}, cat.city_ids(), cat.spans,
+                       cat.default_city())
+        table = standing_rows(engine, view)
+    figure = standing_heatmap(table, cat.names("district", "zh"), "zh", "title")
+    go.Figure(figure.to_dict())                       # validates every property
+    heatmap = figure.data[0]
+    assert len(heatmap.y) == table["area"].nunique() == 8          # Beijing's districts
+    row = table[(table["area"] == "dongcheng") & (table["pollutant"] == "PM2.5")
+                & (table["statistic"] == "annual_mean")].iloc[0]
+    i, j = list(heatmap.y).index(cat.name("district", "dongcheng")), list(heatmap.x).index("PM2.5")
+    assert heatmap.z[i][j] == min(row["reported"] / row["target"], 1.5)
+    assert heatmap.text[i][j] == f"{row['reported']:g}" and row["reported"] == 85
+    assert figure.layout.yaxis.autorange == "reversed"
