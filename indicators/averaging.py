@@ -395,6 +395,19 @@ def _mda8_of_best(best: np.ndarray, n_win: np.ndarray, rules: _DayRules,
     return _Quantity(best, valid, n_win, need)
 
 
+def o3_setup(o3_hours, n_days: int, n_st: int, areas, rules) -> tuple[tuple, np.ndarray]:
+    """(arguments of :func:`_o3_quantities` for ``o3_hours``, the areas' MDA8 limits):
+    the 8-h windows in force per day, their validity and each grade's limit (shared by
+    the hourly path here and the daily table of store/daily.py)."""
+    n_windows, windows_in_force = _window_count(rules)
+    o3_min = rules.validity("o3_8h_min_hours").astype(np.int64)
+    counted = np.arange(n_windows)[None, None, :] < windows_in_force[None, :, None]
+    limits = rules.mda8_limit(np.concatenate([areas.station_grade, areas.grade]))
+    window_dens = range(max(1, int(o3_min.min(initial=WINDOW_HOURS))), WINDOW_HOURS + 1)
+    return ((o3_hours, n_days, n_windows, areas, rules, o3_min, counted, limits[:n_st],
+             window_dens), limits[n_st:])
+
+
 def _window_count(rules: _DayRules) -> tuple[int, np.ndarray]:
     per_day = rules.validity("mda8_windows", default=HOURS_PER_DAY - WINDOW_HOURS + 1)
     per_day = per_day.astype(np.int64)
@@ -728,13 +741,7 @@ def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules,
     # O3 on a second thread while the 24-h means are computed here (the kernels are numpy
     # loops that release the GIL); the second thread then takes the means not yet begun.
     # Every quantity is computed by the same code on either thread: the same numbers.
-    n_windows, windows_in_force = _window_count(rules)
-    o3_min = rules.validity("o3_8h_min_hours").astype(np.int64)
-    counted = np.arange(n_windows)[None, None, :] < windows_in_force[None, :, None]
-    limits = rules.mda8_limit(np.concatenate([areas.station_grade, areas.grade]))
-    window_dens = range(max(1, int(o3_min.min(initial=WINDOW_HOURS))), WINDOW_HOURS + 1)
-    o3_args = (panel.pollutant("O3"), n_days, n_windows, areas, rules, o3_min, counted,
-               limits[:n_st], window_dens)
+    o3_args, area_limits = o3_setup(panel.pollutant("O3"), n_days, n_st, areas, rules)
     pending = list(MEAN_POLLUTANTS)          # the 24-h means, taken by whichever thread is free
     lock = threading.Lock()
 
@@ -751,7 +758,7 @@ def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules,
         return results
 
     def second() -> dict:
-        results = _o3_quantities(o3_args, limits[n_st:])
+        results = _o3_quantities(o3_args, area_limits)
         if put is not None:
             for quantity in ("O3_MDA8", "O3_1H_MAX"):
                 put(quantity, results[quantity])

@@ -448,24 +448,17 @@ def _daily_arrays(days: StationDays, membership, profile):
 def _compute(days: StationDays, panel, areas, rules, put) -> None:
     """``indicators.averaging._compute``: the same rules and kernels, in one thread."""
     from indicators import averaging
-    from indicators.averaging import WINDOW_HOURS
 
     n_st, n_days = panel.n_stations, panel.n_days
     min_hours = rules.validity("daily_min_hours").astype(np.int64)
     need_area = averaging._required_stations(areas, rules)
     hour_dens = range(max(1, int(min_hours.min(initial=HOURS))), HOURS + 1)
-    n_windows, windows_in_force = averaging._window_count(rules)
-    o3_min = rules.validity("o3_8h_min_hours").astype(np.int64)
-    counted = np.arange(n_windows)[None, None, :] < windows_in_force[None, :, None]
-    limits = rules.mda8_limit(np.concatenate([areas.station_grade, areas.grade]))
-    window_dens = range(max(1, int(o3_min.min(initial=WINDOW_HOURS))), WINDOW_HOURS + 1)
-    o3_args = (panel.pollutant("O3"), n_days, n_windows, areas, rules, o3_min, counted,
-               limits[:n_st], window_dens)
+    o3_args, area_limits = averaging.o3_setup(panel.pollutant("O3"), n_days, n_st, areas, rules)
     column_of = {p: c for c, p in MEANS}
     for pollutant in averaging.MEAN_POLLUTANTS:
         put(pollutant, _mean_quantity(pollutant, days, column_of[pollutant], n_days, areas,
                                       min_hours, need_area, hour_dens, rules))
-    for quantity, q in averaging._o3_quantities(o3_args, limits[n_st:]).items():
+    for quantity, q in averaging._o3_quantities(o3_args, area_limits).items():
         put(quantity, q)
 
 
