@@ -149,7 +149,7 @@ def keep_out_of_gc() -> None:
     third first visit of the national overview). Frozen objects are still freed
     by reference counting when the cache drops them (no reference cycles in
     component trees or frames); only cycles among them would wait for a process
-    restart. The same is done after a worker forks (dashboard/wsgi.py).
+    restart. The same is done once before gunicorn forks its workers (dashboard/wsgi.py).
     """
     import gc
     gc.freeze()
