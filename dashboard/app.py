@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import dash
 from dash import Dash, dcc, html
-from flask import request
 
 from . import ids
 from .auth import PUBLIC, csrf_token, init_auth, signed_in_user
 from .cache import init_cache
 from .context import attach_engine, engine_of
 from .exports import register_routes
-from .i18n import HTML_LANG, t
+from .i18n import HTML_LANG, referrer_lang, t
 from .layout import register_callbacks
 from .pages import PAGES
 
@@ -78,7 +77,7 @@ def user_box(user) -> html.Div:
         return html.Div(className="lt-user", children=[
             html.A(t("auth.login"), href="/login", id=ids.LOGIN_LINK, className="lt-nav-link")])
     account = user.account
-    lang = "en" if "lang=en" in (request.referrer or "") else "zh"
+    lang = referrer_lang()
     scope = f" · {account.district_code}" if account.scoped else ""
     return html.Div(className="lt-user", children=[
         html.Span(f"{account.username} ({t('role.' + account.role, lang)}{scope})",

@@ -113,6 +113,16 @@ def normalize_lang(value) -> str:
     return "en" if isinstance(value, str) and value.lower().startswith("en") else DEFAULT_LANG
 
 
+def referrer_lang() -> str:
+    """The language of the page that sent this request (its ``?lang=``): for what a
+    callback or the per-request frame renders, which get no query of their own."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from flask import has_request_context, request
+    referrer = request.referrer if has_request_context() else None
+    return normalize_lang(parse_qs(urlsplit(referrer or "").query).get("lang", [""])[0])
+
+
 def t(key: str, lang: str = DEFAULT_LANG, **fmt) -> str:
     zh, en = _STRINGS[key]
     text = en if lang == "en" else zh

@@ -211,3 +211,12 @@ def test_recipients_saved_to_the_site_file(site):
     with engine_of(app.server).connect() as conn:
         log = audit_entries(conn, 5, ("recipients_change",))
     assert len(log) == 1 and "new.person@example.org" in log.iloc[0]["detail"]
+
+
+def test_messages_follow_the_language_of_the_page(site):
+    app, _ = site
+    client = staff_client(app, "admin")
+    client.environ_base["HTTP_REFERER"] = "http://localhost/admin?city=yangquan-demo&lang=en"
+    assert "Enter a username first." in message(account(client, "disable", ""))
+    client.environ_base["HTTP_REFERER"] = "http://localhost/admin?xlang=en"
+    assert "请先填写用户名" in message(account(client, "disable", ""))

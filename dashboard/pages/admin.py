@@ -33,7 +33,7 @@ from store.users import (ROLES, AccountError, add_user, audit, audit_entries, li
 from .. import ids
 from ..auth import signed_in_user
 from ..context import current_engine
-from ..i18n import register, t
+from ..i18n import referrer_lang, register, t
 from ..layout import GRID_LOCALE_ZH, banner, card, empty_state, grid, notes, staff_page
 
 log = logging.getLogger(__name__)
@@ -292,10 +292,6 @@ def audit_section(rows: pd.DataFrame, lang: str) -> html.Section:
 
 # -- callbacks ---------------------------------------------------------------------------------
 
-def _lang() -> str:
-    return "en" if "lang=en" in (request.referrer or "") else "zh"
-
-
 def _actor():
     user = signed_in_user()
     if user is None or not user.may("admin"):        # auth already refused; never act with less
@@ -410,7 +406,7 @@ def register_callbacks(app) -> None:
         if action is None:
             return no_update, no_update
         return account_action(action, username, password, role or "viewer", scope or "",
-                              _lang())
+                              referrer_lang())
 
     @app.callback(
         Output(ids.ADMIN_USER_NAME, "value"),
@@ -450,4 +446,4 @@ def _register_site_callbacks(app, kind, grid_id, add_id, delete_id, save_id, res
         prevent_initial_call=True,
     )
     def save(_n, rows, city):
-        return save_site_rows(kind, city, rows, _lang())
+        return save_site_rows(kind, city, rows, referrer_lang())
