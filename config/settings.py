@@ -13,8 +13,14 @@ Environment variables (all optional):
                           ``false``, or ``auto`` (default: Secure when the request
                           came over HTTPS, so a local trial over http works)
 ``LANTIAN_SESSION_HOURS`` staff session lifetime (default 8)
-``LANTIAN_LOGIN_MAX_FAILURES`` / ``LANTIAN_LOCKOUT_MINUTES``  lockout after that many
-                          failed logins in a row, for that long (default 5, 15)
+``LANTIAN_SESSION_HOURS`` also bounds a session absolutely: it ends that long after
+                          sign-in however active it is
+``LANTIAN_LOGIN_MAX_FAILURES`` / ``LANTIAN_LOCKOUT_MINUTES``  lockout of one username
+                          from one address after that many failed logins in a row,
+                          for that long (default 5, 15)
+``LANTIAN_TRUSTED_PROXIES`` number of reverse proxies in front of the dashboard whose
+                          X-Forwarded-For / X-Forwarded-Proto are believed (default 0:
+                          none; the address is the TCP peer's)
 ``LANTIAN_UPLOAD_MAX_MB`` largest file staff may upload for ingest (default 50)
 ``LANTIAN_CACHE_URL``     dashboard cache: empty (default) for a cache inside each
                           web process, or ``redis://host:6379/0`` for one cache
@@ -95,6 +101,7 @@ class Settings:
     login_max_failures: int = 5
     lockout_minutes: float = 15.0
     upload_max_mb: float = 50.0
+    trusted_proxies: int = 0
 
     @property
     def is_sqlite(self) -> bool:
@@ -139,7 +146,10 @@ def staff_login_settings(pick, number, where) -> dict:
         lockout_minutes=number("lockout_minutes", float, 15.0, 0.01, 7 * 24 * 60,
                                "give the lockout in minutes, e.g. 15"),
         upload_max_mb=number("upload_max_mb", float, 50.0, 0.001, 2048,
-                             "give the largest upload in MB, e.g. 50"))
+                             "give the largest upload in MB, e.g. 50"),
+        trusted_proxies=number("trusted_proxies", int, 0, 0, 10,
+                               "give the number of reverse proxies in front of the "
+                               "dashboard, e.g. 1 (0: none)"))
 
 
 def load_settings(environ: dict | None = None) -> Settings:

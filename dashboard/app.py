@@ -155,7 +155,32 @@ def create_app(database_url: str | None = None, cache_url: str | None = None, *,
         if hasattr(page, "register_callbacks"):
             page.register_callbacks(app)
     init_auth(app, settings, cookie_secure)
+    guard_component_suites(app.server)
     return app
+
+
+def guard_component_suites(server) -> None:
+    """A script address Dash does not know (``/_dash-component-suites/…``: unknown
+    package, unregistered or traversing path) is 404, not a 500 with a traceback:
+    Dash's view raises for them."""
+    from dash.exceptions import DependencyException
+    from werkzeug.exceptions import NotFound
+
+    for rule in server.url_map.iter_rules():
+        if not rule.rule.startswith("/_dash-component-suites/"):
+            continue
+        view = server.view_functions[rule.endpoint]
+        if getattr(view, "guarded", False):
+            continue
+
+        def serve(*args, _view=view, **kwargs):
+            try:
+                return _view(*args, **kwargs)
+            except (DependencyException, OSError, KeyError, ValueError) as error:
+                raise NotFound() from error
+
+        serve.guarded = True
+        server.view_functions[rule.endpoint] = serve
 
 
 __all__ = ["create_app", "engine_of", "register_pages", "root_layout", "PAGES"]

@@ -14,15 +14,26 @@ it asks for, not from which links a page shows:
   that honour the scope (``SCOPED = True``), and those pages show only its
   district (:func:`scope_of`).
 
+A callback request is judged only after it matched its callback's declaration
+(:mod:`dashboard.dispatch`, 400 otherwise), from the values the function will
+receive by position, and its body is capped by the session before it is read
+(:func:`body_limit`, 413).
+
 Without a session a Dash callback gets 401 and a page address redirects to
 ``/login``; a session of too low a role gets 403. Anything the rules do not
 name is refused (default deny), so a new page or route is protected without
 anyone remembering to protect it.
 
 Sessions are Flask's signed cookies (``lantian_session``: HttpOnly,
-SameSite=Lax, Secure unless configured off for a local trial) with a
-server-checked lifetime. Changing a password, the role or disabling an account
-bumps its ``session_epoch`` and ends its sessions at their next request.
+SameSite=Lax, Secure unless configured off for a local trial) that name a row of
+the ``sessions`` table, checked on every request (one query, joined with the
+account): signing out ends that row, so a copy of the cookie stops working on
+every server while the account's other sessions (other devices) go on. A
+session ends ``session_hours`` after sign-in however active it is (absolute
+lifetime, from the row), and after ``session_hours`` without a request (the
+cookie's signed timestamp). Changing a password, the role or disabling an
+account bumps its ``session_epoch`` and ends all its sessions at their next
+request.
 
 CSRF: the login and logout forms carry a per-session token; every POST of a
 signed-in session (callbacks, uploads) must send the same token in the
@@ -30,10 +41,16 @@ signed-in session (callbacks, uploads) must send the same token in the
 cookie (double submit: a cross-site page can neither read the cookie nor
 set the header).
 
-Brute force: each account locks after ``login_max_failures`` failures in a
-row for ``lockout_minutes``; each address is slowed after five failures in
-15 minutes (2, 4, 8 … up to 300 s between attempts, HTTP 429 with
-Retry-After). Both count from the database, so they hold across workers.
+Brute force: ``login_max_failures`` failures in a row of one username from one
+address lock that pair for ``lockout_minutes`` (store.users.authenticate: counted
+atomically before the password check, so parallel attempts check at most that
+many); the account still signs in from other addresses, so an attacker cannot
+lock its owner out. Unknown names are counted and answered exactly like known
+ones. ``lantian users unlock`` (or the admin page) lifts a lock. Each address is
+also slowed after five failures in 15 minutes (2, 4, 8 … up to 300 s between
+attempts, HTTP 429 with Retry-After). Both count from the database, so they
+hold across workers. Behind reverse proxies set ``trusted_proxies`` so that the
+address is the client's (X-Forwarded-For), not the proxy's.
 """
 from __future__ import annotations
 
@@ -51,13 +68,18 @@ from flask import (Response, abort, current_app, g, has_request_context, jsonify
                    render_template_string, request, session)
 from sqlalchemy.exc import SQLAlchemyError
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from store.users import (ROLE_RANK, Account, audit, authenticate, get_account, now,
-                         recent_failures)
+from store.users import (MAX_PASSWORD, ROLE_RANK, USERNAME, Account, audit, authenticate,
+                         clean_text, dummy_password_check, end_session, now, recent_failures,
+                         session_account, start_session)
 
 from . import ids
+from .cache import ROUTER_OUTPUT
 from .context import engine_of
+from .dispatch import BadCallback, CallbackCall, match_call, read_body
 from .i18n import normalize_lang, register, t
 
 log = logging.getLogger("lantian.auth")
@@ -81,6 +103,9 @@ INDEX_ENDPOINTS = {"/", "/<path:path>"}
 ROUTE_ACCESS = {"export_table": "analyst"}
 #: Callbacks that carry no data (their outputs are URLs and link labels).
 PUBLIC_OUTPUTS = {"_pages_location.search"}
+#: Body limits (bytes), see :func:`body_limit`.
+ANONYMOUS_BODY_LIMIT = 64 * 1024
+CALLBACK_BODY_LIMIT = 1024 * 1024
 
 register({
     "login.title": ("工作人员登录", "Staff sign-in"),
@@ -89,9 +114,12 @@ register({
     "login.submit": ("登录", "Sign in"),
     "login.public": ("不需要登录：查看公众空气质量概况", "No account needed: the public summary"),
     "login.bad": ("用户名或密码错误。", "Wrong username or password."),
-    "login.locked": ("连续登录失败次数过多，账号已暂时锁定，请 {minutes} 分钟后再试或联系管理员。",
-                     "Too many failed sign-ins: the account is locked for {minutes} minutes. "
-                     "Try again later or ask an administrator."),
+    "login.locked": ("从您的地址连续登录此账号失败次数过多，已暂时锁定，请 {minutes} 分钟后再试"
+                     "或联系管理员。",
+                     "Too many failed sign-ins to this account from your address: it is "
+                     "locked for {minutes} minutes. Try again later or ask an administrator."),
+    "login.badform": ("无法读取登录表单，请重新登录。", "The sign-in form could not be read; "
+                      "please try again."),
     "login.disabled": ("账号已停用，请联系管理员。", "This account is disabled; ask an administrator."),
     "login.slow": ("来自您地址的失败登录过多，请 {seconds} 秒后再试。",
                    "Too many failed sign-ins from your address: try again in {seconds} s."),
@@ -108,6 +136,8 @@ register({
                            "The database cannot be read at the moment. Please try again "
                            "shortly (this page retries every 30 s; you stay signed in)."),
     "auth.forbidden": ("您的账号无权访问此内容。", "Your account may not open this."),
+    "auth.bad_request": ("请求格式不正确。", "The request is malformed."),
+    "auth.too_large": ("请求内容过大。", "The request is too large."),
     "role.viewer": ("查看", "viewer"),
     "role.analyst": ("分析", "analyst"),
     "role.admin": ("管理", "admin"),
@@ -115,13 +145,15 @@ register({
 
 
 class StaffUser(UserMixin):
-    """The signed-in account; its id carries the session epoch (see module docstring)."""
+    """The signed-in account; its id carries the account, its session epoch and the
+    token of its row in ``sessions`` (see module docstring)."""
 
-    def __init__(self, account: Account):
+    def __init__(self, account: Account, session_token: str = ""):
         self.account = account
+        self.session_token = session_token
 
     def get_id(self) -> str:
-        return f"{self.account.id}:{self.account.session_epoch}"
+        return f"{self.account.id}:{self.account.session_epoch}:{self.session_token}"
 
     @property
     def is_active(self) -> bool:
@@ -171,29 +203,49 @@ def init_auth(app: dash.Dash, settings, cookie_secure: bool | None = None) -> No
     server.extensions[EXTENSION] = {
         "max_failures": settings.login_max_failures,
         "lockout": timedelta(minutes=settings.lockout_minutes),
+        "lifetime": timedelta(hours=settings.session_hours),
         "secure": secure, "upload_max_mb": settings.upload_max_mb,
+        # a file travels base64-encoded (4/3) inside the upload callback's body
+        "upload_body": int(settings.upload_max_mb * 1024 * 1024 * 4 / 3) + 64 * 1024,
     }
+    if settings.trusted_proxies:
+        # behind N reverse proxies: the client's address is the Nth from the right of
+        # X-Forwarded-For (what the nearest proxy saw), the scheme from X-Forwarded-Proto;
+        # without trusted proxies both headers are ignored (a client cannot spoof them)
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxies,
+                                   x_proto=settings.trusted_proxies)
     manager = LoginManager(server)
     manager.session_protection = "basic"
 
     @manager.user_loader
     def load_user(user_id: str):
+        """The account of the session in the cookie: one query (the session row joined
+        with its account). Refused when the session was signed out, is older than
+        ``session_hours`` since sign-in, or the account was disabled or changed."""
         try:
-            account_id, epoch = (int(part) for part in user_id.split(":"))
+            account_id, epoch, token = user_id.split(":", 2)
+            account_id, epoch = int(account_id), int(epoch)
         except ValueError:
+            g.session_ended = True
             return None
         try:
             with engine_of(server).connect() as conn:
-                account = get_account(conn, user_id=account_id)
+                found = session_account(conn, token, account_id) if token else None
         except SQLAlchemyError:
             # the database is down, not the session: say so (503), never "sign in"
             log.warning("reading the signed-in account failed: the database is unreachable")
             g.database_down = True
             return None
-        if account is None or not account.active or account.session_epoch != epoch:
+        if found is None:
             g.session_ended = True
             return None
-        return StaffUser(account)
+        account, started, ended = found
+        lifetime = server.extensions[EXTENSION]["lifetime"]
+        if ended is not None or started + lifetime <= now() or not account.active \
+                or account.session_epoch != epoch:
+            g.session_ended = True
+            return None
+        return StaffUser(account, token)
 
     server.add_url_rule("/login", "auth_login", login_view, methods=["GET", "POST"])
     server.add_url_rule("/logout", "auth_logout", logout_view, methods=["POST"])
@@ -222,41 +274,34 @@ def cookie_is_secure(app) -> bool:
 
 # -- what a request needs -----------------------------------------------------------------
 
-def _strip(pathname: str) -> str:
-    app = dash.get_app()
-    path = "/" + (app.strip_relative_path(pathname or "/") or "")
-    return path.rstrip("/") or "/"
+def page_of(pathname) -> dict | None:
+    """The registered page the pages router renders for ``pathname`` (None: its 404).
 
-
-def page_of(pathname: str) -> dict | None:
-    path = _strip(pathname)
-    for page in dash.page_registry.values():
-        if page["path"] == path:
-            return page
-    return None
+    Dash's own lookup (``_path_to_page`` on the stripped path), so the page judged
+    here is exactly the page the router will build.
+    """
+    if not isinstance(pathname, str):
+        return None
+    from dash._pages import _path_to_page
+    page, _ = _path_to_page(dash.get_app().strip_relative_path(pathname or "/") or "")
+    return page or None
 
 
 def page_access(page: dict | None) -> str:
     return (page or {}).get("access", "viewer")
 
 
-def callback_access(body: dict) -> tuple[str, dict | None]:
-    """(lowest role, page or None) of one ``/_dash-update-component`` request.
+def callback_access(call: CallbackCall) -> tuple[str, dict | None]:
+    """(lowest role, page or None) of a callback request that matched its declaration.
 
-    Only exact outputs of registered callbacks are recognised; anything else
-    needs a staff session (and Dash refuses it anyway).
+    The router is judged by the pathname the router function receives (by
+    position, :meth:`CallbackCall.value_of`), never by a label of the body.
     """
-    output = str(body.get("output", ""))
-    registered = dash.get_app().callback_map
-    if output not in registered:
-        return "viewer", None
+    output = call.output
     if output in PUBLIC_OUTPUTS or _is_nav_output(output):
         return PUBLIC, None
-    if output.startswith(".._pages_content.children..."):
-        pathname = next((item.get("value") for item in body.get("inputs", [])
-                         if isinstance(item, dict) and item.get("id") == "_pages_location"
-                         and item.get("property") == "pathname"), None)
-        page = page_of(str(pathname or "/"))
+    if output == ROUTER_OUTPUT:
+        page = page_of(call.value_of("_pages_location", "pathname"))
         return (page_access(page) if page else "viewer"), page
     page = page_of_callback(output)
     if page is not None:
@@ -290,19 +335,55 @@ def required_access() -> tuple[str, dict | None]:
         page = page_of(request.path)
         return (page_access(page) if page else "viewer"), page
     if endpoint == "/_dash-update-component":
-        body = request.get_json(silent=True)
-        return callback_access(body if isinstance(body, dict) else {})
+        return callback_access(callback_call())
     return ROUTE_ACCESS.get(endpoint, "viewer"), None
 
 
+def body_limit(user) -> int:
+    """Bytes a request body may have, decided from the session before it is read:
+    small for anonymous visitors (public callbacks and the login form), 1 MB for a
+    staff callback, the upload limit for analysts (a file travels in the body)."""
+    if user is None:
+        return ANONYMOUS_BODY_LIMIT
+    if user.may("analyst"):
+        return max(CALLBACK_BODY_LIMIT, current_app.extensions[EXTENSION]["upload_body"])
+    return CALLBACK_BODY_LIMIT
+
+
+def callback_call() -> CallbackCall:
+    """This request's callback, matched to its declaration (kept on ``g`` for the
+    answer cache and the callback itself); raises :class:`BadCallback`."""
+    call = g.get("callback_call")
+    if call is None:
+        body = read_body(request.max_content_length or CALLBACK_BODY_LIMIT)
+        call = match_call(body, dash.get_app().callback_map)
+        if (request.content_length or 0) > CALLBACK_BODY_LIMIT and not call.takes_upload:
+            raise BadCallback(413, "too_large")
+        g.callback_call = call
+    return call
+
+
 def enforce():
-    """The access check of every request (registered with ``before_request``)."""
-    need, page = required_access()
+    """The access check of every request (registered with ``before_request``).
+
+    Decided from the path and the session first: the body is capped by what the
+    session may send (413) before a byte of it is parsed, and a callback body is
+    only interpreted once it matches its callback's declaration (400 otherwise).
+    """
     user = current_user
     signed_in = bool(user and user.is_authenticated)
+    limit = body_limit(user if signed_in else None)
+    request.max_content_length = limit
+    if (request.content_length or 0) > limit:
+        return _refuse(413, "too_large")
     if signed_in and request.method == "POST" and request.endpoint not in PUBLIC_ENDPOINTS:
         if not csrf_header_ok():
             return _refuse(403, "csrf")
+    try:
+        need, page = required_access()
+    except BadCallback as refused:
+        log.info("callback refused (%s): %s", refused.reason, refused.detail[:200])
+        return _refuse(refused.status, refused.reason)
     if need == PUBLIC:
         return None
     if not signed_in and getattr(g, "database_down", False):
@@ -328,7 +409,8 @@ def enforce():
 
 def _refuse(status: int, why: str):
     lang = normalize_lang(request.args.get("lang"))
-    message = t("login.required" if status == 401 else "auth.forbidden", lang)
+    message = t({401: "login.required", 400: "auth.bad_request",
+                 413: "auth.too_large"}.get(status, "auth.forbidden"), lang)
     if why == "csrf":
         message = t("login.csrf", lang)
     response = jsonify(error=message, reason=why, status=status)
@@ -442,6 +524,8 @@ LOGIN_PAGE = """<!DOCTYPE html>
 def safe_next(target: str | None) -> str:
     """Only a path on this site (no scheme, host or ``//``): never an open redirect."""
     target = (target or "").strip()
+    if len(target) > 2048 or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return "/"                      # CR/LF would split the Location header
     parts = urlsplit(target)
     if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc \
             or "\\" in target:
@@ -451,7 +535,10 @@ def safe_next(target: str | None) -> str:
 
 def _login_page(lang: str, message: str = "", status: int = 200, username: str = "",
                 retry_after: int | None = None) -> Response:
-    next_target = safe_next(request.values.get("next"))
+    try:
+        next_target = safe_next(request.values.get("next"))
+    except (BadRequest, RequestEntityTooLarge):   # a form that cannot be read
+        next_target = safe_next(request.args.get("next"))
     other = "en" if lang == "zh" else "zh"
     body = render_template_string(
         LOGIN_PAGE, html_lang="zh-CN" if lang == "zh" else "en", title=t("login.title", lang),
@@ -468,15 +555,29 @@ def _login_page(lang: str, message: str = "", status: int = 200, username: str =
     return response
 
 
-def address_delay(conn, address: str) -> int:
+def address_delay(engine, address: str) -> int:
     """Seconds this address must still wait before its next login attempt (0: none)."""
     stamp = now()
-    count, last = recent_failures(conn, address, stamp - ADDRESS_WINDOW)
+    with engine.connect() as conn:
+        count, last = recent_failures(conn, address, stamp - ADDRESS_WINDOW)
     if count < ADDRESS_FREE_FAILURES or last is None:
         return 0
     wait = min(2 ** (count - ADDRESS_FREE_FAILURES + 1), ADDRESS_MAX_DELAY)
     remaining = wait - (stamp - last).total_seconds()
     return max(0, int(remaining + 0.999))
+
+
+def _login_form() -> tuple[str, str] | None:
+    """(username, password) of the posted form; None if the form cannot be read (too
+    large, malformed). A password longer than any valid one is cut to one character
+    more than the limit: it is checked (same work, same answer) and cannot match."""
+    try:
+        form = request.form
+    except (BadRequest, RequestEntityTooLarge):
+        return None
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")[:MAX_PASSWORD + 1]
+    return username, password
 
 
 def login_view():
@@ -486,51 +587,70 @@ def login_view():
         if request.args.get("ended"):
             message = t("login.expired", lang)
         return _login_page(lang, message)
-    username = (request.form.get("username") or "").strip()[:64]
-    password = request.form.get("password") or ""
+    form = _login_form()
+    if form is None:
+        return _login_page(lang, t("login.badform", lang), 400)
+    username, password = form
+    shown = clean_text(username, 64)
     if not csrf_form_ok():
-        return _login_page(lang, t("login.csrf", lang), 400, username)
-    address = request.remote_addr or ""
+        return _login_page(lang, t("login.csrf", lang), 400, shown)
+    address = clean_text(request.remote_addr or "", 64)
     settings = current_app.extensions[EXTENSION]
     engine = engine_of(current_app)
     try:
-        with engine.begin() as conn:
-            wait = address_delay(conn, address)
-            if wait:
-                audit(conn, "login_throttled", username, address, f"wait {wait} s")
+        wait = address_delay(engine, address)
         if wait:
-            return _login_page(lang, t("login.slow", lang, seconds=wait), 429, username, wait)
-        with engine.begin() as conn:
-            outcome = authenticate(conn, username, password, remote_addr=address,
+            with engine.begin() as conn:
+                audit(conn, "login_throttled", username, address, f"wait {wait} s")
+            return _login_page(lang, t("login.slow", lang, seconds=wait), 429, shown, wait)
+        if USERNAME.match(username):
+            outcome = authenticate(engine, username, password, remote_addr=address,
                                    max_failures=settings["max_failures"],
                                    lockout=settings["lockout"])
+        else:
+            # no account can have this name: the same answer and work as a wrong password
+            dummy_password_check(password)
+            with engine.begin() as conn:
+                audit(conn, "login_failed", username, address, "invalid username")
+            outcome = None
+        if outcome is not None and outcome.ok:
+            with engine.begin() as conn:
+                token = start_session(conn, outcome.account.id, address,
+                                      lifetime=settings["lifetime"])
     except SQLAlchemyError:
         log.exception("login: reading the accounts failed")
-        return _login_page(lang, t("login.dberror", lang), 503, username)
-    if not outcome.ok:
+        return _login_page(lang, t("login.dberror", lang), 503, shown)
+    if outcome is None or not outcome.ok:
         minutes = int(settings["lockout"].total_seconds() // 60) or 1
+        reason = outcome.reason if outcome is not None else "bad"
         message = {"locked": t("login.locked", lang, minutes=minutes),
-                   "disabled": t("login.disabled", lang)}.get(outcome.reason,
-                                                               t("login.bad", lang))
-        return _login_page(lang, message, 401, username)
+                   "disabled": t("login.disabled", lang)}.get(reason, t("login.bad", lang))
+        return _login_page(lang, message, 401, shown)
     target = safe_next(request.form.get("next"))
     if outcome.account.scoped and target == "/":
         target = "/district"            # the overview is city-wide; its district is its home
     session.clear()                     # a new session: no fixation of an earlier one
     session.permanent = True
-    login_user(StaffUser(outcome.account))
+    login_user(StaffUser(outcome.account, token))
     csrf_token()
     log.info("login %s from %s", username, address)
     return redirect(target)
 
 
 def logout_view():
+    """Sign out: the session's row is ended (a copy of the cookie no longer works,
+    on any server); the account's other sessions go on."""
     user = signed_in_user()
     if user is not None:
         if not csrf_form_ok():
             abort(400)
-        with engine_of(current_app).begin() as conn:
-            audit(conn, "logout", user.username, request.remote_addr or "")
+        try:
+            with engine_of(current_app).begin() as conn:
+                end_session(conn, user.session_token)
+                audit(conn, "logout", user.username, clean_text(request.remote_addr, 64))
+        except SQLAlchemyError:
+            log.exception("logout: ending the session of %s failed", user.username)
+            return _database_down()
     logout_user()
     session.clear()
     response = redirect("/login")

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import threading
 from typing import Callable, TypeVar
 
-from flask import g, has_request_context, request
+from flask import g, has_request_context
 from flask_caching import Cache
 
 log = logging.getLogger(__name__)
@@ -175,23 +174,26 @@ def cache_routed_page(path: str) -> None:
 
 
 def _answer_key() -> str | None:
-    """The cache key of this request's answer, or None when it is not a cached page."""
+    """The cache key of this request's answer, or None when it is not a cached page.
+
+    Taken from the request as matched to the router's declaration by the access
+    check (``g.callback_call``, :mod:`dashboard.dispatch`): the pathname the router
+    function receives, by position, and every argument in canonical form. A
+    request that was not matched (or not of the router) is never cached.
+    """
     if not _routed_pages:
         return None
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or body.get("output") != ROUTER_OUTPUT:
+    call = g.get("callback_call")
+    if call is None or call.output != ROUTER_OUTPUT:
         return None
-    location = {item.get("property"): item.get("value") for item in body.get("inputs") or []
-                if isinstance(item, dict) and item.get("id") == "_pages_location"}
     import dash
-    if dash.strip_relative_path(location.get("pathname") or "") not in _routed_pages:
+    pathname = call.value_of("_pages_location", "pathname")
+    if not isinstance(pathname, str) or dash.strip_relative_path(pathname) not in _routed_pages:
         return None
     from .context import current_engine
     from .queries import current_version
     engine = current_engine()
-    parts = (location.get("pathname"), location.get("search") or "",
-             json.dumps(body.get("state") or [], sort_keys=True))
-    return _key(f"answer:{engine.url}", current_version(engine), parts)
+    return _key(f"answer:{engine.url}", current_version(engine), (call.key(),))
 
 
 def install_answer_cache(server) -> None:

@@ -461,7 +461,12 @@ def register_callbacks(app: dash.Dash) -> None:
         pages = {p["path"]: p for p in dash.page_registry.values()}
         hrefs, labels = [], []
         for link in link_ids:
-            page = pages.get(link["page"], {})
-            hrefs.append(dash.get_relative_path(link["page"]) + suffix)
-            labels.append(page.get("name_en" if lang == "en" else "name", link["page"]))
+            # only registered pages get a link (a crafted id names none: it goes home)
+            page = pages.get(link.get("page") if isinstance(link, dict) else None)
+            if page is None:
+                hrefs.append(dash.get_relative_path("/"))
+                labels.append("")
+                continue
+            hrefs.append(dash.get_relative_path(page["path"]) + suffix)
+            labels.append(page.get("name_en" if lang == "en" else "name", page["path"]))
         return hrefs, labels

@@ -13,7 +13,8 @@ import typer
 
 from lantian.cli import UserError, _engine, app, out, user_errors
 
-users_app = typer.Typer(help="Staff accounts of the dashboard: add, passwd, disable, list.",
+users_app = typer.Typer(help="Staff accounts of the dashboard: add, passwd, disable, unlock, "
+                        "list.",
                         no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
@@ -117,6 +118,30 @@ def users_role(username: Username,
               markup=False)
 
 
+@users_app.command("unlock")
+@user_errors
+def users_unlock(username: Username,
+                 address: Annotated[Optional[str], typer.Option(
+                     "--address", help="Only the lock from this address (default: every "
+                     "address).")] = None):
+    """Lift the sign-in locks of an account (after too many failed passwords from an
+    address) and forget its failures; written to the audit log."""
+    import pandas as pd
+
+    from store.users import login_failures, now, unlock
+    frame = _run(lambda conn: login_failures(conn, username))
+    count = _run(lambda conn: unlock(conn, username, address, actor="cli"))
+    stamp = now()
+    for row in frame.itertuples():
+        if pd.notna(row.locked_until) and row.locked_until > stamp and \
+                address in (None, row.remote_addr):
+            out.print(f"  {row.remote_addr}: was locked until "
+                      f"{row.locked_until:%Y-%m-%d %H:%M}", markup=False)
+    where = f"from {address}" if address is not None else "from every address"
+    out.print(f"{username}: {count} lock{'' if count == 1 else 's'} lifted {where}",
+              markup=False)
+
+
 @users_app.command("list")
 @user_errors
 def users_list():
@@ -135,7 +160,9 @@ def users_list():
     for row in frame.itertuples():
         state = "active" if row.active else "disabled"
         if pd.notna(row.locked_until) and row.locked_until > stamp:
-            state = f"locked until {row.locked_until:%Y-%m-%d %H:%M}"
+            state += (f", locked from {row.locked_addresses} address"
+                      f"{'es' if row.locked_addresses > 1 else ''} until "
+                      f"{row.locked_until:%Y-%m-%d %H:%M}")
         scope = f"{row.city}/{row.district}" if row.district else (row.city or "all")
         last = "never" if pd.isna(row.last_login_at) else f"{row.last_login_at:%Y-%m-%d %H:%M}"
         table.add_row(row.username, row.role, scope, state, last)

@@ -151,8 +151,8 @@ report_deliveries = Table(
 
 # Staff accounts of the dashboard (issue 5). Passwords are stored only as
 # werkzeug scrypt hashes. ``district_code`` (with ``city_id``) scopes a viewer to
-# one district; empty means every district. ``failed_logins`` counts failures
-# since the last success; ``locked_until`` (CST) is set when it reaches the limit.
+# one district; empty means every district. Failed sign-ins and lockouts are
+# counted per (username, address) in ``login_failures`` (migration 0006).
 users = Table(
     "users", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -162,13 +162,45 @@ users = Table(
     Column("city_id", String(64)),
     Column("district_code", String(64)),
     Column("active", Boolean, nullable=False, default=True),
-    Column("failed_logins", Integer, nullable=False, default=0),
-    Column("locked_until", DateTime),
     # bumped on a password change or disable: sessions issued before are void
     Column("session_epoch", Integer, nullable=False, default=0),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("last_login_at", DateTime),
+)
+
+# Failed sign-ins per (username as typed, address), issue 13: an attacker at one
+# address locks only that address's attempts on the account. Keyed by the name, not
+# the account id, so that unknown names are counted and locked exactly like known
+# ones (their answers reveal nothing). ``failures`` is incremented atomically
+# *before* the password is checked (an attempt counts as failed until it succeeds),
+# so parallel attempts cannot check more than the limit; ``locked_until`` (CST) is
+# set by the attempt that reaches the limit. A success, an administrator's unlock or
+# password reset deletes the rows; rows untouched for a day are pruned.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("remote_addr", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+    Index(None, "updated_at"),
+)
+
+# Staff sign-in sessions (issue 13): the signed cookie carries a random id whose
+# SHA-256 is ``id``; every request checks this row (joined with its account) so a
+# sign-out ends that one session at once (``ended_at``), on every server, while the
+# account's other sessions go on. A session lives at most ``session_hours`` from
+# ``created_at`` however active it is. ``users.session_epoch`` still ends all of an
+# account's sessions at once (password, role, disable).
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+    Column("remote_addr", String(64), nullable=False, default=""),
+    Index(None, "user_id"),
 )
 
 # Who did what, when, from where: logins (ok, failed, locked), logouts,

@@ -66,6 +66,45 @@ def router_payload(path: str, search: str = "") -> dict:
     }
 
 
+def dependency_items(deps: list[dict], values: dict | None = None) -> list:
+    """Body entries for declared inputs or state (``/_dash-dependencies`` form): a plain
+    id gets ``values["id.prop"]`` (default None), an ``ALL`` pattern an empty list."""
+    values = values or {}
+    out = []
+    for dep in deps:
+        if dep["id"].startswith("{"):
+            out.append(values.get(f"{dep['id']}.{dep['property']}", []))
+        else:
+            out.append({"id": dep["id"], "property": dep["property"],
+                        "value": values.get(f"{dep['id']}.{dep['property']}")})
+    return out
+
+
+def declared_outputs(output: str) -> list[dict]:
+    """The outputs of a callback's output key, as the renderer sends them."""
+    multi = output.startswith("..") and output.endswith("..")
+    parts = output[2:-2].split("...") if multi else [output]
+    out = []
+    for part in parts:
+        component_id, _, prop = part.rpartition(".")
+        out.append([] if component_id.startswith("{") else
+                   {"id": component_id, "property": prop})
+    return out
+
+
+def honest_payload(dep: dict, values: dict | None = None, changed: list | None = None) -> dict:
+    """The request the Dash renderer makes for the callback ``dep`` (an entry of
+    ``/_dash-dependencies``), inputs and state from ``values`` (``"id.prop"`` keys)."""
+    outputs = declared_outputs(dep["output"])
+    body = {"output": dep["output"],
+            "outputs": outputs if dep["output"].startswith("..") else outputs[0],
+            "inputs": dependency_items(dep["inputs"], values),
+            "changedPropIds": changed or []}
+    if dep.get("state"):
+        body["state"] = dependency_items(dep["state"], values)
+    return body
+
+
 def route(client, path: str = "/", search: str = "") -> dict:
     """Ask the pages router for ``path`` + ``search``; returns the response JSON."""
     client.get("/")  # the first request registers the router callback

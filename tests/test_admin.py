@@ -23,7 +23,7 @@ from tests.dash_helpers import dump, login, router_payload, staff_client
 ACCOUNTS = f"..{ids.ADMIN_USER_RESULT}.children...{ids.ADMIN_USERS_GRID}.rowData.."
 BUTTONS = {"add": ids.ADMIN_USER_ADD, "role": ids.ADMIN_USER_ROLE_BTN,
            "passwd": ids.ADMIN_USER_PASSWD, "disable": ids.ADMIN_USER_DISABLE,
-           "enable": ids.ADMIN_USER_ENABLE}
+           "enable": ids.ADMIN_USER_ENABLE, "unlock": ids.ADMIN_USER_UNLOCK}
 
 
 @pytest.fixture

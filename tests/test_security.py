@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 from dashboard import auth
 from dashboard.context import engine_of
 from store import schema
-from store.users import ROLE_RANK, audit_entries, get_account, set_active, set_password
-from tests.dash_helpers import (ROUTER_OUTPUT, STAFF_PASSWORD, dump, ensure_user, login,
-                                router_payload, staff_client)
+from store.users import (ROLE_RANK, audit_entries, get_account, login_failures, now,
+                         set_active, set_password)
+from tests.dash_helpers import (ROUTER_OUTPUT, STAFF_PASSWORD, dump, ensure_user,
+                                honest_payload, login, router_payload, staff_client)
 
 ROLES = ("viewer", "analyst", "admin")
 
@@ -40,10 +41,9 @@ def anonymous(app):
 
 
 def callback_payload(output: str, spec: dict) -> dict:
-    """A syntactically valid request for a registered callback (inputs left empty)."""
-    return {"output": output, "outputs": [], "inputs": [
-        {"id": i["id"], "property": i["property"], "value": None} for i in spec["inputs"]],
-        "changedPropIds": [], "state": []}
+    """The renderer's request for a registered callback (inputs and state left empty)."""
+    return honest_payload({"output": output, "inputs": spec["inputs"],
+                           "state": spec.get("state", [])})
 
 
 def staff_pages() -> list[dict]:
@@ -70,7 +70,12 @@ def test_every_non_public_route_refuses_anonymous_requests(app):
         url = sample_url(rule)
         method = "GET" if "GET" in rule.methods else "POST"
         response = client.open(url, method=method, json={} if method == "POST" else None)
+        assert response.status_code < 500, (url, response.status_code)
         public = rule.endpoint in auth.PUBLIC_ENDPOINTS or url.startswith(auth.PUBLIC_PREFIXES)
+        if rule.endpoint == "/_dash-update-component":
+            assert response.status_code == 400, url     # {} is no callback's request
+            checked += 1
+            continue
         if public or (rule.endpoint in auth.INDEX_ENDPOINTS and url == "/public"):
             assert response.status_code not in (401, 403), url
             continue
@@ -105,6 +110,8 @@ def test_every_callback_needs_a_session_except_the_data_free_ones(app):
     client = anonymous(app)
     public = 0
     for output, spec in app.callback_map.items():
+        if "callback" not in spec:
+            continue                     # runs in the browser (tests/test_callback_requests.py)
         response = client.post("/_dash-update-component", json=callback_payload(output, spec))
         if output in auth.PUBLIC_OUTPUTS or auth._is_nav_output(output):
             public += 1
@@ -114,10 +121,10 @@ def test_every_callback_needs_a_session_except_the_data_free_ones(app):
         else:
             assert response.status_code == 401, output
     assert public == 2
-    # a made-up output is refused, not treated as public
+    # a made-up output is refused (400: it matches no callback), not treated as public
     fake = {"output": "_pages_location.search.x", "inputs": [], "state": []}
-    assert client.post("/_dash-update-component", json=fake).status_code == 401
-    assert client.post("/_dash-update-component", data="not json").status_code == 401
+    assert client.post("/_dash-update-component", json=fake).status_code == 400
+    assert client.post("/_dash-update-component", data="not json").status_code == 400
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -279,28 +286,37 @@ def test_csrf_is_required_for_signed_in_callbacks_and_the_login_form(app):
 # -- brute force -------------------------------------------------------------------------
 
 def test_repeated_failures_lock_the_account_and_are_audited(app):
+    """Failures in a row of one name from one address lock that pair (issue 13: an
+    attacker elsewhere cannot lock the account's owner out)."""
     ensure_user(app, "target", "viewer")
     engine = engine_of(app.server)
     max_failures = app.server.extensions[auth.EXTENSION]["max_failures"]
+    client = app.server.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.0.0.1"
     for attempt in range(max_failures):
-        client = app.server.test_client()
-        client.environ_base["REMOTE_ADDR"] = f"10.0.0.{attempt + 1}"    # several addresses
         response = login(client, "target", "wrong password!")
         assert response.status_code == 401
     with engine.connect() as conn:
-        account = get_account(conn, username="target")
-        assert account.locked_until is not None
+        locks = login_failures(conn, "target")
         log = audit_entries(conn, 50)
+    assert list(locks["remote_addr"]) == ["10.0.0.1"] and locks["locked_until"].notna().all()
     assert (log["action"] == "lockout").sum() == 1
     assert ((log["action"] == "login_failed") & (log["username"] == "target")).sum() == \
         max_failures
-    # while locked even the right password is refused, with the lockout message
-    client = app.server.test_client()
-    client.environ_base["REMOTE_ADDR"] = "10.0.1.1"
+    # while locked even the right password is refused from there, with the lockout message
+    # (once the address's own slow-down, which also starts after five failures, is over)
+    with engine.begin() as conn:
+        conn.execute(schema.audit_log.update().where(
+            schema.audit_log.c.remote_addr == "10.0.0.1").values(
+            at=now() - 2 * auth.ADDRESS_WINDOW))
     response = login(client, "target")
     assert response.status_code == 401 and "锁定" in response.get_data(as_text=True)
     with client.session_transaction() as session:
         assert "_user_id" not in session
+    # … and the account still signs in from another address
+    elsewhere = app.server.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.0.1.1"
+    assert login(elsewhere, "target").status_code == 302
     # an administrator's password reset unlocks it
     with engine.begin() as conn:
         set_password(conn, "target", STAFF_PASSWORD)

@@ -1,7 +1,7 @@
 """Page ``/admin`` — 管理 / Administration (administrators only).
 
 - Accounts: list, add, change role and district scope, reset a password,
-  disable and enable (store/users.py; each change ends the account's open
+  disable and enable, lift sign-in locks (store/users.py; each change ends the account's open
   sessions and is written to the audit log with the administrator's name).
 - Targets and report recipients of the city: edited in a table and saved to
   the city's site file (config/site_edit.py: validated like ``lantian init``,
@@ -28,7 +28,7 @@ from config.site_edit import edit_site_file, recipient_rows, target_rows
 from config.sites import POLLUTANTS, TARGET_STATISTICS, load_site_config
 from store import schema
 from store.users import (ROLES, AccountError, add_user, audit, audit_entries, list_users, now,
-                         set_active, set_password, set_role)
+                         set_active, set_password, set_role, unlock)
 
 from .. import ids
 from ..auth import signed_in_user
@@ -60,21 +60,26 @@ register({
     "adm.passwd": ("重置密码", "Reset password"),
     "adm.disable": ("停用", "Disable"),
     "adm.enable": ("启用", "Enable"),
-    "adm.users_hint": ("点选表格中的一行以填入用户名。更改角色、重置密码或停用会立即结束该账号已登录的会话。",
+    "adm.unlock": ("解除锁定", "Unlock"),
+    "adm.users_hint": ("点选表格中的一行以填入用户名。更改角色、重置密码或停用会立即结束该账号已登录的会话。"
+                       "密码连续错误会锁定该账号在那个地址的登录；解除锁定（或重置密码）即可恢复。",
                        "Click a row to fill in its username. Changing the role, resetting the "
-                       "password or disabling ends the account's open sessions at once."),
+                       "password or disabling ends the account's open sessions at once. "
+                       "Repeated wrong passwords lock the account's sign-in from that address; "
+                       "Unlock (or a password reset) lifts it."),
     "adm.col.state": ("状态", "State"),
     "adm.col.last": ("上次登录", "Last sign-in"),
     "adm.col.created": ("创建于", "Created"),
     "adm.active": ("正常", "active"),
     "adm.disabled": ("已停用", "disabled"),
-    "adm.locked": ("锁定至 {until}", "locked until {until}"),
+    "adm.locked": ("{n} 个地址锁定至 {until}", "locked from {n} address(es) until {until}"),
     "adm.never": ("从未", "never"),
     "adm.done.add": ("已添加账号 {name}。", "Added account {name}."),
     "adm.done.role": ("已更改 {name} 的角色和范围。", "Changed the role and scope of {name}."),
     "adm.done.passwd": ("已重置 {name} 的密码。", "Reset the password of {name}."),
     "adm.done.disable": ("已停用 {name}。", "Disabled {name}."),
     "adm.done.enable": ("已启用 {name}。", "Enabled {name}."),
+    "adm.done.unlock": ("已解除 {name} 的登录锁定。", "Lifted the sign-in locks of {name}."),
     "adm.self": ("不能停用或降级自己的账号（避免系统失去管理员）。",
                  "You cannot disable or demote your own account (the system would lose its "
                  "administrator)."),
@@ -147,7 +152,8 @@ def user_records(users: pd.DataFrame, lang: str) -> list[dict]:
     for row in users.itertuples():
         state = t("adm.active", lang) if row.active else t("adm.disabled", lang)
         if pd.notna(row.locked_until) and row.locked_until > stamp:
-            state = t("adm.locked", lang, until=f"{row.locked_until:%m-%d %H:%M}")
+            state += " · " + t("adm.locked", lang, n=row.locked_addresses,
+                               until=f"{row.locked_until:%m-%d %H:%M}")
         out.append({
             "username": row.username, "role": t(f"role.{row.role}", lang),
             "scope": f"{row.city}/{row.district}" if row.district else t("adm.scope_all", lang),
@@ -201,6 +207,7 @@ def users_section(users: pd.DataFrame, cat, lang: str) -> html.Section:
         html.Button(t("adm.disable", lang), id=ids.ADMIN_USER_DISABLE,
                     className="lt-button lt-button-danger"),
         html.Button(t("adm.enable", lang), id=ids.ADMIN_USER_ENABLE, className="lt-button"),
+        html.Button(t("adm.unlock", lang), id=ids.ADMIN_USER_UNLOCK, className="lt-button"),
     ])
     return card(t("adm.users", lang), *notes(t("adm.users_hint", lang)), table, form, buttons,
                 html.Div(id=ids.ADMIN_USER_RESULT, className="lt-admin-result"),
@@ -327,6 +334,8 @@ def account_action(action: str, username: str, password: str, role: str, scope: 
             elif action == "passwd":
                 set_password(conn, username, password or "", actor=actor.username,
                              remote_addr=address)
+            elif action == "unlock":
+                unlock(conn, username, actor=actor.username, actor_addr=address)
             else:
                 set_active(conn, username, action == "enable", actor=actor.username,
                            remote_addr=address)
@@ -393,16 +402,19 @@ def register_callbacks(app) -> None:
         Input(ids.ADMIN_USER_PASSWD, "n_clicks"),
         Input(ids.ADMIN_USER_DISABLE, "n_clicks"),
         Input(ids.ADMIN_USER_ENABLE, "n_clicks"),
+        Input(ids.ADMIN_USER_UNLOCK, "n_clicks"),
         State(ids.ADMIN_USER_NAME, "value"),
         State(ids.ADMIN_USER_PASSWORD, "value"),
         State(ids.ADMIN_USER_ROLE, "value"),
         State(ids.ADMIN_USER_SCOPE, "value"),
         prevent_initial_call=True,
     )
-    def accounts(_add, _role, _passwd, _disable, _enable, username, password, role, scope):
+    def accounts(_add, _role, _passwd, _disable, _enable, _unlock, username, password, role,
+                 scope):
         action = {ids.ADMIN_USER_ADD: "add", ids.ADMIN_USER_ROLE_BTN: "role",
                   ids.ADMIN_USER_PASSWD: "passwd", ids.ADMIN_USER_DISABLE: "disable",
-                  ids.ADMIN_USER_ENABLE: "enable"}.get(callback_context.triggered_id)
+                  ids.ADMIN_USER_ENABLE: "enable",
+                  ids.ADMIN_USER_UNLOCK: "unlock"}.get(callback_context.triggered_id)
         if action is None:
             return no_update, no_update
         return account_action(action, username, password, role or "viewer", scope or "",
@@ -414,7 +426,10 @@ def register_callbacks(app) -> None:
         prevent_initial_call=True,
     )
     def pick_user(selected):
-        return selected[0]["username"] if selected else no_update
+        # the grid sends a list of row dicts; anything else is not a selection
+        first = selected[0] if isinstance(selected, list) and selected else None
+        name = first.get("username") if isinstance(first, dict) else None
+        return name if isinstance(name, str) else no_update
 
     for kind, (grid_id, add_id, delete_id, save_id, result_id, _section) in SITE_IDS.items():
         _register_site_callbacks(app, kind, grid_id, add_id, delete_id, save_id, result_id)
