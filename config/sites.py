@@ -44,6 +44,17 @@ GRADES = ("I", "II")
 TARGET_STATISTICS = ("annual_mean", "p98_daily", "p95_daily", "p90_mda8",
                      "exceedance_days", "good_day_ratio", "heavy_days", "composite_index")
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
+#: A station code: ASCII letters, digits, '-' and '_', starting with a letter or digit, at
+#: most 32 characters (the ``stations.code`` column). Real codes: 1001A … 3xxxA (CNEMC),
+#: SYN01 (demo), openaq-2178. Checked wherever a code enters the database (site files,
+#: reader files, the national station list, OpenAQ sources), so a code is never a
+#: spreadsheet formula (``=``, ``+``, ``@``, a leading ``-``) nor holds spaces or control
+#: characters. Non-ASCII letters are refused: no real code has one, and look-alike letters
+#: (Cyrillic А, full-width Ａ) would make two stations of one visible code.
+STATION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+#: The rule, for the "expected …" part of a message.
+STATION_CODE_RULE = ("a station code of ASCII letters, digits, '-' and '_' (starting with a "
+                     "letter or digit, at most 32 characters), e.g. 1001A")
 LANGUAGES = ("zh", "en")
 # Deliberately simple: one @, no spaces, a dot in the domain. Servers judge the rest.
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]+$")
@@ -141,6 +152,17 @@ class SiteConfig:
         return out
 
 
+def is_station_code(value) -> bool:
+    """Whether ``value`` is a valid station code (:data:`STATION_CODE`)."""
+    return isinstance(value, str) and STATION_CODE.fullmatch(value) is not None
+
+
+def quoted(value, limit: int = 200) -> str:
+    """``repr`` of at most ``limit`` characters of a user's value (one line, "…" when cut)."""
+    text = str(value)
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
+
+
 def _require(path, mapping: dict, key: str, where: str, kind=str):
     if not isinstance(mapping, dict):
         raise ConfigError(path, where, "expected a mapping", "write it as 'key: value' lines")
@@ -228,6 +250,9 @@ def parse_site_config(data, path: Path) -> SiteConfig:
     for i, s in enumerate(data.get("stations") or []):
         where = f"stations[{i}]"
         code = _require(path, s, "code", where)
+        if not is_station_code(code):
+            raise ConfigError(path, f"{where}.code", f"{quoted(code)} is not a station code",
+                              f"write {STATION_CODE_RULE}")
         if code in codes:
             raise ConfigError(path, f"{where}.code", f"duplicate station code {code!r}",
                               "each station code may appear once per site file")

@@ -16,6 +16,8 @@ from typing import Callable
 import pandas as pd
 from flask import Response, abort, request
 
+from store.export_safety import neutralise_formulas
+
 from .auth import scope_of
 from .context import engine_of
 from .queries import catalog
@@ -45,6 +47,9 @@ def export_url(name: str, fmt: str, view: View) -> str:
 
 
 def frame_bytes(frame: pd.DataFrame, fmt: str, sheet: str = "data") -> bytes:
+    """The one writer of dashboard downloads: ``frame`` as CSV or xlsx bytes, with text cells
+    that a spreadsheet would run as a formula neutralised (:mod:`store.export_safety`)."""
+    frame = neutralise_formulas(frame)
     if fmt == "csv":
         return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     buffer = io.BytesIO()

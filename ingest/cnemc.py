@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import IngestError
-from .frame import label_to_start, long_from_wide, to_numeric
+from .errors import IngestError, clip, quote
+from .frame import check_station_codes, label_to_start, long_from_wide, to_numeric
 from .tabular import read_text_table
 
 # type → pollutant for the hourly concentrations we store.
@@ -101,6 +101,8 @@ def _parse_daily(table: pd.DataFrame, path, hour_label: str) -> pd.DataFrame:
     if not stations:
         raise IngestError(path, "the header has no station code columns", row=1,
                           expected=DAILY_LAYOUT)
+    check_station_codes(stations, path, rows=np.ones(len(stations), dtype=np.int64),
+                        what="the header's station code", fix="correct the header")
     if table.empty:
         raise IngestError(path, "the file has a header but no data rows",
                           expected="one row per hour and type")
@@ -111,7 +113,7 @@ def _parse_daily(table: pd.DataFrame, path, hour_label: str) -> pd.DataFrame:
     unknown = ~types.isin(ALL_TYPES).to_numpy(dtype=bool, na_value=False)
     if unknown.any():
         i = _first(unknown)
-        raise IngestError(path, f"unknown type {_text(table['type'], i)!r}", row=int(lines[i]),
+        raise IngestError(path, f"unknown type {quote(_text(table['type'], i))}", row=int(lines[i]),
                           column="type", expected=", ".join(ALL_TYPES))
 
     # date: YYYYMMDD, the file name's date when it has one
@@ -120,15 +122,15 @@ def _parse_daily(table: pd.DataFrame, path, hour_label: str) -> pd.DataFrame:
     bad = (days.isna() | ~date_text.str.fullmatch(r"\d{8}").fillna(False)).to_numpy(dtype=bool)
     if bad.any():
         i = _first(bad)
-        raise IngestError(path, f"date {_text(table['date'], i)!r} is not a date",
+        raise IngestError(path, f"date {quote(_text(table['date'], i))} is not a date",
                           row=int(lines[i]), column="date", expected="YYYYMMDD, e.g. 20150101")
     m = _NAME_DATE.search(Path(path).name)
     if m:
         wrong = (date_text != m.group(1)).to_numpy(dtype=bool)
         if wrong.any():
             i = _first(wrong)
-            raise IngestError(path, f"date {date_text.iloc[i]} differs from the file name's date "
-                              f"{m.group(1)}", row=int(lines[i]), column="date",
+            raise IngestError(path, f"date {clip(date_text.iloc[i])} differs from the file "
+                              f"name's date {m.group(1)}", row=int(lines[i]), column="date",
                               expected="only rows of the day named in the file name")
 
     # hour: integer 0–23
@@ -136,7 +138,7 @@ def _parse_daily(table: pd.DataFrame, path, hour_label: str) -> pd.DataFrame:
     bad = missing | non_numeric | (hours != np.floor(hours)) | (hours < 0) | (hours > 23)
     if bad.any():
         i = _first(bad)
-        raise IngestError(path, f"hour {_text(table['hour'], i)!r} is not a whole hour 0–23",
+        raise IngestError(path, f"hour {quote(_text(table['hour'], i))} is not a whole hour 0–23",
                           row=int(lines[i]), column="hour", expected="hours 0–23")
 
     # Duplicated (date, hour, type) rows must agree cell by cell.
@@ -151,8 +153,8 @@ def _parse_daily(table: pd.DataFrame, path, hour_label: str) -> pd.DataFrame:
             same = ((keys["date"] == k["date"]) & (keys["hour"] == k["hour"])
                     & (keys["type"] == k["type"])).to_numpy(dtype=bool)
             where = ", ".join(str(n) for n in lines[same][:5])
-            raise IngestError(path, f"{k['type']} for {k['date']} hour {k['hour']} is given "
-                              f"in rows {where} with different values", row=int(lines[same][0]),
+            raise IngestError(path, f"{clip(k['type'])} for {clip(k['date'])} hour {k['hour']} "
+                              f"is given in rows {where} with different values", row=int(lines[same][0]),
                               column="type", expected="one row per date, hour and type")
 
     rows_read = len(table)
@@ -258,8 +260,8 @@ def _parse_name(name: str, path, row: int) -> tuple[str, bool, date | None]:
             if digits:
                 retired = _note_date(digits)
                 if retired is None:
-                    raise IngestError(path, f"the note {match.group(0).strip()!r} holds no valid "
-                                      "date", row=row, column="监测点名称",
+                    raise IngestError(path, f"the note {quote(match.group(0).strip())} holds "
+                                      "no valid date", row=row, column="监测点名称",
                                       expected="停运YYMMDD or 停运YYYYMMDD")
             return ""
         if _KNOWN_NOTE.match(note):
@@ -292,13 +294,14 @@ def read_station_list(path) -> pd.DataFrame:
                 i = _first(empty)
                 raise IngestError(path, f"empty {source}", row=int(lines[i]), column=source,
                                   expected="a station code and name in every row")
+    check_station_codes(text["code"], path, rows=lines, column="监测点编码")
 
     coords = {}
     for source, name, (lo, hi) in (("经度", "lon", LON_RANGE), ("纬度", "lat", LAT_RANGE)):
         values, missing, non_numeric = to_numeric(table[source])
         if non_numeric.any():
             i = _first(non_numeric)
-            raise IngestError(path, f"{_text(table[source], i)!r} is not a number",
+            raise IngestError(path, f"{quote(_text(table[source], i))} is not a number",
                               row=int(lines[i]), column=source,
                               expected=f"decimal degrees {lo:g}–{hi:g} or empty")
         out = ~np.isnan(values) & ((values < lo) | (values > hi))
@@ -314,7 +317,7 @@ def read_station_list(path) -> pd.DataFrame:
     bad = ~flag.isin(["Y", "N", ""]).to_numpy(dtype=bool)
     if bad.any():
         i = _first(bad)
-        raise IngestError(path, f"对照点 {_text(table['对照点'], i)!r} is not Y or N",
+        raise IngestError(path, f"对照点 {quote(_text(table['对照点'], i))} is not Y or N",
                           row=int(lines[i]), column="对照点", expected="Y or N")
 
     # Notes in names: a handful of distinct strings, parsed once each.
@@ -329,8 +332,8 @@ def read_station_list(path) -> pd.DataFrame:
     empty = (name_zh == "").to_numpy(dtype=bool)
     if empty.any():
         i = _first(empty)
-        raise IngestError(path, f"station name {names.iloc[i]!r} is only a note", row=int(lines[i]),
-                          column="监测点名称", expected="a station name")
+        raise IngestError(path, f"station name {quote(names.iloc[i])} is only a note",
+                          row=int(lines[i]), column="监测点名称", expected="a station name")
 
     frame = pd.DataFrame({
         "code": text["code"], "name_zh": name_zh, "list_city": text["list_city"],
@@ -348,7 +351,7 @@ def read_station_list(path) -> pd.DataFrame:
         if conflict.any():
             code = distinct.loc[conflict, "code"].iloc[0]
             rows = frame.loc[frame["code"] == code, "row"].tolist()
-            raise IngestError(path, f"station {code} is listed in rows "
+            raise IngestError(path, f"station {clip(code)} is listed in rows "
                               f"{', '.join(map(str, rows[:5]))} with different data",
                               row=int(rows[0]), column="监测点编码",
                               expected="each station code once")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import IngestError
+from .errors import IngestError, clip, quote
 from .layouts import _parse_table
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -43,6 +43,11 @@ def _sheet_names(path: Path) -> list[str]:
         wb.close()
 
 
+def _sheet_list(sheets, most: int = 20) -> str:
+    names = ", ".join(quote(s, 60) for s in sheets[:most])
+    return names + (f" … ({len(sheets)} sheets)" if len(sheets) > most else "")
+
+
 def read_excel(path, layout: str = "long", station: str | None = None,
                units: dict[str, str] | None = None, hour_label: str = "beginning",
                gas_temperature_c: float | None = None, sheet: str | int | None = None,
@@ -59,7 +64,7 @@ def read_excel(path, layout: str = "long", station: str | None = None,
     try:
         sheets = _sheet_names(path)
     except Exception as exc:  # openpyxl's InvalidFileException and friends
-        raise IngestError(path, f"cannot open the workbook ({type(exc).__name__}: {exc})",
+        raise IngestError(path, f"cannot open the workbook ({type(exc).__name__}: {clip(exc)})",
                           expected=f"{EXPECTED} that Excel can open") from None
     if not sheets:
         raise IngestError(path, "the workbook has no sheets", expected=EXPECTED)
@@ -69,19 +74,20 @@ def read_excel(path, layout: str = "long", station: str | None = None,
         if not 0 <= int(sheet) < len(sheets):
             raise IngestError(path, f"the workbook has no sheet number {sheet}",
                               expected=f"0 … {len(sheets) - 1} or a sheet name: "
-                              + ", ".join(sheets))
+                              + _sheet_list(sheets))
         label = sheets[int(sheet)]
     elif sheet in sheets:
         label = sheet
     else:
-        raise IngestError(path, f"no sheet named {sheet!r}",
-                          expected="one of the sheets " + ", ".join(sheets))
+        raise IngestError(path, f"no sheet named {quote(sheet)}",
+                          expected="one of the sheets " + _sheet_list(sheets))
     try:
         raw = pd.read_excel(path, sheet_name=label, header=None, engine="openpyxl")
     except Exception as exc:  # a damaged workbook: openpyxl raises many kinds
-        raise IngestError(path, f"cannot read sheet {label!r} ({type(exc).__name__}: {exc})",
+        raise IngestError(path, f"cannot read sheet {quote(label)} "
+                          f"({type(exc).__name__}: {clip(exc)})",
                           expected=f"{EXPECTED} that Excel can open") from None
-    source = f"{path} [sheet {label}]" if len(sheets) > 1 else path
+    source = f"{path} [sheet {clip(label, 60)}]" if len(sheets) > 1 else path
     data, first_row = _split_sheet(raw, source)
     return _parse_table(data, source, layout, station, units, hour_label, gas_temperature_c,
                         first_row=first_row)
@@ -103,7 +109,7 @@ def _split_sheet(raw: pd.DataFrame, source) -> tuple[pd.DataFrame, int]:
     seen = set()
     for name in header:
         if name in seen:
-            raise IngestError(source, f"column {name!r} appears twice in the header",
+            raise IngestError(source, f"column {quote(name)} appears twice in the header",
                               row=first + 1, column=name, expected="each column name once")
         seen.add(name)
     # Drop columns that are empty throughout (formatting left in the sheet).

@@ -17,10 +17,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from config.sites import CANONICAL_UNITS, POLLUTANTS
+from config.sites import CANONICAL_UNITS, POLLUTANTS, STATION_CODE_RULE, is_station_code
 from config.units import normalise_unit
 
-from .errors import IngestError
+from .errors import IngestError, clip, quote
 
 COLUMNS = ["station", "time", "pollutant", "value", "unit", "flag"]
 
@@ -71,17 +71,17 @@ def unit_factor(pollutant: str, unit: str, *, gas_temperature_c: float | None = 
         return table[key]
     if key in ("ppb", "ppm"):
         if pollutant not in MOLAR_MASS:
-            raise IngestError(source, f"unit {unit!r} is not possible for {pollutant}",
+            raise IngestError(source, f"unit {quote(unit)} is not possible for {pollutant}",
                               expected="µg/m3 for particles")
         if gas_temperature_c is None:
-            raise IngestError(source, f"unit {unit!r} for {pollutant} needs the gas temperature "
-                              "to convert", expected="--gas-temperature 25 (or the source's "
+            raise IngestError(source, f"unit {quote(unit)} for {pollutant} needs the gas "
+                              "temperature to convert", expected="--gas-temperature 25 (or the source's "
                               "stated reference temperature in °C)")
         molar_volume = _MOLAR_VOLUME_0C * (273.15 + gas_temperature_c) / 273.15
         ug_per_ppb = MOLAR_MASS[pollutant] / molar_volume
         factor = ug_per_ppb * (1000 if key == "ppm" else 1)
         return factor / 1000 if pollutant == "CO" else factor
-    raise IngestError(source, f"unknown unit {unit!r} for {pollutant} in {option}",
+    raise IngestError(source, f"unknown unit {quote(unit)} for {pollutant} in {option}",
                       expected=f"{CANONICAL_UNITS[pollutant]}, "
                       f"{'µg/m3' if pollutant == 'CO' else 'mg/m3'}, ppb or ppm")
 
@@ -94,12 +94,12 @@ def parse_unit_overrides(items, source: str = "") -> dict[str, str]:
             if not part.strip():
                 continue
             if "=" not in part:
-                raise IngestError(source or "--unit", f"cannot read unit override {part!r}",
+                raise IngestError(source or "--unit", f"cannot read unit override {quote(part)}",
                                   expected="POLLUTANT=UNIT, e.g. CO=mg/m3")
             name, unit = (s.strip() for s in part.split("=", 1))
             pollutant = canonical_pollutant(name)
             if pollutant is None:
-                raise IngestError(source or "--unit", f"unknown pollutant {name!r} in --unit",
+                raise IngestError(source or "--unit", f"unknown pollutant {quote(name)} in --unit",
                                   expected=", ".join(POLLUTANTS))
             unit_factor(pollutant, unit, gas_temperature_c=25.0, source=source or "--unit")
             out[pollutant] = unit
@@ -190,12 +190,33 @@ def label_codes(series: pd.Series, mapping: dict, what: str, source: str = "") -
     lookup = np.empty(len(uniques), dtype=np.int64)
     for i, label in enumerate(uniques):
         if label not in mapping:
-            raise IngestError(source, f"unknown {what} {label!r}",
-                              expected=", ".join(map(str, mapping)))
+            raise IngestError(source, f"unknown {what} {quote(label)}",
+                              expected=", ".join(clip(m, 60) for m in list(mapping)[:20]))
         lookup[i] = mapping[label]
     if (codes < 0).any():
         raise IngestError(source, f"a row has no {what}", expected=f"a {what} on every row")
     return lookup[codes]
+
+
+def check_station_codes(codes, source, *, rows=None, column: str | None = None,
+                        what: str = "station code", fix: str = "correct the code in the file",
+                        ) -> None:
+    """Refuse the first code that is not a valid station code (:data:`config.sites.STATION_CODE`).
+
+    ``codes`` is one code or one per row; ``rows`` the file row of each (for the
+    message). Raises :class:`IngestError` naming the file, the row, the code (quoted,
+    cut to 200 characters) and the rule. Each distinct code is checked once.
+    """
+    values = [codes] if isinstance(codes, str) else codes
+    index, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object)),
+                                  use_na_sentinel=True)
+    bad = [j for j, code in enumerate(uniques) if not is_station_code(code)]
+    if not bad:
+        return
+    i = int(np.flatnonzero(np.isin(index, bad))[0])
+    raise IngestError(source, f"{what} {quote(uniques[index[i]])} is not a valid station code",
+                      row=int(np.asarray(rows)[i]) if rows is not None else None, column=column,
+                      expected=f"{STATION_CODE_RULE} — {fix}")
 
 
 HOUR_LABELS = ("beginning", "ending")
@@ -207,7 +228,7 @@ def label_to_start(times: pd.Series | np.ndarray, hour_label: str, source: str =
     An hour-ending label 01:00 means the hour 00:00–01:00, stored as 00:00.
     """
     if hour_label not in HOUR_LABELS:
-        raise IngestError(source or "--hour-label", f"unknown hour label {hour_label!r}",
+        raise IngestError(source or "--hour-label", f"unknown hour label {quote(hour_label)}",
                           expected="beginning or ending")
     return times - np.timedelta64(1, "h") if hour_label == "ending" else times
 
@@ -217,5 +238,5 @@ def check_whole_hours(times: pd.Series, source, row_offset: int = 2, column: str
     bad = (times.dt.minute != 0) | (times.dt.second != 0)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise IngestError(source, f"timestamp {times.iloc[i]} is not on the hour", row=i + row_offset,
-                          column=column, expected="hourly readings labelled HH:00")
+        raise IngestError(source, f"timestamp {clip(times.iloc[i])} is not on the hour",
+                          row=i + row_offset, column=column, expected="hourly readings labelled HH:00")

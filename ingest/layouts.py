@@ -45,8 +45,8 @@ import pandas as pd
 from config.sites import CANONICAL_UNITS, POLLUTANTS
 from config.units import normalise_unit
 
-from .errors import IngestError
-from .frame import (COLUMNS, _alias_key, canonical_pollutant, empty_frame,
+from .errors import IngestError, clip, quote
+from .frame import (COLUMNS, _alias_key, canonical_pollutant, check_station_codes, empty_frame,
                     label_to_start, long_from_wide, to_numeric, unit_factor)
 
 LAYOUTS = ("long", "wide")
@@ -103,7 +103,8 @@ def _find_columns(columns, roles, path, expected: str, header_row: int) -> dict[
         names = {_norm(n) for n in COLUMN_NAMES[role]}
         hits = [c for c in columns if _norm(c) in names]
         if len(hits) > 1:
-            raise IngestError(path, f"columns {hits[0]!r} and {hits[1]!r} both name the {role}",
+            raise IngestError(path, f"columns {quote(hits[0])} and {quote(hits[1])} both name "
+                              f"the {role}",
                               row=header_row, column=hits[1],
                               expected=f"one {role} column; {expected}")
         if hits:
@@ -160,6 +161,12 @@ def _scale(values: np.ndarray, factor: float) -> np.ndarray:
     return values * factor
 
 
+def _column_list(columns, most: int = 20) -> str:
+    """Column names for a message: each quoted (cut), at most ``most`` of them."""
+    names = [quote(c, 60) for c in list(columns)[:most]]
+    return ", ".join(names) + (f" … ({len(columns)} columns)" if len(columns) > most else "")
+
+
 def _fail_row(path, problem, rows, i, column, expected):
     raise IngestError(path, problem, row=int(rows[i]), column=column, expected=expected)
 
@@ -200,7 +207,7 @@ def parse_times(raw: pd.Series, path, column: str, rows: np.ndarray, hour_label:
     off = (times - times.dt.floor("h")).to_numpy() != np.timedelta64(0, "ns")
     if off.any():
         i = int(np.flatnonzero(off)[0])
-        _fail_row(path, f"timestamp {raw.iloc[i]} is not on the hour", rows, i, column,
+        _fail_row(path, f"timestamp {clip(raw.iloc[i])} is not on the hour", rows, i, column,
                   "hourly readings labelled HH:00")
     out = times.to_numpy(dtype="datetime64[s]")
     return label_to_start(out, hour_label, str(path))
@@ -211,7 +218,8 @@ def _parse_time_text(text: pd.Series, path, column: str, rows: np.ndarray) -> pd
     unread = parts[0].isna().to_numpy()
     if unread.any():
         i = int(np.flatnonzero(unread)[0])
-        _fail_row(path, f"cannot read the time {text.iloc[i]!r}", rows, i, column, TIME_EXPECTED)
+        _fail_row(path, f"cannot read the time {quote(text.iloc[i])}", rows, i, column,
+                  TIME_EXPECTED)
 
     def num(a, b=None):
         s = parts[a] if b is None else parts[a].fillna(parts[b])
@@ -225,12 +233,12 @@ def _parse_time_text(text: pd.Series, path, column: str, rows: np.ndarray) -> pd
         (hour == 24) & ((minute > 0) | (second > 0)))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail_row(path, f"{text.iloc[i]!r} is not a real date and time", rows, i, column,
+        _fail_row(path, f"{quote(text.iloc[i])} is not a real date and time", rows, i, column,
                   TIME_EXPECTED)
     fraction = parts[6].fillna("").str.strip("0").str.len().to_numpy() > 0
     if fraction.any():
         i = int(np.flatnonzero(fraction)[0])
-        _fail_row(path, f"timestamp {text.iloc[i]} is not on the hour", rows, i, column,
+        _fail_row(path, f"timestamp {clip(text.iloc[i])} is not on the hour", rows, i, column,
                   "hourly readings labelled HH:00")
     seconds = hour * 3600 + minute * 60 + second  # 24:00 → 00:00 of the next day
     zone = parts[10]
@@ -250,7 +258,10 @@ def _parse_time_text(text: pd.Series, path, column: str, rows: np.ndarray) -> pd
 
 def _station_codes(table: pd.DataFrame, column: str | None, station: str | None, path,
                    rows: np.ndarray, header_row: int, wide: bool) -> np.ndarray | str:
-    """The station code of every row (or the one code of the file)."""
+    """The station code of every row (or the one code of the file); each a valid code."""
+    if station:
+        check_station_codes(str(station).strip(), path, what="--station",
+                            fix="give the station's code")
     if column is None:
         if not station:
             expected = (f"{WIDE_EXPECTED} and --station CODE" if wide
@@ -265,14 +276,16 @@ def _station_codes(table: pd.DataFrame, column: str | None, station: str | None,
         other = ~empty & (codes != station).fillna(True).to_numpy(dtype=bool)
         if other.any():
             i = int(np.flatnonzero(other)[0])
-            _fail_row(path, f"station {codes.iloc[i]!r} differs from the station code given "
-                      f"({station!r})", rows, i, column,
+            _fail_row(path, f"station {quote(codes.iloc[i])} differs from the station code given "
+                      f"({quote(station)})", rows, i, column,
                       "the same station as --station, or leave out --station")
         return station
     if empty.any():
         _fail_row(path, "the station code is empty", rows, int(np.flatnonzero(empty)[0]), column,
                   "a station code such as 1001A")
-    return codes.to_numpy(dtype=object)
+    codes = codes.to_numpy(dtype=object)
+    check_station_codes(codes, path, rows=rows, column=column)
+    return codes
 
 
 def _prepare(table: pd.DataFrame, path, first_row: int) -> tuple[pd.DataFrame, np.ndarray, int]:
@@ -307,7 +320,7 @@ def _parse_table(table: pd.DataFrame, path, layout: str, station: str | None,
     header being the row before it).
     """
     if layout not in LAYOUTS:
-        raise IngestError(path, f"unknown layout {layout!r}", expected="long or wide")
+        raise IngestError(path, f"unknown layout {quote(layout)}", expected="long or wide")
     table = table.copy()
     table.columns = [str(c).strip() for c in table.columns]
     table, rows, rows_read = _prepare(table, path, first_row)
@@ -344,12 +357,12 @@ def _parse_wide(table, path, rows, header_row, station, units, hour_label, gas_t
             ignored.append(col)
             continue
         if pollutant in pollutant_columns:
-            raise IngestError(path, f"columns {pollutant_columns[pollutant][0]!r} and {col!r} are "
-                              f"both {pollutant}", row=header_row, column=col,
+            raise IngestError(path, f"columns {quote(pollutant_columns[pollutant][0])} and "
+                              f"{quote(col)} are both {pollutant}", row=header_row, column=col,
                               expected="one column per pollutant")
         pollutant_columns[pollutant] = (col, unit)
     if not pollutant_columns:
-        raise IngestError(path, f"no pollutant columns among {', '.join(map(repr, table.columns))}",
+        raise IngestError(path, f"no pollutant columns among {_column_list(table.columns)}",
                           row=header_row, expected=WIDE_EXPECTED)
     times = parse_times(table[roles["time"]], path, roles["time"], rows, hour_label)
     columns, source_units = {}, {}
@@ -358,7 +371,7 @@ def _parse_wide(table, path, rows, header_row, station, units, hour_label, gas_t
         if pollutant in units:
             unit, option = units[pollutant], "--unit"
         elif header_unit:
-            unit, option = header_unit, f"the header {col!r}"
+            unit, option = header_unit, f"the header {quote(col)}"
         else:
             unit, option = CANONICAL_UNITS[pollutant], "--unit"
         factor = _factor(pollutant, unit, gas_temperature_c, path, option)
@@ -385,7 +398,7 @@ def _pollutant_names(names: pd.Series, path, rows, column) -> tuple[np.ndarray, 
             key = _alias_key(name)
             if key not in _NON_POLLUTANTS and not _ROLLING.match(key):
                 i = int(np.flatnonzero((names == name).to_numpy(dtype=bool))[0])
-                _fail_row(path, f"unknown pollutant {name!r}", rows, i, column,
+                _fail_row(path, f"unknown pollutant {quote(name)}", rows, i, column,
                           f"{', '.join(POLLUTANTS)} (or a known non-pollutant such as AQI or "
                           "TEMP, which is skipped)")
         mapping[name] = pollutant
@@ -454,7 +467,8 @@ def _convert_long(values, pollutants, table, roles, path, rows, units, gas_tempe
             clash = from_cell & (pollutants == p) & (cell_keys != normalise_unit(unit))
             if clash.any():
                 i = int(np.flatnonzero(clash)[0])
-                _fail_row(path, f"the unit {cell_units[i]!r} contradicts --unit {p}={unit}",
+                _fail_row(path, f"the unit {quote(cell_units[i])} contradicts --unit "
+                          f"{p}={clip(unit)}",
                           rows, i, roles["unit"], "the unit column and --unit to agree (a "
                           "filled unit cell is used; --unit applies to rows without one)")
         unit_of_row = np.where(from_cell, cell_units, unit_of_row)

@@ -28,8 +28,8 @@ from store.db import bump_data_version
 from store.writer import (FLAG_COLUMNS, VALUE_COLUMNS, HourlyBatch, insert_hourly, read_hourly,
                           upsert_hourly)
 
-from .errors import IngestError
-from .frame import label_codes
+from .errors import IngestError, clip_list, quote
+from .frame import check_station_codes, label_codes
 from .qc import FLAG_CODE, MISSING, NON_NUMERIC, OK, QCRules, flag_column, load_rules
 
 POLLUTANT_ORDER = [p for _, p in schema.POLLUTANT_COLUMNS]
@@ -78,12 +78,12 @@ class LoadResult:
         if self.duplicates_ignored:
             extra.append(f"{self.duplicates_ignored:,} identical duplicate readings ignored")
         if self.ignored_columns:
-            extra.append(f"columns not loaded: {', '.join(map(str, self.ignored_columns))}")
+            extra.append(f"columns not loaded: {clip_list(self.ignored_columns)}")
         if self.skipped_rows:
             extra.append(f"{self.skipped_rows:,} rows of quantities not stored skipped "
-                         f"({', '.join(map(str, self.skipped_names))})")
+                         f"({clip_list(self.skipped_names)})")
         if self.created_stations:
-            extra.append(f"new stations without district: {', '.join(self.created_stations)}")
+            extra.append(f"new stations without district: {clip_list(self.created_stations)}")
         return head + (f" ({'; '.join(extra)})" if extra else "")
 
 
@@ -115,6 +115,57 @@ def _process_gone(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return False
+
+
+def lock_for_writing(conn) -> None:
+    """Make ``conn``'s transaction the only one writing readings until it ends.
+
+    A load compares the file with what is stored, then inserts what is new: two loads of
+    the same new readings at once would both insert them, and the second would fail on
+    the unique key (a raw driver error: the bulk writes use the driver's connection).
+    With this lock the second waits for the first to commit and then finds the readings
+    stored (nothing new). PostgreSQL: a transaction-scoped advisory lock per schema;
+    SQLite: ``BEGIN IMMEDIATE`` (the database's write lock, waited for up to the
+    engine's busy timeout), unless the transaction has already begun.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('lantian ingest ' || "
+                             "current_schema()))")
+    elif conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _same_run(conn, run_id: int) -> int | None:
+    """The newest finished run (ok or unchanged) of the same file, reader and options as
+    run ``run_id``."""
+    r = schema.ingest_runs.c
+    mine = conn.execute(select(r.checksum, r.reader, r.options).where(r.id == run_id)).first()
+    if mine is None or not mine.checksum:
+        return None
+    return conn.execute(select(func.max(r.id)).where(
+        r.checksum == mine.checksum, r.reader == mine.reader, r.options == mine.options,
+        r.id != run_id, r.status.in_(("ok", "unchanged")))).scalar()
+
+
+def as_sqlalchemy_error(exc: BaseException) -> BaseException:
+    """A database driver's own error (sqlite3, psycopg: raised through the raw connection
+    that bulk writes use) as SQLAlchemy's matching error (``IntegrityError`` …, with the
+    driver's error as ``orig``), so that callers catching :class:`SQLAlchemyError` catch
+    it; any other exception unchanged."""
+    module = type(exc).__module__.split(".")[0]
+    if module == "sqlite3":
+        import sqlite3
+        base = sqlite3.Error
+    elif module == "psycopg":
+        import psycopg
+        base = psycopg.Error
+    else:
+        return exc
+    if not isinstance(exc, base):
+        return exc
+    wrapped = DBAPIError.instance(None, None, exc, base)
+    wrapped.__cause__ = exc
+    return wrapped
 
 
 def close_stale_runs(conn) -> list[int]:
@@ -215,9 +266,10 @@ def resolve_stations(conn, codes, *, strict: bool, source: str, synthetic: bool 
     found = dict(conn.execute(select(schema.stations.c.code, schema.stations.c.id)
                               .where(schema.stations.c.code.in_(codes))).all()) if codes else {}
     unknown = [c for c in codes if c not in found]
+    # Readers check codes with their file rows; this stops any other source of frames.
+    check_station_codes(unknown, source, what="new station code")
     if unknown and strict:
-        raise IngestError(source, f"unknown station code(s) {', '.join(unknown[:20])}"
-                          + (" …" if len(unknown) > 20 else ""),
+        raise IngestError(source, f"unknown station code(s) {clip_list(unknown)}",
                           expected="stations listed in the site file (load it with 'lantian "
                           "init --sites FILE') or run without --strict to create them")
     for code in unknown:
@@ -259,7 +311,8 @@ def to_batch(frame: pd.DataFrame, station_ids: dict[str, int], source: str,
             i, j = int(first[conflict][0]), int(later[conflict][0])
             r = frame.iloc[j]
             rows = frame["row"] if "row" in frame.columns else None
-            raise IngestError(source, f"station {r['station']} {pd.Timestamp(r['time']):%Y-%m-%d %H:%M} "
+            raise IngestError(source, f"station {quote(r['station'])} "
+                              f"{pd.Timestamp(r['time']):%Y-%m-%d %H:%M} "
                               f"{r['pollutant']} is given twice with different values "
                               f"({values_in[i]:g} and {values_in[j]:g})",
                               row=int(rows.iloc[j]) if rows is not None else None,
@@ -323,10 +376,14 @@ def load_frame(conn, frame: pd.DataFrame, result: LoadResult, *, strict: bool = 
     if frame.empty:
         result.status = "unchanged"
         return result
+    lock_for_writing(conn)
+    if result.run_id is not None and result.same_as_run is None:
+        # a load of the same file that committed while this one waited for the lock
+        result.same_as_run = _same_run(conn, result.run_id)
     ids, created = resolve_stations(conn, [str(c) for c in frame["station"].unique()], strict=strict,
                                     source=result.file, synthetic=synthetic)
     if created:
-        warnings.warn(f"{result.file}: unknown station code(s) {', '.join(created)} created "
+        warnings.warn(f"{result.file}: unknown station code(s) {clip_list(created)} created "
                       "without a district; assign them in the site file", UnknownStationsWarning,
                       stacklevel=2)
     result.created_stations = created
@@ -374,8 +431,11 @@ def load_file(engine, reader: str, path, read, *, options: dict | None = None,
         raise
     except Exception as exc:  # unexpected: still record the failure, then let it surface
         result.status, result.message = "failed", _one_line(exc)
-        exc.lantian_file = str(path)         # the CLI names the file in its one-line error
+        error = as_sqlalchemy_error(exc)     # a raw driver error: as SQLAlchemy's
+        error.lantian_file = str(path)       # the CLI names the file in its one-line error
         _record_failure(engine, result)
+        if error is not exc:
+            raise error from exc
         raise
     if result.status == "unchanged" and result.same_as_run:
         result.message = f"identical to run #{result.same_as_run}"

@@ -45,7 +45,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from config import ConfigError
-from config.sites import ROLES
+from config.sites import ROLES, STATION_CODE_RULE, is_station_code, quoted
 from store import schema
 from store.db import bump_data_version
 from store.schema import COLUMN_OF
@@ -148,6 +148,15 @@ def _text(value, file, key: str, limit: int = 64) -> str:
     return text
 
 
+def station_option(value, file, key: str) -> str:
+    """A location's ``station:`` (or ``--station``): a valid station code (config.sites)."""
+    code = "" if value is None or isinstance(value, (bool, dict, list)) else str(value).strip()
+    if not is_station_code(code):
+        raise ConfigError(file, key, f"{quoted(value)} is not a station code",
+                          f"write {STATION_CODE_RULE}")
+    return code
+
+
 def parse_location(item, file, where: str) -> LocationSpec:
     if isinstance(item, dict):
         unknown = sorted(set(item) - LOCATION_KEYS)
@@ -158,7 +167,7 @@ def parse_location(item, file, where: str) -> LocationSpec:
             raise ConfigError(file, f"{where}.id", "missing", "give the OpenAQ location id")
         return LocationSpec(
             id=_location_id(item["id"], file, f"{where}.id"),
-            station=_text(item["station"], file, f"{where}.station", 32)
+            station=station_option(item["station"], file, f"{where}.station")
             if item.get("station") is not None else None,
             district=_text(item["district"], file, f"{where}.district")
             if item.get("district") is not None else None,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import IngestError
+from .errors import IngestError, quote
 from .frame import label_to_start, long_from_wide, to_numeric
 from .tabular import read_text_table
 
@@ -66,7 +66,7 @@ def _parse_prsa(table: pd.DataFrame, path, station_codes, hour_label) -> pd.Data
     unknown = names[~names.str.casefold().isin(list(codes)) | names.isna()]
     if len(unknown):
         i = unknown.index[0]
-        raise IngestError(path, f"unknown station name {unknown.iloc[0]!r}", row=int(i) + 2,
+        raise IngestError(path, f"unknown station name {quote(unknown.iloc[0])}", row=int(i) + 2,
                           column="station", expected="a PRSA station name or a site-file alias, "
                           "or load the file with the csv reader and --station CODE")
     stations = names.str.casefold().map(codes).to_numpy(dtype=object)
@@ -77,8 +77,8 @@ def _parse_prsa(table: pd.DataFrame, path, station_codes, hour_label) -> pd.Data
         bad = missing | non_numeric | (values != np.floor(values))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise IngestError(path, f"{table[name].iloc[i]!r} is not a whole number", row=i + 2,
-                              column=name, expected="integer year, month, day and hour 0–23")
+            raise IngestError(path, f"{quote(table[name].iloc[i])} is not a whole number",
+                              row=i + 2, column=name, expected="integer year, month, day and hour 0–23")
         parts[name] = values.astype(np.int64)
     if ((parts["hour"] < 0) | (parts["hour"] > 23)).any():
         i = int(np.flatnonzero((parts["hour"] < 0) | (parts["hour"] > 23))[0])

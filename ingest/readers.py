@@ -17,8 +17,8 @@ from typing import Callable, Iterable, Mapping
 
 import pandas as pd
 
-from .errors import IngestError
-from .frame import HOUR_LABELS, parse_unit_overrides
+from .errors import IngestError, quote
+from .frame import HOUR_LABELS, check_station_codes, parse_unit_overrides
 
 #: Reader names, as on the command line.
 READERS = ("csv", "excel", "cnemc", "prsa")
@@ -65,10 +65,10 @@ def reader_for(kind: str, *, layout: str = "long", station: str | None = None, u
     with the same choices by either is recognised as loaded before).
     """
     if kind not in READERS:
-        raise IngestError(source or "--reader", f"unknown reader {kind!r}",
+        raise IngestError(source or "--reader", f"unknown reader {quote(kind)}",
                           expected=", ".join(READERS))
     if hour_label not in HOUR_LABELS:
-        raise IngestError(source or "--hour-label", f"unknown hour label {hour_label!r}",
+        raise IngestError(source or "--hour-label", f"unknown hour label {quote(hour_label)}",
                           expected=" or ".join(HOUR_LABELS))
     if kind == "prsa":
         from .prsa import read_prsa
@@ -83,12 +83,15 @@ def reader_for(kind: str, *, layout: str = "long", station: str | None = None, u
         return (lambda p: read_cnemc(p, hour_label=hour_label), {"hour_label": hour_label})
 
     if layout not in LAYOUTS:
-        raise IngestError(source or "--layout", f"unknown layout {layout!r}",
+        raise IngestError(source or "--layout", f"unknown layout {quote(layout)}",
                           expected=" or ".join(LAYOUTS))
     station = (station or "").strip() or None
     if layout == "wide" and not station:
         raise IngestError(source or "--station", "a wide file holds one station",
                           expected="--station CODE with --layout wide")
+    if station:
+        check_station_codes(station, source or "--station", what="the code",
+                            fix="give the station's code")
     overrides = _units(units)
     if kind == "excel":
         from .excel import read_excel as read

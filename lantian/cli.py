@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from config import ConfigError
 from config.settings import load_settings
@@ -76,13 +77,13 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except (IngestError, ConfigError, UserError, DustFileError, ReportError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True)
+            # the message quotes file content: "[/]" or "[red]" in it is text, not markup
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
             raise typer.Exit(1) from None
         except Exception as exc:
             message = database_problem(exc)
             if message is None:
                 raise
-            from rich.markup import escape
             err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
             raise typer.Exit(1) from None
     return wrapper
@@ -345,12 +346,14 @@ def ingest_openaq(
     from ingest.openaq import client_from_settings
     from ingest.openaq_sources import (LocationSpec, OpenAQSource, PullWindow, parse_bbox,
                                        parse_date, run_pull, select_sources,
-                                       sources_from_settings)
+                                       sources_from_settings, station_option)
 
     settings = load_settings()
     where = "command line"
     if station and len(location or []) != 1:
         raise UserError("--station names the station of exactly one --location")
+    if station:
+        station = station_option(station, where, "--station")
     if location or bbox:
         if source:
             raise UserError("give --location/--bbox or --source, not both")
@@ -407,7 +410,7 @@ def status(format: Annotated[StatusFormat, typer.Option("--format")] = StatusFor
         frame = status_frame(conn)
         recent = recent_runs(conn, runs)
     if format == StatusFormat.csv:
-        sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+        _write_table(frame, OutFormat.csv, None)
         if frame.attrs.get("synthetic_stations"):  # stdout stays a clean CSV
             err.print("note: SYNTHETIC demo data at stations "
                       + ", ".join(frame.attrs["synthetic_stations"]), markup=False)
@@ -511,6 +514,12 @@ def _select(frame, level: Level, areas):
 
 
 def _write_table(frame, format: OutFormat, out_path: Path | None) -> None:
+    """The one writer of the command's tables (stdout or ``--out FILE``): every CSV and xlsx
+    goes through here, with text cells a spreadsheet would run as a formula neutralised
+    (:func:`store.export_safety.neutralise_formulas`)."""
+    if format in (OutFormat.csv, OutFormat.xlsx):
+        from store.export_safety import neutralise_formulas
+        frame = neutralise_formulas(frame)
     if format == OutFormat.xlsx:
         if out_path is None:
             raise UserError("--format xlsx needs --out FILE.xlsx")
@@ -627,7 +636,7 @@ def rank(year: YearOpt, level: LevelOpt = Level.district,
     ranked = ranking.rank(current, by=statistic, pollutant=pollutant, level=level.value,
                           previous=previous)
     if format == StatusFormat.csv:
-        sys.stdout.write(ranked.to_csv(index=False, lineterminator="\n"))
+        _write_table(ranked, OutFormat.csv, None)
         return
     from rich.table import Table
     table = Table(title=f"{year} {level.value} ranking by {by} ({pollutant} {statistic})")
@@ -682,7 +691,7 @@ def targets(year: YearOpt, city: CityOpt = None,
                       for r in rows.itertuples(index=False)]
     table = target_table(stats, target_objects, pipeline.grades_of(members), year=year)
     if format == StatusFormat.csv:
-        sys.stdout.write(table.to_csv(index=False, lineterminator="\n"))
+        _write_table(table, OutFormat.csv, None)
         return
     from rich.table import Table
     title = (f"{year} year to date (to {ytd_end}), provisional" if in_progress else f"{year}")

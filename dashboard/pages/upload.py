@@ -15,7 +15,14 @@ Two steps, both through the readers the command line uses (:mod:`ingest.readers`
 
 Limits and safety, all before anything is stored: the decoded size must be
 within ``upload_max_mb`` (settings; the browser refuses a larger file too, and
-says so), a compressed file may expand to at most :data:`EXPANSION` times that;
+says so). A .gz table may expand to at most that same limit (the readers parse
+the expanded text: it costs what an uncompressed file of that size costs), an
+.xlsx workbook's parts together to at most :data:`EXPANSION` times it (their XML
+is verbose), with at most :data:`ZIP_MEMBERS` parts and no archive inside. Both
+are checked while decompressing in chunks (:data:`ingest.tabular.CHUNK`), never
+holding the expanded data: the check stops as soon as the limit is passed, and a
+workbook part that expands beyond its declared size is refused as damaged. The
+readers then decompress within the same limit (:func:`ingest.tabular.expansion_limit`).
 the name must end as the reader expects (:data:`ENDINGS`) and the content must
 match (an .xlsx is a zip workbook, a .gz is gzip, a text table decodes as
 UTF-8 or GBK text without NUL bytes). The upload's name is reduced to a bare
@@ -34,7 +41,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import hashlib
 import io
 import json
@@ -55,13 +61,15 @@ import pandas as pd
 from dash import Input, Output, State, callback_context, dcc, get_relative_path, html, no_update
 from flask import current_app, has_app_context, request
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from config.sites import CANONICAL_UNITS
-from ingest.errors import IngestError
+from ingest.errors import (DamagedArchive, ExpandsTooFar, IngestError, cap, clip, clip_list,
+                           quote)
 from ingest.loader import POLLUTANT_ORDER, load_file, run_qc, to_batch
 from ingest.qc import FLAGS, NON_NUMERIC, OK, load_rules
 from ingest.readers import READERS, TABULAR, command_line, reader_for
+from ingest.tabular import CHUNK, archive_kind, check_text, expansion_limit, iter_gunzip
 from store import schema
 from store.users import audit
 
@@ -85,8 +93,11 @@ ENDINGS = {"csv": (".csv", ".csv.gz", ".txt"), "excel": (".xlsx",),
            "cnemc": (".csv", ".csv.gz"), "prsa": (".csv", ".csv.gz")}
 #: The national platform's daily files: the reader checks the rows against the name's date.
 CNEMC_NAME = re.compile(r"^china_sites_\d{8}\.csv(\.gz)?$", re.IGNORECASE)
-#: A compressed upload (.gz, .xlsx) may expand to at most this many times the size limit.
+#: An .xlsx upload's parts may expand to at most this many times the size limit (a .gz
+#: table: to the size limit itself).
 EXPANSION = 10
+#: Most parts (zip members) of an .xlsx upload.
+ZIP_MEMBERS = 1000
 #: Longest stored file name (characters; the ending is kept).
 NAME_MAX = 120
 #: Rows of the station table shown in a check (the rest are counted).
@@ -157,9 +168,25 @@ register({
                         "The upload arrived incomplete or damaged; choose the file again."),
     "up.r.too_big": ("文件 {size}，超过上传上限 {limit}。", "The file is {size}, more than the "
                      "upload limit of {limit}."),
-    "up.r.expands": ("压缩文件解压后超过 {limit}（上传上限的 {factor} 倍）。",
+    "up.r.expands": ("压缩文件解压后超过 {limit}（上传上限的 {factor} 倍），已停止检查。",
                      "The compressed file expands to more than {limit} ({factor} times the "
-                     "upload limit)."),
+                     "upload limit); the check stopped there."),
+    "up.r.expands_text": ("压缩文件解压后超过上传上限 {limit}，已停止检查。请拆分文件，或由管理员用命令行载入。",
+                          "The compressed file expands to more than the upload limit of "
+                          "{limit}; the check stopped there. Split the file, or ask an "
+                          "administrator to load it with the command line."),
+    "up.r.nested": ("{name} 内含另一个压缩文件（{kind}）：请上传解压后的表格。",
+                    "{name} holds another compressed archive ({kind}): upload the table "
+                    "itself."),
+    "up.r.zip_lies": ("{name} 已损坏：部件 {part} 解压后超过其声明的 {declared}（常见于“压缩炸弹”），已停止检查。",
+                     "{name} is damaged: its part {part} expands beyond the {declared} it "
+                     "declares (a sign of a zip bomb); the check stopped there."),
+    "up.r.members": ("{name} 含 {n} 个部件，超过 {most} 个：不是普通的 .xlsx 工作簿。",
+                     "{name} has {n} parts, more than {most}: not an ordinary .xlsx "
+                     "workbook."),
+    "up.r.conflict": ("同时进行的另一次载入写入了相同的读数，本次载入未作任何更改。请重新检查此文件。",
+                      "Another load stored the same readings at the same moment; this load "
+                      "changed nothing. Check the file again."),
     "up.r.empty": ("文件是空的。", "The file is empty."),
     "up.r.no_name": ("文件名无效。", "The file has no usable name."),
     "up.r.type": ("“{reader}”读取器不接受文件 {name}：文件名须以 {allowed} 结尾。",
@@ -269,15 +296,19 @@ register({
 # -- limits and names -----------------------------------------------------------------------
 
 class Refused(Exception):
-    """An upload refused before anything is stored: a message key and its values."""
+    """An upload refused before anything is stored: a message key and its values.
+
+    Its text (page, audit log) is one line of at most :data:`ingest.errors.MESSAGE_MAX`
+    characters: values quoting the file arrive cut (:func:`ingest.errors.quote`), and
+    every value and the whole text are cut again here."""
 
     def __init__(self, key: str, **values):
         super().__init__(key)
         self.key = key
-        self.values = values
+        self.values = {k: cap(v) if isinstance(v, str) else v for k, v in values.items()}
 
     def text(self, lang: str) -> str:
-        return t(f"up.r.{self.key}", lang, **self.values)
+        return cap(t(f"up.r.{self.key}", lang, **self.values))
 
 
 def max_bytes() -> int:
@@ -353,61 +384,161 @@ def decode_contents(contents, limit: int) -> bytes:
     return data
 
 
-def _gunzip(data: bytes, name: str, most: int) -> bytes:
-    """Decompressed gzip data, refusing more than ``most`` bytes (a gzip bomb)."""
+def _chunks(data: bytes, size: int = CHUNK):
+    """``data`` in pieces of ``size`` bytes."""
+    view = memoryview(data)
+    for i in range(0, len(view), size):
+        yield bytes(view[i:i + size])
+
+
+def _no_archive_inside(chunks, name: str):
+    """The chunks, refusing content that starts as another archive (a bomb in a bomb)."""
+    first = True
+    for piece in chunks:
+        if first and piece:
+            kind = archive_kind(piece)
+            if kind:
+                raise Refused("nested", name=name, kind=kind)
+            first = False
+        yield piece
+
+
+def _inflate(raw: memoryview):
+    """Raw deflate data (a zip part) decompressed :data:`CHUNK` bytes at a time; raises
+    :class:`DamagedArchive` when the stream is damaged or ends early."""
+    d = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
-            out = fh.read(most + 1)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise Refused("bad_gzip", name=name, detail=str(exc) or type(exc).__name__) from None
-    if len(out) > most:
+        for i in range(0, len(raw), CHUNK):
+            data = bytes(raw[i:i + CHUNK])
+            while data and not d.eof:
+                piece = d.decompress(data, CHUNK)
+                data = d.unconsumed_tail
+                if piece:
+                    yield piece
+            if d.eof:
+                return
+        piece = d.flush()            # what zlib still holds (at most its window)
+        if piece:
+            yield piece
+    except zlib.error as exc:
+        raise DamagedArchive("", str(exc)) from None
+    if not d.eof:
+        raise DamagedArchive("", "the compressed data ends early")
+
+
+def _part_size(view: memoryview, part: zipfile.ZipInfo, name: str, most: int,
+               total: int) -> int:
+    """``total`` + the bytes workbook part ``part`` really expands to, found by
+    decompressing it in chunks (its declared size is not trusted): refused as soon as it
+    passes its declared size or ``total`` passes ``most``, or when its size or checksum
+    differs from what it declares."""
+    label = quote(part.filename, 80)
+    off = part.header_offset
+    head = bytes(view[off:off + 30])
+    if len(head) < 30 or not head.startswith(ZIP_MAGIC):
+        raise Refused("bad_zip", name=name, detail=f"part {label} has no local header")
+    start = off + 30 + int.from_bytes(head[26:28], "little") + \
+        int.from_bytes(head[28:30], "little")
+    raw = view[start:start + part.compress_size]
+    if len(raw) < part.compress_size:
+        raise Refused("bad_zip", name=name, detail=f"part {label} is truncated")
+    if part.compress_type == zipfile.ZIP_STORED:
+        pieces = _chunks(raw)
+    elif part.compress_type == zipfile.ZIP_DEFLATED:
+        pieces = _inflate(raw)
+    else:
+        raise Refused("bad_zip", name=name, detail=f"part {label} uses compression method "
+                      f"{part.compress_type} (Excel uses deflate)")
+    size, crc = 0, 0
+    try:
+        for piece in _no_archive_inside(pieces, name):
+            size += len(piece)
+            total += len(piece)
+            if size > part.file_size:
+                raise Refused("zip_lies", name=name, part=label,
+                              declared=fmt_size(part.file_size))
+            if total > most:
+                raise Refused("expands", limit=fmt_size(most), factor=EXPANSION)
+            crc = zlib.crc32(piece, crc)
+    except DamagedArchive as exc:
+        raise Refused("bad_zip", name=name, detail=f"part {label}: {exc.detail}") from None
+    if size != part.file_size or crc != part.CRC:
+        raise Refused("bad_zip", name=name, detail=f"part {label} holds {size:,} bytes with "
+                      f"checksum {crc:08x}, not the {part.file_size:,} bytes with checksum "
+                      f"{part.CRC:08x} it declares")
+    return total
+
+
+def check_workbook(data: bytes, name: str, most: int) -> None:
+    """An .xlsx upload as a zip archive: at most :data:`ZIP_MEMBERS` parts, none
+    encrypted or itself an archive, declared sizes within ``most`` bytes together, and
+    each part decompressed in chunks (never held) to check its real size and checksum:
+    refused as soon as one expands beyond its declared size or all of them beyond
+    ``most`` (:class:`Refused`)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError,
+            NotImplementedError) as exc:
+        raise Refused("bad_zip", name=name, detail=str(exc) or type(exc).__name__) from None
+    if len(parts) > ZIP_MEMBERS:
+        raise Refused("members", name=name, n=f"{len(parts):,}", most=f"{ZIP_MEMBERS:,}")
+    if "[Content_Types].xml" not in {p.filename for p in parts}:
+        raise Refused("not_xlsx", name=name)
+    if sum(p.file_size for p in parts) > most:
         raise Refused("expands", limit=fmt_size(most), factor=EXPANSION)
-    return out
+    for part in parts:
+        if part.flag_bits & 0x1:
+            raise Refused("bad_zip", name=name,
+                          detail=f"part {quote(part.filename, 80)} is encrypted")
+    view, total = memoryview(data), 0
+    for part in parts:
+        total = _part_size(view, part, name, most, total)
 
 
 def check_content(data: bytes, name: str, reader: str, limit: int) -> None:
     """Does the content match the name and the reader? (:class:`Refused` if not.)
 
     An .xlsx must be a zip workbook whose parts expand to at most
-    :data:`EXPANSION` × ``limit``; a text table must not be a workbook, a ``.gz``
-    must be gzip (expanding to at most the same), and the text must decode as
-    UTF-8 or GBK without NUL bytes (:func:`ingest.tabular.decode`).
+    :data:`EXPANSION` × ``limit`` (:func:`check_workbook`); a text table must not be a
+    workbook, a ``.gz`` must be gzip expanding to at most ``limit`` and holding no other
+    archive, and the text must decode as UTF-8 or GBK without NUL bytes
+    (:func:`ingest.tabular.check_text`). Compressed data is checked while it is
+    decompressed, :data:`ingest.tabular.CHUNK` bytes at a time: the expanded content is
+    never held, and the check stops as soon as it passes the limit.
     """
-    from ingest.tabular import decode
-    most = EXPANSION * limit
     if reader == "excel":
         if data.startswith(OLE_MAGIC):
             raise Refused("xls", name=name)
         if not data.startswith(ZIP_MAGIC):
             raise Refused("not_xlsx", name=name)
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                parts = archive.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-            raise Refused("bad_zip", name=name, detail=str(exc) or type(exc).__name__) from None
-        if "[Content_Types].xml" not in {p.filename for p in parts}:
-            raise Refused("not_xlsx", name=name)
-        if sum(p.file_size for p in parts) > most:
-            raise Refused("expands", limit=fmt_size(most), factor=EXPANSION)
+        check_workbook(data, name, EXPANSION * limit)
         return
     if data.startswith((ZIP_MAGIC, OLE_MAGIC)):
         raise Refused("workbook", name=name)
     if name.lower().endswith(".gz") and not data.startswith(GZIP_MAGIC):
         raise Refused("not_gzip", name=name)
-    text = _gunzip(data, name, most) if data.startswith(GZIP_MAGIC) else data
-    if not text.strip():
-        raise Refused("empty")
+    if data.startswith(GZIP_MAGIC):
+        chunks = _no_archive_inside(iter_gunzip(data, name, limit), name)
+    else:
+        chunks = _chunks(data)
     try:
-        decode(text, name)
+        _size, content = check_text(chunks, name)
+    except ExpandsTooFar:
+        raise Refused("expands_text", limit=fmt_size(limit)) from None
+    except DamagedArchive as exc:
+        raise Refused("bad_gzip", name=name, detail=exc.detail) from None
     except IngestError as exc:
         raise Refused("not_text", name=name, detail=_reason(exc)) from None
+    if not content:
+        raise Refused("empty")
 
 
 def _reason(exc: IngestError) -> str:
     """The error without its file part (the banner names the file)."""
     text = exc.problem
     if exc.row is not None:
-        text = f"row {exc.row}" + (f", column {exc.column!r}" if exc.column else "") + \
+        text = f"row {exc.row}" + (f", column {quote(exc.column)}" if exc.column else "") + \
             f": {text}"
     return text + (f"; expected {exc.expected}" if exc.expected else "")
 
@@ -601,7 +732,7 @@ def process(action: str, contents, filename, choice: Choice, *, engine=None, lim
         if not contents:
             raise Refused("no_file")
         if choice.reader not in READERS:
-            raise Refused("options", detail=f"unknown reader {choice.reader!r}")
+            raise Refused("options", detail=f"unknown reader {quote(choice.reader)}")
         name = check_name(filename, choice.reader)
         shown = name
         data = decode_contents(contents, limit)
@@ -617,7 +748,10 @@ def process(action: str, contents, filename, choice: Choice, *, engine=None, lim
         check_content(data, name, choice.reader, limit)
         with staged(data, name) as path:
             try:
-                frame = read(path)
+                with expansion_limit(limit):     # the readers decompress within it too
+                    frame = read(path)
+            except ExpandsTooFar:
+                raise Refused("expands_text", limit=fmt_size(limit)) from None
             except IngestError as exc:
                 raise Refused("invalid", detail=_clean(str(exc), path.parent)) from None
             except Exception:  # noqa: BLE001 - a reader bug must not become a traceback page
@@ -637,16 +771,23 @@ def process(action: str, contents, filename, choice: Choice, *, engine=None, lim
                 _audit(engine, "upload_check", user, ins.detail())
                 return ins, None
             if choice.strict and ins.unknown:
-                raise Refused("strict", codes=", ".join(ins.unknown[:20]) +
-                              (" …" if len(ins.unknown) > 20 else ""))
+                raise Refused("strict", codes=clip_list(ins.unknown))
             try:
                 result = load_file(engine, choice.reader, path, lambda _path: frame,
                                    options=options, strict=choice.strict)
             except IngestError as exc:       # (checked above: a race with another load)
                 raise Refused("invalid", detail=_clean(str(exc), path.parent)) from None
+            except IntegrityError as exc:    # another load wrote the same rows (not expected:
+                # the loader waits for the other load's lock), rolled back: nothing stored
+                log.warning("upload: loading %s clashed with another load (%s)", name,
+                            clip(exc.orig if exc.orig is not None else exc))
+                raise Refused("conflict") from None
             except SQLAlchemyError:
                 log.exception("upload: loading %s failed", name)
                 raise Refused("database") from None
+            except Exception:  # noqa: BLE001 - never a traceback page (logged, refused)
+                log.exception("upload: loading %s failed unexpectedly", name)
+                raise Refused("unexpected") from None
             finally:
                 _relabel_run(engine, path, name)
     except Refused as exc:
@@ -662,7 +803,7 @@ def process(action: str, contents, filename, choice: Choice, *, engine=None, lim
            f"{result.readings_read} read, {result.readings_new} new, "
            f"{result.readings_changed} changed, {result.readings_flagged} flagged, "
            f"{result.readings_rejected} excluded"
-           + (f", stations created {', '.join(result.created_stations)}"
+           + (f", stations created {clip_list(result.created_stations)}"
               if result.created_stations else ""))
     return ins, result
 
@@ -811,7 +952,7 @@ def refused_view(exc: Refused, lang: str) -> html.Div:
 def check_view(ins: Inspection, lang: str) -> list:
     choice = ins.choice
     unknown = ins.unknown
-    codes = ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "")
+    codes = clip_list(unknown)
     if choice.strict and unknown:
         head = banner("error", t("up.strict_refuse", lang, name=ins.name),
                       Refused("strict", codes=codes).text(lang), id=ids.UPLOAD_MESSAGE)
@@ -850,7 +991,7 @@ def check_view(ins: Inspection, lang: str) -> list:
             name = (r.name_en or r.name_zh) if lang == "en" else (r.name_zh or r.name_en)
             state = t("up.known", lang) if r.known else t(
                 "up.new_strict" if choice.strict else "up.new", lang)
-            rows.append({"code": r.code, "name": name or "—", "city": r.city or "—",
+            rows.append({"code": clip(r.code, 60), "name": name or "—", "city": r.city or "—",
                          "readings": _n(r.readings), "state": state})
         out.append(html.H3(t("up.h.stations", lang), className="lt-up-h3"))
         out.append(_table([(k, t(f"up.col.{k}", lang)) for k in
@@ -859,9 +1000,9 @@ def check_view(ins: Inspection, lang: str) -> list:
         if len(stations) > STATION_ROWS:
             out += notes(t("up.more_stations", lang, n=len(stations) - STATION_ROWS))
     out += notes(
-        t("up.ignored", lang, cols=", ".join(map(str, ins.ignored_columns)))
+        t("up.ignored", lang, cols=clip_list(ins.ignored_columns))
         if ins.ignored_columns else None,
-        t("up.skipped", lang, n=ins.skipped_rows, names=", ".join(map(str, ins.skipped_names)))
+        t("up.skipped", lang, n=ins.skipped_rows, names=clip_list(ins.skipped_names))
         if ins.skipped_rows else None,
         t("up.duplicates", lang, n=ins.duplicates) if ins.duplicates else None,
         t("up.note", lang))
@@ -892,7 +1033,7 @@ def loaded_view(ins: Inspection, result, lang: str) -> list:
     data_href = get_relative_path("/data" + ("?lang=en" if lang == "en" else ""))
     out = [head, tiles]
     out += notes(
-        t("up.l.created", lang, codes=", ".join(result.created_stations))
+        t("up.l.created", lang, codes=clip_list(result.created_stations))
         if result.created_stations else None,
         t("up.l.duplicates", lang, n=result.duplicates_ignored)
         if result.duplicates_ignored else None)
