@@ -1,5 +1,6 @@
 # Lantian: `make demo` and `make test` are all a fresh machine needs.
 PYTHON ?= python3
+PORT   ?= 8050
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -21,8 +22,9 @@ demo: install
 	$(BIN)/lantian init --sites config/sites/yangquan.yaml
 	$(BIN)/lantian demo
 	echo lantian-demo | $(BIN)/lantian users add demo --role admin --password-stdin --exist-ok
-	@echo "Sign in at http://127.0.0.1:8050/login as demo / lantian-demo (public page: /public)"
-	$(BIN)/lantian serve --host 127.0.0.1 --port 8050
+	@$(BIN)/python -m lantian.fonts || true
+	@echo "Sign in at http://127.0.0.1:$(PORT)/login as demo / lantian-demo (public page: /public)"
+	$(BIN)/lantian serve --host 127.0.0.1 --port $(PORT)
 
 # Whole suite, database tests on SQLite and PostgreSQL (see tests/conftest.py).
 test: install
