@@ -26,6 +26,7 @@ Every mistake raises :class:`ConfigError` naming file, key and fix.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,15 @@ STATION_CODE_RULE = ("a station code of ASCII letters, digits, '-' and '_' (star
 LANGUAGES = ("zh", "en")
 # Deliberately simple: one @, no spaces, a dot in the domain. Servers judge the rest.
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]+$")
+#: Characters no name shown on a page, in a report or in a message may hold: C0/C1 controls
+#: (CR, LF, tab …), line and paragraph separators, zero-width and bidi format characters.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f"
+                                "\u202a-\u202e\u2060-\u2069\ufeff]")
+#: Sane local target values per kind of statistic: (lowest, highest, lowest allowed).
+#: Concentrations in the canonical unit (µg/m³; CO mg/m³), days, % for the good-day ratio.
+TARGET_RANGES = {"days": (0.0, 366.0, True), "good_day_ratio": (0.0, 100.0, True),
+                 "composite_index": (0.0, 100.0, False), "CO": (0.0, 100.0, False),
+                 "concentration": (0.0, 1000.0, False)}
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,39 @@ def _optional_float(path, mapping, key, where, lo, hi):
     return value
 
 
+def _name(path, mapping, key: str, where: str, what: str, *, required: bool = True) -> str:
+    """A name shown to people (city, district, station, alias, note): one line, no control
+    characters (a CR/LF would break a page, a report line or a message)."""
+    value = (_require(path, mapping, key, where) if required
+             else str(mapping.get(key) or "").strip())
+    if CONTROL_CHARACTERS.search(value):
+        raise ConfigError(path, f"{where}.{key}", f"{what} {quoted(value)} holds a control "
+                          "character (a line break, tab or invisible format character)",
+                          "write it on one line, without control characters")
+    return value
+
+
+def _target_value(path, where: str, raw, pollutant: str, statistic: str) -> float:
+    """A target's value: a finite number in the sane range of its statistic
+    (:data:`TARGET_RANGES`)."""
+    value = _require(path, {"value": raw}, "value", where, float)
+    if statistic in ("exceedance_days", "heavy_days"):
+        kind, unit = "days", "days"
+    elif statistic in ("good_day_ratio", "composite_index"):
+        kind, unit = statistic, "%" if statistic == "good_day_ratio" else ""
+    else:
+        kind = "CO" if pollutant == "CO" else "concentration"
+        unit = CANONICAL_UNITS.get(pollutant, "")
+    lo, hi, lo_allowed = TARGET_RANGES[kind]
+    fine = (not isinstance(raw, bool) and math.isfinite(value) and value <= hi
+            and (value >= lo if lo_allowed else value > lo))
+    if not fine:
+        span = f"{lo:g}{'' if lo_allowed else ' (exclusive)'} to {hi:g} {unit}".rstrip()
+        raise ConfigError(path, f"{where}.value", f"{quoted(raw)} is not a sane {statistic} "
+                          f"target", f"write a number from {span}")
+    return value
+
+
 def _years(path, where, value) -> tuple[int | None, int | None]:
     if value in (None, ""):
         return None, None
@@ -222,8 +265,8 @@ def parse_site_config(data, path: Path) -> SiteConfig:
     if not _ID.match(city_id):
         raise ConfigError(path, "city.id", f"{city_id!r} is not a lower-case id",
                           "use lower-case letters, digits, '-' or '_' (pinyin), e.g. beijing")
-    city = City(id=city_id, name_zh=_require(path, c, "name_zh", "city"),
-                name_en=_require(path, c, "name_en", "city"),
+    city = City(id=city_id, name_zh=_name(path, c, "name_zh", "city", "the city name"),
+                name_en=_name(path, c, "name_en", "city", "the city name"),
                 synthetic=bool(c.get("synthetic", False)))
 
     districts: list[District] = []
@@ -242,8 +285,9 @@ def parse_site_config(data, path: Path) -> SiteConfig:
         if grade not in GRADES:
             raise ConfigError(path, f"{where}.grade", f"{grade!r} is not a grade",
                               "use I (class-1 areas) or II (everything else)")
-        districts.append(District(did, _require(path, d, "name_zh", where),
-                                  _require(path, d, "name_en", where), grade))
+        what = f"the name of district {did!r}"
+        districts.append(District(did, _name(path, d, "name_zh", where, what),
+                                  _name(path, d, "name_en", where, what), grade))
 
     stations: list[Station] = []
     codes: set[str] = set()
@@ -271,9 +315,13 @@ def parse_site_config(data, path: Path) -> SiteConfig:
         aliases = s.get("aliases") or []
         if isinstance(aliases, str):
             aliases = [aliases]
+        what = f"the name of station {code!r}"
+        aliases = [_name(path, {"aliases": a}, "aliases", where, f"an alias of station {code!r}")
+                   for a in aliases if str(a).strip()]
         stations.append(Station(
-            code=code, name_zh=_require(path, s, "name_zh", where),
-            name_en=str(s.get("name_en") or ""), district=district or None,
+            code=code, name_zh=_name(path, s, "name_zh", where, what),
+            name_en=_name(path, s, "name_en", where, what, required=False),
+            district=district or None,
             lon=_optional_float(path, s, "lon", where, -180, 180),
             lat=_optional_float(path, s, "lat", where, -90, 90),
             role=role, aliases=tuple(str(a) for a in aliases),
@@ -294,7 +342,9 @@ def parse_site_config(data, path: Path) -> SiteConfig:
         if statistic not in TARGET_STATISTICS:
             raise ConfigError(path, f"{where}.statistic", f"unknown statistic {statistic!r}",
                               f"use one of: {', '.join(TARGET_STATISTICS)}")
-        value = _require(path, t, "value", where, float)
+        if t.get("value") in (None, ""):
+            _require(path, t, "value", where)                 # "missing"
+        value = _target_value(path, where, t["value"], pollutant, statistic)
         unit = str(t.get("unit") or CANONICAL_UNITS.get(pollutant, ""))
         if pollutant in CANONICAL_UNITS and normalise_unit(unit) != CANONICAL_UNITS[pollutant]:
             raise ConfigError(path, f"{where}.unit", f"bad unit {unit!r} for {pollutant}",
@@ -302,7 +352,7 @@ def parse_site_config(data, path: Path) -> SiteConfig:
         first, last = _years(path, where, t.get("years"))
         targets.append(Target(district, pollutant, statistic, value,
                               CANONICAL_UNITS.get(pollutant, unit), first, last,
-                              str(t.get("note") or "")))
+                              _name(path, t, "note", where, "the note", required=False)))
     return SiteConfig(path=path, city=city, districts=tuple(districts),
                       stations=tuple(stations), targets=tuple(targets),
                       recipients=_recipients(path, data.get("recipients"), seen))
@@ -330,7 +380,7 @@ def _recipient_list(path, where: str, items) -> tuple[Recipient, ...]:
             raise ConfigError(path, f"{key}.{unknown[0]}", "unknown recipient setting",
                               "use email, lang (zh or en) and name")
         email = _require(path, item, "email", key)
-        if not _EMAIL.match(email):
+        if not _EMAIL.match(email) or CONTROL_CHARACTERS.search(email):
             raise ConfigError(path, f"{key}.email", f"{email!r} is not an email address",
                               "write a plain address such as analyst@example.org")
         if email.casefold() in seen:
@@ -341,7 +391,8 @@ def _recipient_list(path, where: str, items) -> tuple[Recipient, ...]:
         if lang not in LANGUAGES:
             raise ConfigError(path, f"{key}.lang", f"{lang!r} is not a report language",
                               "use zh (Chinese, the default) or en (English)")
-        out.append(Recipient(email=email, lang=lang, name=str(item.get("name") or "").strip()))
+        out.append(Recipient(email=email, lang=lang,
+                             name=_name(path, item, "name", key, "the name", required=False)))
     return tuple(out)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import IngestError, clip, quote
-from .frame import check_station_codes, label_to_start, long_from_wide, to_numeric
+from .frame import check_station_codes, check_years, label_to_start, long_from_wide, to_numeric
 from .tabular import read_text_table
 
 # type → pollutant for the hourly concentrations we store.
@@ -124,6 +124,8 @@ def _parse_daily(table: pd.DataFrame, path, hour_label: str) -> pd.DataFrame:
         i = _first(bad)
         raise IngestError(path, f"date {quote(_text(table['date'], i))} is not a date",
                           row=int(lines[i]), column="date", expected="YYYYMMDD, e.g. 20150101")
+    check_years(days.to_numpy(), path, rows=lines, column="date",
+                labels=date_text.to_numpy(dtype=object))
     m = _NAME_DATE.search(Path(path).name)
     if m:
         wrong = (date_text != m.group(1)).to_numpy(dtype=bool)

@@ -12,6 +12,7 @@ Columns of the canonical frame:
 """
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -58,6 +59,30 @@ MOLAR_MASS = {"SO2": 64.066, "NO2": 46.0055, "CO": 28.010, "O3": 47.997}
 _MOLAR_VOLUME_0C = 22.41396954  # L/mol at 273.15 K, 101.325 kPa
 
 
+#: Reference temperatures a source may state for its ppb/ppm values [°C]: the standards
+#: use 0, 20 or 25 °C; anything outside this range is a typo (1e9, nan, inf).
+GAS_TEMPERATURE_RANGE = (-60.0, 60.0)
+
+
+def check_gas_temperature(value, source="") -> float | None:
+    """``value`` as a float when it is a finite temperature in :data:`GAS_TEMPERATURE_RANGE`
+    [°C] (None stays None); else :class:`IngestError` naming ``source`` (the option or
+    file)."""
+    if value is None:
+        return None
+    lo, hi = GAS_TEMPERATURE_RANGE
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or not lo <= number <= hi:
+        raise IngestError(source or "--gas-temperature", f"gas temperature {quote(value)} °C is "
+                          f"not a temperature from {lo:g} to {hi:g} °C",
+                          expected="the reference temperature of the source's ppb/ppm values "
+                          "in °C, e.g. --gas-temperature 25 (the Chinese standard)")
+    return number
+
+
 def unit_factor(pollutant: str, unit: str, *, gas_temperature_c: float | None = None,
                 source: str = "", option: str = "--unit") -> float:
     """Multiplier from ``unit`` to the canonical unit of ``pollutant``.
@@ -77,6 +102,7 @@ def unit_factor(pollutant: str, unit: str, *, gas_temperature_c: float | None = 
             raise IngestError(source, f"unit {quote(unit)} for {pollutant} needs the gas "
                               "temperature to convert", expected="--gas-temperature 25 (or the source's "
                               "stated reference temperature in °C)")
+        gas_temperature_c = check_gas_temperature(gas_temperature_c, source)
         molar_volume = _MOLAR_VOLUME_0C * (273.15 + gas_temperature_c) / 273.15
         ug_per_ppb = MOLAR_MASS[pollutant] / molar_volume
         factor = ug_per_ppb * (1000 if key == "ppm" else 1)
@@ -115,15 +141,28 @@ def to_numeric(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         values = raw.to_numpy(dtype="float64", na_value=np.nan)
         missing = np.isnan(values)
-        return values, missing, np.zeros(len(values), dtype=bool)
+        # pandas reads the text "inf" / "-inf" of a CSV as a float: no reading either.
+        return finite_values(values, missing, np.zeros(len(values), dtype=bool))
     text = raw.astype("string").str.strip()
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     missing = (text.isna() | text.str.fullmatch(r"(?i)(|na|nan|n/a|null|none|-+|—+|/|无数据)")
                .fillna(True)).to_numpy(dtype=bool)
     non_numeric = np.isnan(values) & ~missing
     # "inf" parses as a number but is not a reading.
-    non_numeric |= np.isinf(values)
-    values[np.isinf(values)] = np.nan
+    return finite_values(values, missing, non_numeric)
+
+
+def finite_values(values: np.ndarray, missing: np.ndarray, non_numeric: np.ndarray,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, missing, non-numeric) with every infinite value made ``non_numeric``
+    without a value: ``inf`` in a file, or a huge number (``1e308``) that a unit
+    conversion took past the float range. Finite values are left to QC (a value above
+    the physical ceiling is flagged ``implausible``)."""
+    values = np.asarray(values, dtype="float64")
+    infinite = np.isinf(values)
+    if infinite.any():
+        values = np.where(infinite, np.nan, values)
+        non_numeric = np.asarray(non_numeric, dtype=bool) | infinite
     return values, missing, non_numeric
 
 
@@ -154,6 +193,8 @@ def long_from_wide(times: np.ndarray, stations, columns: dict[str, tuple],
     k = len(columns)
     if not k:
         return empty_frame()
+    # after the unit conversion: 1e308 mg/m³ is inf µg/m³
+    columns = {p: finite_values(*c) for p, c in columns.items()}
     if isinstance(stations, str):
         station = pd.Categorical.from_codes(np.zeros(n * k, dtype=np.int32), categories=[stations])
     else:
@@ -220,6 +261,30 @@ def check_station_codes(codes, source, *, rows=None, column: str | None = None,
 
 
 HOUR_LABELS = ("beginning", "ending")
+#: Years a stored hour may lie in: a year outside is a typo (20160 for 2016, a 1900-01-01
+#: placeholder), refused with the file, row and column rather than stored.
+YEAR_RANGE = (1970, 2100)
+
+
+def check_years(times, source, *, rows=None, column: str | None = None, labels=None) -> None:
+    """Refuse the first time whose year is outside :data:`YEAR_RANGE`.
+
+    ``times`` are the stored hours (datetime64); ``rows`` the file row of each, ``labels``
+    the source text of each (quoted in the message; default the time itself).
+    """
+    t = np.asarray(times).astype("datetime64[s]")
+    if not len(t):
+        return
+    years = t.astype("datetime64[Y]").astype(np.int64) + 1970
+    lo, hi = YEAR_RANGE
+    bad = ~np.isnat(t) & ((years < lo) | (years > hi))
+    if not bad.any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    shown = str(labels[i]) if labels is not None else str(t[i]).replace("T", " ")
+    raise IngestError(source, f"the time {quote(shown)} is in the year {int(years[i])}, "
+                      f"outside {lo}–{hi}", row=int(np.asarray(rows)[i]) if rows is not None else None,
+                      column=column, expected=f"a year from {lo} to {hi} (e.g. 2016, not 20160)")
 
 
 def label_to_start(times: pd.Series | np.ndarray, hour_label: str, source: str = ""):

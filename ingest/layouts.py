@@ -46,8 +46,9 @@ from config.sites import CANONICAL_UNITS, POLLUTANTS
 from config.units import normalise_unit
 
 from .errors import IngestError, clip, quote
-from .frame import (COLUMNS, _alias_key, canonical_pollutant, check_station_codes, empty_frame,
-                    label_to_start, long_from_wide, to_numeric, unit_factor)
+from .frame import (COLUMNS, _alias_key, canonical_pollutant, check_station_codes, check_years,
+                    empty_frame, finite_values, label_to_start, long_from_wide, to_numeric,
+                    unit_factor)
 
 LAYOUTS = ("long", "wide")
 
@@ -158,7 +159,8 @@ def _scale(values: np.ndarray, factor: float) -> np.ndarray:
         inverse = round(1.0 / factor)
         if inverse >= 2 and abs(1.0 / factor - inverse) <= 1e-9 * inverse:
             return values / inverse
-    return values * factor
+    with np.errstate(over="ignore"):      # 1e308 mg/m³ → inf: non_numeric (finite_values)
+        return values * factor
 
 
 def _column_list(columns, most: int = 20) -> str:
@@ -203,6 +205,8 @@ def parse_times(raw: pd.Series, path, column: str, rows: np.ndarray, hour_label:
                 break
         if times is None:
             times = _parse_time_text(text, path, column, rows)
+    check_years(times.to_numpy(), path, rows=rows, column=column,
+                labels=raw.to_numpy(dtype=object))
     times = pd.Series(times.to_numpy(dtype="datetime64[ns]"))
     off = (times - times.dt.floor("h")).to_numpy() != np.timedelta64(0, "ns")
     if off.any():
@@ -434,6 +438,7 @@ def _parse_long(table, path, rows, header_row, station, units, hour_label, gas_t
         values, missing, non_numeric = to_numeric(table[roles["value"]])
         values = _convert_long(values, pollutants, table, roles, path, rows, units,
                                gas_temperature_c)
+        values, missing, non_numeric = finite_values(values, missing, non_numeric)
         flag = np.where(non_numeric, "non_numeric", np.where(missing, "missing", "ok"))
         if not isinstance(codes, np.ndarray):
             codes = np.full(len(table), codes, dtype=object)

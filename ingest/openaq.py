@@ -395,6 +395,19 @@ def sampled_minutes(coverage) -> float | None:
     return None
 
 
+def _converted(raw, factor: float) -> float | None:
+    """``raw × factor`` when ``raw`` is a JSON number and the product is finite; None for
+    text, booleans, ``Infinity``/``NaN`` and numbers past the float range (``1e308`` ppm,
+    a 400-digit integer), which are stored as ``non_numeric``."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return None
+    try:
+        value = float(raw) * factor
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _hourly_mean(item: dict):
     """The hour's mean: ``summary.avg`` when given, else ``value``.
 
@@ -405,7 +418,7 @@ def _hourly_mean(item: dict):
     """
     summary = item.get("summary")
     avg = summary.get("avg") if isinstance(summary, dict) else None
-    if isinstance(avg, (int, float)) and not isinstance(avg, bool) and math.isfinite(avg):
+    if _converted(avg, 1.0) is not None:      # a finite JSON number
         return avg
     return item.get("value")
 
@@ -455,11 +468,11 @@ def read_hours(results: list[dict], *, station: str, pollutant: str, window: Hou
         if raw is None:
             values.append(np.nan)
             flags.append("missing")
-        elif isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        elif _converted(raw, factors[units]) is None:
             values.append(np.nan)
             flags.append("non_numeric")
         else:
-            values.append(float(raw) * factors[units])
+            values.append(_converted(raw, factors[units]))
             minutes = sampled_minutes(item.get("coverage"))
             # Standards §3: under 45 minutes of sampling is no valid hourly value. An
             # hour without coverage information is taken as valid (same clause).

@@ -52,6 +52,7 @@ from store.schema import COLUMN_OF
 from store.writer import read_hourly
 
 from .errors import IngestError
+from .frame import YEAR_RANGE
 from .loader import LoadResult, finish_run, load_frame, start_run
 from .openaq import (HOUR, HourWindow, OpenAQClient, OpenAQError, cst_hour, parse_utc,
                      pollutant_of, read_hours, utc_of_cst)
@@ -102,10 +103,14 @@ def parse_date(value, file, key: str) -> date:
     if isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(str(value).strip())
+        day = date.fromisoformat(str(value).strip())
     except ValueError:
         raise ConfigError(file, key, f"{value!r} is not a date",
                           "write YYYY-MM-DD (a day in China Standard Time)") from None
+    if not YEAR_RANGE[0] <= day.year <= YEAR_RANGE[1]:
+        raise ConfigError(file, key, f"{value!r} is outside the years {YEAR_RANGE[0]}–"
+                          f"{YEAR_RANGE[1]}", "write a day of the years measured, YYYY-MM-DD")
+    return day
 
 
 def parse_bbox(value, file, key: str) -> tuple[float, float, float, float]:

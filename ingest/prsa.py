@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import IngestError, quote
-from .frame import label_to_start, long_from_wide, to_numeric
+from .frame import check_years, label_to_start, long_from_wide, to_numeric
 from .tabular import read_text_table
 
 # Station names used in the files → national codes (national station list).
@@ -89,6 +89,7 @@ def _parse_prsa(table: pd.DataFrame, path, station_codes, hour_label) -> pd.Data
         i = int(np.flatnonzero(times.isna().to_numpy())[0])
         raise IngestError(path, "year, month, day do not form a date", row=i + 2, column="day",
                           expected="a real calendar date")
+    check_years(times.to_numpy(), path, rows=np.arange(len(times)) + 2, column="year")
     times = label_to_start(times.to_numpy(dtype="datetime64[s]"), hour_label, str(path))
 
     columns = {}

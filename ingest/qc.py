@@ -12,6 +12,13 @@ Flags (stored as small integers, the index in :data:`FLAGS`):
 ``low_coverage`` the source says the hour had under 45 minutes of sampling (set by
                 readers that know it, e.g. OpenAQ's ``coverage``): not a valid
                 hourly value (standards §3), always excluded from statistics
+``implausible`` above the pollutant's physical ceiling (``physical_ceiling`` in
+                qc.yaml, far above any instrument's range and any ambient value
+                on record: a typo, a unit mix-up or 1e308); always excluded
+
+Values that are not finite (``inf``, ``-inf``) are no readings: readers store them
+as ``non_numeric`` without a value (:func:`ingest.frame.to_numeric`), and
+:func:`flag_column` flags any that reach it the same way.
 
 The rules live in ``config/qc.yaml``. The functions work on one row per
 station-hour (sorted by station, then time) with a column per pollutant, so
@@ -30,13 +37,16 @@ from config import CONFIG_DIR, ConfigError
 from config.sites import POLLUTANTS
 
 # Codes are stored in the database: append new flags, never reorder.
-FLAGS = ("ok", "missing", "negative", "non_numeric", "ceiling", "spike", "stuck", "low_coverage")
+FLAGS = ("ok", "missing", "negative", "non_numeric", "ceiling", "spike", "stuck", "low_coverage",
+         "implausible")
 FLAG_CODE = {name: code for code, name in enumerate(FLAGS)}
-OK, MISSING, NEGATIVE, NON_NUMERIC, CEILING, SPIKE, STUCK, LOW_COVERAGE = range(len(FLAGS))
+OK, MISSING, NEGATIVE, NON_NUMERIC, CEILING, SPIKE, STUCK, LOW_COVERAGE, IMPLAUSIBLE = \
+    range(len(FLAGS))
 # Standards §3: an hourly value is valid only with >= 45 minutes of sampling. An hour
-# its source reports below that is no valid hourly value whatever qc.yaml chooses,
-# so these flags are excluded from statistics in addition to exclude_from_statistics.
-ALWAYS_EXCLUDED = ("low_coverage",)
+# its source reports below that is no valid hourly value whatever qc.yaml chooses, nor
+# is a value above the physical ceiling, so these flags are excluded from statistics in
+# addition to exclude_from_statistics.
+ALWAYS_EXCLUDED = ("low_coverage", "implausible")
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class QCRules:
     spike_jump: dict
     stuck_hours: int
     stuck_min_value: dict
+    physical_ceiling: dict
 
     @property
     def excluded_codes(self) -> tuple[int, ...]:
@@ -73,10 +84,24 @@ def load_rules(path: str | None = None) -> QCRules:
             spike_jump={p: float(data["spike"]["jump"][p]) for p in POLLUTANTS},
             stuck_hours=int(data["stuck"]["hours"]),
             stuck_min_value={p: float(data["stuck"]["min_value"][p]) for p in POLLUTANTS},
+            physical_ceiling={p: _ceiling(path, data["physical_ceiling"][p], p)
+                              for p in POLLUTANTS},
         )
     except KeyError as exc:
         raise ConfigError(path, str(exc.args[0]), "missing", "restore the key from the shipped "
                           "config/qc.yaml") from None
+
+
+def _ceiling(path, value, pollutant: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (np.isfinite(number) and number > 0):
+        raise ConfigError(path, f"physical_ceiling.{pollutant}", f"{value!r} is not a positive "
+                          "number", "give the value no real reading can exceed, in the "
+                          "canonical unit (see the shipped config/qc.yaml)")
+    return number
 
 
 def flag_column(pollutant: str, values: np.ndarray, flags: np.ndarray, group: np.ndarray,
@@ -88,7 +113,11 @@ def flag_column(pollutant: str, values: np.ndarray, flags: np.ndarray, group: np
     """
     flags = flags.copy()
     usable = (flags == OK) & ~np.isnan(values)
+    infinite = usable & np.isinf(values)       # readers store these as non_numeric already
+    flags[infinite] = NON_NUMERIC
+    usable &= ~infinite
     flags[usable & (values < 0)] = NEGATIVE
+    flags[usable & (values > rules.physical_ceiling[pollutant])] = IMPLAUSIBLE
     usable &= flags == OK
 
     # Ceiling: exact caps repeated within the same station.
@@ -112,7 +141,7 @@ def flag_column(pollutant: str, values: np.ndarray, flags: np.ndarray, group: np
         prev[1:] = np.where(same_prev[1:], values[:-1], np.nan)
         nxt[:-1] = np.where(same_prev[1:], values[1:], np.nan)
         jump = rules.spike_jump[pollutant]
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             spike = (usable & (values - prev > jump) & (values - nxt > jump)
                      & (values > rules.spike_ratio * np.maximum(prev, 0))
                      & (values > rules.spike_ratio * np.maximum(nxt, 0)))

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Mapping
 import pandas as pd
 
 from .errors import IngestError, quote
-from .frame import HOUR_LABELS, check_station_codes, parse_unit_overrides
+from .frame import HOUR_LABELS, check_gas_temperature, check_station_codes, parse_unit_overrides
 
 #: Reader names, as on the command line.
 READERS = ("csv", "excel", "cnemc", "prsa")
@@ -56,7 +56,8 @@ def reader_for(kind: str, *, layout: str = "long", station: str | None = None, u
     station : station code of a wide file (csv, excel; required with ``wide``)
     units : source unit overrides, ``{"CO": "mg/m3"}`` or ``["CO=mg/m3"]`` (csv, excel)
     hour_label : ``beginning`` or ``ending``
-    gas_temperature : reference temperature of ppb/ppm values [°C] (csv, excel)
+    gas_temperature : reference temperature of ppb/ppm values [°C] (csv, excel); a finite
+        value from -60 to 60 (:data:`ingest.frame.GAS_TEMPERATURE_RANGE`)
     aliases : station name → code for PRSA files (site-file names); default: read
         from ``engine`` when given (:func:`store.sites.station_aliases`)
     source : what an error about the options names (the file; default the option)
@@ -70,6 +71,8 @@ def reader_for(kind: str, *, layout: str = "long", station: str | None = None, u
     if hour_label not in HOUR_LABELS:
         raise IngestError(source or "--hour-label", f"unknown hour label {quote(hour_label)}",
                           expected=" or ".join(HOUR_LABELS))
+    # a finite temperature in GAS_TEMPERATURE_RANGE (nan, inf, 1e9 are typos)
+    gas_temperature = check_gas_temperature(gas_temperature, source or "--gas-temperature")
     if kind == "prsa":
         from .prsa import read_prsa
         if aliases is None and engine is not None:
@@ -102,6 +105,31 @@ def reader_for(kind: str, *, layout: str = "long", station: str | None = None, u
     return (lambda p: read(p, layout=layout, station=station, units=overrides,
                            hour_label=hour_label, gas_temperature_c=gas_temperature),
             options)
+
+
+#: The file names a tabular reader takes from a folder (as the upload page accepts them).
+FOLDER_ENDINGS = {"csv": (".csv", ".csv.gz", ".txt"), "excel": (".xlsx",)}
+
+
+def files_in_folders(kind: str, paths) -> list[Path]:
+    """The files to read: each file named, and the :data:`FOLDER_ENDINGS` files of each
+    folder named (not hidden, sorted by name). A folder without any is an
+    :class:`IngestError` saying that nothing was found (a file that does not exist is
+    left to the reader, which says so)."""
+    endings = FOLDER_ENDINGS[kind]
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                       and p.name.lower().endswith(endings))
+        if not found:
+            raise IngestError(path, f"no {', '.join(endings)} files found in this folder",
+                              expected=f"a folder holding {' or '.join(endings)} files, or the "
+                              "files themselves")
+        files += found
+    return files
 
 
 def command_line(kind: str, name: str, options: dict, *, strict: bool = False) -> str:

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from config import ConfigError
 from config.settings import load_settings
@@ -23,8 +24,35 @@ from indicators.dust import DustFileError
 from ingest.errors import IngestError
 from reports.errors import ReportError
 
+class OneLineErrors(TyperGroup):
+    """The ``lantian`` command: a mistake on the command line itself (an unknown option or
+    command, ``--year abc``, a missing argument) is one line ``error: …`` on stderr with
+    exit status 1, like every other user error, instead of click's usage box (status 2)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as exc:      # typer's (vendored) click errors
+            if type(exc).__name__ == "NoArgsIsHelpError":     # the help was shown
+                sys.exit(exc.exit_code)
+            ctx = getattr(exc, "ctx", None)
+            where = f"{ctx.command_path}: " if ctx is not None else ""
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            message = " ".join(text.split())
+            err.print(f"[bold red]error:[/] {escape(where + message + hint)}", markup=True)
+            sys.exit(1)
+        except typer.Abort:
+            err.print("[bold red]error:[/] aborted", markup=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+
+
 app = typer.Typer(help="Lantian (蓝天): air-quality compliance monitoring.",
-                  no_args_is_help=True, pretty_exceptions_enable=False,
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=OneLineErrors,
                   context_settings={"help_option_names": ["-h", "--help"]})
 ingest_app = typer.Typer(help="Load hourly readings (and station lists) into the database.",
                          no_args_is_help=True)
@@ -34,6 +62,24 @@ stats_app = typer.Typer(help="Statistics of the standard (daily values, annual e
 app.add_typer(stats_app, name="stats")
 report_app = typer.Typer(help="Report emails (weekly exceedance reports).", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            number = version("lantian")
+        except PackageNotFoundError:          # run from a checkout that is not installed
+            number = "unknown"
+        typer.echo(f"lantian {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(show_version: bool = typer.Option(False, "--version", callback=_print_version,
+                                            is_eager=True,
+                                            help="Print the version and exit.")) -> None:
+    """Lantian (蓝天): air-quality compliance monitoring."""
 
 
 class UserError(Exception):
@@ -269,12 +315,12 @@ def ingest_stations(path: Annotated[Path, typer.Argument(help="NewSiteList.csv (
 
 def _tabular_command(kind: str, paths, layout, station, unit, hour_label, gas_temperature,
                      strict, quiet):
-    from ingest.readers import reader_for       # shared with the dashboard's upload page
+    from ingest.readers import files_in_folders, reader_for   # shared with the upload page
 
     read, options = reader_for(kind, layout=layout.value, station=station, units=unit,
                                hour_label=hour_label.value, gas_temperature=gas_temperature,
                                source=paths[0])
-    files = [p for path in paths for p in (sorted(path.iterdir()) if path.is_dir() else [path])]
+    files = files_in_folders(kind, paths)       # a folder without such files: an error
     _load_files(kind, files, read, options=options, strict=strict, quiet=quiet)
 
 
@@ -461,7 +507,7 @@ def demo(sites: Annotated[Path, typer.Option("--sites")] = Path(__file__).resolv
     if not site.city.synthetic:
         raise ConfigError(sites, "city.synthetic", "the demo only writes into a synthetic city",
                           "use config/sites/yangquan.yaml or set synthetic: true")
-    last = date.fromisoformat(until) if until else None
+    last = _day(until, "--until") if until else None
     engine = make_engine(load_settings().database_url)
     migrate(engine)
     with engine.begin() as conn:
@@ -475,6 +521,14 @@ def demo(sites: Annotated[Path, typer.Option("--sites")] = Path(__file__).resolv
         load_frame(conn, frame, result, strict=True, synthetic=True)
     finish_run(engine, result)
     out.print(f"SYNTHETIC demo data for {site.city.name_zh}: {result.summary()}", markup=False)
+
+
+def _day(text: str, option: str) -> date:
+    """``YYYY-MM-DD`` → date, or a one-line UserError naming the option."""
+    try:
+        return date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not a date; write YYYY-MM-DD") from None
 
 
 def _indicator_inputs(start, end, city: str | None):
@@ -513,6 +567,37 @@ def _select(frame, level: Level, areas):
     return out
 
 
+def _check_out_file(path: Path | None, option: str = "--out") -> None:
+    """Refuse an output file that cannot be written, before any work is done: a folder,
+    or a file in a folder that does not exist (an existing file is replaced)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UserError(f"{option} {path} is a folder; give the path of a file to write")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UserError(f"{option} {path}: the folder {parent} does not exist; create it "
+                        "first or give another path")
+
+
+def _check_out_dir(path: Path | None, option: str = "--out") -> None:
+    """Refuse an output folder in one line before any work is done: an existing file, or
+    a missing folder that cannot be created (a file in its path, no permission); a
+    missing folder is created by the command when it writes."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{option} {path} is a file, not a folder; give a folder for the "
+                        "files written (it is created when missing)")
+    import os
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor != path and not (ancestor.is_dir() and os.access(ancestor, os.W_OK | os.X_OK)):
+        raise UserError(f"{option} {path}: the folder cannot be created in {ancestor}; "
+                        "give a folder that exists or can be created")
+
+
 def _write_table(frame, format: OutFormat, out_path: Path | None) -> None:
     """The one writer of the command's tables (stdout or ``--out FILE``): every CSV and xlsx
     goes through here, with text cells a spreadsheet would run as a formula neutralised
@@ -520,21 +605,26 @@ def _write_table(frame, format: OutFormat, out_path: Path | None) -> None:
     if format in (OutFormat.csv, OutFormat.xlsx):
         from store.export_safety import neutralise_formulas
         frame = neutralise_formulas(frame)
-    if format == OutFormat.xlsx:
-        if out_path is None:
-            raise UserError("--format xlsx needs --out FILE.xlsx")
-        frame.to_excel(out_path, index=False)
-    elif format == OutFormat.json:
-        text = frame.to_json(orient="records", force_ascii=False, indent=1)
-        out_path.write_text(text + "\n", encoding="utf-8") if out_path else sys.stdout.write(text + "\n")
-    else:
-        text = frame.to_csv(index=False, lineterminator="\n")
-        out_path.write_text(text, encoding="utf-8") if out_path else sys.stdout.write(text)
+    if format == OutFormat.xlsx and out_path is None:
+        raise UserError("--format xlsx needs --out FILE.xlsx")
+    _check_out_file(out_path)
+    try:
+        if format == OutFormat.xlsx:
+            frame.to_excel(out_path, index=False)
+        elif format == OutFormat.json:
+            text = frame.to_json(orient="records", force_ascii=False, indent=1)
+            out_path.write_text(text + "\n", encoding="utf-8") if out_path else sys.stdout.write(text + "\n")
+        else:
+            text = frame.to_csv(index=False, lineterminator="\n")
+            out_path.write_text(text, encoding="utf-8") if out_path else sys.stdout.write(text)
+    except OSError as exc:
+        raise UserError(f"--out {out_path}: cannot write the file ({exc.strerror or exc})") from None
     if out_path is not None:
         err.print(f"wrote {len(frame):,} rows to {out_path}", markup=False)
 
 
-YearOpt = Annotated[int, typer.Option("--year", help="Calendar year, e.g. 2015.")]
+YearOpt = Annotated[int, typer.Option("--year", min=1970, max=2100,
+                                      help="Calendar year, e.g. 2015.")]
 LevelOpt = Annotated[Level, typer.Option("--level")]
 ProfileOpt = Annotated[Optional[str], typer.Option(
     "--profile", help="Force a standard profile (default: the one in force by date).")]
@@ -564,6 +654,7 @@ def stats_annual(year: YearOpt, level: LevelOpt = Level.district, profile: Profi
     level,area,year,pollutant,statistic,value,reported,valid,n_valid,n_required."""
     from indicators import pipeline
 
+    _check_out_file(out)
     if profile:
         from config.standards import load_profile
         load_profile(profile)
@@ -592,6 +683,7 @@ def stats_daily(start: Annotated[str, typer.Option("--from", help="First day, YY
         raise UserError(f"--from {start!r} / --to {end!r}: dates must be YYYY-MM-DD") from None
     if last < first:
         raise UserError(f"--to {end} is before --from {start}")
+    _check_out_file(out)
     hourly, members, _ = _indicator_inputs(f"{first}T00:00:00", f"{last}T23:00:00", city)
     daily, daily_aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
     table = pipeline.daily_export(_select(daily, level, area), _select(daily_aqi, level, area))
@@ -677,7 +769,7 @@ def targets(year: YearOpt, city: CityOpt = None,
     start, end = pipeline.year_bounds(year)
     hourly, members, station_grades = _indicator_inputs(start, end, city)
     last_day = np.datetime64(hourly["time"].max(), "D")
-    ytd_end = np.datetime64(until, "D") if until else last_day
+    ytd_end = np.datetime64(_day(until, "--until"), "D") if until else last_day
     in_progress = ytd_end < np.datetime64(f"{year}-12-31")
     if in_progress:
         hourly = hourly[hourly["time"] < ytd_end + np.timedelta64(1, "D")]
@@ -723,6 +815,30 @@ def pd_isna(value) -> bool:
         return False
 
 
+def _check_port(host: str, port: int) -> None:
+    """Refuse, in one line, a port outside 1–65535 (0 would pick a random one nobody is
+    told about), a host that is not an address of this machine, or a port already in use."""
+    import errno
+    import socket
+    if not 1 <= port <= 65535:
+        raise UserError(f"--port {port} is not a TCP port; give one from 1 to 65535, e.g. 8050")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UserError(f"--host {host!r} is not an address of this machine ({exc})") from None
+    family, _type, _proto, _name, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the servers do
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError(f"port {port} on {host} is already in use (another lantian "
+                                "serve?); stop that server or give another --port") from None
+            raise UserError(f"cannot serve on {host}:{port} ({exc.strerror or exc}); give "
+                            "another --host or --port") from None
+
+
 @app.command()
 @user_errors
 def serve(host: str = "127.0.0.1", port: int = 8050,
@@ -743,6 +859,7 @@ def serve(host: str = "127.0.0.1", port: int = 8050,
     """Serve the dashboard: with --workers N on gunicorn (production: the app is built and
     its default views computed once, then N worker processes fork from it); without,
     on Flask's development server."""
+    _check_port(host, port)
     _engine()
     if workers == 0:
         from dashboard.app import create_app
@@ -793,11 +910,13 @@ def report_weekly(
     if resend and not send:
         raise UserError("--resend goes with --send")
     chosen = parse_week(week) if week else None
+    _check_out_dir(out_dir)
     settings = load_settings()
     engine = _engine()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err, disable=quiet, transient=True)
+                        TimeElapsedColumn(), console=err, transient=True,
+                        disable=quiet or not err.is_terminal)   # no stray blank line in a log
     with progress:
         result = run_weekly(engine, settings, city=city, week=chosen, districts=district,
                             out_dir=out_dir, send=send, resend=resend, site_file=sites,

@@ -163,7 +163,10 @@ def users_list():
             state += (f", locked from {row.locked_addresses} address"
                       f"{'es' if row.locked_addresses > 1 else ''} until "
                       f"{row.locked_until:%Y-%m-%d %H:%M}")
-        scope = f"{row.city}/{row.district}" if row.district else (row.city or "all")
+        # an unscoped account's city and district are NULL (NaN in the frame): no scope
+        city = row.city if pd.notna(row.city) and row.city else ""
+        district = row.district if pd.notna(row.district) and row.district else ""
+        scope = f"{city}/{district}" if district else city
         last = "never" if pd.isna(row.last_login_at) else f"{row.last_login_at:%Y-%m-%d %H:%M}"
         table.add_row(row.username, row.role, scope, state, last)
     out.print(table)

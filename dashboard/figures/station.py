@@ -19,6 +19,7 @@ FLAG_STYLE = {
     "ceiling": ("square", "#c62828"),
     "spike": ("diamond", "#e67e00"),
     "stuck": ("circle-open", "#0072B2"),
+    "implausible": ("x-open", "#8b0000"),
     "unknown": ("star", "#1f2933"),
 }
 FLAG_NAMES = {"ok": ("正常", "ok"), "missing": ("缺测", "missing"),
@@ -26,6 +27,7 @@ FLAG_NAMES = {"ok": ("正常", "ok"), "missing": ("缺测", "missing"),
               "ceiling": ("量程上限值", "instrument ceiling"), "spike": ("突变", "spike"),
               "stuck": ("恒定不变", "stuck"),
               "low_coverage": ("采样不足45分钟", "under 45 min sampled"),
+              "implausible": ("超出物理上限", "above the physical ceiling"),
               "unknown": ("未知", "unknown")}
 WEEKDAYS = {"zh": ["一", "二", "三", "四", "五", "六", "日"],
             "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
@@ -104,9 +106,12 @@ def hourly_series(readings: pd.DataFrame, *, pollutant: str, start, end, unit: s
         sel = marked & (flag == name)
         symbol, fcolor = FLAG_STYLE.get(name, FLAG_STYLE["unknown"])
         v = value[sel]
-        shown = np.where(np.isnan(v), 0.0, v)
+        # at 0 without a value, and above the physical ceiling (1e308 would flatten the axis)
+        shown = np.where(np.isnan(v) | (name == "implausible"), 0.0, v)
+        with np.errstate(over="ignore", invalid="ignore"):   # rounding 1e308 overflows
+            rounded = np.where(np.abs(v) < 1e15, np.round(v, decimals + 1), v)
         words = np.where(np.isnan(v), _w("no_value", lang),
-                         np.char.add(np.round(v, decimals + 1).astype(str), f" {unit}"))
+                         np.char.add(rounded.astype(str), f" {unit}"))
         status = _w("excluded" if name in excluded else "counted", lang)
         label = flag_label(str(name), lang)
         traces.append(go.Scattergl(
