@@ -4,7 +4,17 @@ A file that fails part-way leaves the database exactly as it was (the data
 transaction rolls back) and its ingest run is recorded as ``failed`` with the
 one-line reason. Loading the same file twice stores nothing new: the batch is
 compared with what is stored, and only new or changed station-hours are
-written, touching only the pollutants the file delivered.
+written.
+
+A load changes a stored reading only where the file *carries* that station, hour and
+pollutant: a value, or a text that is not a number (stored as NULL flagged
+``non_numeric``: it is what the file says). An empty cell (blank, NA, an xlsx formula
+without a cached value, a NaN from a conversion) carries nothing and never touches
+what is stored; a station-hour the file lists only with empty cells is stored as an
+empty row when it is not stored yet. A carried value and flag equal to the stored ones
+is unchanged. What a run changes is recorded in ``revisions`` (the rows as they were
+and the run that wrote them), so ``lantian history`` and ``lantian runs undo``
+(:mod:`store.revisions`) can show and restore it.
 """
 from __future__ import annotations
 
@@ -25,8 +35,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from store import schema
 from store.db import bump_data_version
-from store.writer import (FLAG_COLUMNS, VALUE_COLUMNS, HourlyBatch, insert_hourly, read_hourly,
-                          upsert_hourly)
+from store.writer import (FLAG_COLUMNS, VALUE_COLUMNS, HourlyBatch, insert_hourly,
+                          insert_revisions, read_hourly, upsert_hourly)
 
 from .errors import IngestError, clip_list, quote
 from .frame import check_station_codes, label_codes
@@ -284,8 +294,11 @@ def to_batch(frame: pd.DataFrame, station_ids: dict[str, int], source: str,
     """Pivot the canonical long frame to one row per station-hour.
 
     Returns the batch (sorted by station, time), the pollutants present and the
-    number of identical duplicate readings dropped. Conflicting duplicates
-    (same station, hour and pollutant with different values) are an error.
+    number of duplicate readings dropped. A cell is *carried* (``batch.carried``) when
+    the frame gives it a value or a text flagged ``non_numeric``; an empty cell (NaN,
+    whatever its flag) is not, and stays NaN/``missing`` in the batch. Conflicting
+    duplicates (same station, hour and pollutant with two different carried values) are
+    an error; an empty duplicate of a carried reading is dropped.
     """
     sid = label_codes(frame["station"], station_ids, "station", source)
     hours = frame["time"].to_numpy(dtype="datetime64[h]").astype(np.int64)
@@ -298,12 +311,15 @@ def to_batch(frame: pd.DataFrame, station_ids: dict[str, int], source: str,
     flags_in = label_codes(frame["flag"], FLAG_CODE, "QC flag", source).astype(np.int8)
 
     cell = row * 6 + pcol
-    order = np.argsort(cell, kind="stable")
-    cell_sorted = cell[order]
-    dup = np.zeros(len(cell), dtype=bool)
-    dup[1:] = cell_sorted[1:] == cell_sorted[:-1]
-    duplicates = 0
-    if dup.any():
+    carried_in = ~np.isnan(values_in) | (flags_in == NON_NUMERIC)
+    taken = carried_in.nonzero()[0]
+    # every entry beyond the first of a cell is a duplicate (counted without a sort)
+    duplicates = int(len(cell) - np.count_nonzero(np.bincount(cell, minlength=n * 6)))
+    if duplicates and (np.bincount(cell[taken], minlength=n * 6) > 1).any():
+        order = taken[np.argsort(cell[taken], kind="stable")]
+        cell_sorted = cell[order]
+        dup = np.zeros(len(order), dtype=bool)
+        dup[1:] = cell_sorted[1:] == cell_sorted[:-1]
         later, first = order[dup], order[np.flatnonzero(dup) - 1]
         a, b = values_in[later], values_in[first]
         conflict = ~((a == b) | (np.isnan(a) & np.isnan(b))) | (flags_in[later] != flags_in[first])
@@ -317,15 +333,17 @@ def to_batch(frame: pd.DataFrame, station_ids: dict[str, int], source: str,
                               f"({values_in[i]:g} and {values_in[j]:g})",
                               row=int(rows.iloc[j]) if rows is not None else None,
                               expected="one value per station, hour and pollutant")
-        duplicates = int(dup.sum())
     values = np.full((n, 6), np.nan)
     flags = np.full((n, 6), MISSING, dtype=np.int8)
-    values[row, pcol] = values_in
-    flags[row, pcol] = flags_in
+    carried = np.zeros((n, 6), dtype=bool)
+    r, p = row[taken], pcol[taken]
+    values[r, p] = values_in[taken]
+    flags[r, p] = flags_in[taken]
+    carried[r, p] = True
     present = [POLLUTANT_ORDER[j] for j in np.unique(pcol)]
     station = (row_keys >> 32).astype(np.int64)
     ts = ((row_keys & 0xFFFFFFFF) + base).astype("datetime64[h]").astype("datetime64[s]")
-    return HourlyBatch(station, ts, values, flags), present, duplicates
+    return HourlyBatch(station, ts, values, flags, carried), present, duplicates
 
 
 def run_qc(batch: HourlyBatch, present: list[str], rules: QCRules) -> None:
@@ -336,32 +354,62 @@ def run_qc(batch: HourlyBatch, present: list[str], rules: QCRules) -> None:
                                         batch.station_id, hours, rules)
 
 
-def _diff(batch: HourlyBatch, stored: pd.DataFrame, cols: list[int]):
-    """Rows not stored yet, stored rows that changed, and how many readings are new / changed."""
-    def readable(values, flags):
-        return ~np.isnan(values) | (flags == NON_NUMERIC)
+@dataclass
+class _Diff:
+    """What a batch changes: station-hours to insert, stored ones to rewrite (merged rows
+    and the rows they replace, for ``revisions``), and the readings new / changed."""
+    new_rows: np.ndarray                  # bool (n,): not stored yet
+    changed_rows: np.ndarray              # bool (n,): stored, and a carried cell differs
+    merged: HourlyBatch                   # the changed rows as they are to be (whole rows)
+    replaced: HourlyBatch                 # the changed rows as they were
+    replaced_run: np.ndarray              # int64: the run that had written each of them
+    readings_new: int
+    readings_changed: int
 
-    new_cells = readable(batch.values[:, cols], batch.flags[:, cols])
+
+def _readable(values, flags):
+    return ~np.isnan(values) | (flags == NON_NUMERIC)
+
+
+def _diff(batch: HourlyBatch, stored: pd.DataFrame) -> _Diff:
+    """Compare the carried cells of ``batch`` with the stored rows (``read_hourly(…,
+    with_run=True)``), all in numpy masks (n, 6). A cell changes only where the batch
+    carries it and its value or flag differs from the stored one (NaN equal to NaN); a
+    reading is *new* where nothing readable was stored, else *changed*. A changed row is
+    the stored row with the carried cells replaced; cells not carried stay as stored."""
+    carried = batch.carried if batch.carried is not None else np.ones(batch.values.shape, bool)
+    n = len(batch)
+    nothing = batch.take(np.zeros(n, dtype=bool))
     if stored.empty:
-        return (np.ones(len(batch), dtype=bool), np.zeros(len(batch), dtype=bool),
-                int(new_cells.sum()), 0)
+        return _Diff(np.ones(n, dtype=bool), np.zeros(n, dtype=bool), nothing, nothing,
+                     np.zeros(0, dtype=np.int64), int(carried.sum()), 0)
     skey = (stored["station_id"].to_numpy(np.int64) << 32) | (
         stored["ts"].to_numpy("datetime64[h]").astype(np.int64) & 0xFFFFFFFF)
-    bkey = (batch.station_id << 32) | (batch.ts.astype("datetime64[h]").astype(np.int64) & 0xFFFFFFFF)
+    bkey = (batch.station_id << 32) | (
+        batch.ts.astype("datetime64[h]").astype(np.int64) & 0xFFFFFFFF)
     pos = np.searchsorted(skey, bkey)
     pos_clipped = np.minimum(pos, len(skey) - 1)
     exists = skey[pos_clipped] == bkey
-    old_values = np.full((len(batch), 6), np.nan)
-    old_flags = np.full((len(batch), 6), MISSING, dtype=np.int8)
-    old_values[exists] = stored[VALUE_COLUMNS].to_numpy(np.float64)[pos_clipped[exists]]
-    old_flags[exists] = stored[FLAG_COLUMNS].to_numpy(np.int8)[pos_clipped[exists]]
-    nv, ov = batch.values[:, cols], old_values[:, cols]
-    nf, of = batch.flags[:, cols], old_flags[:, cols]
-    same = ((nv == ov) | (np.isnan(nv) & np.isnan(ov))) & (nf == of)
-    old_readable = readable(ov, of)
-    new_count = int((new_cells & ~old_readable).sum())
-    changed_count = int((~same & old_readable).sum())
-    return ~exists, exists & ~same.all(axis=1), new_count, changed_count
+    at = pos_clipped[exists]
+    old_values = np.full((n, 6), np.nan)
+    old_flags = np.full((n, 6), MISSING, dtype=np.int8)
+    old_values[exists] = stored[VALUE_COLUMNS].to_numpy(np.float64)[at]
+    old_flags[exists] = stored[FLAG_COLUMNS].to_numpy(np.int8)[at]
+    nv, nf = batch.values, batch.flags
+    same = ((nv == old_values) | (np.isnan(nv) & np.isnan(old_values))) & (nf == old_flags)
+    differs = carried & ~same
+    old_readable = _readable(old_values, old_flags)
+    changed_rows = exists & differs.any(axis=1)
+    keep = changed_rows
+    merged = HourlyBatch(batch.station_id[keep], batch.ts[keep],
+                         np.where(carried[keep], nv[keep], old_values[keep]),
+                         np.where(carried[keep], nf[keep], old_flags[keep]).astype(np.int8))
+    replaced = HourlyBatch(batch.station_id[keep], batch.ts[keep], old_values[keep],
+                           old_flags[keep])
+    run = np.zeros(n, dtype=np.int64)
+    run[exists] = stored["run_id"].to_numpy(np.int64)[at]
+    return _Diff(~exists, changed_rows, merged, replaced, run[keep],
+                 int((differs & ~old_readable).sum()), int((differs & old_readable).sum()))
 
 
 def load_frame(conn, frame: pd.DataFrame, result: LoadResult, *, strict: bool = False,
@@ -389,23 +437,26 @@ def load_frame(conn, frame: pd.DataFrame, result: LoadResult, *, strict: bool = 
     result.created_stations = created
     batch, present, result.duplicates_ignored = to_batch(frame, ids, result.file)
     run_qc(batch, present, rules)
-    cols = [_POLLUTANT_INDEX[p] for p in present]
-    f = batch.flags[:, cols]
-    readable = ~np.isnan(batch.values[:, cols]) | (f == NON_NUMERIC)
-    result.readings_read = int(readable.sum())
-    result.readings_flagged = int((readable & (f != OK)).sum())
-    result.readings_rejected = int(np.isin(f, rules.excluded_codes).sum())
+    carried = batch.carried                # QC flagged only these: the others are NaN/missing
+    result.readings_read = int(carried.sum())
+    result.readings_flagged = int((carried & (batch.flags != OK)).sum())
+    result.readings_rejected = int((carried & np.isin(batch.flags, rules.excluded_codes)).sum())
 
-    stored = read_hourly(conn, batch.station_id, batch.ts.min(), batch.ts.max())
-    new_rows, changed_rows, result.readings_new, result.readings_changed = _diff(batch, stored, cols)
-    write = new_rows | changed_rows
-    if new_rows.any():
-        insert_hourly(conn, batch.take(new_rows), result.run_id)
-    if changed_rows.any():
-        upsert_hourly(conn, batch.take(changed_rows), result.run_id,
-                      [VALUE_COLUMNS[j] for j in cols])
+    stored = read_hourly(conn, batch.station_id, batch.ts.min(), batch.ts.max(), with_run=True)
+    diff = _diff(batch, stored)
+    result.readings_new, result.readings_changed = diff.readings_new, diff.readings_changed
+    write = diff.new_rows | diff.changed_rows
+    if diff.new_rows.any():
+        insert_hourly(conn, batch.take(diff.new_rows), result.run_id)
+    if diff.changed_rows.any():
+        upsert_hourly(conn, diff.merged, result.run_id)           # whole, merged rows
+        insert_revisions(conn, diff.replaced, result.run_id, diff.replaced_run)
     if write.any():
         bump_data_version(conn)
+        written = batch.ts[write]
+        conn.execute(schema.ingest_runs.update().where(schema.ingest_runs.c.id == result.run_id)
+                     .values(first_hour=pd.Timestamp(written.min()).to_pydatetime(),
+                             last_hour=pd.Timestamp(written.max()).to_pydatetime()))
     result.status = "ok" if write.any() else "unchanged"
     return result
 

@@ -261,6 +261,31 @@ def refresh(conn, station_id: np.ndarray, ts: np.ndarray, values: np.ndarray | N
     return len(sid)
 
 
+def forget_days_without_hours(conn, station_id: np.ndarray, ts: np.ndarray) -> int:
+    """After hourly rows were deleted (``lantian runs undo``): delete the daily rows of
+    their station-days that have no hourly row left (the table holds a row per
+    station-day *with* hourly rows); returns how many station-days were checked."""
+    from .writer import ts_text
+    if not len(station_id):
+        return 0
+    sid, day, _, _ = day_cells(np.asarray(station_id, dtype=np.int64), ts,
+                               np.zeros((len(station_id), 0)))
+    start = day.astype("datetime64[s]")
+    end = (day + 1).astype("datetime64[s]")
+    raw = conn.connection.driver_connection
+    sql = ("DELETE FROM station_daily WHERE station_id = {p} AND day = {p} AND NOT EXISTS "
+           "(SELECT 1 FROM hourly WHERE station_id = {p} AND ts >= {p} AND ts < {p})")
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur:
+            cur.executemany(sql.format(p="%s"), list(zip(
+                sid.tolist(), day.tolist(), sid.tolist(), start.tolist(), end.tolist())))
+    else:
+        raw.executemany(sql.format(p="?"), zip(
+            sid.tolist(), np.datetime_as_string(day).tolist(), sid.tolist(),
+            ts_text(start).tolist(), ts_text(end).tolist()))
+    return len(sid)
+
+
 # -- reading -------------------------------------------------------------------------------
 
 def select_sql(station_ids, first_day, last_day, no_nulls: bool = False) -> str:

@@ -87,7 +87,7 @@ ingest_runs = Table(
     Column("options", Text, nullable=False, default=""),
     Column("started_at", DateTime, nullable=False),
     Column("finished_at", DateTime),
-    # running | ok | unchanged | failed
+    # running | ok | unchanged | failed (an undone run keeps its status: see undone_by)
     Column("status", String(16), nullable=False),
     Column("rows_read", Integer, nullable=False, default=0),
     Column("readings_read", Integer, nullable=False, default=0),
@@ -96,6 +96,13 @@ ingest_runs = Table(
     Column("readings_flagged", Integer, nullable=False, default=0),
     Column("readings_rejected", Integer, nullable=False, default=0),
     Column("message", Text, nullable=False, default=""),
+    # The span of the station-hours the run wrote (inserted or changed), recorded with
+    # its readings (migration 0007): ``lantian runs undo`` looks for its rows there.
+    Column("first_hour", DateTime),
+    Column("last_hour", DateTime),
+    # The run (reader "undo") that undid this one; the status stays what it was, so
+    # that the file still counts as loaded (the scheduler does not load it again).
+    Column("undone_by", Integer),
     Index(None, "checksum"),
 )
 
@@ -263,3 +270,24 @@ for _col, _pollutant in POLLUTANT_COLUMNS:
 _daily_columns += [Column(f"o3_h{_h:02d}", Float) for _h in range(24)]
 
 station_daily = Table("station_daily", metadata, *_daily_columns, sqlite_with_rowid=False)
+
+# What a load or an undo replaced (migration 0007, issue 14): one row per station-hour a
+# run *changed* (none for the station-hours it inserted, so a first load costs nothing
+# more): the run, the run that had written the row before it, and the row as it was
+# then (all six values and flags). ``hourly.run_id`` is the last run that wrote a row,
+# so the state before and after every run can be rebuilt: the cells a run wrote are
+# those that differ between its revision row and the row's next state (the next
+# revision of the station-hour, whose ``previous_run_id`` is this run, or the current
+# row). A station-hour that an undo emptied is deleted from ``hourly``; its revision
+# keeps what it held. No foreign keys, like ``hourly``: the loader is the only writer.
+_revision_columns = [
+    Column("station_id", Integer, primary_key=True),
+    Column("ts", DateTime, primary_key=True),
+    Column("run_id", Integer, primary_key=True),
+    Column("previous_run_id", Integer, nullable=False),
+]
+_revision_columns += [Column(c, Float) for c, _ in POLLUTANT_COLUMNS]
+_revision_columns += [Column(f"{c}_flag", SmallInteger, nullable=False)
+                      for c, _ in POLLUTANT_COLUMNS]
+revisions = Table("revisions", metadata, *_revision_columns,
+                  Index(None, "run_id"), Index(None, "previous_run_id"))

@@ -4,7 +4,9 @@ The hourly batch travels as a :class:`HourlyBatch`: aligned numpy arrays, one
 element per station-hour, sorted by station then time. SQLite gets one
 ``executemany`` upsert; PostgreSQL gets ``COPY`` into a temporary staging
 table (CSV written by pyarrow) and one ``INSERT … SELECT … ON CONFLICT`` upsert.
-Only the pollutant columns a source delivered are touched on conflict. Reads on
+The loader upserts whole rows that it has merged with the stored ones (only the
+cells a file carries differ), and records what they replaced in ``revisions``
+(:func:`insert_revisions`); an undo may delete rows (:func:`delete_hourly`). Reads on
 PostgreSQL are one binary ``COPY … TO STDOUT`` (:func:`copy_out_binary`).
 
 Every write also brings the daily rows of the station-days it touched up to date
@@ -36,13 +38,17 @@ class HourlyBatch:
     ts: np.ndarray                    # datetime64[s] (n,), start of hour, CST
     values: np.ndarray                # float64 (n, 6) in POLLUTANT_COLUMNS order
     flags: np.ndarray                 # int8 (n, 6)
+    # bool (n, 6): the cells the source carries (a value, or a text flagged non_numeric);
+    # the others are NaN/missing and never change a stored reading. None: every cell.
+    carried: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.station_id)
 
     def take(self, mask: np.ndarray) -> "HourlyBatch":
         return HourlyBatch(self.station_id[mask], self.ts[mask], self.values[mask],
-                           self.flags[mask])
+                           self.flags[mask],
+                           None if self.carried is None else self.carried[mask])
 
 
 def ts_text(ts: np.ndarray) -> np.ndarray:
@@ -51,17 +57,23 @@ def ts_text(ts: np.ndarray) -> np.ndarray:
     return np.char.add(np.char.replace(s, "T", " "), ".000000")
 
 
-def read_hourly(conn, station_ids, start, end) -> pd.DataFrame:
-    """Stored rows of these stations with ``start <= ts <= end``, sorted by station, ts."""
-    cols = ["station_id", "ts", *VALUE_COLUMNS, *FLAG_COLUMNS]
+def read_hourly(conn, station_ids, start, end, with_run: bool = False,
+                of_run: int | None = None) -> pd.DataFrame:
+    """Stored rows of these stations with ``start <= ts <= end``, sorted by station, ts
+    (``with_run``: and the ``run_id`` that last wrote each row; ``of_run``: only the rows
+    that run wrote last)."""
+    cols = ["station_id", "ts", *VALUE_COLUMNS, *FLAG_COLUMNS] + (["run_id"] if with_run else [])
     if not len(np.asarray(station_ids)):
         return pd.DataFrame(columns=cols)
     if conn.dialect.name == "postgresql":
-        return _read_postgresql(conn, cols, hourly_select_sql(station_ids, start, end, True))
-    return _read_sqlite(conn, cols, hourly_select_sql(station_ids, start, end))
+        return _read_postgresql(conn, cols, hourly_select_sql(station_ids, start, end, True,
+                                                              with_run, of_run))
+    return _read_sqlite(conn, cols, hourly_select_sql(station_ids, start, end, False, with_run,
+                                                      of_run))
 
 
-def hourly_select_sql(station_ids, start, end, nan_for_null: bool = False) -> str:
+def hourly_select_sql(station_ids, start, end, nan_for_null: bool = False,
+                      with_run: bool = False, of_run: int | None = None) -> str:
     """The query :func:`read_hourly` runs: a range of ``ts`` (on PostgreSQL the
     partitions of other years are pruned when the query is planned) for a list of
     stations (the primary key (station_id, ts) serves it). ``nan_for_null``: values
@@ -69,13 +81,15 @@ def hourly_select_sql(station_ids, start, end, nan_for_null: bool = False) -> st
     (:func:`copy_out_binary`)."""
     ids = sorted(int(i) for i in set(np.asarray(station_ids).tolist()))
     values = [f"COALESCE({c}, 'NaN'::float8)" if nan_for_null else c for c in VALUE_COLUMNS]
-    cols = ["station_id", "ts", *values, *FLAG_COLUMNS]
+    cols = ["station_id", "ts", *values, *FLAG_COLUMNS] + (["run_id"] if with_run else [])
     # Bounds in the stored text format: in SQLite '… 23:00:00' sorts before '… 23:00:00.000000'.
     start_s, end_s = ts_text(np.array([start, end], dtype="datetime64[s]")).tolist()
     # Integers we produced and ISO timestamps we formatted: safe to inline.
     return (f"SELECT {', '.join(cols)} FROM hourly WHERE "
             f"station_id IN ({', '.join(str(i) for i in ids)}) "
-            f"AND ts >= '{start_s}' AND ts <= '{end_s}' ORDER BY station_id, ts")
+            f"AND ts >= '{start_s}' AND ts <= '{end_s}' "
+            + (f"AND run_id = {int(of_run)} " if of_run is not None else "")
+            + "ORDER BY station_id, ts")
 
 
 _PG_EPOCH = np.datetime64("2000-01-01T00:00:00", "us")
@@ -136,17 +150,21 @@ def _read_sqlite(conn, cols, sql) -> pd.DataFrame:
             "ts": pd.to_datetime(pd.Series(columns[1], dtype=object), format=_TS_FORMAT)
             .to_numpy("datetime64[s]")}
     for name, col in zip(cols[2:], columns[2:]):
-        data[name] = np.array(col, dtype=np.float64 if name in VALUE_COLUMNS else np.int8)
+        data[name] = np.array(col, dtype=np.float64 if name in VALUE_COLUMNS else
+                              np.int64 if name == "run_id" else np.int8)
     return pd.DataFrame(data)
 
 
 def _read_postgresql(conn, cols, sql) -> pd.DataFrame:
     fields = [("station_id", "int4"), ("ts", "timestamp")]
     fields += [(c, "float8") for c in VALUE_COLUMNS] + [(c, "int2") for c in FLAG_COLUMNS]
+    fields += [("run_id", "int4")] if "run_id" in cols else []
     data = copy_out_binary(conn, sql, fields)
     if data is None:
         return pd.DataFrame(columns=cols)
     data["station_id"] = data["station_id"].astype(np.int64)
+    if "run_id" in data:
+        data["run_id"] = data["run_id"].astype(np.int64)
     for c in FLAG_COLUMNS:
         data[c] = data[c].astype(np.int8)
     return pd.DataFrame(data, copy=False)
@@ -175,14 +193,19 @@ def insert_hourly(conn, batch: HourlyBatch, run_id: int) -> None:
     refresh(conn, batch.station_id, batch.ts, batch.values, batch.flags)
 
 
-def upsert_hourly(conn, batch: HourlyBatch, run_id: int, columns: list[str]) -> None:
-    """Insert the batch; on an existing station-hour update only ``columns`` (+ run).
+def upsert_hourly(conn, batch: HourlyBatch, run_id: int, columns: list[str] | None = None,
+                  ) -> None:
+    """Insert the batch; on an existing station-hour update only ``columns`` (+ run), or
+    with ``columns=None`` the whole row (the batch holds the rows as they are to be: the
+    loader merges what a file carries into the stored rows first).
 
     PostgreSQL: COPY into a temporary staging table, then one
     ``INSERT … SELECT … ON CONFLICT DO UPDATE``.
     """
     if not len(batch):
         return
+    whole = columns is None
+    columns = VALUE_COLUMNS if whole else columns
     if conn.dialect.name == "postgresql":
         ensure_partitions(conn, batch.ts)
         cols = _all_columns()
@@ -198,7 +221,67 @@ def upsert_hourly(conn, batch: HourlyBatch, run_id: int, columns: list[str]) -> 
     else:
         _executemany_sqlite(conn, batch, run_id, _on_conflict(columns))
     from .daily import refresh
-    refresh(conn, batch.station_id, batch.ts)      # read back: columns not updated stay
+    if whole:
+        refresh(conn, batch.station_id, batch.ts, batch.values, batch.flags)
+    else:
+        refresh(conn, batch.station_id, batch.ts)  # read back: columns not updated stay
+
+
+def delete_hourly(conn, station_id: np.ndarray, ts: np.ndarray) -> None:
+    """Delete these station-hours (an undo emptied them) and bring the daily rows of
+    their station-days up to date (a station-day left without hours loses its row)."""
+    if not len(station_id):
+        return
+    sid = np.asarray(station_id, dtype=np.int64)
+    ts = np.asarray(ts).astype("datetime64[s]")
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur:
+            cur.execute("DELETE FROM hourly h USING unnest(%s::int8[], %s::timestamp[]) "
+                        "AS d(station_id, ts) WHERE h.station_id = d.station_id AND h.ts = d.ts",
+                        (sid.tolist(), ts.tolist()))
+    else:
+        raw.executemany("DELETE FROM hourly WHERE station_id = ? AND ts = ?",
+                        zip(sid.tolist(), ts_text(ts).tolist()))
+    from .daily import forget_days_without_hours, refresh
+    refresh(conn, sid, ts)
+    forget_days_without_hours(conn, sid, ts)
+
+
+REVISION_COLUMNS = ["station_id", "ts", "run_id", "previous_run_id", *VALUE_COLUMNS,
+                    *FLAG_COLUMNS]
+
+
+def insert_revisions(conn, rows: HourlyBatch, run_id: int, previous_run_id: np.ndarray) -> None:
+    """Record the ``revisions`` of station-hours run ``run_id`` changed: ``rows`` are the
+    rows as they were before (all six values and flags), ``previous_run_id`` the run that
+    had written each. SQLite: one ``executemany``; PostgreSQL: one ``COPY``."""
+    if not len(rows):
+        return
+    n = len(rows)
+    prev = np.asarray(previous_run_id, dtype=np.int64)
+    if conn.dialect.name == "postgresql":
+        arrays = [pa.array(rows.station_id, pa.int32()),
+                  pa.array(rows.ts.astype("datetime64[s]"), pa.timestamp("s")),
+                  pa.array(np.full(n, run_id, dtype=np.int32)), pa.array(prev, pa.int32())]
+        arrays += [pa.array(rows.values[:, j], pa.float64(), from_pandas=True)
+                   for j in range(rows.values.shape[1])]
+        arrays += [pa.array(rows.flags[:, j], pa.int16()) for j in range(rows.flags.shape[1])]
+        buffer = io.BytesIO()
+        pacsv.write_csv(pa.table(arrays, names=REVISION_COLUMNS), buffer,
+                        write_options=pacsv.WriteOptions(include_header=False,
+                                                         quoting_style="needed"))
+        with conn.connection.driver_connection.cursor() as cur:
+            with cur.copy(f"COPY revisions ({', '.join(REVISION_COLUMNS)}) FROM STDIN "
+                          "(FORMAT csv)") as copy:
+                copy.write(buffer.getbuffer())
+        return
+    data = [rows.station_id.tolist(), ts_text(rows.ts).tolist(), [run_id] * n, prev.tolist()]
+    data += [rows.values[:, j].tolist() for j in range(rows.values.shape[1])]  # NaN binds NULL
+    data += [rows.flags[:, j].tolist() for j in range(rows.flags.shape[1])]
+    sql = (f"INSERT INTO revisions ({', '.join(REVISION_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(REVISION_COLUMNS))})")
+    conn.connection.driver_connection.executemany(sql, zip(*data))
 
 
 def _executemany_sqlite(conn, batch: HourlyBatch, run_id: int, conflict: str) -> None:
