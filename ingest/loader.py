@@ -40,7 +40,8 @@ from store.writer import (FLAG_COLUMNS, VALUE_COLUMNS, HourlyBatch, insert_hourl
 
 from .errors import IngestError, clip_list, quote
 from .frame import check_station_codes, label_codes
-from .qc import FLAG_CODE, MISSING, NON_NUMERIC, OK, QCRules, flag_column, load_rules
+from .qc import (CEILING, FLAG_CODE, MISSING, NON_NUMERIC, OK, SPIKE, STUCK, QCRules,
+                 flag_column, load_rules)
 
 POLLUTANT_ORDER = [p for _, p in schema.POLLUTANT_COLUMNS]
 _POLLUTANT_INDEX = {p: j for j, p in enumerate(POLLUTANT_ORDER)}
@@ -346,12 +347,67 @@ def to_batch(frame: pd.DataFrame, station_ids: dict[str, int], source: str,
     return HourlyBatch(station, ts, values, flags, carried), present, duplicates
 
 
-def run_qc(batch: HourlyBatch, present: list[str], rules: QCRules) -> None:
+#: Flags QC derives from the values alone: a stored neighbour flagged so is given back to
+#: QC as a plain value, as it was when its own file was checked.
+_DERIVED_FLAGS = (OK, CEILING, SPIKE, STUCK)
+
+
+def qc_context_hours(rules: QCRules) -> int:
+    """Stored hours either side of a batch that QC sees with it: the spike rule needs
+    both neighbours, the stuck rule a run of ``stuck_hours``."""
+    return max(2 * rules.stuck_hours, 48)
+
+
+def run_qc(batch: HourlyBatch, present: list[str], rules: QCRules,
+           stored: pd.DataFrame | None = None) -> None:
+    """Flag the carried cells of ``batch``, with the stored hours of ``stored`` (read with a
+    margin of :func:`qc_context_hours`) as their neighbours: a file that carries part of
+    what is stored is judged as the whole was (a stored spike's neighbours, a stuck run
+    that continues into the stored hours), so loading a subset again changes no flag.
+    Stored cells are only context: their own flags are never rewritten here."""
     hours = batch.ts.astype("datetime64[h]").astype(np.int64)
+    carried = batch.carried if batch.carried is not None else np.ones(batch.values.shape, bool)
+    if stored is None or stored.empty:
+        for p in present:
+            j = _POLLUTANT_INDEX[p]
+            batch.flags[:, j] = flag_column(p, batch.values[:, j], batch.flags[:, j],
+                                            batch.station_id, hours, rules)
+        return
+    s_station = stored["station_id"].to_numpy(np.int64)
+    s_hours = stored["ts"].to_numpy("datetime64[h]").astype(np.int64)
+    b_key = (batch.station_id << 32) | (hours & 0xFFFFFFFF)
+    s_key = (s_station << 32) | (s_hours & 0xFFFFFFFF)
+    # one series per station: the stored hours overlaid with the batch's carried cells
+    key = np.concatenate([b_key, s_key])
+    order = np.argsort(key, kind="stable")          # batch first among equal keys
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    keep = order[first]                             # each station-hour once, batch preferred
+    keep = keep[np.argsort(key[keep], kind="stable")]
+    station = np.concatenate([batch.station_id, s_station])[keep]
+    hour = np.concatenate([hours, s_hours])[keep]
+    n_batch = len(batch)
+    from_batch = keep < n_batch
+    # where the batch does not carry a cell, the stored value (if any) is the neighbour
+    pos = np.searchsorted(s_key, b_key)
+    pos = np.minimum(pos, max(len(s_key) - 1, 0))
+    b_stored = (s_key[pos] == b_key) if len(s_key) else np.zeros(n_batch, dtype=bool)
+    s_values = stored[VALUE_COLUMNS].to_numpy(np.float64)
+    s_flags = stored[FLAG_COLUMNS].to_numpy(np.int8)
     for p in present:
         j = _POLLUTANT_INDEX[p]
-        batch.flags[:, j] = flag_column(p, batch.values[:, j], batch.flags[:, j],
-                                        batch.station_id, hours, rules)
+        context_flags = np.where(np.isin(s_flags[:, j], _DERIVED_FLAGS), OK, s_flags[:, j])
+        b_values = batch.values[:, j].copy()
+        b_flags = batch.flags[:, j].copy()
+        fill = ~carried[:, j] & b_stored
+        b_values[fill] = s_values[pos[fill], j]
+        b_flags[fill] = context_flags[pos[fill]]
+        values = np.concatenate([b_values, s_values[:, j]])[keep]
+        flags = np.concatenate([b_flags, context_flags]).astype(np.int8)[keep]
+        checked = flag_column(p, values, flags, station, hour, rules)
+        mine = np.zeros(n_batch, dtype=np.int8)
+        mine[keep[from_batch]] = checked[from_batch]
+        batch.flags[:, j] = np.where(carried[:, j], mine, batch.flags[:, j])
 
 
 @dataclass
@@ -436,13 +492,15 @@ def load_frame(conn, frame: pd.DataFrame, result: LoadResult, *, strict: bool = 
                       stacklevel=2)
     result.created_stations = created
     batch, present, result.duplicates_ignored = to_batch(frame, ids, result.file)
-    run_qc(batch, present, rules)
+    margin = np.timedelta64(qc_context_hours(rules), "h")
+    stored = read_hourly(conn, batch.station_id, batch.ts.min() - margin,
+                         batch.ts.max() + margin, with_run=True)
+    run_qc(batch, present, rules, stored)
     carried = batch.carried                # QC flagged only these: the others are NaN/missing
     result.readings_read = int(carried.sum())
     result.readings_flagged = int((carried & (batch.flags != OK)).sum())
     result.readings_rejected = int((carried & np.isin(batch.flags, rules.excluded_codes)).sum())
 
-    stored = read_hourly(conn, batch.station_id, batch.ts.min(), batch.ts.max(), with_run=True)
     diff = _diff(batch, stored)
     result.readings_new, result.readings_changed = diff.readings_new, diff.readings_changed
     write = diff.new_rows | diff.changed_rows

@@ -397,3 +397,37 @@ def test_runs_before_the_revision_log_cannot_be_undone(repro, engine):
         conn.execute(text("UPDATE meta SET value = '2' WHERE key = 'revisions_since'"))
     result = repro("runs", "undo", "1")
     assert result.exit_code == 1 and "before revisions were kept" in result.output
+
+
+def test_a_part_of_a_file_loaded_again_is_judged_with_its_stored_neighbours(cli, engine,
+                                                                            tmp_path):
+    """QC sees the stored hours around a file: a spike or a stuck run found by the whole
+    file is found again when only a part of it is loaded again, so nothing 'changes'."""
+    from ingest.qc import SPIKE, STUCK
+    assert cli("init", "--sites", BEIJING_SITES).exit_code == 0
+    hours = pd.date_range("2016-12-01", periods=40, freq="h")
+    no2 = [40.0] * 40
+    no2[10] = 900.0                                   # a spike: > 4× and +200 over both sides
+    so2 = [15.0 + (i % 3) for i in range(40)]
+    so2[12:38] = [33.0] * 26                          # 26 h stuck above the floor
+    whole = tmp_path / "whole.csv"
+    pd.DataFrame({"time": hours.strftime("%Y-%m-%d %H:%M"), "NO2": no2, "SO2": so2}).to_csv(
+        whole, index=False)
+    assert cli("ingest", "csv", whole, "--layout", "wide", "--station", "1003A").exit_code == 0
+
+    def flags():
+        with engine.connect() as conn:
+            return {str(r[0])[:16]: (r[1], r[2]) for r in conn.execute(text(
+                "SELECT h.ts, h.no2_flag, h.so2_flag FROM hourly h JOIN stations s "
+                "ON s.id = h.station_id WHERE s.code = '1003A' ORDER BY h.ts"))}
+    before = flags()
+    assert before["2016-12-01 10:00"][0] == SPIKE
+    assert before["2016-12-01 20:00"][1] == STUCK
+    # the spike hour alone, then a few hours inside the stuck run
+    part = tmp_path / "part.csv"
+    pd.DataFrame({"time": hours[[10, 20, 21]].strftime("%Y-%m-%d %H:%M"),
+                  "NO2": [no2[10], no2[20], no2[21]],
+                  "SO2": [so2[10], so2[20], so2[21]]}).to_csv(part, index=False)
+    result = cli("ingest", "csv", part, "--layout", "wide", "--station", "1003A")
+    assert "0 new, 0 changed" in result.output, result.output
+    assert flags() == before
