@@ -20,7 +20,8 @@ The IAQI inputs are the breakpoint keys of the profile (``SO2_24h``,
 ``O3_8h`` …). In the daily AQI the 24-h means are named by the pollutant
 alone (``SO2``, ``PM2.5``), and the two ozone inputs ``O3_8h`` (MDA8) and
 ``O3_1h`` (daily 1-h maximum), as in ``primary`` = ``"PM2.5"`` or ``"O3_8h"``.
-The hourly AQI keeps the keys as they are (``SO2_1h``, ``PM2.5_24h``).
+The hourly AQI takes the six 1-h values and names them by the pollutant alone
+(``SO2`` … ``PM2.5``: ``primary`` = ``"PM10,PM2.5"``, ``iaqi_PM2.5``).
 """
 from __future__ import annotations
 
@@ -40,8 +41,8 @@ from .frames import DAILY_COLUMNS, DAILY_QUANTITIES, check_columns
 from .rounding import scaled_integers, truncate_scaled
 from .statistics import _dense_daily, _factorize_sorted, _unique_inverse
 
-__all__ = ["MISSING", "DAILY_INPUTS", "AQI_COLUMNS", "iaqi", "fallback_quantity",
-           "daily_aqi", "hourly_aqi", "us_epa_aqi", "molar_volume"]
+__all__ = ["MISSING", "DAILY_INPUTS", "AQI_COLUMNS", "HOURLY_POLLUTANTS", "iaqi",
+           "fallback_quantity", "daily_aqi", "hourly_aqi", "us_epa_aqi", "molar_volume"]
 
 #: IAQI sentinel for "no value" (NaN or negative concentration, or no fallback).
 MISSING = -1
@@ -574,21 +575,36 @@ def daily_aqi_arrays(quantity, n_days: int, day_values: np.ndarray, day_profile:
 
 
 # --------------------------------------------------------------------------- hourly AQI
+#: The pollutants of the hourly (real-time) AQI: their 1-h values are its inputs (§5).
+HOURLY_POLLUTANTS = ("SO2", "NO2", "CO", "O3", "PM10", "PM2.5")
+
+
+def _hourly_name(key: str) -> str:
+    """Name of an hourly input: a 1-h value by its pollutant (``PM2.5_1h`` → ``PM2.5``)."""
+    return key[: -len("_1h")] if key.endswith("_1h") else key
+
+
 def hourly_aqi(hourly_values: pd.DataFrame, profile=None) -> pd.DataFrame:
-    """Real-time (hourly) AQI, HJ 633 (§5).
+    """Real-time (hourly) AQI, HJ 633 (standards.md §5), of stations or areas.
+
+    Both editions: the maximum of the IAQIs of the six **1-h values** — SO2, NO2,
+    CO and O3 on their 1-h tables, PM10 and PM2.5 1-h values on the 24-h table
+    (the profile's ``aqi.hourly_inputs`` and ``aqi.hourly_pm``); no 24-h moving
+    average and no O3 8-h value. It is what the national platform publishes.
 
     Parameters
     ----------
     hourly_values : pandas.DataFrame
-        One row per level, area and hour: ``level``, ``area``, ``time`` (start
-        of the hour, CST) and one column per input of the profile's
-        ``aqi.hourly_inputs``, named by the input, holding published values
-        [µg/m³; CO mg/m³], NaN when missing — cn-2012: ``SO2_1h``, ``NO2_1h``,
-        ``CO_1h``, ``O3_1h``, ``O3_8h`` (8-h moving average), ``PM10_24h``,
-        ``PM2.5_24h`` (24-h moving averages); cn-2026: ``SO2_1h``, ``NO2_1h``,
-        ``CO_1h``, ``O3_1h``, ``PM10_1h``, ``PM2.5_1h`` (PM on the 24-h table).
-        Under cn-2012 an optional ``SO2_24h`` column (24-h moving average)
-        supplies the IAQI used when SO2 1-h > 800 µg/m³; without it such an
+        One row per level, area and hour: ``level``, ``area``, ``time`` (start of
+        the hour, CST) and the 1-h values named by pollutant — ``SO2``, ``NO2``,
+        ``CO``, ``O3``, ``PM10``, ``PM2.5`` [µg/m³; CO mg/m³], NaN when missing.
+        Station values, or an area's 1-h means (the mean of its valid station
+        values, §7) as they come: each value is rounded half to even to its
+        published decimals (§4) before its IAQI, in exact arithmetic. A column
+        named by the profile's input key (``SO2_1h`` …) is taken when the
+        pollutant's own is absent. Optional ``SO2_24h`` (the 24-h moving average
+        at that hour): under cn-2012 an SO2 1-h value above 800 µg/m³ takes the
+        IAQI of this value instead (cn-2026: IAQI 200); without it such an
         hour's SO2 input is missing.
     profile : config.standards.Profile or str, optional
         Profile for every hour; by default the profile in force on each hour's
@@ -598,30 +614,48 @@ def hourly_aqi(hourly_values: pd.DataFrame, profile=None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         As :func:`daily_aqi` with ``time`` instead of ``date``, in the input's
-        row order, and ``iaqi_<input>`` columns named by the inputs of the
-        profiles used. The missing-pollutant rule of §5 applies per hour.
+        row order and index: ``aqi`` (Int64, <NA> when not published),
+        ``level_no``, ``category_zh``/``category_en``/``colour``, ``primary``
+        (the pollutant(s) whose IAQI equals the AQI when AQI > 50, comma-joined
+        in the order SO2, NO2, CO, O3, PM10, PM2.5, e.g. ``"PM10,PM2.5"``),
+        ``exceeding`` (IAQI > 100; cn-2012 only), ``missing`` (pollutants without a
+        value), ``beyond_table``, ``good``, ``heavy``, and ``iaqi_<pollutant>``
+        (Int64). With a 1-h value missing the AQI is computed from the others and
+        published only when above ``aqi.missing_publish_above`` (100).
     """
     check_columns(hourly_values, ("level", "area", "time"), "hourly AQI input")
     times = np.asarray(hourly_values["time"], dtype="datetime64[ns]")
     codes, profiles = _resolve_profiles(profile, times.astype("datetime64[D]"))
     names: list[str] = []
     for prof in profiles:
-        names += [i for i in prof.aqi["hourly_inputs"] if i not in names]
-    needed = sorted({i for p in profiles for i in p.aqi["hourly_inputs"]})
-    check_columns(hourly_values, needed, "hourly AQI input")
+        names += [_hourly_name(i) for i in prof.aqi["hourly_inputs"]
+                  if _hourly_name(i) not in names]
+    columns = hourly_values.columns
+
+    def column_of(key: str) -> str | None:
+        name = _hourly_name(key)
+        return name if name in columns else key if key in columns else None
+
+    lacking = sorted({_hourly_name(i) for p in profiles for i in p.aqi["hourly_inputs"]
+                      if column_of(i) is None})
+    if lacking:
+        raise ValueError(f"hourly AQI input frame lacks columns {lacking}; has "
+                         f"{list(columns)}")
 
     result = _Result(len(hourly_values), tuple(names))
     for code, prof in enumerate(profiles):
         rows = np.flatnonzero(codes == code)
         if not len(rows):
             continue
+        if len(rows) == len(hourly_values):
+            rows = slice(None)
         inputs = list(prof.aqi["hourly_inputs"])
         values, beyonds = _input_iaqis(
             prof, inputs,
-            lambda name, rows=rows: pd.to_numeric(hourly_values[name]).to_numpy(
+            lambda key, rows=rows: pd.to_numeric(hourly_values[column_of(key)]).to_numpy(
                 dtype="float64", na_value=np.nan)[rows],
-            lambda name: name in hourly_values.columns)
-        result.fill(rows, prof, tuple(inputs), values, beyonds)
+            lambda key: column_of(key) is not None)
+        result.fill(rows, prof, tuple(_hourly_name(i) for i in inputs), values, beyonds)
 
     head = {"level": hourly_values["level"].to_numpy(copy=True),
             "area": hourly_values["area"].to_numpy(copy=True),

@@ -145,53 +145,230 @@ def _moving_mean(values: np.ndarray, hours: int, min_valid: int) -> np.ndarray:
     return mean
 
 
-def hourly_aqi_table(hourly: pd.DataFrame, membership: pd.DataFrame | None = None,
-                     profile: str | None = None) -> pd.DataFrame:
-    """Real-time (hourly) AQI of every station, district and city (HJ 633, standards.md §5).
+#: The ``lantian stats hourly`` table.
+HOURLY_EXPORT_COLUMNS = ["level", "area", "time", "pollutant", "value", "reported", "valid"]
+_LEVEL_ORDER = {"station": 0, "district": 1, "city": 2}
 
-    Inputs are published (rounded) values: the 1-h values; the O3 8-h moving
-    average; the PM 24-h moving averages (hours t−23 … t, needing the daily
-    rule's ≥ 20 valid hours — the spec does not say, this is our default); and
-    the SO2 24-h moving average for the 2012 fallback above 800 µg/m³. Area
-    series are the area hourly means of section 7.
+
+def _hour_window(panel, start, end) -> slice:
+    """The panel's hours from ``start`` to ``end`` (inclusive; None = open)."""
+    times = panel.times
+    lo = 0 if start is None else int(np.searchsorted(times, np.datetime64(start, "h"), "left"))
+    hi = len(times) if end is None else int(np.searchsorted(times, np.datetime64(end, "h"),
+                                                            "right"))
+    return slice(lo, max(lo, hi))
+
+
+def _area_means(x: np.ndarray, a_idx: np.ndarray, s_idx: np.ndarray, n_areas: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per area and hour, the mean of the valid member values (:func:`averaging.area_hourly`
+    for a few hours of many areas, without a loop over the areas).
+
+    ``x`` (stations, hours) NaN = not valid; ``a_idx``/``s_idx`` the (area, station)
+    member pairs sorted by area. Values on a short decimal grid (every real source) are
+    summed as exact integers, so each mean is the float nearest to the exact decimal mean
+    (34.5 is 34.5, and rounds to 34), exactly as ``area_hourly`` gives it.
+    """
+    n_h = x.shape[1]
+    sums = np.zeros((n_areas, n_h))
+    counts = np.zeros((n_areas, n_h), dtype=np.int64)
+    if len(a_idx) and n_h:
+        s = averaging._prepare(x)
+        starts = np.flatnonzero(np.r_[True, a_idx[1:] != a_idx[:-1]])
+        present = a_idx[starts]
+        sums[present] = np.add.reduceat(s.y[s_idx], starts, axis=0)
+        counts[present] = np.add.reduceat(s.valid[s_idx].astype(np.int64), starts, axis=0)
+        scale = s.scale
+    else:
+        scale = 1.0
+    return averaging._divide(sums, counts, scale), counts
+
+
+def hourly_values(hourly: pd.DataFrame, membership: pd.DataFrame | None = None,
+                  profile: str | None = None, start=None, end=None) -> pd.DataFrame:
+    """The 1-h values of every station, district and city: the hourly AQI's inputs (§5, §7).
+
+    Parameters
+    ----------
+    hourly : DataFrame with :data:`indicators.frames.HOURLY_COLUMNS`
+        Station hours (QC-excluded values NaN). For the cn-2012 SO2 fallback the 23
+        hours before ``start`` should be included.
+    membership : DataFrame with :data:`indicators.frames.MEMBERSHIP_COLUMNS`, optional
+        Districts and cities (their evaluation stations).
+    profile : str, optional
+        A Chinese profile to force (its data-capture rule for the 24-h moving average).
+    start, end : datetime-like, optional
+        First and last hour (start of the hour, CST) to return; default every hour of
+        the days the data cover.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per level, area and hour with at least one 1-h value (hours without any
+        are left out), ordered station → district → city, then area and time:
+        ``level``, ``area``, ``time``, the unrounded 1-h values
+        ``SO2`` … ``PM2.5`` [µg/m³; CO mg/m³] (a station's valid value; an area's
+        mean of its valid station values, NaN when none has one), ``n_<pollutant>``
+        (the stations that value stands on) and ``SO2_24h``, the 24-h moving average
+        at that hour (hours t−23 … t, valid with the daily rule's
+        ``validity.daily_min_hours``; areas: the mean of the valid station values),
+        which cn-2012 uses where SO2 1-h is above 800 µg/m³.
     """
     from .panel import panel_from_hourly
-    from .rounding import round_half_even
 
     chinese, _ = split_profile(profile)
+    min_hours = load_profile(chinese or load_schedule().profiles[0]).validity["daily_min_hours"]
     panel = panel_from_hourly(hourly)
-    station_values = {p: panel.pollutant(p) for p in ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")}
-    times = panel.start.astype("datetime64[h]") + np.arange(panel.n_hours).astype("timedelta64[h]")
-    keys = [pd.DataFrame({"level": "station", "area": np.repeat(np.asarray(panel.stations, dtype=object),
-                                                                panel.n_hours),
-                          "time": np.tile(times, len(panel.stations))})]
-    series = {p: [v] for p, v in station_values.items()}
-    if membership is not None and len(membership):
-        areas = averaging.area_hourly(hourly, membership)
-        n_areas = len(areas) // panel.n_hours
-        keys.append(areas[["level", "area", "time"]].astype({"level": object, "area": object}))
-        for p in series:
-            series[p].append(areas[p].to_numpy(np.float64).reshape(n_areas, panel.n_hours))
-    dense = {p: np.vstack(v) for p, v in series.items()}
-    frame = pd.concat(keys, ignore_index=True)
-    min_hours = load_profile(chinese or "cn-2012").validity["daily_min_hours"]
+    window = _hour_window(panel, start, end)
+    times = panel.times[window].astype("datetime64[s]")
+    n_t, n_st = len(times), panel.n_stations
+    so2_24h = _moving_mean(panel.pollutant("SO2"), 24, min_hours)
+    columns = {}
+    for p in aqi_module.HOURLY_POLLUTANTS:
+        columns[p] = [panel.pollutant(p)[:, window].reshape(-1)]
+        columns[f"n_{p}"] = [(~np.isnan(columns[p][0])).astype(np.int64)]
+    columns["SO2_24h"] = [so2_24h[:, window].reshape(-1)]
+    level = [np.full(n_st * n_t, "station", dtype=object)]
+    area = [np.repeat(np.asarray(panel.stations, dtype=object), n_t)]
+    time = [np.tile(times, n_st)]
+    if membership is not None and len(membership) and n_st:
+        areas = averaging._areas(membership, np.asarray(panel.stations))
+        a_idx, s_idx = np.nonzero(areas.matrix)           # member pairs, sorted by area
+        for p in aqi_module.HOURLY_POLLUTANTS:
+            mean, count = _area_means(panel.pollutant(p)[:, window], a_idx, s_idx, areas.n)
+            columns[p].append(mean.reshape(-1))
+            columns[f"n_{p}"].append(count.reshape(-1))
+        # the area 24-h value: the mean of the valid station 24-h values (as a daily mean)
+        columns["SO2_24h"].append(_area_means(so2_24h[:, window], a_idx, s_idx,
+                                              areas.n)[0].reshape(-1))
+        level.append(np.repeat(areas.level, n_t))
+        area.append(np.repeat(areas.area, n_t))
+        time.append(np.tile(times, areas.n))
+    frame = {"level": np.concatenate(level), "area": np.concatenate(area),
+             "time": np.concatenate(time)}
+    frame.update({c: np.concatenate(v) for c, v in columns.items()})
+    frame = pd.DataFrame(frame)
+    held = np.zeros(len(frame), dtype=bool)
+    for p in aqi_module.HOURLY_POLLUTANTS:
+        held |= frame[f"n_{p}"].to_numpy() > 0
+    return frame if held.all() else frame[held].reset_index(drop=True)
 
-    def published(pollutant, values):
-        decimals = load_profile(chinese or "cn-2012").decimals(pollutant)
-        return round_half_even(values.reshape(-1), decimals)
 
-    for p in ("SO2", "NO2", "CO", "O3", "PM10", "PM2.5"):
-        frame[f"{p}_1h"] = published(p, dense[p])
-    for p in ("PM10", "PM2.5", "SO2"):
-        frame[f"{p}_24h"] = published(p, _moving_mean(dense[p], 24, min_hours))
-    o3 = averaging.o3_8h(hourly, membership, profile=chinese)
-    o3 = o3[o3["valid"].astype(bool)]
-    o3_key = pd.MultiIndex.from_arrays([o3["level"].astype(object), o3["area"].astype(object),
-                                        o3["time"].to_numpy("datetime64[s]")])
-    frame_key = pd.MultiIndex.from_arrays([frame["level"], frame["area"],
-                                           frame["time"].to_numpy("datetime64[s]")])
-    position = o3_key.get_indexer(frame_key)
-    o3_values = np.where(position >= 0, o3["value"].to_numpy(np.float64)[position], np.nan)
-    frame["O3_8h"] = published("O3", o3_values)
-    # The AQI module resolves each hour's profile (by date) unless one is forced.
-    return aqi_module.hourly_aqi(frame, profile=chinese)
+def hourly_aqi_table(hourly: pd.DataFrame, membership: pd.DataFrame | None = None,
+                     profile: str | None = None, start=None, end=None) -> pd.DataFrame:
+    """Real-time (hourly) AQI of every station, district and city (HJ 633, standards.md §5).
+
+    The six 1-h values of :func:`hourly_values` (an area's: the mean of its valid
+    station values), each rounded as published, through
+    :func:`indicators.aqi.hourly_aqi`; SO2 above 800 µg/m³ under cn-2012 takes the
+    24-h moving average's IAQI. Same rows and order as :func:`hourly_values`.
+    """
+    return hourly_table(hourly, membership, profile=profile, start=start, end=end)[1]
+
+
+def hourly_table(hourly: pd.DataFrame, membership: pd.DataFrame | None = None,
+                 profile: str | None = None, start=None, end=None,
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(:func:`hourly_values`, their hourly AQI): the 1-h values of every station, district
+    and city and, row for row, :func:`indicators.aqi.hourly_aqi` of them."""
+    chinese, _ = split_profile(profile)
+    values = hourly_values(hourly, membership, profile=profile, start=start, end=end)
+    return values, aqi_module.hourly_aqi(values, profile=chinese)
+
+
+def hourly_export(values: pd.DataFrame, hourly_aqi: pd.DataFrame, *, iaqi: bool = False,
+                  published: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ``lantian stats hourly`` table: level,area,time,pollutant,value,reported,valid.
+
+    ``values`` and ``hourly_aqi`` as :func:`hourly_values` and
+    :func:`indicators.aqi.hourly_aqi` give them (same rows). Pollutants: the six 1-h
+    values (``value`` unrounded, ``reported`` rounded half to even as published,
+    ``valid`` when there is a value), ``AQI`` (``valid`` when published), with
+    ``iaqi`` the ``IAQI_<pollutant>`` rows, and with ``published`` (station, time, aqi:
+    :func:`store.realtime.published_frame`) ``AQI_published`` rows of the stations.
+    ``time`` is the start of the hour, CST, ``YYYY-MM-DD HH:MM``.
+    """
+    from .rounding import round_half_even
+
+    head = values[["level", "area", "time"]].reset_index(drop=True)
+    profiles = hourly_aqi["profile"].astype(str).to_numpy()
+    parts, order = [], []
+
+    def add(name, value, reported, valid):
+        parts.append(head.assign(pollutant=name, value=value, reported=reported, valid=valid))
+        order.append(name)
+
+    for p in aqi_module.HOURLY_POLLUTANTS:
+        x = values[p].to_numpy(np.float64)
+        decimals = np.zeros(len(x), dtype=np.int64)
+        for pid in np.unique(profiles):
+            decimals[profiles == pid] = load_profile(pid).decimals(p)
+        add(p, x, round_half_even(x, decimals), ~np.isnan(x))
+    a = hourly_aqi["aqi"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
+    add("AQI", a, a, ~np.isnan(a))
+    if iaqi:
+        for p in aqi_module.HOURLY_POLLUTANTS:
+            column = f"iaqi_{p}"
+            if column in hourly_aqi.columns:
+                v = hourly_aqi[column].astype("Float64").to_numpy(np.float64, na_value=np.nan)
+                add(f"IAQI_{p}", v, v, ~np.isnan(v))
+    if published is not None:
+        station = head[head["level"] == "station"]
+        key = pd.MultiIndex.from_arrays([published["station"].astype(str).to_numpy(dtype=object),
+                                         published["time"].to_numpy("datetime64[s]")])
+        at = key.get_indexer(pd.MultiIndex.from_arrays(
+            [station["area"].astype(str).to_numpy(dtype=object),
+             station["time"].to_numpy("datetime64[s]")]))
+        v = np.where(at >= 0, published["aqi"].astype("Float64").to_numpy(
+            np.float64, na_value=np.nan)[np.maximum(at, 0)], np.nan)
+        parts.append(station.assign(pollutant="AQI_published", value=v, reported=v,
+                                    valid=~np.isnan(v)))
+        order.append("AQI_published")
+    out = pd.concat(parts, ignore_index=True)
+    rank = {name: i for i, name in enumerate(order)}
+    out = out.assign(_l=out["level"].map(_LEVEL_ORDER), _p=out["pollutant"].map(rank))
+    out = out.sort_values(["_l", "area", "time", "_p"], kind="stable").drop(columns=["_l", "_p"])
+    out["time"] = pd.to_datetime(out["time"]).dt.strftime("%Y-%m-%d %H:%M")
+    out["valid"] = out["valid"].astype(bool)
+    return out[HOURLY_EXPORT_COLUMNS].reset_index(drop=True)
+
+
+def published_comparison(hourly_aqi: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Lantian's station hourly AQI beside the published one, hour by hour.
+
+    Parameters
+    ----------
+    hourly_aqi : the frame of :func:`hourly_aqi_table` / :func:`indicators.aqi.hourly_aqi`
+        (its ``station`` rows are used).
+    published : DataFrame ``station``, ``time``, ``aqi``, ``primary`` (pollutant names,
+        comma-joined; "" when none), e.g. :func:`store.realtime.published_frame`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per published station-hour: ``station``, ``time``, ``published_aqi``,
+        ``published_primary``, ``aqi``, ``primary``, ``missing`` (Lantian's, from the
+        stored 1-h values), ``aqi_agrees`` and ``primary_agrees`` (the same pollutants;
+        both lists in the order SO2, NO2, CO, O3, PM10, PM2.5, as the reader stores them;
+        both False where Lantian has no AQI).
+    """
+    ours = hourly_aqi[hourly_aqi["level"].astype(str) == "station"]
+    ours = pd.DataFrame({"station": ours["area"].astype(str).to_numpy(dtype=object),
+                         "time": ours["time"].to_numpy("datetime64[s]"),
+                         "aqi": ours["aqi"].to_numpy(), "primary": ours["primary"].to_numpy(),
+                         "missing": ours["missing"].to_numpy()})
+    pub = pd.DataFrame({"station": published["station"].astype(str).to_numpy(dtype=object),
+                        "time": published["time"].to_numpy("datetime64[s]"),
+                        "published_aqi": published["aqi"].astype("Int64").to_numpy(),
+                        "published_primary": published["primary"].fillna("").astype(str)
+                        .to_numpy(dtype=object)})
+    out = pub.merge(ours, on=["station", "time"], how="left")
+    out["aqi"] = out["aqi"].astype("Int64")
+    ours_aqi = out["aqi"].to_numpy(np.float64, na_value=np.nan)
+    theirs = out["published_aqi"].to_numpy(np.float64, na_value=np.nan)
+    out["aqi_agrees"] = ours_aqi == theirs
+    # both lists are in the order of the hourly inputs (SO2, NO2, CO, O3, PM10, PM2.5)
+    same = (out["primary"].fillna("").astype(str).to_numpy(dtype=object)
+            == out["published_primary"].to_numpy(dtype=object))
+    out["primary_agrees"] = same.astype(bool) & ~np.isnan(ours_aqi)
+    return out

@@ -996,6 +996,7 @@ def scheduler(once: Annotated[Optional[str], typer.Option(
 
 from lantian import users_cli  # noqa: E402,F401 - registers 'lantian users' on app
 from lantian import runs_cli  # noqa: E402,F401 - registers 'lantian runs', 'lantian history'
+from lantian import realtime_cli  # noqa: E402,F401 - 'ingest cnemc-live', 'stats hourly'
 
 
 def main() -> None:

@@ -24,6 +24,10 @@ Job keys
     ``openaq``: ``sources`` (names from the ``sources:`` list of the settings
     file; default all). Pulls the hours each followed sensor has published since
     the last pull (ingest/openaq_sources.py); run it hourly, e.g. ``cron: "20 * * * *"``.
+    ``cnemc-live``: ``folder`` (searched recursively for the real-time feed's hourly
+    files, recognised by their header), ``strict``. Loads the files not loaded yet
+    (ingest/cnemc_live.py): a file a run of this reader loaded is skipped (unchanged
+    since that run, or the same checksum); a bad file is logged, the others load.
 """
 from __future__ import annotations
 
@@ -37,13 +41,14 @@ from zoneinfo import ZoneInfo
 from config import ConfigError
 
 TIMEZONE = ZoneInfo("Asia/Shanghai")
-KINDS = ("weekly_report", "ingest", "openaq")
+KINDS = ("weekly_report", "ingest", "openaq", "cnemc-live")
 READERS = ("csv", "excel", "prsa", "cnemc")
 COMMON_KEYS = {"kind", "cron", "name"}
 KEYS = {"weekly_report": {"city", "districts", "sites", "resend"},
         "ingest": {"reader", "path", "layout", "station", "unit", "hour_label",
                    "gas_temperature", "strict"},
-        "openaq": {"sources"}}
+        "openaq": {"sources"},
+        "cnemc-live": {"folder", "strict"}}
 _DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _APS_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -131,6 +136,10 @@ def parse_jobs(items, source) -> list[Job]:
             if not options.get("path"):
                 raise ConfigError(source, f"{where}.path", "missing",
                                   "give a file, folder or glob, e.g. /data/incoming/*.csv")
+        if kind == "cnemc-live" and not options.get("folder"):
+            raise ConfigError(source, f"{where}.folder", "missing",
+                              "give the folder that receives the feed's hourly files, e.g. "
+                              "/data/cnemc-live")
         if kind == "openaq" and options.get("sources") is not None and (
                 not isinstance(options["sources"], list)
                 or not all(isinstance(n, str) for n in options["sources"])):
@@ -275,7 +284,88 @@ def run_openaq(job: Job, settings=None, *, client=None, now=None) -> dict:
             "unit": "OpenAQ sensors or locations"}
 
 
-RUNNERS = {"weekly_report": run_weekly_report, "ingest": run_ingest, "openaq": run_openaq}
+def _loaded_before(conn, reader: str) -> dict[str, object]:
+    """File path → start of the newest finished run (ok or unchanged) of ``reader`` on it."""
+    from sqlalchemy import func, select
+
+    from store.schema import ingest_runs as r
+    rows = conn.execute(select(r.c.file, func.max(r.c.started_at))
+                        .where(r.c.reader == reader, r.c.status.in_(("ok", "unchanged")))
+                        .group_by(r.c.file)).all()
+    return {str(f): started for f, started in rows}
+
+
+def run_cnemc_live(job: Job, settings=None) -> dict:
+    """Load the real-time feed files of ``folder`` not loaded yet (one run and one
+    transaction each); one bad file does not stop the others."""
+    from datetime import datetime
+
+    from config.settings import load_settings
+    from ingest.cnemc_live import SOURCE, is_live_file, load_live_file
+    from ingest.errors import IngestError
+    from ingest.loader import file_checksum
+    from store.db import make_engine, require_schema
+    from store.queries import loaded_checksums
+
+    settings = settings or load_settings()
+    folder = Path(str(job.options["folder"])).expanduser()
+    counts = {"files": 0, "skipped": 0, "loaded": 0, "failed": 0, "new": 0,
+              "published_new": 0, "published_changed": 0}
+    if not folder.is_dir():
+        log.error(f"{job.name}: folder {folder} does not exist")
+        counts["failed"] = 1
+        counts["unit"] = "folders"
+        return counts
+    engine = make_engine(settings.database_url)
+    try:
+        require_schema(engine)
+        files = sorted((p for p in folder.rglob("*") if p.is_file()
+                        and not p.name.startswith(".")
+                        and p.name.lower().endswith((".csv", ".csv.gz"))),
+                       key=lambda p: (p.name, str(p.parent)))
+        with engine.connect() as conn:
+            before = _loaded_before(conn, SOURCE)
+        todo = []
+        for path in files:
+            started = before.get(str(path))
+            if started is not None and datetime.fromtimestamp(path.stat().st_mtime) < started:
+                counts["skipped"] += 1          # unchanged since a run loaded it
+                continue
+            todo.append(path)
+        sums = {p: file_checksum(p) for p in todo}
+        with engine.connect() as conn:
+            done = loaded_checksums(conn, SOURCE, sums.values())
+        for path in todo:
+            if sums[path] in done:
+                counts["skipped"] += 1
+                continue
+            if not is_live_file(path):
+                continue                       # another kind of file in the folder
+            counts["files"] += 1
+            try:
+                live = load_live_file(engine, path, strict=bool(job.options.get("strict", False)))
+            except IngestError as exc:
+                counts["failed"] += 1
+                log.error(f"{job.name}: {exc}")
+                continue
+            counts["loaded"] += 1
+            counts["new"] += live.result.readings_new
+            counts["published_new"] += live.published_new
+            counts["published_changed"] += live.published_changed
+            log.info(f"{job.name}: {live.summary()}")
+    finally:
+        engine.dispose()
+    counts["files"] += counts["skipped"]
+    text = (f"{job.name}: {counts['files']} feed files, {counts['loaded']} loaded, "
+            f"{counts['skipped']} already loaded, {counts['failed']} failed, "
+            f"{counts['new']:,} new readings, {counts['published_new']:,} new and "
+            f"{counts['published_changed']:,} changed published AQIs")
+    (log.error if counts["failed"] else log.info)(text)
+    return counts
+
+
+RUNNERS = {"weekly_report": run_weekly_report, "ingest": run_ingest, "openaq": run_openaq,
+           "cnemc-live": run_cnemc_live}
 
 
 def run_job(job: Job, settings=None):

@@ -291,3 +291,24 @@ _revision_columns += [Column(f"{c}_flag", SmallInteger, nullable=False)
                       for c, _ in POLLUTANT_COLUMNS]
 revisions = Table("revisions", metadata, *_revision_columns,
                   Index(None, "run_id"), Index(None, "previous_run_id"))
+
+# The hourly (real-time) AQI as a source published it (migration 0008, issue 17): the
+# national platform's real-time feed (``lantian ingest cnemc-live``) carries, beside the
+# 1-h values stored in ``hourly``, its own ``aqi`` and primary pollutant(s), kept here so
+# that Lantian's AQI (computed from the stored values, indicators/aqi.py) can be shown
+# beside it and disagreements found. One row per station-hour with a published AQI (``ts``
+# the start of the hour, CST, like ``hourly``); ``primary_pollutants`` Lantian pollutant
+# names comma-joined (SO2, NO2, CO, O3, PM10, PM2.5 order), "" for none (AQI ≤ 50);
+# ``source`` the reader (``cnemc-live``); ``run_id`` the ingest run that last wrote the
+# row. A file loaded again changes nothing; a republished different value replaces the
+# row (counted as changed). No foreign keys, like ``hourly``: the loader is the only writer.
+published_hourly = Table(
+    "published_hourly", metadata,
+    Column("station_id", Integer, primary_key=True),
+    Column("ts", DateTime, primary_key=True),
+    Column("aqi", SmallInteger, nullable=False),
+    Column("primary_pollutants", String(64), nullable=False, default=""),
+    Column("source", String(16), nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Index(None, "ts"),
+)

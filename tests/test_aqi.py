@@ -299,25 +299,30 @@ def test_hourly_aqi_2026_uses_pm_1h_on_the_24h_table():
                           "O3_1h": [100, 100], "PM10_1h": [98, 98], "PM2.5_1h": [61, np.nan]})
     out = hourly_aqi(hours, P2026)
     assert list(out.aqi.astype("float").fillna(-1)) == [101, 200]
-    assert out.primary.iloc[0] == "PM2.5_1h" and out.missing.iloc[1] == "PM2.5_1h"
-    assert out.iaqi_SO2_1h.iloc[1] == 200
+    # inputs named by their profile keys are accepted; outputs name the pollutant (§5)
+    assert out.primary.iloc[0] == "PM2.5" and out.missing.iloc[1] == "PM2.5"
+    assert out.iaqi_SO2.iloc[1] == 200
     assert list(out.profile) == [P2026, P2026]
     assert hourly_aqi(hours).profile.iloc[0] == P2026                 # from the schedule
 
 
 def test_hourly_aqi_2012_inputs_and_the_so2_fallback():
+    # cn-2012 hourly AQI: the six 1-h values (PM 1-h on the 24-h table), no O3 8-h (§5)
     base = {"level": "city", "area": "A", "time": pd.to_datetime(["2025-05-01 10:00"] * 2),
-            "SO2_1h": [801, 801], "NO2_1h": [50, 50], "CO_1h": [0.6, 0.6], "O3_1h": [180, 180],
-            "O3_8h": [150, 150], "PM10_24h": [98, 98], "PM2.5_24h": [61, 61]}
+            "SO2": [801, 801], "NO2": [50, 50], "CO": [0.6, 0.6], "O3": [180, 180],
+            "PM10": [98, 98], "PM2.5": [61, 61]}
     out = hourly_aqi(pd.DataFrame(base), P2012)
-    assert out.missing.iloc[0] == "SO2_1h" and pd.isna(out.iaqi_SO2_1h.iloc[0])
+    assert out.missing.iloc[0] == "SO2" and pd.isna(out.iaqi_SO2.iloc[0])
+    assert pd.isna(out.aqi.iloc[0])                   # 83 from the others: not > 100
     out = hourly_aqi(pd.DataFrame({**base, "SO2_24h": [300, np.nan]}), P2012)
-    assert out.iaqi_SO2_1h.iloc[0] == 124 and out.aqi.iloc[0] == 124
-    assert out.primary.iloc[0] == "SO2_1h" and out.exceeding.iloc[0] == "SO2_1h"
-    assert pd.isna(out.iaqi_SO2_1h.iloc[1])
-    assert out.iaqi_O3_8h.iloc[0] == 92 and out["iaqi_PM2.5_24h"].iloc[0] == 83
+    assert out.iaqi_SO2.iloc[0] == 124 and out.aqi.iloc[0] == 124
+    assert out.primary.iloc[0] == "SO2" and out.exceeding.iloc[0] == "SO2"
+    assert pd.isna(out.iaqi_SO2.iloc[1])
+    assert out.iaqi_O3.iloc[0] == 75 and out.iaqi_PM10.iloc[0] == 74
+    assert out["iaqi_PM2.5"].iloc[0] == 83
+    assert "iaqi_O3_8h" not in out.columns
     with pytest.raises(ValueError, match="lacks columns"):
-        hourly_aqi(pd.DataFrame(base).drop(columns="O3_8h"), P2012)
+        hourly_aqi(pd.DataFrame(base).drop(columns="O3"), P2012)
 
 
 # ---------------------------------------------------------------- properties
