@@ -132,47 +132,98 @@ def write_published(conn, published: pd.DataFrame, run_id: int, source: str) -> 
 
     Inside ``conn``'s transaction. A station-hour not stored yet is inserted; one stored
     with another AQI or primary pollutant is replaced (and its ``run_id`` and ``source``
-    set); an equal one is left as it is. Returns (new, changed).
+    set), the replaced row kept in ``published_revisions`` for ``lantian runs undo``; an
+    equal one is left as it is. Returns (new, changed).
     """
     if published.empty:
         return 0, 0
     p = schema.published_hourly
-    sid = published["station_id"].to_numpy(np.int64)
-    ts = published["time"].to_numpy("datetime64[s]")
-    aqi = published["aqi"].to_numpy(np.int64)
-    primary = published["primary"].fillna("").astype(str).to_numpy(dtype=object)
-    first = pd.Timestamp(ts.min()).to_pydatetime()
-    last = pd.Timestamp(ts.max()).to_pydatetime()
-    stored = {}
-    for station_id, when, a, pp in conn.execute(
-            select(p.c.station_id, p.c.ts, p.c.aqi, p.c.primary_pollutants)
-            .where(and_(p.c.ts >= first, p.c.ts <= last))):
-        stored[(int(station_id), np.datetime64(pd.Timestamp(when), "s"))] = (int(a), pp or "")
-    inserts, updates = [], []
-    for i in range(len(published)):
-        key = (int(sid[i]), ts[i])
-        now = (int(aqi[i]), primary[i])
-        was = stored.get(key)
-        if was == now:
-            continue
-        row = {"station_id": key[0], "ts": pd.Timestamp(ts[i]).to_pydatetime(),
-               "aqi": now[0], "primary_pollutants": now[1], "source": source,
-               "run_id": int(run_id)}
-        (inserts if was is None else updates).append(row)
+    new = pd.DataFrame({
+        "station_id": published["station_id"].to_numpy(np.int64),
+        "ts": published["time"].to_numpy("datetime64[s]").astype("datetime64[us]"),
+        "aqi": published["aqi"].to_numpy(np.int64),
+        "primary_pollutants": published["primary"].fillna("").astype(str).to_numpy(object)})
+    first = pd.Timestamp(new["ts"].min()).to_pydatetime()
+    last = pd.Timestamp(new["ts"].max()).to_pydatetime()
+    stored = pd.DataFrame(conn.execute(
+        select(p.c.station_id, p.c.ts, p.c.aqi, p.c.primary_pollutants, p.c.source, p.c.run_id)
+        .where(and_(p.c.ts >= first, p.c.ts <= last))).all(),
+        columns=["station_id", "ts", "old_aqi", "old_primary", "old_source", "old_run"])
+    stored["station_id"] = stored["station_id"].astype(np.int64)
+    stored["ts"] = pd.to_datetime(stored["ts"]).astype("datetime64[us]")
+    both = new.merge(stored, on=["station_id", "ts"], how="left")
+    was = both["old_aqi"].notna().to_numpy()
+    old_aqi = both["old_aqi"].fillna(-1).astype(np.int64).to_numpy()
+    same = was & (old_aqi == both["aqi"].to_numpy()) \
+        & (both["old_primary"].fillna("").astype(str).to_numpy(object)
+           == both["primary_pollutants"].to_numpy(object))
+    rows = lambda frame: [{**r, "ts": pd.Timestamp(r["ts"]).to_pydatetime(), "source": source,
+                           "run_id": int(run_id)} for r in frame.to_dict("records")]
+    inserts = rows(new.loc[~was, ["station_id", "ts", "aqi", "primary_pollutants"]])
+    changed = both.loc[was & ~same]
     if inserts:
         conn.execute(p.insert(), inserts)
-    if updates:
+    if len(changed):
+        conn.execute(schema.published_revisions.insert(), [
+            {"station_id": int(r.station_id), "ts": pd.Timestamp(r.ts).to_pydatetime(),
+             "run_id": int(run_id), "previous_run_id": int(r.old_run), "aqi": int(r.old_aqi),
+             "primary_pollutants": r.old_primary or "", "source": r.old_source}
+            for r in changed.itertuples()])
         conn.execute(p.update().where(and_(p.c.station_id == bindparam("b_station"),
                                            p.c.ts == bindparam("b_ts")))
                      .values(aqi=bindparam("b_aqi"),
                              primary_pollutants=bindparam("b_primary"),
                              source=bindparam("b_source"), run_id=bindparam("b_run")),
-                     [{"b_station": u["station_id"], "b_ts": u["ts"], "b_aqi": u["aqi"],
-                       "b_primary": u["primary_pollutants"], "b_source": u["source"],
-                       "b_run": u["run_id"]} for u in updates])
-    if inserts or updates:
+                     [{"b_station": int(r.station_id),
+                       "b_ts": pd.Timestamp(r.ts).to_pydatetime(), "b_aqi": int(r.aqi),
+                       "b_primary": r.primary_pollutants,
+                       "b_source": source, "b_run": int(run_id)} for r in changed.itertuples()])
+    if inserts or len(changed):
         bump_data_version(conn)
-    return len(inserts), len(updates)
+    return len(inserts), len(changed)
+
+
+def undo_published(conn, run_id: int, undo_run_id: int) -> tuple[int, int]:
+    """Inside an undo's transaction: the published values run ``run_id`` still holds go back
+    to what it replaced (``published_revisions``), or go when it added them; the undo run
+    records what it replaced in turn. Values a later run republished are left to that run.
+    Returns (restored, removed)."""
+    p, rv = schema.published_hourly, schema.published_revisions
+    mine = pd.DataFrame(conn.execute(
+        select(p.c.station_id, p.c.ts, p.c.aqi, p.c.primary_pollutants, p.c.source)
+        .where(p.c.run_id == int(run_id))).all(),
+        columns=["station_id", "ts", "aqi", "primary_pollutants", "source"])
+    if mine.empty:
+        return 0, 0
+    before = pd.DataFrame(conn.execute(
+        select(rv.c.station_id, rv.c.ts, rv.c.previous_run_id, rv.c.aqi,
+               rv.c.primary_pollutants, rv.c.source).where(rv.c.run_id == int(run_id))).all(),
+        columns=["station_id", "ts", "previous_run_id", "aqi", "primary_pollutants", "source"])
+    both = mine.merge(before, on=["station_id", "ts"], how="left", suffixes=("", "_before"))
+    back = both["previous_run_id"].notna()
+    conn.execute(rv.insert(), [
+        {"station_id": int(r.station_id), "ts": pd.Timestamp(r.ts).to_pydatetime(),
+         "run_id": int(undo_run_id),
+         "previous_run_id": int(run_id), "aqi": int(r.aqi),
+         "primary_pollutants": r.primary_pollutants, "source": r.source}
+        for r in both.itertuples()])
+    gone = both.loc[~back]
+    if len(gone):
+        conn.execute(p.delete().where(and_(p.c.station_id == bindparam("b_station"),
+                                           p.c.ts == bindparam("b_ts"))),
+                     [{"b_station": int(r.station_id),
+                       "b_ts": pd.Timestamp(r.ts).to_pydatetime()} for r in gone.itertuples()])
+    restore = both.loc[back]
+    if len(restore):
+        conn.execute(p.update().where(and_(p.c.station_id == bindparam("b_station"),
+                                           p.c.ts == bindparam("b_ts")))
+                     .values(aqi=bindparam("b_aqi"), primary_pollutants=bindparam("b_primary"),
+                             source=bindparam("b_source"), run_id=bindparam("b_run")),
+                     [{"b_station": int(r.station_id),
+                       "b_ts": pd.Timestamp(r.ts).to_pydatetime(), "b_aqi": int(r.aqi_before),
+                       "b_primary": r.primary_pollutants_before, "b_source": r.source_before,
+                       "b_run": int(r.previous_run_id)} for r in restore.itertuples()])
+    return int(back.sum()), int((~back).sum())
 
 
 # --------------------------------------------------------------------------- reading

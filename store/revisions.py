@@ -314,6 +314,10 @@ def _undo(conn, run) -> UndoResult:
                                         new_f[rewrite]), U)
     if delete.any():
         delete_hourly(conn, sid[delete], ts_of[delete])
+    from .realtime import undo_published
+    restored, removed = undo_published(conn, R, U)
+    if restored or removed:
+        result.notes.append(f"published AQI: {restored:,} restored, {removed:,} removed")
     bump_data_version(conn)
     readable_before = ~np.isnan(before_v) | (before_f == NON_NUMERIC)
     result.restored = int((wrote & readable_before).sum())

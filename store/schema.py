@@ -312,3 +312,17 @@ published_hourly = Table(
     Column("run_id", Integer, nullable=False),
     Index(None, "ts"),
 )
+
+# A published value a run replaced (a republished hour), kept so that ``lantian runs undo``
+# puts it back: the row as it was, the run that replaced it and the run that had written it.
+published_revisions = Table(
+    "published_revisions", metadata,
+    Column("station_id", Integer, primary_key=True),
+    Column("ts", DateTime, primary_key=True),
+    Column("run_id", Integer, primary_key=True),
+    Column("previous_run_id", Integer, nullable=False),
+    Column("aqi", SmallInteger, nullable=False),
+    Column("primary_pollutants", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Index(None, "run_id"),
+)

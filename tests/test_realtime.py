@@ -422,3 +422,26 @@ def test_cnemc_live_job_loads_new_files_once(cli, engine, live_dir, tmp_path):
     os.utime(incoming / "2022-01-05" / files[0].name)
     third = run_cnemc_live(job, load_settings())
     assert third["loaded"] == 1 and third["skipped"] == 2
+
+
+def test_undo_puts_back_the_published_values_a_run_replaced_or_added(cli, engine, tmp_path):
+    from store.realtime import published_frame
+    assert cli("init").exit_code == 0
+    a = write(tmp_path, "2022-01-05T16.csv", ROW.format(aqi=69, pm25=50))
+    assert cli("ingest", "cnemc-live", a).exit_code == 0
+    (tmp_path / "later").mkdir()
+    b = write(tmp_path / "later", "2022-01-05T16.csv", ROW.format(aqi=72, pm25=52))
+    assert cli("ingest", "cnemc-live", b).exit_code == 0
+
+    def published():
+        with engine.connect() as conn:
+            return published_frame(conn)[["station", "aqi", "primary"]].values.tolist()
+    assert published() == [["9001A", 72, "PM2.5"]]
+    undo = cli("runs", "undo", "2")
+    assert undo.exit_code == 0, undo.output
+    assert "published AQI: 1 restored, 0 removed" in undo.output
+    assert published() == [["9001A", 69, "PM2.5"]]
+    undo = cli("runs", "undo", "1")
+    assert undo.exit_code == 0, undo.output
+    assert "published AQI: 0 restored, 1 removed" in undo.output
+    assert published() == []
