@@ -85,6 +85,17 @@ def _root(show_version: bool = typer.Option(False, "--version", callback=_print_
 class UserError(Exception):
     """A request that cannot be answered (unknown area, no data): one line, exit 1."""
 
+
+def day_range(start: str, end: str) -> tuple[date, date]:
+    """``--from`` / ``--to`` as days (YYYY-MM-DD, in order), else a :class:`UserError`."""
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise UserError(f"--from {start!r} / --to {end!r}: dates must be YYYY-MM-DD") from None
+    if last < first:
+        raise UserError(f"--to {end} is before --from {start}")
+    return first, last
+
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
@@ -677,12 +688,7 @@ def stats_daily(start: Annotated[str, typer.Option("--from", help="First day, YY
     """Daily values and AQI: level,area,date,pollutant,value,reported,valid."""
     from indicators import pipeline
 
-    try:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
-    except ValueError:
-        raise UserError(f"--from {start!r} / --to {end!r}: dates must be YYYY-MM-DD") from None
-    if last < first:
-        raise UserError(f"--to {end} is before --from {start}")
+    first, last = day_range(start, end)
     _check_out_file(out)
     hourly, members, _ = _indicator_inputs(f"{first}T00:00:00", f"{last}T23:00:00", city)
     daily, daily_aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from datetime import date, datetime, time
+from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lantian.cli import (AreaOpt, CityOpt, FormatOpt, Level, LevelOpt, OutFormat, OutOpt,
+from lantian.cli import (AreaOpt, CityOpt, day_range, FormatOpt, Level, LevelOpt, OutFormat, OutOpt,
                          ProfileOpt, Quiet, Strict, UserError, _check_out_file, _engine,
                          _select, _write_table, err, ingest_app, out, stats_app, user_errors)
 
@@ -65,12 +65,7 @@ def ingest_cnemc_live(paths: Annotated[list[Path], typer.Argument(
 
 
 def _hour_bounds(start: str, end: str) -> tuple[datetime, datetime]:
-    try:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
-    except ValueError:
-        raise UserError(f"--from {start!r} / --to {end!r}: dates must be YYYY-MM-DD") from None
-    if last < first:
-        raise UserError(f"--to {end} is before --from {start}")
+    first, last = day_range(start, end)
     return datetime.combine(first, time(0)), datetime.combine(last, time(23))
 
 

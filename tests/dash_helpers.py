@@ -82,14 +82,9 @@ def dependency_items(deps: list[dict], values: dict | None = None) -> list:
 
 def declared_outputs(output: str) -> list[dict]:
     """The outputs of a callback's output key, as the renderer sends them."""
-    multi = output.startswith("..") and output.endswith("..")
-    parts = output[2:-2].split("...") if multi else [output]
-    out = []
-    for part in parts:
-        component_id, _, prop = part.rpartition(".")
-        out.append([] if component_id.startswith("{") else
-                   {"id": component_id, "property": prop})
-    return out
+    from dashboard.dispatch import declared_outputs as parse
+    return [[] if dep.pattern else {"id": dep.component_id, "property": dep.prop}
+            for dep in parse(output)]
 
 
 def honest_payload(dep: dict, values: dict | None = None, changed: list | None = None) -> dict:

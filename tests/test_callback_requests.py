@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import uuid
 
 import dash
 import pytest
@@ -21,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from dashboard import auth, cache
 from store.users import ROLE_RANK
-from tests.conftest import POSTGRES_URL, YANGQUAN_SITES, _lantian, _psycopg_url
+from tests.conftest import YANGQUAN_SITES, _lantian, postgres_schema
 from tests.dash_helpers import (ROUTER_OUTPUT, dump, honest_payload, login, router_payload,
                                 staff_client)
 
@@ -41,15 +40,10 @@ def app(request, tmp_path_factory):
         shutil.copy(request.getfixturevalue("demo_db_url").split("///", 1)[1], path)
         url, drop = f"sqlite:///{path}", None
     else:
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(_psycopg_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in POSTGRES_URL else "?"
-        url = f"{_psycopg_url(POSTGRES_URL)}{sep}options=-csearch_path%3D{schema}"
+        drop = postgres_schema()
+        url = drop.__enter__()
         _lantian(url, "init", "--sites", YANGQUAN_SITES)
         _lantian(url, "demo", "--until", "2023-02-28", "--quiet")
-        drop = (admin, schema)
     # the admin page saves targets into the city's site file: let it be a copy here
     site_copy = tmp_path_factory.mktemp("sites") / "yangquan.yaml"
     shutil.copy(YANGQUAN_SITES, site_copy)
@@ -61,12 +55,9 @@ def app(request, tmp_path_factory):
     built.server.test_client().get("/public")          # registers the router callback
     yield built
     if drop:
-        admin, schema = drop
         from dashboard.context import engine_of
         engine_of(built.server).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        drop.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

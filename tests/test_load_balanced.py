@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
-from tests.conftest import POSTGRES_URL, YANGQUAN_SITES, _psycopg_url
+from tests.conftest import YANGQUAN_SITES, postgres_schema
 from tests.dash_helpers import router_payload as router
 
 LANTIAN = str(Path(sys.executable).with_name("lantian"))
@@ -55,12 +54,8 @@ def cluster(tmp_path_factory):
     except redis.exceptions.ConnectionError:
         pytest.fail(f"Redis is not reachable at {REDIS_URL} (it runs on every machine here)")
     cache.flushdb()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_psycopg_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{_psycopg_url(POSTGRES_URL)}{sep}options=-csearch_path%3D{schema}"
+    database = postgres_schema()
+    url = database.__enter__()
     folder = tmp_path_factory.mktemp("balanced")
     env = {**os.environ, "LANTIAN_DATABASE_URL": url, "LANTIAN_CACHE_URL": REDIS_URL,
            "LANTIAN_SETTINGS": "", "LANTIAN_SECRET_KEY": "shared-" + uuid.uuid4().hex,
@@ -99,9 +94,7 @@ def cluster(tmp_path_factory):
         log.seek(0)
         assert "Traceback" not in log.read()
         log.close()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    database.__exit__(None, None, None)
     cache.flushdb()
 
 
