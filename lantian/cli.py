@@ -461,11 +461,13 @@ def status(format: Annotated[StatusFormat, typer.Option("--format")] = StatusFor
            runs: Annotated[int, typer.Option("--runs", help="How many recent ingest runs.")] = 10):
     """What is loaded: one row per station and pollutant, then the recent ingest runs."""
     from store.queries import recent_runs, status_frame
+    from store.revisions import revision_count
 
     engine = _engine()
     with engine.connect() as conn:
         frame = status_frame(conn)
         recent = recent_runs(conn, runs)
+        revised = revision_count(conn)
     if format == StatusFormat.csv:
         _write_table(frame, OutFormat.csv, None)
         if frame.attrs.get("synthetic_stations"):  # stdout stays a clean CSV
@@ -498,6 +500,10 @@ def status(format: Annotated[StatusFormat, typer.Option("--format")] = StatusFor
                   for col, v in zip(shown, row)]
         runs_table.add_row(*values)
     out.print(runs_table)
+    if revised:
+        out.print(f"{revised:,} earlier versions of station-hours are kept (readings a later "
+                  "load replaced): 'lantian history STATION --at TIME' shows them, "
+                  "'lantian runs undo RUN' puts a run's readings back.", markup=False)
 
 
 @app.command()

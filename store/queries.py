@@ -48,11 +48,16 @@ def status_frame(conn) -> pd.DataFrame:
 def recent_runs(conn, limit: int = 10) -> pd.DataFrame:
     rows = conn.execute(text(
         "SELECT id, reader, file, status, started_at, finished_at, rows_read, readings_read, "
-        "readings_new, readings_changed, readings_flagged, readings_rejected, message "
-        "FROM ingest_runs ORDER BY id DESC LIMIT :n"), {"n": int(limit)}).fetchall()
+        "readings_new, readings_changed, readings_flagged, readings_rejected, message, "
+        "undone_by FROM ingest_runs ORDER BY id DESC LIMIT :n"), {"n": int(limit)}).fetchall()
     frame = pd.DataFrame(rows, columns=["run", "reader", "file", "status", "started", "finished",
                                         "rows", "read", "new", "changed", "flagged", "rejected",
-                                        "message"])
+                                        "message", "undone_by"])
+    # an undone run keeps its status (its file still counts as loaded); say it was undone
+    undone = frame["undone_by"].notna()
+    frame.loc[undone, "status"] = [f"{s}, undone by #{int(u)}" for s, u in
+                                   zip(frame.loc[undone, "status"], frame.loc[undone, "undone_by"])]
+    frame = frame.drop(columns="undone_by")
     for col in ("started", "finished"):
         frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
     return frame

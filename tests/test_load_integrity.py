@@ -431,3 +431,14 @@ def test_a_part_of_a_file_loaded_again_is_judged_with_its_stored_neighbours(cli,
     result = cli("ingest", "csv", part, "--layout", "wide", "--station", "1003A")
     assert "0 new, 0 changed" in result.output, result.output
     assert flags() == before
+
+
+def test_status_shows_kept_versions_and_undone_runs(repro, tmp_path):
+    wide = tmp_path / "change.csv"
+    wide.write_text("time,NO2\n2016-12-01 00:00,37\n")
+    assert repro("ingest", "csv", wide, "--layout", "wide", "--station", "1003A").exit_code == 0
+    status = repro("status", "--runs", "5")
+    assert "1 earlier versions of station-hours are kept" in status.output, status.output
+    assert repro("runs", "undo", "2").exit_code == 0
+    status = repro("status", "--runs", "5")
+    assert "ok, undone by #3" in status.output, status.output
