@@ -37,6 +37,9 @@ Outgoing mail (weekly reports), each also a key of the settings file:
 ``LANTIAN_MAIL_ATTEMPTS`` delivery attempts per message (default 4)
 ``LANTIAN_MAIL_BACKOFF``  seconds before the first retry, doubled each retry (default 5)
 ``LANTIAN_SMTP_TIMEOUT``  socket timeout in seconds (default 30)
+``LANTIAN_DASHBOARD_URL`` the dashboard's address as recipients reach it (e.g.
+                          ``https://aq.example.gov.cn``): alert emails link to the district
+                          page there (default empty: no link)
 
 OpenAQ (``lantian ingest openaq``, ingest/openaq.py):
 
@@ -90,6 +93,7 @@ class Settings:
     mail_attempts: int = 4
     mail_backoff: float = 5.0
     smtp_timeout: float = 30.0
+    dashboard_url: str = ""
     jobs: tuple = ()
     # OpenAQ API v3 (ingest/openaq.py) and the locations followed (ingest/openaq_sources.py)
     openaq_url: str = DEFAULT_OPENAQ_URL
@@ -213,6 +217,13 @@ def load_settings(environ: dict | None = None) -> Settings:
         key = "LANTIAN_OPENAQ_URL" if where("openaq_url") == "environment" else "openaq_url"
         raise ConfigError(where("openaq_url"), key, f"{openaq_url!r} is not an http(s) URL",
                           f"use e.g. {DEFAULT_OPENAQ_URL}")
+    dashboard_url = str(pick("dashboard_url", "")).strip().rstrip("/")
+    if dashboard_url and not dashboard_url.startswith(("http://", "https://")):
+        key = "LANTIAN_DASHBOARD_URL" if where("dashboard_url") == "environment" \
+            else "dashboard_url"
+        raise ConfigError(where("dashboard_url"), key, f"{dashboard_url!r} is not an http(s) URL",
+                          "use the address recipients open, e.g. https://aq.example.gov.cn, "
+                          "or leave it empty (no link in the alert emails)")
     return Settings(
         data_dir=data_dir, database_url=database_url,
         settings_file=path if path.is_file() else None, cache_url=cache_url,
@@ -226,5 +237,6 @@ def load_settings(environ: dict | None = None) -> Settings:
                             "give the seconds before the first retry, e.g. 5"),
         smtp_timeout=number("smtp_timeout", float, 30.0, 0.1, 3600,
                             "give a timeout in seconds, e.g. 30"),
+        dashboard_url=dashboard_url,
         jobs=tuple(jobs), openaq_url=openaq_url, sources=tuple(sources),
         **staff_login_settings(pick, number, where))

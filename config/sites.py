@@ -15,6 +15,9 @@ A site file is YAML::
       city: [{email: head@example.org, lang: zh}]          # the city-wide summary
       districts:
         dongcheng: [{email: dongcheng@example.org}, {email: analyst@example.org, lang: en}]
+    alerts:                           # hourly AQI alerts (lantian alerts)
+      hourly_aqi: {threshold: 200, hours: 3, clear_hours: 3}
+      districts: {dongcheng: {threshold: 150}, huairou: false}
 
 ``role`` is ``evaluation`` (counts for district and city values),
 ``background`` (对照点, shown but excluded from area values) or ``excluded``.
@@ -144,6 +147,51 @@ class Recipients:
 
 
 @dataclass(frozen=True)
+class AlertRule:
+    """An hourly-AQI alert rule: AQI above ``threshold`` for ``hours`` consecutive hours
+    starts an episode; ``clear_hours`` consecutive hours not above it end the episode."""
+    threshold: int = 200
+    hours: int = 3
+    clear_hours: int = 3
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """The ``alerts:`` section: the default rule, per-district rules (None = no alerts for
+    that district), the city-wide rule (None = none), and who receives them."""
+    rule: AlertRule
+    districts: tuple[tuple[str, AlertRule | None], ...] = ()
+    city: AlertRule | None = None
+    report_recipients: bool = True
+    recipients: Recipients = field(default_factory=Recipients)
+
+    def rule_for(self, scope: str) -> AlertRule | None:
+        """The rule of ``scope`` (a district id, or ``"city"``); None when switched off."""
+        if scope == "city":
+            return self.city
+        return dict(self.districts).get(scope, self.rule)
+
+    def recipients_of(self, scope: str, report: Recipients) -> tuple[Recipient, ...]:
+        """Who receives the alerts of ``scope``: with ``report_recipients`` the weekly
+        report's recipients of the district plus the city's (the city-wide alert: the
+        city's), then the alert-only lists of the same scopes; each address once."""
+        scopes = ("city",) if scope == "city" else (scope, "city")
+        people: list[Recipient] = []
+        if self.report_recipients:
+            for s in scopes:
+                people += report.of(s)
+        for s in scopes:
+            people += self.recipients.of(s)
+        seen: set[str] = set()
+        out = []
+        for r in people:
+            if r.email.casefold() not in seen:
+                seen.add(r.email.casefold())
+                out.append(r)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     path: Path
     city: City
@@ -151,6 +199,7 @@ class SiteConfig:
     stations: tuple[Station, ...]
     targets: tuple[Target, ...] = field(default=())
     recipients: Recipients = field(default_factory=Recipients)
+    alerts: Alerts | None = None
 
     def station_by_alias(self) -> dict[str, str]:
         """Map every code, English name and alias (case-folded) to the station code."""
@@ -257,9 +306,9 @@ def parse_site_config(data, path: Path) -> SiteConfig:
         raise ConfigError(path, "(file)", "expected a mapping with city, districts, stations",
                           "see config/sites/beijing.yaml for the layout")
     for key in data:
-        if key not in ("city", "districts", "stations", "targets", "recipients"):
+        if key not in ("city", "districts", "stations", "targets", "recipients", "alerts"):
             raise ConfigError(path, key, "unknown section",
-                              "use city, districts, stations, targets and recipients")
+                              "use city, districts, stations, targets, recipients and alerts")
     c = data.get("city")
     city_id = _require(path, c, "id", "city")
     if not _ID.match(city_id):
@@ -355,7 +404,8 @@ def parse_site_config(data, path: Path) -> SiteConfig:
                               _name(path, t, "note", where, "the note", required=False)))
     return SiteConfig(path=path, city=city, districts=tuple(districts),
                       stations=tuple(stations), targets=tuple(targets),
-                      recipients=_recipients(path, data.get("recipients"), seen))
+                      recipients=_recipients(path, data.get("recipients"), seen),
+                      alerts=_alerts(path, data.get("alerts"), seen))
 
 
 _RECIPIENT_FIX = "write e.g. '- {email: dongcheng@example.org, lang: zh}'"
@@ -418,6 +468,117 @@ def _recipients(path, data, districts: set[str]) -> Recipients:
                               f"use one of the districts listed: {', '.join(sorted(districts))}")
         rows.append((str(did), _recipient_list(path, f"recipients.districts.{did}", items)))
     return Recipients(city=city, districts=tuple(rows))
+
+
+#: An alert rule's settings: (lowest, highest, what it is). The AQI is an integer; an hour
+#: alerts when its AQI is strictly above ``threshold`` (200: 重度污染 and worse).
+ALERT_RULE_RANGES = {"threshold": (0, 499, "the hourly AQI to exceed, e.g. 200"),
+                     "hours": (1, 72, "consecutive hours above it that start an episode, "
+                               "e.g. 3"),
+                     "clear_hours": (1, 72, "consecutive hours not above it that end an "
+                                     "episode, e.g. 3")}
+_ALERT_KEYS = ("hourly_aqi", "districts", "city", "report_recipients", "recipients")
+_ALERT_FIX = "write e.g. 'alerts: {hourly_aqi: {threshold: 200, hours: 3}}'"
+
+
+def _alert_rule(path, where: str, item, base: AlertRule | None) -> AlertRule:
+    """A rule mapping; keys left out come from ``base`` (or the defaults)."""
+    if not isinstance(item, dict):
+        raise ConfigError(path, where, "expected a mapping of threshold, hours, clear_hours",
+                          "write e.g. '{threshold: 200, hours: 3, clear_hours: 3}'"
+                          + (" or false (no alerts)" if base is not None else ""))
+    unknown = sorted(set(map(str, item)) - set(ALERT_RULE_RANGES))
+    if unknown:
+        raise ConfigError(path, f"{where}.{unknown[0]}", "unknown alert setting",
+                          "use threshold, hours and clear_hours")
+    values = {}
+    for key, (lo, hi, what) in ALERT_RULE_RANGES.items():
+        if key not in item:
+            continue
+        raw = item[key]
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw \
+                or raw in (float("inf"), float("-inf")) or int(raw) != raw \
+                or not lo <= raw <= hi:
+            raise ConfigError(path, f"{where}.{key}", f"{quoted(raw)} is not a valid {key}",
+                              f"write a whole number from {lo} to {hi}: {what}")
+        values[key] = int(raw)
+    if base is None and "threshold" not in values:
+        raise ConfigError(path, f"{where}.threshold", "missing",
+                          "add 'threshold:' (the hourly AQI to exceed, e.g. 200)")
+    start = base or AlertRule()
+    return AlertRule(**{k: values.get(k, getattr(start, k)) for k in ALERT_RULE_RANGES})
+
+
+def _alerts(path, data, districts: set[str]) -> Alerts | None:
+    """The ``alerts:`` section (None when absent): hourly-AQI alert rules and recipients."""
+    if data in (None, ""):
+        return None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "alerts", "expected a mapping with hourly_aqi", _ALERT_FIX)
+    unknown = sorted(set(map(str, data)) - set(_ALERT_KEYS))
+    if unknown:
+        raise ConfigError(path, f"alerts.{unknown[0]}", "unknown key",
+                          f"use {', '.join(_ALERT_KEYS)}")
+    if data.get("hourly_aqi") in (None, ""):
+        raise ConfigError(path, "alerts.hourly_aqi", "missing", _ALERT_FIX)
+    rule = _alert_rule(path, "alerts.hourly_aqi", data["hourly_aqi"], None)
+    per_district = data.get("districts") or {}
+    if not isinstance(per_district, dict):
+        raise ConfigError(path, "alerts.districts", "expected a mapping district id: rule",
+                          "write e.g. 'districts: {kuangqu: {threshold: 150}, yuxian: false}'")
+    rows = []
+    for did, item in per_district.items():
+        where = f"alerts.districts.{did}"
+        if did not in districts:
+            raise ConfigError(path, where, f"unknown district {did!r}",
+                              f"use one of the districts listed: {', '.join(sorted(districts))}")
+        if item is False:
+            rows.append((str(did), None))
+        elif item is True:
+            rows.append((str(did), rule))
+        else:
+            rows.append((str(did), _alert_rule(path, where, item, rule)))
+    city = data.get("city", True)
+    city_rule = None if city is False else rule if city is True or city is None else \
+        _alert_rule(path, "alerts.city", city, rule)
+    report = data.get("report_recipients", True)
+    if not isinstance(report, bool):
+        raise ConfigError(path, "alerts.report_recipients", f"{quoted(report)} is not true or "
+                          "false", "write true (the weekly report's recipients also get the "
+                          "alerts, the default) or false (only alerts.recipients)")
+    extra = data.get("recipients")
+    if extra not in (None, ""):
+        if not isinstance(extra, dict):
+            raise ConfigError(path, "alerts.recipients", "expected a mapping with city and "
+                              "districts", "write 'recipients: {city: [...], districts: "
+                              "{dongcheng: [...]}}'")
+        unknown = sorted(set(map(str, extra)) - {"city", "districts"})
+        if unknown:
+            raise ConfigError(path, f"alerts.recipients.{unknown[0]}", "unknown key",
+                              "use city (every alert of the city) and districts")
+        people = Recipients(
+            city=_recipient_list(path, "alerts.recipients.city", extra.get("city")),
+            districts=tuple(_alert_recipient_rows(path, extra.get("districts"), districts)))
+    else:
+        people = Recipients()
+    return Alerts(rule=rule, districts=tuple(rows), city=city_rule, report_recipients=report,
+                  recipients=people)
+
+
+def _alert_recipient_rows(path, data, districts: set[str]):
+    if data in (None, ""):
+        return []
+    if not isinstance(data, dict):
+        raise ConfigError(path, "alerts.recipients.districts", "expected a mapping district "
+                          "id: list", "write 'districts: {dongcheng: [{email: d@example.org}]}'")
+    rows = []
+    for did, items in data.items():
+        where = f"alerts.recipients.districts.{did}"
+        if did not in districts:
+            raise ConfigError(path, where, f"unknown district {did!r}",
+                              f"use one of the districts listed: {', '.join(sorted(districts))}")
+        rows.append((str(did), _recipient_list(path, where, items)))
+    return rows
 
 
 def load_site_config(path) -> SiteConfig:

@@ -1009,6 +1009,7 @@ def scheduler(once: Annotated[Optional[str], typer.Option(
 from lantian import users_cli  # noqa: E402,F401 - registers 'lantian users' on app
 from lantian import runs_cli  # noqa: E402,F401 - registers 'lantian runs', 'lantian history'
 from lantian import realtime_cli  # noqa: E402,F401 - 'ingest cnemc-live', 'stats hourly'
+from lantian import alerts_cli  # noqa: E402,F401 - 'lantian alerts'
 
 
 def main() -> None:

@@ -28,6 +28,10 @@ Job keys
     files, recognised by their header), ``strict``. Loads the files not loaded yet
     (ingest/cnemc_live.py): a file a run of this reader loaded is skipped (unchanged
     since that run, or the same checksum); a bad file is logged, the others load.
+    ``alerts``: ``city`` (default: every city whose site file has ``alerts:``), ``sites``.
+    Sends the hourly-AQI alerts of the newest stored hours (reports/alerts.py): each
+    episode once per recipient (the sent log), a failed delivery again on the next run.
+    Run it hourly after the ingest that brings the hours, e.g. ``cron: "50 * * * *"``.
 """
 from __future__ import annotations
 
@@ -41,14 +45,15 @@ from zoneinfo import ZoneInfo
 from config import ConfigError
 
 TIMEZONE = ZoneInfo("Asia/Shanghai")
-KINDS = ("weekly_report", "ingest", "openaq", "cnemc-live")
+KINDS = ("weekly_report", "ingest", "openaq", "cnemc-live", "alerts")
 READERS = ("csv", "excel", "prsa", "cnemc")
 COMMON_KEYS = {"kind", "cron", "name"}
 KEYS = {"weekly_report": {"city", "districts", "sites", "resend"},
         "ingest": {"reader", "path", "layout", "station", "unit", "hour_label",
                    "gas_temperature", "strict"},
         "openaq": {"sources"},
-        "cnemc-live": {"folder", "strict"}}
+        "cnemc-live": {"folder", "strict"},
+        "alerts": {"city", "sites"}}
 _DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _APS_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -364,8 +369,49 @@ def run_cnemc_live(job: Job, settings=None) -> dict:
     return counts
 
 
+def run_alerts_job(job: Job, settings=None, *, now=None) -> dict:
+    """Send the hourly-AQI alerts of the newest stored hours (idempotent: the sent log skips
+    what was sent; failed deliveries go out on the next run)."""
+    from config.settings import load_settings
+    from reports.alerts import cities_with_alerts, run_alerts
+    from store.db import make_engine, require_schema
+
+    settings = settings or load_settings()
+    engine = make_engine(settings.database_url)
+    counts = {"cities": 0, "episodes": 0, "sent": 0, "skipped": 0, "failed": 0,
+              "unit": "alert deliveries"}
+    try:
+        require_schema(engine)
+        city = job.options.get("city")
+        chosen = [city] if city or job.options.get("sites") else cities_with_alerts(engine)
+        for name in chosen:
+            result = run_alerts(engine, settings, city=name, send=True,
+                                site_file=job.options.get("sites"), now=now,
+                                log=lambda text: log.info(f"{job.name}: {text}"))
+            counts["cities"] += 1
+            counts["episodes"] += len(result.episodes)
+            for status in ("sent", "skipped", "failed"):
+                counts[status] += result.count(status)
+            for note in result.notes:
+                log.warning(f"{job.name}: {result.city} {note}")
+            summary = (f"{job.name}: {result.city} (hours ending by {result.at:%Y-%m-%d %H:%M}): "
+                       f"{len(result.episodes)} episodes, {result.count('sent')} sent, "
+                       f"{result.count('failed')} failed, {result.count('skipped')} already sent")
+            if result.failed or result.aborted:
+                log.error(summary + ("; " + result.aborted if result.aborted else "")
+                          + "; failed: " + ", ".join(f"{o.recipient} ({o.error})"
+                                                     for o in result.failed))
+            else:
+                log.info(summary)
+            if result.aborted:
+                break
+    finally:
+        engine.dispose()
+    return counts
+
+
 RUNNERS = {"weekly_report": run_weekly_report, "ingest": run_ingest, "openaq": run_openaq,
-           "cnemc-live": run_cnemc_live}
+           "cnemc-live": run_cnemc_live, "alerts": run_alerts_job}
 
 
 def run_job(job: Job, settings=None):

@@ -47,14 +47,14 @@ def sender_domain(sender: str) -> str:
 
 
 def build_message(rendered: Rendered, *, sender: str, to: list[str], headers: dict | None = None,
-                  message_id: str | None = None) -> EmailMessage:
+                  message_id: str | None = None, kind: str = "weekly") -> EmailMessage:
     """Plain text first, then the HTML alternative with the charts as related PNG parts."""
     msg = EmailMessage()
     msg["Subject"] = rendered.subject
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = message_id or make_msgid(idstring="weekly", domain=sender_domain(sender))
+    msg["Message-ID"] = message_id or make_msgid(idstring=kind, domain=sender_domain(sender))
     msg["Auto-Submitted"] = "auto-generated"
     for key, value in (headers or {}).items():
         msg[key] = value
@@ -67,14 +67,15 @@ def build_message(rendered: Rendered, *, sender: str, to: list[str], headers: di
     return msg
 
 
-def for_recipient(msg: EmailMessage, recipient: str, sender: str) -> EmailMessage:
+def for_recipient(msg: EmailMessage, recipient: str, sender: str,
+                  kind: str = "weekly") -> EmailMessage:
     """A copy of ``msg`` addressed to one recipient, with its own Message-ID."""
     import copy
     one = copy.deepcopy(msg)
     del one["To"]
     one["To"] = recipient
     del one["Message-ID"]
-    one["Message-ID"] = make_msgid(idstring="weekly", domain=sender_domain(sender))
+    one["Message-ID"] = make_msgid(idstring=kind, domain=sender_domain(sender))
     return one
 
 
