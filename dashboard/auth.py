@@ -136,6 +136,9 @@ register({
                            "The database cannot be read at the moment. Please try again "
                            "shortly (this page retries every 30 s; you stay signed in)."),
     "auth.forbidden": ("您的账号无权访问此内容。", "Your account may not open this."),
+    "auth.not_in_scope": ("此页面不在您账号的区县范围内。",
+                          "This page is outside your account's district."),
+    "auth.home": ("返回我的首页", "Back to my start page"),
     "auth.bad_request": ("请求格式不正确。", "The request is malformed."),
     "auth.too_large": ("请求内容过大。", "The request is too large."),
     "role.viewer": ("查看", "viewer"),
@@ -413,10 +416,33 @@ def _refuse(status: int, why: str):
                  413: "auth.too_large"}.get(status, "auth.forbidden"), lang)
     if why == "csrf":
         message = t("login.csrf", lang)
-    response = jsonify(error=message, reason=why, status=status)
-    response.status_code = status
+    if request.method == "GET" and request.endpoint in INDEX_ENDPOINTS:
+        # a page address opened in the browser: a page, not JSON, with a way on
+        user = signed_in_user()
+        home = "/district" if user is not None and user.account.scoped else "/"
+        if why == "scope":
+            message = t("auth.not_in_scope", lang)
+        query = "?lang=en" if lang == "en" else ""
+        response = Response(render_template_string(
+            REFUSED_PAGE, message=message, css=dash.get_asset_url("style.css"),
+            html_lang="zh-CN" if lang == "zh" else "en", home=home + query,
+            home_label=t("auth.home", lang), public=f"/public{query}",
+            public_label=t("login.public", lang)), status=status, mimetype="text/html")
+    else:
+        response = jsonify(error=message, reason=why, status=status)
+        response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+REFUSED_PAGE = """<!DOCTYPE html><html lang="{{ html_lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>蓝天 Lantian</title>
+<link rel="stylesheet" href="{{ css }}"></head><body class="lt-login-body">
+<main class="lt-login"><div class="lt-brand"><span class="lt-brand-zh">蓝天</span>
+<span class="lt-brand-en">Lantian</span></div>
+<p class="lt-login-error" role="alert" id="refused">{{ message }}</p>
+<p class="lt-login-links"><a href="{{ home }}" id="refused-home">{{ home_label }}</a> ·
+<a href="{{ public }}">{{ public_label }}</a></p></main></body></html>"""
 
 
 def _database_down():

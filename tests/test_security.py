@@ -417,6 +417,13 @@ def test_a_district_scoped_viewer_sees_only_its_district(app):
         # (the requested code may be echoed in the "unknown station" notice and links)
         assert "矿区合成站一" in body, search
         assert "城区合成站一" not in body and "盂县合成站" not in body, search
+    # a refused page address opened in the browser is a page that says why and leads on
+    for path in ("/", "/ranking?lang=en", "/exceedances"):
+        page = client.get(path)
+        assert page.status_code == 403 and page.mimetype == "text/html", path
+        text = page.get_data(as_text=True)
+        assert ("不在您账号的区县范围内" in text) or ("outside your account" in text)
+        assert 'href="/district' in text and '"error"' not in text
     # after signing in a scoped account lands on its district, not the city overview
     fresh = app.server.test_client()
     assert login(fresh, "test-viewer-yangquan-demo-kuangqu").headers["Location"] == "/district"
