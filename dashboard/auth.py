@@ -86,6 +86,7 @@ log = logging.getLogger("lantian.auth")
 
 PUBLIC = "public"
 EXTENSION = "lantian_auth"
+DASH_APP = "lantian_dash_app"
 CSRF_COOKIE = "_csrf_token"
 CSRF_HEADER = "X-CSRFToken"
 SESSION_COOKIE = "lantian_session"
@@ -203,6 +204,7 @@ def init_auth(app: dash.Dash, settings, cookie_secure: bool | None = None) -> No
         # uploads arrive base64-encoded inside a callback body (4/3 of the file)
         MAX_CONTENT_LENGTH=int(settings.upload_max_mb * 1024 * 1024 * 4 / 3) + 1024 * 1024,
     )
+    server.extensions[DASH_APP] = app
     server.extensions[EXTENSION] = {
         "max_failures": settings.login_max_failures,
         "lockout": timedelta(minutes=settings.lockout_minutes),
@@ -286,7 +288,7 @@ def page_of(pathname) -> dict | None:
     if not isinstance(pathname, str):
         return None
     from dash._pages import _path_to_page
-    page, _ = _path_to_page(dash.get_app().strip_relative_path(pathname or "/") or "")
+    page, _ = _path_to_page(dash_app().strip_relative_path(pathname or "/") or "")
     return page or None
 
 
@@ -342,6 +344,12 @@ def required_access() -> tuple[str, dict | None]:
     return ROUTE_ACCESS.get(endpoint, "viewer"), None
 
 
+def dash_app() -> dash.Dash:
+    """The Dash app serving this request (``dash.get_app()`` is the newest app built in
+    the process, which is another one when a process builds several, as tests do)."""
+    return current_app.extensions.get(DASH_APP) or dash.get_app()
+
+
 def body_limit(user) -> int:
     """Bytes a request body may have, decided from the session before it is read:
     small for anonymous visitors (public callbacks and the login form), 1 MB for a
@@ -359,7 +367,7 @@ def callback_call() -> CallbackCall:
     call = g.get("callback_call")
     if call is None:
         body = read_body(request.max_content_length or CALLBACK_BODY_LIMIT)
-        call = match_call(body, dash.get_app().callback_map)
+        call = match_call(body, dash_app().callback_map)
         if (request.content_length or 0) > CALLBACK_BODY_LIMIT and not call.takes_upload:
             raise BadCallback(413, "too_large")
         g.callback_call = call

@@ -71,6 +71,8 @@ EXCEEDANCES_CALENDAR = "exceedances-calendar"
 EXCEEDANCES_TABLE = "exceedances-table"
 EXCEEDANCES_EXPORT_CSV = "exceedances-export-csv"
 EXCEEDANCES_EXPORT_XLSX = "exceedances-export-xlsx"
+EXCEEDANCES_HOURLY = "exceedances-hourly"            # today's hourly exceedances (real time)
+EXCEEDANCES_HOURLY_TABLE = "exceedances-hourly-table"
 
 # Page "/ranking" — 排名 / Ranking.
 RANKING_CHART = "ranking-chart"
@@ -108,6 +110,9 @@ STATION_PROFILES = "station-profiles"
 STATION_CAPTURE = "station-capture"
 STATION_READINGS = "station-readings"
 STATION_READINGS_CARD = "station-readings-card"
+STATION_AQI = "station-aqi"                # the hourly AQI chart (real time)
+STATION_AQI_CARD = "station-aqi-card"
+STATION_AQI_NOTE = "station-aqi-note"      # agreement with the published AQI
 
 # Page "/map" — 地图 / Map.
 MAP_GRAPH = "map-graph"
@@ -127,6 +132,13 @@ PUBLIC_RANK_MONTH = "public-rank-month"
 PUBLIC_RANK_YTD = "public-rank-ytd"
 PUBLIC_PM25 = "public-pm25"
 PUBLIC_STRIP = "public-strip"
+# the "now" section of /public: the latest hour (real-time, hourly AQI)
+PUBLIC_NOW = "public-now"
+PUBLIC_NOW_STATUS = "public-now-status"
+PUBLIC_NOW_TILES = "public-now-tiles"
+PUBLIC_NOW_ADVICE = "public-now-advice"
+PUBLIC_NOW_STRIP = "public-now-strip"
+PUBLIC_NOW_MAP = "public-now-map"
 
 # staff login (dashboard/auth.py, app.py)
 LOGIN_LINK = "app-login-link"

@@ -1,8 +1,7 @@
 """HJ 633-2012 表 2: per AQI level (1–6), the health effects and recommended measures.
 
-The official Chinese texts and English translations (the same words as the public page
-of the dashboard, ``dashboard/pages/public.py``), for the alert emails and anyone else
-who needs them without the web app.
+The official Chinese texts and English translations, used by the public page of the
+dashboard and the alert emails.
 """
 from __future__ import annotations
 

@@ -158,7 +158,9 @@ def test_demo_shows_the_synthetic_banner(demo_app):
     assert "SYNTHETIC" in text(by_id(tree, ids.PAGE_SYNTHETIC_BANNER))
     assert by_id(tree, ids.PAGE_ERROR) is None
     titles = [g.figure.layout.title.text for g in of_type(tree, "Graph")]
-    assert len(titles) == 2 and all(x.startswith("合成演示数据 — ") for x in titles)
+    # the "now" strip and station map, the PM2.5 bars and the 30-day strip
+    assert len(titles) == 4 and all(x.startswith("合成演示数据 — ") for x in titles)
+    assert "合成演示数据" in text(by_id(tree, ids.PUBLIC_NOW))
     body = dump(tree)
     for word in ("目标", "target"):
         assert word not in body

@@ -2,6 +2,10 @@
 
 For the chosen period (year, year to date, month or a custom range):
 
+- first, the period's last day hour by hour (real time, before its daily mean exists):
+  every station, district and city hour above a 1-h limit of the profile in force or with
+  an hourly AQI above 100 (:func:`dashboard.realtime_queries.hourly_exceedance_list`,
+  ``indicators.realtime``), newest first;
 - per district (and the city) the number of exceedance days per pollutant,
   the days with any exceedance and the days with AQI > 100;
 - a district × day grid coloured by the daily AQI level, or — for one
@@ -38,6 +42,7 @@ from ..i18n import register, t
 from ..layout import (card, dropdown, empty_state, graph, grid, notices, period_caption,
                       staff_page)
 from ..queries import current_version, exceedance_data
+from ..realtime_queries import hourly_exceedance_list
 
 PATH = "/exceedances"
 NAME = "超标"
@@ -136,6 +141,40 @@ register({
     "exc.tcol.profile": ("标准", "Standard"),
     "exc.avg.24h": ("24小时平均", "24-h mean"),
     "exc.avg.mda8": ("日最大8小时平均", "daily max 8-h mean"),
+    # today's hourly exceedances (real time), above the daily view
+    "exc.hourly.title": ("实时小时超标 · {day}（截至 {label}）",
+                         "Hourly exceedances · {day} (up to {label})"),
+    "exc.hourly.rule": ("所选时段最后一天 00:00 起的各小时，实时数据，未经审核：1 小时浓度超过当日适用标准的"
+                        " 1 小时平均限值（{limits}），或小时 AQI > 100（轻度污染及以上；> 200 重度污染及以上，"
+                        "以红色标出）。列出站点、区县（评价点均值）和全市，最新的小时在前；"
+                        "小时按结束时刻标注。日均值要到当天结束才有。",
+                        "The hours since 00:00 of the period's last day, real-time data, not "
+                        "audited: a 1-h value above the 1-h limit of the standard in force "
+                        "({limits}), or an hourly AQI above 100 (lightly polluted or worse; "
+                        "above 200, heavily polluted or worse, in red). Stations, districts "
+                        "(mean of their evaluation stations) and the city, newest hour first; "
+                        "an hour is labelled by its end. The daily mean exists only once the "
+                        "day is over."),
+    "exc.hourly.counts": ("站点小时 AQI > 100：{n100} 个（> 200：{n200} 个）；"
+                          "1 小时浓度超限：{nlim} 个站点小时。",
+                          "Station-hours with AQI > 100: {n100} (> 200: {n200}); station-hours "
+                          "above a 1-h limit: {nlim}."),
+    "exc.hourly.none": ("当日 {hours} 个小时内没有小时超标。",
+                        "No hourly exceedance in the day's {hours} hour(s)."),
+    "exc.hourly.no_data": ("所选时段最后一天没有小时数据。", "No hourly values on the period's "
+                           "last day."),
+    "exc.hourly.item.aqi": ("小时 AQI", "hourly AQI"),
+    "exc.hourly.item.limit": ("{pollutant} 1 小时平均", "{pollutant} 1-h mean"),
+    "exc.hourly.heavy": ("重度及以上", "heavy or worse"),
+    "exc.hourly.col.hour": ("小时（结束时刻）", "Hour (ending)"),
+    "exc.hourly.col.level": ("类型", "Level"),
+    "exc.hourly.col.area": ("站点 / 区域", "Station / area"),
+    "exc.hourly.col.item": ("项目", "Item"),
+    "exc.hourly.col.value": ("数值", "Value"),
+    "exc.hourly.col.threshold": ("限值 / 阈值", "Limit / bar"),
+    "exc.hourly.col.multiple": ("超标倍数", "Multiple"),
+    "exc.hourly.col.category": ("AQI 级别", "AQI category"),
+    "exc.hourly.col.primary": ("首要污染物", "Primary"),
 })
 
 
@@ -339,6 +378,99 @@ def _table_card(view, cat, engine, choice: Choice, synthetic: bool) -> html.Sect
                 links, content)
 
 
+# -- today's hourly exceedances (real time) ----------------------------------------------
+
+HOURLY_COLUMNS = ["hour", "level", "area", "item", "value", "threshold", "multiple",
+                  "category", "primary", "heavy"]
+
+
+def _limits_text(limits: dict, lang: str) -> str:
+    """"SO2 500、NO2 200、O3 200 µg/m³，CO 10 mg/m³" of the profiles' grade II 1-h limits."""
+    parts = []
+    for pid, values in limits.items():
+        ug = [f"{p} {v:g}" for p, v in values.items() if p != "CO"]
+        sep = "、" if lang == "zh" else ", "
+        text = sep.join(ug) + " µg/m³" if ug else ""
+        if "CO" in values:
+            text += ("，" if lang == "zh" else "; ") + f"CO {values['CO']:g} mg/m³"
+        if len(limits) > 1:
+            text = f"{t(f'profile.{pid}', lang)}: {text}"
+        parts.append(text)
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def hourly_table_frame(view, cat, data) -> pd.DataFrame:
+    """The rows of :func:`dashboard.realtime_queries.hourly_exceedance_list` for the page:
+    hour (its end, ``YYYY-MM-DD HH:MM``), level and area names, item, value (as
+    published), threshold, multiple, category, primary, heavy (AQI above 200)."""
+    from ..figures.realtime import hour_end, primary_text
+
+    lang = view.lang
+    rows = data.rows
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in HOURLY_COLUMNS})
+    names = {"station": cat.names("station", lang), "district": cat.names("district", lang),
+             "city": cat.names("city", lang)}
+    cat_col = "category_zh" if lang == "zh" else "category_en"
+    items = [t("exc.hourly.item.aqi", lang) if k == "aqi"
+             else t("exc.hourly.item.limit", lang, pollutant=p)
+             for k, p in zip(rows["kind"], rows["pollutant"])]
+    return pd.DataFrame({
+        "hour": [f"{hour_end(x):%Y-%m-%d %H:%M}" for x in rows["time"]],
+        "level": [t(f"level.{lv}", lang) for lv in rows["level"]],
+        "area": [names[lv].get(a, a) + (f" {a}" if lv == "station" else "")
+                 for lv, a in zip(rows["level"], rows["area"])],
+        "item": items,
+        "value": _published(rows["value"]),
+        "threshold": _published(rows["threshold"]),
+        "multiple": rows["multiple"].astype("float64"),
+        "category": rows[cat_col].fillna("").astype(str),
+        "primary": [primary_text(p) for p in rows["primary"]],
+        "heavy": rows["heavy"].astype(bool),
+    })[HOURLY_COLUMNS]
+
+
+def hourly_card(view, cat, engine, synthetic: bool) -> html.Section:
+    """Today's (the period's last day's) hourly exceedances: 1-h limits and AQI > 100."""
+    from ..figures.realtime import hour_end
+
+    lang = view.lang
+    until = pd.Timestamp(view.end) + pd.Timedelta(hours=23)
+    data = hourly_exceedance_list(engine, view.city, until=until)
+    if data.hour is None or data.day != view.end:
+        return card(_titled(t("exc.hourly.title", lang, day=view.end.isoformat(), label="—"),
+                            view, synthetic), empty_state(t("exc.hourly.no_data", lang)),
+                    id=ids.EXCEEDANCES_HOURLY)
+    title = _titled(t("exc.hourly.title", lang, day=data.day.isoformat(),
+                      label=f"{hour_end(data.hour):%Y-%m-%d %H:%M}"), view, synthetic)
+    rule = html.P(t("exc.hourly.rule", lang, limits=_limits_text(data.limits, lang)),
+                  className="lt-note")
+    frame = hourly_table_frame(view, cat, data)
+    if frame.empty:
+        return card(title, rule, empty_state(t("exc.hourly.none", lang, hours=data.hours)),
+                    id=ids.EXCEEDANCES_HOURLY)
+    rows = data.rows
+    station = rows["level"] == "station"
+    aqi_rows = station & (rows["kind"] == "aqi")
+    counts = html.P(t("exc.hourly.counts", lang, n100=int(aqi_rows.sum()),
+                      n200=int((aqi_rows & rows["heavy"]).sum()),
+                      nlim=int((station & (rows["kind"] == "limit")).sum())),
+                    className="lt-exc-hourly-counts")
+
+    def col(field, width, numeric=False, **extra):
+        spec = {"field": field, "headerName": t(f"exc.hourly.col.{field}", lang),
+                "minWidth": width, "flex": 1 if not numeric else 0.6, **extra}
+        return {**spec, "type": "numericColumn"} if numeric else spec
+    heavy = {"lt-exc-hourly-heavy": "params.data.heavy"}
+    columns = [col("hour", 140), col("level", 70), col("area", 140), col("item", 120),
+               col("value", 80, True, cellClassRules=heavy), col("threshold", 90, True),
+               col("multiple", 90, True), col("category", 110), col("primary", 110)]
+    table = grid(frame, columns, id=ids.EXCEEDANCES_HOURLY_TABLE, lang=lang,
+                 page_size=20 if len(frame) > 20 else None)
+    return card(title, rule, counts, html.Div(table, className="lt-exc-tablewrap"),
+                id=ids.EXCEEDANCES_HOURLY)
+
+
 # -- summary ---------------------------------------------------------------------------
 
 def summary_frame(data, order: list) -> pd.DataFrame:
@@ -464,8 +596,9 @@ def body(view, cat, engine) -> list:
         out.append(notices(choice.notices, id=ids.EXCEEDANCES_NOTICES))
     if data.empty:
         return out + [empty_state(t("exc.no_data", lang))]
-    out.append(_rule_note(view, choice))
     synthetic = cat.is_synthetic(view.city)
+    out.append(hourly_card(view, cat, engine, synthetic))
+    out.append(_rule_note(view, choice))
     row_names = _row_names(view, cat)
     order = _area_order(view, cat)
     counts = _memo("summary", engine, view, choice, lambda: summary_frame(data, order))

@@ -1,8 +1,10 @@
 """Page ``/map`` — 地图 / Map: the city's stations where they stand.
 
 Each station of the site file at its coordinates (``lon``/``lat`` of the
-catalogue), coloured by its latest daily AQI in the chosen period (the AQI of
-the period's last day, or, where that day has no valid AQI, of the station's
+catalogue), coloured (``stat=hourly``) by its hourly AQI in the city's newest hour up
+to the end of the period (grey without one, with the time of its last:
+``dashboard.realtime_queries.city_now``), or by its latest daily AQI in the chosen
+period (the AQI of the period's last day, or, where that day has no valid AQI, of the station's
 last day with one; HJ 633 level colours) or, with ``stat``, by one period
 statistic of the station set against its limit: the period mean of PM2.5,
 PM10, NO2, SO2, the CO 95th percentile of daily means, the O3 90th percentile
@@ -32,9 +34,11 @@ from .. import ids
 from ..exports import export_url, register_export
 from ..figures import AQI_LEVELS, aqi_color, aqi_level
 from ..figures.map import POINT_COLUMNS, station_map
+from ..figures.realtime import hourly_points, published_at
 from ..i18n import register, t
 from ..layout import card, dropdown, empty_state, graph, period_caption, staff_page
 from ..queries import station_latest_aqi, station_statistic
+from ..realtime_queries import city_now
 
 try:  # the ranking page's translation of the validity ledger, when that page is installed
     from .ranking import ledger_text as _ledger_text
@@ -47,7 +51,7 @@ NAME = "地图"
 NAME_EN = "Map"
 TITLE = "地图 · 蓝天 Lantian"
 PAGE_KEYS = ("stat",)
-STATS = ("aqi", "PM2.5", "PM10", "NO2", "SO2", "O3", "CO", "composite")
+STATS = ("aqi", "hourly", "PM2.5", "PM10", "NO2", "SO2", "O3", "CO", "composite")
 DEFAULT_STAT = "aqi"
 #: ``stat`` → (pollutant, statistic) of the statistics frame (HJ 663: the composite's inputs).
 STAT_ROWS = {**{p: (p, s) for p, s in INPUTS.items()}, "composite": ("ALL", "composite_index")}
@@ -62,6 +66,25 @@ register({
                      "or by a chosen statistic."),
     "map.ctl.stat": ("着色指标", "Colour by"),
     "map.stat.aqi": ("日 AQI（所选时段最后一天）", "Daily AQI (last day of the period)"),
+    "map.stat.hourly": ("小时 AQI（最新小时）", "Hourly AQI (latest hour)"),
+    "map.chart.hourly": ("各站点小时空气质量指数（AQI）· {label}",
+                         "Hourly AQI by station · {label}"),
+    "map.hourly_rule": ("小时 AQI（HJ 633 实时报）：所选时段最后一天内最新的小时，由 6 项污染物的 1 小时浓度计算；"
+                        "小时按结束时刻标注（如 00:00 发布 = 前一日 23:00–24:00）。实时数据，未经审核。",
+                        "Hourly AQI (HJ 633 real-time AQI): the newest hour up to the end of the "
+                        "period's last day, from the 1-h values of six pollutants; an hour is "
+                        "labelled by its end (published 00:00 = 23:00–24:00 of the day "
+                        "before). Real-time data, not audited."),
+    "map.hourly_grey": ("{n} 个站点在该小时没有小时 AQI（灰色），表中为其最近一次小时 AQI。",
+                        "{n} station(s) have no hourly AQI in that hour (grey): the table "
+                        "gives their last one."),
+    "map.no_hourly": ("所选时段内没有小时数据。", "No hourly values in the chosen period."),
+    "map.hourly.last": ("最近一次：{when}", "last value {when}"),
+    "map.hourly.none": ("最近 7 天没有小时 AQI", "no hourly AQI in the last 7 days"),
+    "map.hourly.no_aqi_now": ("本小时缺 {missing}，无 AQI", "no AQI this hour ({missing} missing)"),
+    "map.hover.published": ("发布 AQI", "Published AQI"),
+    "map.col.hour": ("小时（结束时刻）", "Hour (ending)"),
+    "map.col.published": ("发布 AQI", "Published"),
     "map.stat.PM2.5": ("PM2.5 平均浓度", "PM2.5 mean"),
     "map.stat.PM10": ("PM10 平均浓度", "PM10 mean"),
     "map.stat.NO2": ("NO2 平均浓度", "NO2 mean"),
@@ -205,6 +228,8 @@ def points_frame(view, cat, engine, stat: str) -> tuple[pd.DataFrame, pd.DataFra
     rows are built as plain lists (cheaper than pandas on frames this small).
     """
     lang = view.lang
+    if stat == "hourly":
+        return hourly_points_frame(view, cat, engine)
     stations = cat.city_stations(view.city)
     located = (stations["lon"].notna() & stations["lat"].notna()).to_numpy()
     missing = stations[~located].reset_index(drop=True)
@@ -304,6 +329,35 @@ def points_frame(view, cat, engine, stat: str) -> tuple[pd.DataFrame, pd.DataFra
     return points, missing, facts
 
 
+def hourly_points_frame(view, cat, engine) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """:func:`points_frame` of the ``hourly`` mode: each station coloured by its hourly AQI
+    in the city's newest hour up to the end of the period's last day
+    (:func:`dashboard.realtime_queries.city_now`); a station without one there is grey
+    with the time of its last hourly AQI. Facts: ``hour`` (start of the hour shown),
+    ``stale`` (grey stations), ``any`` (a station has an AQI that hour)."""
+    lang = view.lang
+    stations = cat.city_stations(view.city)
+    located = (stations["lon"].notna() & stations["lat"].notna()).to_numpy()
+    missing = stations[~located].reset_index(drop=True)
+    now = city_now(engine, view.city, until=pd.Timestamp(view.end) + pd.Timedelta(hours=23))
+    texts = {"district": t("map.hover.district", lang), "primary": t("map.hover.primary", lang),
+             "last": t("map.hourly.last", lang), "none": t("map.hourly.none", lang),
+             "no_aqi_now": t("map.hourly.no_aqi_now", lang),
+             "published": t("map.hover.published", lang)}
+    mine = now.stations[now.stations["code"].isin(set(stations["code"].astype(str)))]
+    points = hourly_points(mine, lang=lang, names=cat.names("station", lang),
+                           district_names=cat.names("district", lang),
+                           role_names={r: t(f"role.{r}", lang) for r in
+                                       ("evaluation", "background", "excluded")},
+                           texts=texts)
+    points["day"] = ""
+    points["limit"] = np.nan
+    points["stale"] = ~points["usable"].astype(bool)
+    facts = {"hour": now.hour, "stale": int((~points["usable"].astype(bool)).sum()),
+             "any": bool(points["usable"].any())}
+    return points, missing, facts
+
+
 # -- the page -------------------------------------------------------------------------
 
 def body(view, cat, engine) -> list:
@@ -319,12 +373,13 @@ def body(view, cat, engine) -> list:
         out.append(html.Div(id=ids.MAP_EMPTY, children=empty_state(t("map.no_coords", lang))))
         out.append(missing_note(missing, cat, lang))
         return out
-    fig = station_map(points, mode="aqi" if stat == "aqi" else "ratio", lang=lang,
-                      title=chart_title(view, cat, stat), colorbar_title=colorbar_title(view, stat),
+    fig = station_map(points, mode="aqi" if stat in ("aqi", "hourly") else "ratio", lang=lang,
+                      title=chart_title(view, cat, stat, facts),
+                      colorbar_title=colorbar_title(view, stat),
                       legend_labels={**{k: t(f"map.legend.{k}", lang)
                                         for k in ("evaluation", "background", "excluded",
                                                   "no_data", "inset")},
-                                     **({} if stat == "aqi" else
+                                     **({} if stat in ("aqi", "hourly") else
                                         {"no_data": t("map.legend.insufficient", lang)})},
                       height=MAP_HEIGHT)
     out.append(card(None, graph(fig, id=ids.MAP_GRAPH, height=MAP_HEIGHT)))
@@ -334,9 +389,16 @@ def body(view, cat, engine) -> list:
     if stat == "aqi" and facts.get("stale"):
         notes.insert(0, html.P(t("map.stale_note", lang, n=facts["stale"],
                                  day=view.end.isoformat())))
-    if stat != "aqi" and (view.stats_period == "ytd" or view.end < _period_end(view)):
+    if stat == "hourly":
+        notes.insert(0, html.P(t("map.hourly_rule", lang)))
+        if facts.get("stale") and facts.get("any"):
+            notes.insert(0, html.P(t("map.hourly_grey", lang, n=facts["stale"])))
+        if not facts.get("any"):
+            notes.insert(0, html.P(t("map.no_hourly", lang), className="lt-map-warn"))
+    if stat not in ("aqi", "hourly") and (view.stats_period == "ytd"
+                                          or view.end < _period_end(view)):
         notes.append(html.P(t("map.provisional", lang)))
-    if stat not in ("aqi", "composite") and view.stats_period == "month":
+    if stat not in ("aqi", "hourly", "composite") and view.stats_period == "month":
         notes.append(html.P(t("map.month_note", lang)))
     out.append(html.Div(id=ids.MAP_NOTE, className="lt-note lt-map-note", children=notes))
     if not missing.empty:
@@ -358,10 +420,14 @@ def _period_end(view):
     return view.end.replace(month=12, day=31)
 
 
-def chart_title(view, cat, stat: str) -> str:
+def chart_title(view, cat, stat: str, facts: dict | None = None) -> str:
     lang = view.lang
     if stat == "aqi":
         title = t("map.chart.aqi", lang, day=view.end.isoformat())
+    elif stat == "hourly":
+        hour = (facts or {}).get("hour")
+        title = t("map.chart.hourly", lang,
+                  label=published_at(hour, lang) if hour is not None else view.end.isoformat())
     else:
         title = t("map.chart.stat", lang, stat=t(f"map.stat.{stat}", lang),
                   period=period_caption(view))
@@ -397,16 +463,19 @@ def station_table(points: pd.DataFrame, view, stat: str) -> html.Div:
     order = points.sort_values(["usable", "value"], ascending=[False, False],
                                na_position="last", kind="stable")
     shared = view.shared_search()
-    if stat == "aqi":
+    if stat == "hourly":
+        heads = ["station", "code", "district", "role", "hour", "aqi", "category", "primary",
+                 "published", "note"]
+    elif stat == "aqi":
         heads = ["station", "code", "district", "role", "day", "aqi", "category", "primary",
                  "note"]
     else:
         heads = ["station", "code", "district", "role", "value", "limit", "ratio", "note"]
-    numeric = {"aqi", "value", "limit", "ratio"}
+    numeric = {"aqi", "value", "limit", "ratio", "published"}
     rows = [html.Tr([html.Th(t(f"map.col.{h}", lang) + (
         f" ({t(f'map.stat.{stat}', lang)})" if h == "value" else ""),
         className="lt-num" if h in numeric else None) for h in heads])]
-    decimals = None if stat == "aqi" else _decimals(view, stat)
+    decimals = None if stat in ("aqi", "hourly") else _decimals(view, stat)
     for r in order.itertuples(index=False):
         href = get_relative_path("/station") + shared + f"&station={r.code}"
         cells = {
@@ -414,7 +483,9 @@ def station_table(points: pd.DataFrame, view, stat: str) -> html.Div:
             "code": html.Td(r.code, className="lt-code"),
             "district": html.Td(r.district_name or "—"),
             "role": html.Td(r.role_name, className=f"lt-role-{r.role}"),
-            "day": html.Td(r.day or "—"),
+            "day": html.Td(getattr(r, "day", "") or "—"),
+            "hour": html.Td(getattr(r, "hour", "") or "—"),
+            "published": html.Td(getattr(r, "published", "") or "—", className="lt-num"),
             "aqi": html.Td(_fmt(r.value, 0), className="lt-num"),
             "category": html.Td(html.Span(r.category, className="lt-map-level", style={
                 "background": _swatch(r.value) if r.usable else "transparent",
@@ -450,6 +521,9 @@ def _export(view, cat, engine) -> pd.DataFrame:
             "lon": "lon", "lat": "lat"}
     if stat == "aqi":
         cols.update(day="date", value="aqi", category="category", primary="primary")
+    elif stat == "hourly":
+        cols.update(hour="hour", value="aqi", category="category", primary="primary",
+                    published="published_aqi")
     else:
         cols.update(value=stat, limit="limit", ratio="ratio")
     cols["note"] = "note"

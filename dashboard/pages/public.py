@@ -1,7 +1,13 @@
 """Page ``/public`` — 公众 / Public: the air today and this year, for citizens and the press.
 
 No staff controls: only the city and the language; the page always shows the
-latest data. It shows the latest complete day's AQI per district with its HJ
+latest data. First "now": the latest hour's hourly AQI (HJ 633 real-time AQI,
+``dashboard.realtime_queries.city_now``) of the city and every district with
+level colour, category, primary pollutant and health advice, the last 24 hours
+as a strip per district and a station map coloured by the hour's AQI (stations
+without one grey, with the time of their last); an hour is labelled by its end,
+as published ("2022-01-06 00:00 发布（2022-01-05 23:00–24:00）"). Below, the daily
+view: the latest complete day's AQI per district with its HJ
 633 level, category and the standard's health advice; the city's year-to-date
 good-day ratio, heavy-pollution days and PM2.5 against the same period last
 year; the districts' composite-index ranking (latest complete month and year
@@ -26,6 +32,7 @@ from dash import html
 from sqlalchemy.exc import SQLAlchemyError
 
 from config.standards import load_profile, profile_for_period_end
+from indicators.advice import ADVICE, advice  # HJ 633 表 2, shared with the alert emails
 
 from .. import ids
 from ..cache import cache_routed_page, cached_local
@@ -37,6 +44,7 @@ from ..layout import (banner, card, city_label, dropdown, empty_state, graph, pa
                       stat_tile, synthetic_title)
 from ..queries import catalog, city_year, daily_between, period_stats, ranking_rows, \
     stats_with_change
+from ..realtime_queries import STRIP_HOURS, city_now
 from ..state import month_bounds, resolve
 
 log = logging.getLogger(__name__)
@@ -50,50 +58,6 @@ STRIP_DAYS = 30
 # The same page for everyone, a function of the URL and the data: the router's answer is
 # kept whole (the most visited page; rebuilding and serialising it cost 13 ms a visit).
 cache_routed_page(PATH)
-
-#: HJ 633-2012 表 2: per AQI level (1–6), health effects and recommended measures,
-#: the official Chinese texts and English translations.
-ADVICE = {
-    1: (("空气质量令人满意，基本无空气污染", "各类人群可正常活动"),
-        ("Air quality is satisfactory; there is basically no air pollution.",
-         "Everyone can carry on with normal activities.")),
-    2: (("空气质量可接受，但某些污染物可能对极少数异常敏感人群健康有较弱影响",
-         "极少数异常敏感人群应减少户外活动"),
-        ("Air quality is acceptable, but some pollutants may have a weak effect on the health "
-         "of a very small number of unusually sensitive people.",
-         "A very small number of unusually sensitive people should reduce outdoor activity.")),
-    3: (("易感人群症状有轻度加剧，健康人群出现刺激症状",
-         "儿童、老年人及心脏病、呼吸系统疾病患者应减少长时间、高强度的户外锻炼"),
-        ("Symptoms of susceptible people are mildly aggravated; healthy people show signs of "
-         "irritation.",
-         "Children, the elderly and people with heart or respiratory disease should reduce "
-         "prolonged, strenuous outdoor exercise.")),
-    4: (("进一步加剧易感人群症状，可能对健康人群心脏、呼吸系统有影响",
-         "儿童、老年人及心脏病、呼吸系统疾病患者避免长时间、高强度的户外锻炼，一般人群适量减少户外运动"),
-        ("Symptoms of susceptible people are further aggravated; the heart and respiratory "
-         "system of healthy people may be affected.",
-         "Children, the elderly and people with heart or respiratory disease should avoid "
-         "prolonged, strenuous outdoor exercise; everyone else should reduce outdoor "
-         "exercise somewhat.")),
-    5: (("心脏病和肺病患者症状显著加剧，运动耐受力降低，健康人群普遍出现症状",
-         "儿童、老年人和心脏病、肺病患者应停留在室内，停止户外运动，一般人群减少户外运动"),
-        ("Symptoms of people with heart or lung disease are markedly aggravated and their "
-         "exercise tolerance falls; healthy people commonly show symptoms.",
-         "Children, the elderly and people with heart or lung disease should stay indoors and "
-         "stop outdoor exercise; everyone else should reduce outdoor exercise.")),
-    6: (("健康人群运动耐受力降低，有明显强烈症状，提前出现某些疾病",
-         "儿童、老年人和病人应当留在室内，避免体力消耗，一般人群应避免户外活动"),
-        ("Healthy people's exercise tolerance falls, with marked, strong symptoms; some "
-         "diseases may appear early.",
-         "Children, the elderly and the sick should stay indoors and avoid physical exertion; "
-         "everyone else should avoid outdoor activity.")),
-}
-
-
-def advice(level_no: int, lang: str) -> tuple[str, str]:
-    """(health effects, recommended measures) of an AQI level (1–6), HJ 633 表 2."""
-    return ADVICE[int(level_no)][lang == "en"]
-
 
 register({
     "pub.title": ("空气质量公众信息", "Air quality for the public"),
@@ -141,6 +105,37 @@ register({
     "pub.no_strip": ("最近 30 天没有数据", "No data in the last 30 days"),
     "pub.legend": ("空气质量级别", "AQI levels"),
     "pub.nodata": ("空白：无有效数据", "blank: no valid data"),
+    # the "now" section: the latest hour
+    "pub.now.title": ("当前空气质量（小时 AQI）", "Air quality now (hourly AQI)"),
+    "pub.now.status": ("实时数据，未经审核", "Real-time data, not audited"),
+    "pub.now.explain": ("小时空气质量指数按 HJ 633 由 6 项污染物的 1 小时浓度计算（PM2.5、PM10 的"
+                        " 1 小时浓度对照 24 小时分指数表）；区县和全市用其评价点浓度的平均值。"
+                        "每小时更新，时间为北京时间，按小时结束时刻发布。",
+                        "The hourly air quality index follows HJ 633: the 1-h concentrations of "
+                        "six pollutants (PM2.5 and PM10 1-h values on the 24-h index table); "
+                        "districts and the city use the mean of their evaluation stations. "
+                        "Updated every hour; times are China Standard Time, an hour published "
+                        "at its end."),
+    "pub.now.none": ("还没有小时数据。", "No hourly data yet."),
+    "pub.now.advice": ("健康建议（HJ 633，按当前小时）", "Health advice (HJ 633, for this hour)"),
+    "pub.now.strip": ("最近 {n} 小时各区县小时 AQI", "Hourly AQI by district, last {n} hours"),
+    "pub.now.no_strip": ("最近 24 小时没有数据", "No data in the last 24 hours"),
+    "pub.now.map": ("各监测站点小时 AQI · {label}", "Hourly AQI by monitoring station · {label}"),
+    "pub.now.map_note": ("灰色：该小时没有空气质量指数的站点，悬停可见其最近一次的时间。"
+                         "虚线圈出各区县的站点，并非行政区划边界；为离线使用，图中不含底图。",
+                         "Grey: stations without an index for this hour; hover for the time of "
+                         "their last one. Dotted outlines group each district's stations (they "
+                         "are not administrative boundaries); the map has no base layer so "
+                         "that it works offline."),
+    "pub.now.district": ("区县", "District"),
+    "pub.now.last": ("最近一次：{when}", "last value {when}"),
+    "pub.now.never": ("最近 7 天没有数据", "No value in the last 7 days"),
+    "pub.now.no_aqi_now": ("本小时缺 {missing}", "{missing} missing this hour"),
+    "pub.now.legend.evaluation": ("监测站点", "monitoring station"),
+    "pub.now.legend.background": ("对照点（不参与城市评价）",
+                                  "background station (not in city values)"),
+    "pub.now.legend.no_data": ("本小时无数据", "no value this hour"),
+    "pub.now.legend.inset": ("城区放大（左图虚线框）", "Urban core enlarged (dashed frame)"),
 })
 
 # level number (1–6) → names and colours, from the one AQI level table
@@ -236,8 +231,11 @@ def body(city: str, lang: str, cat, engine) -> list:
     day = latest_complete_day(aqi, city, last)
     if day is None and last.month == 1 and last.day < 8:
         day = latest_complete_day(city_year(engine, city, last.year - 1).aqi, city, last)
-    out = [banner("info", t("pub.status", lang),
-                  t("pub.latest", lang, day=(day or last).isoformat()), id=ids.PUBLIC_STATUS)]
+    # "now" first: the latest hour (real time), then the daily view
+    out = now_sections(engine, cat, city, names, synthetic, lang)
+    out.append(banner("info", t("pub.status", lang),
+                      t("pub.latest", lang, day=(day or last).isoformat()),
+                      id=ids.PUBLIC_STATUS))
     out.append(today_section(engine, city, day, names, lang))
     view = resolve({"city": city, "period": "ytd", "year": str(last.year), "lang": lang},
                    cat.city_ids(), cat.spans, city)
@@ -254,6 +252,85 @@ def body(city: str, lang: str, cat, engine) -> list:
     return out
 
 
+#: The station map's height: the staff map's, so that a crowded city centre gets the same
+#: enlarged panel (``figures.map.core_of`` judges crowding at this height).
+NOW_MAP_HEIGHT = 640
+
+
+def now_sections(engine, cat, city: str, names: dict, synthetic: bool, lang: str) -> list:
+    """The latest hour: AQI tiles of the city and its districts with the health advice of
+    their levels, the last 24 hours as a strip per district, and a station map coloured
+    by the hour's AQI (stations without one grey, with the time of their last)."""
+    from ..figures.map import station_map
+    from ..figures.realtime import aqi_hour_strip, hourly_points, published_at
+
+    now = city_now(engine, city)
+    title = synthetic_title(t("pub.now.title", lang), synthetic, lang)
+    if now.empty:
+        return [card(title, empty_state(t("pub.now.none", lang)), id=ids.PUBLIC_NOW)]
+    label = published_at(now.hour, lang)
+    status = html.P(id=ids.PUBLIC_NOW_STATUS, className="lt-pub-now-status", children=[
+        html.Strong(t("pub.now.status", lang)), " · ", html.Span(label)])
+    rows = pd.concat([now.area_rows("city"), now.area_rows("district")], ignore_index=True)
+    by_area = {r.area: r for r in rows.itertuples(index=False)}
+    tiles = [aqi_tile(t("pub.city_aqi", lang), by_area.get(city), lang, city=True)]
+    tiles += [aqi_tile(name, by_area.get(area), lang) for area, name in names.items()]
+    out = [card(title, status,
+                html.Div(tiles, id=ids.PUBLIC_NOW_TILES, className="lt-pub-tiles"),
+                html.H3(t("pub.now.advice", lang), className="lt-pub-h3"),
+                html.Div(advice_blocks(by_area, names, lang), id=ids.PUBLIC_NOW_ADVICE),
+                html.P(t("pub.now.explain", lang), className="lt-note"), id=ids.PUBLIC_NOW)]
+    first = now.hour - pd.Timedelta(hours=STRIP_HOURS - 1)
+    strip_names = {city: t("pub.city_aqi", lang), **names}
+    strip = aqi_hour_strip(now.areas, [city, *names], strip_names, lang=lang,
+                           title=synthetic_title(t("pub.now.strip", lang, n=STRIP_HOURS),
+                                                 synthetic, lang),
+                           first=first, last=now.hour, empty_message=t("pub.now.no_strip", lang))
+    out.append(card(None, graph(strip, id=ids.PUBLIC_NOW_STRIP,
+                                height=90 + 28 * max(len(strip_names), 2)), legend(lang)))
+    texts = {"district": t("pub.now.district", lang), "primary": t("pub.primary", lang),
+             "last": t("pub.now.last", lang), "none": t("pub.now.never", lang),
+             "no_aqi_now": t("pub.now.no_aqi_now", lang), "published": ""}
+    points = hourly_points(now.stations, lang=lang, public=True,
+                           names=cat.names("station", lang),
+                           district_names=cat.names("district", lang),
+                           role_names={r: t(f"role.{r}", lang) for r in
+                                       ("evaluation", "background", "excluded")},
+                           texts=texts)
+    if not points.empty:
+        fig = station_map(points, mode="aqi", lang=lang, height=NOW_MAP_HEIGHT,
+                          title=synthetic_title(t("pub.now.map", lang, label=label), synthetic,
+                                                lang),
+                          legend_labels={k: t(f"pub.now.legend.{k}", lang) for k in
+                                         ("evaluation", "background", "no_data", "inset")})
+        # on a phone the map keeps its width and scrolls sideways in its card
+        out.append(card(None, html.Div(graph(fig, id=ids.PUBLIC_NOW_MAP,
+                                             height=NOW_MAP_HEIGHT), className="lt-pub-map"),
+                        html.P(t("pub.now.map_note", lang), className="lt-note")))
+    return out
+
+
+def advice_blocks(by_area: dict, names: dict, lang: str) -> list:
+    """One block per AQI level present among ``by_area``'s rows (area → row with
+    ``level_no``): the level, the areas at it, the HJ 633 health effects and measures."""
+    levels = sorted({int(r.level_no) for r in by_area.values() if pd.notna(r.level_no)})
+    blocks = []
+    colon = "：" if lang == "zh" else ": "
+    for level in levels:
+        effects, measures = advice(level, lang)
+        bg, fg = COLOURS[level]
+        who = [names.get(r.area, t("pub.city_aqi", lang)) for r in by_area.values()
+               if pd.notna(r.level_no) and int(r.level_no) == level]
+        blocks.append(html.Div(className="lt-pub-advice", children=[
+            html.Div(f"{CATEGORIES[level][lang == 'en']} (AQI {RANGES[level]})",
+                     className="lt-pub-advice-level",
+                     style={"background": bg, "color": fg}),
+            html.P("、".join(who) if lang == "zh" else ", ".join(who), className="lt-muted"),
+            html.P([html.Strong(t("pub.effects", lang) + colon), effects]),
+            html.P([html.Strong(t("pub.measures", lang) + colon), measures])]))
+    return blocks
+
+
 def today_section(engine, city: str, day, names: dict, lang: str) -> html.Section:
     if day is None:
         return card(None, empty_state(t("pub.no_day", lang)), id=ids.PUBLIC_TODAY)
@@ -261,25 +338,11 @@ def today_section(engine, city: str, day, names: dict, lang: str) -> html.Sectio
     by_area = {r.area: r for r in rows.itertuples(index=False)}
     tiles = [aqi_tile(t("pub.city_aqi", lang), by_area.get(city), lang, city=True)]
     tiles += [aqi_tile(name, by_area.get(area), lang) for area, name in names.items()]
-    levels = sorted({int(r.level_no) for r in by_area.values() if pd.notna(r.level_no)})
-    advice_blocks = []
-    colon = "：" if lang == "zh" else ": "
-    for level in levels:
-        effects, measures = advice(level, lang)
-        bg, fg = COLOURS[level]
-        who = [names.get(r.area, t("pub.city_aqi", lang)) for r in by_area.values()
-               if pd.notna(r.level_no) and int(r.level_no) == level]
-        advice_blocks.append(html.Div(className="lt-pub-advice", children=[
-            html.Div(f"{CATEGORIES[level][lang == 'en']} (AQI {RANGES[level]})",
-                     className="lt-pub-advice-level",
-                     style={"background": bg, "color": fg}),
-            html.P("、".join(who) if lang == "zh" else ", ".join(who), className="lt-muted"),
-            html.P([html.Strong(t("pub.effects", lang) + colon), effects]),
-            html.P([html.Strong(t("pub.measures", lang) + colon), measures])]))
     return card(t("pub.today", lang, day=day.isoformat()),
                 html.Div(tiles, className="lt-pub-tiles"),
                 html.H3(t("pub.advice", lang), className="lt-pub-h3"),
-                html.Div(advice_blocks, id=ids.PUBLIC_ADVICE), id=ids.PUBLIC_TODAY)
+                html.Div(advice_blocks(by_area, names, lang), id=ids.PUBLIC_ADVICE),
+                id=ids.PUBLIC_TODAY)
 
 
 def aqi_tile(name: str, row, lang: str, city: bool = False) -> html.Div:
@@ -290,7 +353,8 @@ def aqi_tile(name: str, row, lang: str, city: bool = False) -> html.Div:
             html.Div(t("pub.no_aqi", lang), className="lt-pub-aqi-cat")])
     level = int(row.level_no)
     bg, fg = COLOURS[level]
-    primary = str(row.primary or "").replace("_8h", "").replace("_1h", "")
+    primary = ", ".join(dict.fromkeys(p for p in str(row.primary or "").replace("_8h", "")
+                                      .replace("_1h", "").split(",") if p))
     children = [html.Div(name, className="lt-pub-aqi-name"),
                 html.Div(str(int(row.aqi)), className="lt-pub-aqi-value"),
                 html.Div(CATEGORIES[level][lang == "en"], className="lt-pub-aqi-cat")]

@@ -2,6 +2,9 @@
 
 For the chosen period, station and pollutant (``?station=…&pollutant=…``):
 
+* the hourly AQI (HJ 633 real-time AQI, ``dashboard.realtime_queries.station_hourly_aqi``)
+  beside the AQI the national platform published, where they differ marked ✕ and listed
+  (the whole period up to 31 days, else one day: ``?aqiday=YYYY-MM-DD``);
 * the hourly series with every QC-flagged value marked (not hidden) and
   missing hours as gaps;
 * the diurnal, weekday and monthly profiles (``indicators.variation.time_variation``,
@@ -29,9 +32,10 @@ from .. import ids
 from ..exports import register_export
 from ..figures.station import capture_heatmap, flag_label, hourly_series, variation_profiles
 from ..i18n import register, t
-from ..layout import (card, chart_card, dropdown, empty_state, export_links, grid, notes,
-                      notices, period_caption, staff_page, stat_tile)
+from ..layout import (card, chart_card, dropdown, empty_state, export_links, graph, grid,
+                      notes, notices, period_caption, staff_page, stat_tile)
 from ..queries import period_stats, station_hourly, station_readings_cached
+from ..realtime_queries import station_hourly_aqi
 from .common import (POLLUTANTS, STATISTIC, PollutantContext, decimals_of, fmt, pollutant_choice,
                      pollutant_dropdown, unit_of)
 
@@ -39,7 +43,7 @@ PATH = "/station"
 NAME = "站点"
 NAME_EN = "Station"
 TITLE = "站点 · 蓝天 Lantian"
-PAGE_KEYS = ("station", "pollutant", "rmonth")
+PAGE_KEYS = ("station", "pollutant", "rmonth", "aqiday")
 SCOPED = True              # honours a district-scoped account (only its stations)
 #: Longest table sent at once: one month of hours (the whole period goes to the export).
 TABLE_MAX_DAYS = 31
@@ -100,6 +104,32 @@ register({
     "stn.col.time": ("时间（北京时间）", "Time (CST)"),
     "stn.col.flags": ("质控标记", "QC flags"),
     "stn.export": ("下载所选时段全部小时读数：", "Download every hour of the period:"),
+    # the hourly (real-time) AQI beside the published one
+    "stn.aqi.title": ("小时 AQI", "Hourly AQI"),
+    "stn.aqi.ctl.day": ("小时 AQI 日期", "Hourly AQI day"),
+    "stn.aqi.note": ("柱：蓝天按 HJ 633 由 6 项污染物的 1 小时浓度计算的小时 AQI（颜色为级别）；横轴上的灰色方块："
+                     "有缺测而 AQI 不超过 100，不发布；黑色横线：全国平台发布的 AQI；红色 ✕：两者的 AQI 或首要污染物不一致。"
+                     "悬停显示按结束时刻标注的小时（00:00 发布 = 前一日 23:00–24:00）。时段超过 31 天时按日显示。",
+                     "Bars: Lantian's hourly AQI (HJ 633, from the 1-h values of six pollutants; "
+                     "colour by level); grey squares on the axis: a value missing and the AQI "
+                     "not above 100, so none is published; black dashes: the AQI the "
+                     "national platform published; red ✕: the two differ in AQI or primary "
+                     "pollutant. The hover names each hour "
+                     "by its end (published 00:00 = 23:00–24:00 of the day before). Periods "
+                     "longer than 31 days are shown one day at a time."),
+    "stn.aqi.agree": ("发布 AQI 的 {n} 个小时中，{k} 个与蓝天计算一致（AQI 与首要污染物）。",
+                      "Of {n} hours with a published AQI, {k} agree with Lantian's (AQI and "
+                      "primary pollutant)."),
+    "stn.aqi.disagree": ("{n} 个小时不一致：", "{n} hour(s) differ:"),
+    "stn.aqi.unpublished": ("另有 {n} 个小时蓝天有 AQI 而平台未发布。",
+                            "{n} more hour(s) have an AQI from Lantian but none published."),
+    "stn.aqi.no_published": ("此时段没有全国平台发布的小时 AQI（数据来源不含发布值），只显示蓝天计算值。",
+                             "No hourly AQI was published for this period (the source carries "
+                             "none): Lantian's values only."),
+    "stn.aqi.empty": ("所选时段没有小时数据", "No hourly values in the chosen period"),
+    "stn.aqi.col.hour": ("小时", "Hour"),
+    "stn.aqi.col.ours": ("蓝天计算", "Lantian"),
+    "stn.aqi.col.published": ("平台发布", "Published"),
 })
 
 
@@ -322,6 +352,69 @@ def series_section(c: Ctx, readings: pd.DataFrame) -> list:
     return [chart_card(fig, t("stn.series_note", lang), id=ids.STATION_SERIES, height=420)]
 
 
+def aqi_window(view) -> tuple:
+    """(first day, last day, chosen day or None) of the hourly AQI chart: the whole period
+    when it is at most :data:`TABLE_MAX_DAYS` long, else one day (page key ``aqiday``, a
+    day of the period; default its last)."""
+    if (view.end - view.start).days + 1 <= TABLE_MAX_DAYS:
+        return view.start, view.end, None
+    day = view.params.get("aqiday")
+    try:
+        chosen = pd.Timestamp(str(day)[:10]).date() if day else None
+    except ValueError:
+        chosen = None
+    if chosen is None or not (view.start <= chosen <= view.end):
+        chosen = view.end
+    return chosen, chosen, chosen
+
+
+def aqi_section(c: Ctx) -> list:
+    """Lantian's hourly AQI of the station beside the published one, disagreements flagged
+    (:func:`dashboard.realtime_queries.station_hourly_aqi`)."""
+    from ..figures.realtime import hour_span, primary_text, station_aqi_chart
+
+    lang, view = c.lang, c.view
+    first, last, chosen = aqi_window(view)
+    frame = station_hourly_aqi(c.engine, c.code, first, last)
+    caption = period_caption(view) if chosen is None else chosen.isoformat()
+    fig = station_aqi_chart(frame, start=first, end=last, lang=lang,
+                            title=c.title(f"{c.name} · {t('stn.aqi.title', lang)} · {caption}"),
+                            empty_message=t("stn.aqi.empty", lang))
+    head = []
+    if chosen is not None:
+        days = [str(d) for d in pd.date_range(view.end, view.start, freq="-1D").date]
+        head.append(html.Div(className="lt-stn-table-controls", children=[
+            dropdown("aqiday", [{"label": d, "value": d} for d in days], chosen.isoformat(),
+                     t("stn.aqi.ctl.day", lang), width=150, searchable=True)]))
+    lines: list = [t("stn.aqi.note", lang)]
+    compared = frame[frame["compared"].astype(bool)] if len(frame) else frame
+    if compared.empty:
+        lines.append(t("stn.aqi.no_published", lang))
+    else:
+        agree = int(compared["agrees"].astype(bool).sum())
+        lines.append(t("stn.aqi.agree", lang, n=len(compared), k=agree))
+        unpublished = int((frame["aqi"].notna() & ~frame["compared"].astype(bool)).sum())
+        if unpublished:
+            lines.append(t("stn.aqi.unpublished", lang, n=unpublished))
+        differ = compared[~compared["agrees"].astype(bool)]
+        if len(differ):
+            def show(aqi, primary):
+                text = "—" if pd.isna(aqi) else str(int(aqi))
+                primary = primary_text(primary)
+                return f"{text} ({primary})" if primary and text != "—" else text
+            rows = [html.Tr([html.Th(t(f"stn.aqi.col.{k}", lang))
+                             for k in ("hour", "ours", "published")])]
+            rows += [html.Tr([html.Td(hour_span(r.time)), html.Td(show(r.aqi, r.primary)),
+                              html.Td(show(r.published_aqi, r.published_primary))])
+                     for r in differ.head(24).itertuples(index=False)]
+            lines.append(html.Div([html.P(t("stn.aqi.disagree", lang, n=len(differ)),
+                                          className="lt-note lt-map-warn"),
+                                   html.Table(html.Tbody(rows), className="lt-table")],
+                                  className="lt-table-wrap"))
+    return [card(None, *head, graph(fig, id=ids.STATION_AQI, height=360),
+                 html.Div(notes(*lines), id=ids.STATION_AQI_NOTE), id=ids.STATION_AQI_CARD)]
+
+
 def profiles_section(c: Ctx, profiles: pd.DataFrame) -> list:
     lang, p = c.lang, c.pollutant
     fig = variation_profiles(profiles, pollutant=p, unit=c.unit, decimals=c.decimals, lang=lang,
@@ -383,6 +476,7 @@ def body(view, cat, engine) -> list:
     capture = capture_by_month(hourly, view.start, view.end)
     profiles = time_variation(hourly, [pollutant])
     out.append(summary(c, readings, capture))
+    out += aqi_section(c)
     out += series_section(c, readings)
     out += profiles_section(c, profiles)
     out += capture_section(c, capture)
