@@ -3,7 +3,6 @@ ledger, exceedances across the 2026 switch, compliance, AQI days, change rates."
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import date
 from fractions import Fraction
 
@@ -571,7 +570,7 @@ def test_adding_an_invalid_row_never_changes_a_valid_statistic(inputs, period, d
 
 # --------------------------------------------------------------------------- speed
 
-def test_speed_one_year_of_1700_stations():
+def test_one_year_of_1700_stations_in_one_call():
     """1,700 stations × 365 days × 7 quantities in a few seconds (measured: see the report)."""
     rng = np.random.default_rng(1)
     ns, nd = 1700, 365
@@ -592,8 +591,5 @@ def test_speed_one_year_of_1700_stations():
                         "date": np.tile(dates, ns), "profile": "cn-2012",
                         "aqi": pd.array(np.where(rng.random(ns * nd) > 0.05, aqi_vals, 0),
                                         dtype="Int64")})
-    t0 = time.perf_counter()
-    stats = period_statistics(daily, aqi, period="year")
-    elapsed = time.perf_counter() - t0
+    stats = period_statistics(daily, aqi, period="year")      # its speed: benchmarks/
     assert len(stats) == ns * 33
-    assert elapsed < 15, f"period_statistics took {elapsed:.1f} s"

@@ -124,8 +124,7 @@ def test_a_gzip_bomb_is_refused_while_decompressing_with_little_memory(app, csv_
     for action in ("check", "load"):
         text, seconds, peak = _press_measured(client, app, action, csv_bomb, "bomb.csv.gz")
         assert "压缩文件解压后超过上传上限 8.0 MB" in text and "数据库未作任何更改" in text
-        assert peak < PEAK_MAX, f"peak {peak / MB:.1f} MB"
-        assert seconds < 10
+        assert peak < PEAK_MAX, f"peak {peak / MB:.1f} MB"     # (time: benchmarks only)
     assert _stored(app) == before
     log = audit_rows(app, "upload_refused")
     assert len(log) == refused + 2
@@ -140,7 +139,7 @@ def test_a_zip_bomb_is_refused_by_its_declared_size(app, sheet_bomb):
     text, seconds, peak = _press_measured(client, app, "check", sheet_bomb, "bomb.xlsx",
                                           reader="excel")
     assert "压缩文件解压后超过 80.0 MB（上传上限的 10 倍）" in text
-    assert peak < PEAK_MAX and seconds < 10
+    assert peak < PEAK_MAX
     assert _stored(app) == before
 
 
@@ -155,7 +154,7 @@ def test_a_zip_bomb_whose_declared_size_lies_is_refused_as_soon_as_it_passes_it(
         text, seconds, peak = _press_measured(client, app, action, lying, "lies.xlsx",
                                               reader="excel")
         assert "lies.xlsx 已损坏：部件 'xl/worksheets/sheet1.xml' 解压后超过其声明的 1000 B" in text
-        assert peak < PEAK_MAX and seconds < 10
+        assert peak < PEAK_MAX
     assert _stored(app) == before
 
 
