@@ -14,16 +14,36 @@ Public pages (:func:`cache_routed_page`) are also kept as whole answers of the
 Dash Pages router, the JSON the browser receives, per URL and data version:
 the public page is the most visited one, and rebuilding and serialising its
 answer (figures included) cost 13 ms a visit, 20 times what serving it whole does.
+
+One version per request, and the last complete one while a load runs
+(:func:`request_version`): every lookup of a request uses the data version read at
+its first lookup, so one answer never combines entries of two versions, and a
+result whose computation saw the version move (a load committed a file meanwhile)
+is not stored. While an ingest run is in progress, page answers (the pages router's,
+whose layouts only read) come from the last version this process completed when
+every entry the answer needs is cached under it (otherwise, :class:`StaleMiss`, the
+request is answered again at the newest version); once the load is over, the
+process replays those answers to itself in one background thread to compute them
+at the newest version, and switches when they are done. At most :data:`STALE_SECONDS` after the process
+first saw newer data, and visibly: ``X-Lantian-Stale: <served>; newest=<newest>``
+and, on a page, a notice (:data:`STALE_NOTICE`). Every callback answer carries
+``X-Lantian-Data-Version``. Why: a load bumps the version once per file (12 times
+for the Beijing set), and recomputing every view at each of them, in each worker,
+next to the load itself, made page answers during a reload 2–8 s at p95
+(``benchmarks/dashboard_during_load.py``).
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
+import os
 import threading
+import time
 from typing import Callable, TypeVar
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 from flask_caching import Cache
 
 log = logging.getLogger(__name__)
@@ -76,6 +96,7 @@ def cached(name: str, version: int, parts: tuple, compute: Callable[[], T]) -> T
         log.warning("cache get failed for %s", key, exc_info=True)
         value = None
     if value is None:
+        _no_stale_miss(name)
         with _lock_for(key):
             try:
                 value = cache.get(key)
@@ -83,10 +104,11 @@ def cached(name: str, version: int, parts: tuple, compute: Callable[[], T]) -> T
                 value = None
             if value is None:
                 value = compute()
-                try:
-                    cache.set(key, value)
-                except Exception:  # noqa: BLE001
-                    log.warning("cache set failed for %s", key, exc_info=True)
+                if _settled(version):
+                    try:
+                        cache.set(key, value)
+                    except Exception:  # noqa: BLE001
+                        log.warning("cache set failed for %s", key, exc_info=True)
     memo[key] = value
     return value
 
@@ -129,12 +151,14 @@ def cached_local(name: str, version: int, parts: tuple, compute: Callable[[], T]
     key = _key(name, version, parts)
     value = _pages.get(key)
     if value is None:
+        _no_stale_miss(name)
         with _lock_for(key):
             value = _pages.get(key)
             if value is None:
                 value = compute()
-                _pages.put(key, value)
-                keep_out_of_gc()
+                if _settled(version):
+                    _pages.put(key, value)
+                    keep_out_of_gc()
     return value
 
 
@@ -152,6 +176,251 @@ def keep_out_of_gc() -> None:
     """
     import gc
     gc.freeze()
+
+
+# -- one data version per request; the last complete one while a load runs ----------------
+
+def _seconds_from_env(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        log.warning("%s=%r is not a number of seconds; using %.0f", name,
+                    os.environ.get(name), default)
+        return default
+
+
+#: At most this many seconds after a process first sees newer data does it answer
+#: from the last version it completed (during a load, and after it while it computes
+#: the newest in the background); ``LANTIAN_STALE_SECONDS=0`` turns it off.
+STALE_SECONDS = _seconds_from_env("LANTIAN_STALE_SECONDS", 120.0)
+#: A run seen in progress this recently still counts as a load in progress (the
+#: instant between one file's run and the next one's).
+RUN_GAP_SECONDS = 2.0
+#: The page notice of an answer from the last complete version (``X-Lantian-Stale``).
+STALE_NOTICE_ID = "page-stale-notice"
+STALE_NOTICE = {
+    "zh": "数据正在更新：此页显示的是本次导入前最近一次完整的数据（版本 {served}），"
+          "新数据准备好后（最多约两分钟）刷新页面即可看到。",
+    "en": "Data are being updated: this page shows the last complete data from before the "
+          "current load (version {served}); reload the page in a minute or two to see the "
+          "new data.",
+}
+
+
+class StaleMiss(BaseException):
+    """A request answered from the last complete version needs an entry that version
+    does not have cached: :func:`install_answer_cache` answers it again at the newest
+    version. A ``BaseException``, so that page code turning an ``Exception`` into an
+    error banner lets it through (nothing catches it but that wrapper)."""
+
+
+class _Track:
+    """Per process and database: the version answers come from while a load runs, and
+    the background computation of the newest one once the load is over."""
+
+    def __init__(self):
+        self.settled: int | None = None       # the last version this process completed
+        self.newer_since: float | None = None  # when it first saw a newer one (monotonic)
+        self.running_seen = float("-inf")      # when it last saw an ingest run in progress
+        self.target: int | None = None        # the newest version, computed in the background
+        self.target_since = 0.0
+        self.pending: set = set()             # answers queued to be computed at ``target``
+        self.done: set = set()                # … and those computed
+        self.busy = False
+        self.stale_served = False             # answered from ``settled`` during a load
+
+
+_tracks: dict[str, _Track] = {}
+_tracks_guard = threading.Lock()
+#: Environ key of a request the server replays to itself to compute the newest version
+#: (a client cannot set it: HTTP headers become ``HTTP_*`` keys).
+REVALIDATE_ENVIRON = "lantian.revalidate"
+#: At most this many answers wait to be computed at the newest version per process.
+REVALIDATE_QUEUE = 256
+
+
+def _loading(engine, track: _Track, now: float) -> bool:
+    """True while an ingest run is in progress (or was, a moment ago)."""
+    from sqlalchemy import text
+    try:
+        with engine.connect() as conn:
+            running = conn.execute(text(
+                "SELECT 1 FROM ingest_runs WHERE status = 'running' LIMIT 1")).first()
+    except Exception:  # noqa: BLE001 - cannot tell: answer fresh
+        return False
+    if running is not None:
+        track.running_seen = now
+        return True
+    return now - track.running_seen < RUN_GAP_SECONDS
+
+
+def request_version(engine, read: Callable[[], int]) -> int:
+    """The data version every cache lookup of this request uses (``read()`` reads the
+    newest from the database, once per request and database).
+
+    Outside a request: ``read()``. A page answer of the pages router
+    (:func:`install_answer_cache` allows it; no other callback, no other route) may be
+    answered from the last version this process completed when the
+    database holds a newer one: while an ingest run is in progress, and after it while
+    this process computes the newest version of the answers it gave meanwhile in the
+    background (replaying them to itself, one at a time), for at most
+    :data:`STALE_SECONDS` since it first saw the newer data. Every lookup then has to
+    hit (:class:`StaleMiss`).
+    """
+    if not has_request_context():
+        return read()
+    pins = g.setdefault("_lantian_versions", {})
+    url = str(engine.url)
+    if url in pins:
+        return pins[url][0]
+    newest = read()
+    version = newest
+    if g.get("_lantian_may_be_stale") and STALE_SECONDS > 0:
+        version = _choose(engine, url, newest)
+    pins[url] = (version, newest, engine, read)
+    if version != newest:
+        g._lantian_stale = (version, newest)
+    return version
+
+
+def _choose(engine, url: str, newest: int) -> int:
+    now = time.monotonic()
+    with _tracks_guard:
+        track = _tracks.setdefault(url, _Track())
+        if track.settled is None or newest <= track.settled:
+            _settle(track, newest)
+            return newest
+        if track.newer_since is None:
+            track.newer_since = now
+        if now - track.newer_since >= STALE_SECONDS:
+            _settle(track, newest)                  # bounded: the newest, computed or not
+            return newest
+        settled = track.settled
+    if _loading(engine, track, now):
+        track.stale_served = True
+        return settled                              # the last complete version
+    with _tracks_guard:                             # no load (any more)
+        if track.settled is None or newest <= track.settled:
+            return newest
+        if not track.stale_served:
+            _settle(track, newest)                  # a change seen after it was made
+            return newest
+        if track.target != newest:
+            track.target, track.target_since = newest, now
+            track.pending, track.done, track.busy = set(), set(), False
+        elif not track.pending and not track.busy and (
+                track.done or now - track.target_since >= RUN_GAP_SECONDS):
+            _settle(track, newest)                  # its answers are computed: switch
+            return newest
+    g._lantian_revalidate = (url, newest)           # compute this answer anew meanwhile
+    return settled
+
+
+def _settle(track: _Track, version: int) -> None:
+    track.settled, track.newer_since, track.target = version, None, None
+    track.pending, track.done, track.busy = set(), set(), False
+    track.stale_served = False
+
+
+_jobs: "queue.Queue | None" = None
+_jobs_pid: int | None = None
+
+
+def _schedule_revalidation(server, url: str, target: int) -> None:
+    """Queue this (stale) answer to be computed at ``target`` in the background: the same
+    request (path, body, the client's own headers and session), replayed to this server
+    by one thread of this process and marked fresh (:data:`REVALIDATE_ENVIRON`)."""
+    global _jobs, _jobs_pid
+    from flask_login import current_user
+    who = current_user.get_id() if current_user and current_user.is_authenticated else ""
+    body = request.get_data(cache=True)
+    key = (request.path, hashlib.sha1(body).hexdigest(), str(who).split(":", 1)[0])
+    with _tracks_guard:
+        track = _tracks.get(url)
+        if track is None or track.target != target or key in track.pending \
+                or key in track.done or len(track.pending) >= REVALIDATE_QUEUE:
+            return
+        track.pending.add(key)
+        if _jobs is None or _jobs_pid != os.getpid():   # a forked worker starts its own
+            import queue
+            _jobs, _jobs_pid = queue.Queue(), os.getpid()
+            threading.Thread(target=_revalidate_forever, args=(_jobs,), daemon=True,
+                             name="lantian-revalidate").start()
+    headers = [(k, v) for k, v in request.headers.items()
+               if k.lower() not in ("content-length", "accept-encoding", "connection")]
+    _jobs.put((server, url, target, key, request.path, body, headers,
+               request.environ.get("REMOTE_ADDR", "127.0.0.1")))
+
+
+def _revalidate_forever(jobs) -> None:
+    while True:
+        server, url, target, key, path, body, headers, remote = jobs.get()
+        with _tracks_guard:
+            track = _tracks.get(url)
+            if track is None or track.target != target:
+                continue
+            track.busy = True
+        try:
+            t0 = time.perf_counter()
+            answered = server.test_client(use_cookies=False).open(
+                path, method="POST", data=body, headers=headers,
+                environ_overrides={"REMOTE_ADDR": remote, REVALIDATE_ENVIRON: True})
+            log.debug("computed %s at data version %s in the background: %s in %.2f s",
+                      path, target, answered.status_code, time.perf_counter() - t0)
+        except Exception:  # noqa: BLE001 - the answer is then computed on demand
+            log.warning("computing %s at data version %s in the background failed", path,
+                        target, exc_info=True)
+        finally:
+            with _tracks_guard:
+                if track.target == target:
+                    track.pending.discard(key)
+                    track.done.add(key)
+                track.busy = False
+
+
+def _no_stale_miss(name: str) -> None:
+    """Raise :class:`StaleMiss` when this request answers from the last complete
+    version (which must not be computed now: the database holds newer data)."""
+    if has_request_context() and g.get("_lantian_stale") is not None:
+        raise StaleMiss(name)
+
+
+def _settled(version: int) -> bool:
+    """True when a result computed for ``version`` may be kept: the database still holds
+    that version (outside a request, or when the request pinned nothing: True)."""
+    if not has_request_context():
+        return True
+    for pinned, _newest, _engine, read in g.get("_lantian_versions", {}).values():
+        if pinned != version:
+            continue
+        try:
+            now = read()
+        except Exception:  # noqa: BLE001 - cannot tell: do not keep it
+            now = None
+        if now != version:
+            g._lantian_unsettled = True
+            return False
+    return True
+
+
+def _mark_stale(response, served: int, newest: int) -> None:
+    """Headers (and, on a page, a visible notice) on an answer from an older version."""
+    response.headers["X-Lantian-Stale"] = f"{served}; newest={newest}"
+    if response.status_code != 200 or response.mimetype != "application/json":
+        return
+    try:
+        body = json.loads(response.get_data())
+        page = body["response"]["_pages_content"]["children"]
+        children = page["props"]["children"]
+        lang = "en" if str(page["props"].get("lang", "")).startswith("en") else "zh"
+        notice = {"type": "P", "namespace": "dash_html_components",
+                  "props": {"id": STALE_NOTICE_ID, "className": "lt-note lt-stale",
+                            "role": "status",
+                            "children": STALE_NOTICE[lang].format(served=served)}}
+        children.insert(1 if children else 0, notice)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return                      # not a page answer: the header says it
+    response.set_data(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
 
 # -- whole router answers of public pages ---------------------------------------------------
@@ -210,15 +479,14 @@ def install_answer_cache(server) -> None:
         return
     view = server.view_functions[endpoint]
 
-    @functools.wraps(view)
-    def dispatch(*args, **kwargs):
+    def answer(*args, **kwargs):
         try:
             key = _answer_key()
         except Exception:  # noqa: BLE001 - no key (database down …): Dash answers as usual
             log.debug("answer cache: no key", exc_info=True)
             key = None
         if key is None:
-            return view(*args, **kwargs)
+            return server.make_response(view(*args, **kwargs))
         hit = _answers.get(key)
         if hit is not None:
             data, mimetype = hit
@@ -226,8 +494,44 @@ def install_answer_cache(server) -> None:
         response = server.make_response(view(*args, **kwargs))
         data = response.get_data()
         if (response.status_code == 200 and "Set-Cookie" not in response.headers
-                and b'"page-error"' not in data and b'"page-db-error"' not in data):
+                and b'"page-error"' not in data and b'"page-db-error"' not in data
+                and not g.get("_lantian_unsettled")):
             _answers.put(key, (data, response.mimetype))
+        return response
+
+    @functools.wraps(view)
+    def dispatch(*args, **kwargs):
+        # Page answers (the pages router: page layouts only read) may come from the last
+        # complete version while a load runs; not the server's own replays (they compute
+        # the newest), and never another callback: one that writes (an upload, an admin
+        # action) must run once, at the newest version, not be answered again or replayed.
+        call = g.get("callback_call")
+        g._lantian_may_be_stale = (call is not None and call.output == ROUTER_OUTPUT
+                                   and not request.environ.get(REVALIDATE_ENVIRON))
+        try:
+            response = answer(*args, **kwargs)
+        except StaleMiss as miss:
+            log.debug("answering at the newest version: %s is not cached under the last "
+                      "complete one", miss)
+            g._lantian_may_be_stale = False
+            for name in ("_lantian_stale", "_lantian_versions", "_lantian_revalidate"):
+                g.pop(name, None)
+            response = answer(*args, **kwargs)
+        revalidate = g.get("_lantian_revalidate")
+        if revalidate is not None and response.status_code == 200:
+            try:
+                _schedule_revalidation(server, *revalidate)
+            except Exception:  # noqa: BLE001 - the answer is then computed on demand
+                log.warning("could not queue an answer for the background", exc_info=True)
+        pins = list(g.get("_lantian_versions", {}).values())
+        if pins:
+            response.headers["X-Lantian-Data-Version"] = str(pins[0][0])
+        if g.get("_lantian_unsettled"):
+            # computed while a load committed newer data: answered, but kept nowhere
+            response.headers["X-Lantian-Unsettled"] = "1"
+        stale = g.get("_lantian_stale")
+        if stale is not None:
+            _mark_stale(response, *stale)
         return response
 
     dispatch.answer_cache = True

@@ -62,14 +62,19 @@ def _parse_prsa(table: pd.DataFrame, path, station_codes, hour_label) -> pd.Data
     if table.empty:
         raise IngestError(path, "the file has a header but no data rows",
                           expected="one row per hour")
-    names = table["station"].astype("string").str.strip()
-    unknown = names[~names.str.casefold().isin(list(codes)) | names.isna()]
+    # a file names one station on 35,000 rows: map the few distinct names, not every row
+    # (stripping and case-folding every row took a third of this function)
+    label, uniques = pd.factorize(table["station"].astype("string"), use_na_sentinel=True)
+    names = [str(u).strip() for u in uniques]
+    found = np.array([codes.get(n.casefold()) for n in names] + [None], dtype=object)
+    stations = found[label]                  # label -1 (an empty cell): the None at the end
+    unknown = np.flatnonzero(stations == None)  # noqa: E711 - elementwise on an object array
     if len(unknown):
-        i = unknown.index[0]
-        raise IngestError(path, f"unknown station name {quote(unknown.iloc[0])}", row=int(i) + 2,
+        i = int(unknown[0])
+        name = names[label[i]] if label[i] >= 0 else pd.NA
+        raise IngestError(path, f"unknown station name {quote(name)}", row=i + 2,
                           column="station", expected="a PRSA station name or a site-file alias, "
                           "or load the file with the csv reader and --station CODE")
-    stations = names.str.casefold().map(codes).to_numpy(dtype=object)
 
     parts = {}
     for name in TIME_COLUMNS:
