@@ -238,6 +238,12 @@ def read_text_table(path, required=(), expected_layout: str = "", encoding: str 
         raise IngestError(path, f"cannot parse the table ({clip(exc)})",
                           expected=expected_layout) from None
     table.columns = [str(c).strip() for c in table.columns]
+    # the header as parsed (a quote left open in it swallows the next lines into a name)
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise IngestError(path, f"missing column(s) {', '.join(missing)} (is a quote left "
+                          "open in the header?)", row=1,
+                          expected=expected_layout or f"columns {', '.join(required)}")
     if len(table.columns) and len(table):
         first = table.columns[0]
         repeated = table[first].astype("string").str.strip() == first

@@ -284,14 +284,19 @@ def test_cli_unlock_lifts_one_address_or_all_and_is_audited(engine, cli):
     assert cli("users", "unlock", "nobody-here").exit_code == 1
 
 
-def test_a_lock_runs_out_and_counting_starts_again(engine):
-    short = timedelta(seconds=1)
+def test_a_lock_runs_out_and_counting_starts_again(engine, monkeypatch):
+    import store.users as users
+    clock = [users.now()]
+    monkeypatch.setattr(users, "now", lambda: clock[0])     # the lock's clock, not the wall's
+    lockout = timedelta(minutes=15)
 
     def attempt(password=WRONG):
         return authenticate(engine, "ghost", password, remote_addr="10.1.1.1",
-                            max_failures=2, lockout=short).reason
+                            max_failures=2, lockout=lockout).reason
     assert [attempt(), attempt(), attempt()] == ["bad", "locked", "locked"]
-    time.sleep(2.1)
+    clock[0] += lockout - timedelta(seconds=1)
+    assert attempt() == "locked"
+    clock[0] += timedelta(seconds=2)
     assert [attempt(), attempt()] == ["bad", "locked"]
 
 

@@ -77,8 +77,10 @@ def test_beijing_set_loads_exactly(cli, db_url, expected_counts, shared_data):
 
     second = cli("ingest", "prsa", shared_data / "beijing-multisite")
     assert second.exit_code == 0
-    assert f"12 files: {total:,} readings read, 0 new, 0 changed" in second.output
-    assert "nothing new to store" in second.output
+    # issue 14: identical to the runs that loaded them, still standing: not read again
+    assert ("12 files: 0 readings read, 0 new, 0 changed (12 identical to the runs that "
+            "loaded them, not read)") in second.output, second.output
+    assert "identical to run #1, loaded before; nothing read" in second.output
     engine.dispose()
 
 
@@ -98,3 +100,15 @@ def test_status_csv_columns(cli, shared_data):
     assert no2[3] == "2013-03-01 00:00" and no2[4] == "2017-02-28 23:00"
     table = cli("status")
     assert "Recent ingest runs" in table.output and "1003A" in table.output
+
+
+def test_a_quote_left_open_in_the_header_is_a_clear_error(tmp_path):
+    """(found by tests/test_fuzz.py) The header's last name opens a quote that swallows the
+    next line: pandas then has no 'station' column; a one-line error, not a KeyError."""
+    from ingest.errors import IngestError
+    path = tmp_path / "PRSA_Data_Dongsi_cut.csv"
+    path.write_text('No,year,month,day,hour,PM2.5,PM10,SO2,NO2,CO,O3,TEMP,PRES,DEWP,RAIN,wd,'
+                    'WSPM,"station\n1,2013,3,1,0,9,9,3,17,300,89,-0.5,1024.5,-21.4,0,NNW",5.7,'
+                    'Dongsi\n2,2013,3,1,1,9,9,3,17,300,89,-0.5,1024.5,-21.4,0,NNW,5.7,Dongsi\n')
+    with pytest.raises(IngestError, match="missing column"):
+        read_prsa(path)
