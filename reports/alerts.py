@@ -34,6 +34,7 @@ from config import ConfigError
 from config.sites import AlertRule, Recipient, SiteConfig, load_site_config
 from indicators.episodes import HOUR, Episode, find_episodes, hourly_grid
 
+from .data import city_row
 from .errors import ReportError
 from .mail import Delivery, Mailer, SmtpUnavailable, build_message, for_recipient
 from .weeks import CST
@@ -139,19 +140,6 @@ def hour_label(start) -> str:
 
 # ----------------------------------------------------------------------------- site file
 
-def city_row(conn, city: str | None):
-    from store.frames import cities
-    known = cities(conn)
-    if known.empty:
-        raise ReportError("no city is loaded; run 'lantian init --sites FILE' first")
-    if city is None:
-        if len(known) > 1:
-            raise ReportError("several cities are loaded (" + ", ".join(known["id"])
-                              + "); choose one with --city")
-        city = str(known["id"].iloc[0])
-    if city not in set(known["id"]):
-        raise ReportError(f"unknown city {city!r}; known: {', '.join(known['id'])}")
-    return known[known["id"] == city].iloc[0]
 
 
 def site_of(row, site_file=None) -> SiteConfig:

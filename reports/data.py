@@ -99,24 +99,31 @@ class ScopeReport:
 
 # ----------------------------------------------------------------------------- database
 
+def city_row(conn, city: str | None):
+    """The loaded city ``city`` (the only one when None), else a :class:`ReportError`."""
+    from store.frames import cities
+    known = cities(conn)
+    if known.empty:
+        raise ReportError("no city is loaded; run 'lantian init --sites FILE' first")
+    if city is None:
+        if len(known) > 1:
+            raise ReportError("several cities are loaded (" + ", ".join(known["id"])
+                              + "); choose one with --city")
+        city = str(known["id"].iloc[0])
+    if city not in set(known["id"]):
+        raise ReportError(f"unknown city {city!r}; known: {', '.join(known['id'])}")
+    return known[known["id"] == city].iloc[0]
+
+
 def load_inputs(engine, city: str | None, week: IsoWeek) -> CityInputs:
     """Read the city's hourly values from 1 January (or the week's Monday, if earlier) to the
     week's Sunday, its membership, districts and targets."""
-    from store.frames import cities, districts, hourly_frame, membership, station_table
+    from store.frames import districts, hourly_frame, membership, station_table
     from store.frames import targets as stored_targets
 
     with engine.connect() as conn:
-        known = cities(conn)
-        if known.empty:
-            raise ReportError("no city is loaded; run 'lantian init --sites FILE' first")
-        if city is None:
-            if len(known) > 1:
-                raise ReportError("several cities are loaded (" + ", ".join(known["id"])
-                                  + "); choose one with --city")
-            city = str(known["id"].iloc[0])
-        if city not in set(known["id"]):
-            raise ReportError(f"unknown city {city!r}; known: {', '.join(known['id'])}")
-        row = known[known["id"] == city].iloc[0]
+        row = city_row(conn, city)
+        city = str(row["id"])
         members = membership(conn, city)
         stations = station_table(conn)
         stations = stations[stations["city"] == city]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import AQI_LEVELS, NO_DATA_COLOR, aqi_colorscale, empty_figure, fast_figure
+from . import AQI_LEVELS, NO_DATA_COLOR, aqi_colorscale, aqi_level, empty_figure, fast_figure
 
 HOUR_MS = 3_600_000
 _T = {
@@ -64,16 +64,6 @@ def published_at(start, lang: str) -> str:
 def primary_text(primary: str) -> str:
     """"PM10, PM2.5" from the stored "PM10,PM2.5" (empty: "")."""
     return ", ".join(p for p in str(primary or "").split(",") if p)
-
-
-def level_of(aqi) -> int | None:
-    """Index into :data:`AQI_LEVELS` (0–5) of an AQI, None for NA."""
-    if aqi is None or pd.isna(aqi):
-        return None
-    for i, (upper, *_rest) in enumerate(AQI_LEVELS):
-        if aqi <= upper:
-            return i
-    return len(AQI_LEVELS) - 1
 
 
 # -- the public page's strip: areas × the last 24 hours ----------------------------------
@@ -170,7 +160,7 @@ def station_aqi_chart(frame: pd.DataFrame, *, start, end, lang: str, title: str,
             primary = primary_text(r.primary)
             parts.append(f"{_w('ours', lang)}: <b>{int(ours[k])}</b> · {getattr(r, cat)}"
                          + (f" · {primary}" if primary else ""))
-            level = level_of(ours[k])
+            level = aqi_level(ours[k])
             colours.append(AQI_LEVELS[level][1])
         if np.isnan(theirs[k]):
             parts.append(f"{_w('published_aqi', lang)}: {_w('not_published', lang)}")
