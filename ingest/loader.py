@@ -66,6 +66,7 @@ class LoadResult:
     duplicates_ignored: int = 0
     created_stations: list[str] = field(default_factory=list)
     same_as_run: int | None = None
+    skipped: bool = False              # identical to a run whose readings are all still stored
     ignored_columns: list[str] = field(default_factory=list)
     skipped_rows: int = 0
     skipped_names: list[str] = field(default_factory=list)
@@ -75,6 +76,8 @@ class LoadResult:
         name = Path(self.file).name
         if self.status == "failed":
             return f"{name}: FAILED — {self.message}"
+        if self.skipped:
+            return f"{name}: 0 new, 0 changed — nothing new to store ({self.message})"
         head = (f"{name}: {self.readings_read:,} readings read, {self.readings_new:,} new, "
                 f"{self.readings_changed:,} changed")
         if self.readings_new == 0 and self.readings_changed == 0:
@@ -156,6 +159,53 @@ def _same_run(conn, run_id: int) -> int | None:
     return conn.execute(select(func.max(r.id)).where(
         r.checksum == mine.checksum, r.reader == mine.reader, r.options == mine.options,
         r.id != run_id, r.status.in_(("ok", "unchanged")))).scalar()
+
+
+def _still_as_loaded(conn, run_id: int, margin_hours: int) -> int | None:
+    """The earlier run that loaded the same file (checksum, reader, options) as run
+    ``run_id`` when loading it again cannot change anything, so it need not be read:
+    the newest such run with status ok, not undone, with its span of hours recorded
+    (runs before migration 0007 have none: never skipped), that wrote every reading the
+    file carried (new + changed = read: its station-hours are the file's), none of whose
+    rows was changed or deleted since (no revision names it as the previous run: undo
+    and every later write record one), and whose stations got no write after it within
+    its span widened by the QC context (neighbours that could change a QC flag).
+    None: read the file."""
+    r = schema.ingest_runs.c
+    mine = conn.execute(select(r.checksum, r.reader, r.options).where(r.id == run_id)).first()
+    if mine is None or not mine.checksum:
+        return None
+    prev = conn.execute(select(r.id, r.status, r.undone_by, r.first_hour, r.last_hour,
+                               r.readings_read, r.readings_new, r.readings_changed).where(
+        r.checksum == mine.checksum, r.reader == mine.reader, r.options == mine.options,
+        r.id < run_id, r.status == "ok").order_by(r.id.desc()).limit(1)).first()
+    if (prev is None or prev.undone_by is not None or prev.first_hour is None
+            or prev.last_hour is None or not prev.readings_read
+            or prev.readings_new + prev.readings_changed != prev.readings_read):
+        return None
+    R = int(prev.id)
+    rev, hourly = schema.revisions.c, schema.hourly.c
+    if conn.execute(select(rev.run_id).where(rev.previous_run_id == R).limit(1)).first():
+        return None
+    # a write after R (and before this run) to R's stations near R's hours
+    later = conn.execute(select(func.count()).select_from(schema.ingest_runs).where(
+        r.id > R, r.id != run_id, r.status == "ok")).scalar()
+    if later:
+        ids = [int(i) for i, in conn.execute(select(hourly.station_id).distinct()
+                                             .where(hourly.run_id == R))]
+        if not ids:
+            return None
+        margin = timedelta(hours=margin_hours)
+        lo, hi = prev.first_hour - margin, prev.last_hour + margin
+        if conn.execute(select(hourly.run_id).where(
+                hourly.station_id.in_(ids), hourly.ts >= lo, hourly.ts <= hi,
+                hourly.run_id > R).limit(1)).first():
+            return None
+        if conn.execute(select(rev.run_id).where(
+                rev.run_id > R, rev.station_id.in_(ids), rev.ts >= lo, rev.ts <= hi)
+                .limit(1)).first():
+            return None
+    return R
 
 
 def as_sqlalchemy_error(exc: BaseException) -> BaseException:
@@ -531,6 +581,13 @@ def load_file(engine, reader: str, path, read, *, options: dict | None = None,
     result = LoadResult(file=str(path), reader=reader)
     result.run_id, result.same_as_run = start_run(engine, reader, path, checksum, options or {})
     try:
+        with engine.begin() as conn:
+            loaded = _still_as_loaded(conn, result.run_id, qc_context_hours(load_rules()))
+        if loaded is not None:
+            result.status, result.same_as_run, result.skipped = "unchanged", loaded, True
+            result.message = f"identical to run #{loaded}, loaded before; nothing read"
+            finish_run(engine, result)
+            return result
         frame = read(path)
         with engine.begin() as conn:
             load_frame(conn, frame, result, strict=strict, synthetic=synthetic)

@@ -260,7 +260,7 @@ def _load_files(reader: str, files: list[Path], read, *, options: dict, strict: 
     from ingest.loader import UnknownStationsWarning, load_file
 
     engine = _engine()
-    totals = {"new": 0, "changed": 0, "read": 0}
+    totals = {"new": 0, "changed": 0, "read": 0, "skipped": 0}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, disable=quiet or len(files) < 2,
                         transient=True)
@@ -273,6 +273,7 @@ def _load_files(reader: str, files: list[Path], read, *, options: dict, strict: 
             totals["new"] += result.readings_new
             totals["changed"] += result.readings_changed
             totals["read"] += result.readings_read
+            totals["skipped"] += result.skipped
             if not quiet:
                 progress.console.print(result.summary(), markup=False)
             progress.advance(task)
@@ -280,7 +281,9 @@ def _load_files(reader: str, files: list[Path], read, *, options: dict, strict: 
         err.print(f"warning: {w.message}", markup=False)
     if len(files) > 1 and not quiet:
         out.print(f"{len(files)} files: {totals['read']:,} readings read, {totals['new']:,} new, "
-                  f"{totals['changed']:,} changed")
+                  f"{totals['changed']:,} changed"
+                  + (f" ({totals['skipped']:,} identical to the runs that loaded them, not read)"
+                     if totals["skipped"] else ""))
 
 
 @ingest_app.command("prsa")

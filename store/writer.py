@@ -18,6 +18,7 @@ year never needs rows moved out of a catch-all.
 from __future__ import annotations
 
 import io
+import sqlite3
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,8 +54,19 @@ class HourlyBatch:
 
 def ts_text(ts: np.ndarray) -> np.ndarray:
     """Timestamps as SQLAlchemy stores them in SQLite (``2013-03-01 00:00:00.000000``)."""
-    s = np.datetime_as_string(ts.astype("datetime64[s]"), unit="s")
-    return np.char.add(np.char.replace(s, "T", " "), ".000000")
+    ts = np.asarray(ts).astype("datetime64[s]")
+    # Each distinct time formatted once (a network's stations share their hours), the
+    # text put together in a (n, 26) code-point buffer (np.char is five times slower).
+    hours, at = np.unique(ts, return_inverse=True)
+    iso = np.datetime_as_string(hours, unit="s")                 # 2013-03-01T00:00:00
+    if len(hours) and (np.char.str_len(iso) != 19).any():      # a year outside 0000–9999
+        return np.char.add(np.char.replace(iso, "T", " "), ".000000")[at.reshape(-1)]
+    iso = iso.astype("U19")
+    buf = np.empty((len(hours), 26), dtype=np.uint32)
+    buf[:, :19] = iso.view(np.uint32).reshape(len(hours), 19)
+    buf[:, 10] = ord(" ")
+    buf[:, 19:] = np.frombuffer(".000000".encode("utf-32-le"), dtype=np.uint32)
+    return buf.view("U26").reshape(len(hours))[at.reshape(-1)]
 
 
 def read_hourly(conn, station_ids, start, end, with_run: bool = False,
@@ -140,18 +152,48 @@ def copy_out_binary(conn, sql: str, fields: list[tuple[str, str]]) -> dict | Non
     return out
 
 
+#: Stands for NULL in a SQLite read (``IFNULL``), so that every row is numbers only (one
+#: ``np.fromiter`` over the cursor); turned back into NaN. No reading is this value.
+_NULL_SENTINEL = -1.7976931348623157e308
+_UNIX_EPOCH = np.datetime64("1970-01-01T00:00:00", "s")
+# unixepoch() (SQLite 3.38+) is a third faster than strftime('%s').
+_UNIX_SECONDS = ("unixepoch(ts)" if sqlite3.sqlite_version_info >= (3, 38)
+                 else "CAST(strftime('%s', ts) AS INTEGER)")
+
+
 def _read_sqlite(conn, cols, sql) -> pd.DataFrame:
+    """Rows of :func:`hourly_select_sql` (SQLite) read with one ``np.fromiter`` over the
+    cursor into a structured array: ``ts`` as seconds since 1970 (``unixepoch``:
+    the stored text is a naive time), NULL values as a sentinel turned back into NaN."""
+    head, rest = sql.split(" FROM hourly ", 1)
+    selected = head[len("SELECT "):].split(", ")
+    exprs = []
+    for name in selected:
+        if name == "ts":
+            exprs.append(_UNIX_SECONDS)
+        elif name in VALUE_COLUMNS:
+            exprs.append(f"IFNULL({name}, {_NULL_SENTINEL!r})")
+        else:
+            exprs.append(name)
+    kinds = {"station_id": np.int64, "ts": np.int64, "run_id": np.int64}
+    dtype = np.dtype([(c, kinds.get(c, np.float64 if c in VALUE_COLUMNS else np.int64))
+                      for c in selected])
     raw = conn.connection.driver_connection
-    rows = raw.execute(sql).fetchall()
-    if not rows:
+    cursor = raw.execute(f"SELECT {', '.join(exprs)} FROM hourly {rest}")
+    rows = np.fromiter(cursor, dtype=dtype)
+    if not len(rows):
         return pd.DataFrame(columns=cols)
-    columns = list(zip(*rows))
-    data = {"station_id": np.array(columns[0], dtype=np.int64),
-            "ts": pd.to_datetime(pd.Series(columns[1], dtype=object), format=_TS_FORMAT)
-            .to_numpy("datetime64[s]")}
-    for name, col in zip(cols[2:], columns[2:]):
-        data[name] = np.array(col, dtype=np.float64 if name in VALUE_COLUMNS else
-                              np.int64 if name == "run_id" else np.int8)
+    data = {"station_id": rows["station_id"].copy(),
+            "ts": _UNIX_EPOCH + rows["ts"].astype("timedelta64[s]")}
+    for name in cols[2:]:
+        col = rows[name]
+        if name in VALUE_COLUMNS:
+            col = np.where(col == _NULL_SENTINEL, np.nan, col)
+        elif name != "run_id":
+            col = col.astype(np.int8)
+        else:
+            col = col.copy()
+        data[name] = col
     return pd.DataFrame(data)
 
 
@@ -286,14 +328,37 @@ def insert_revisions(conn, rows: HourlyBatch, run_id: int, previous_run_id: np.n
 
 def _executemany_sqlite(conn, batch: HourlyBatch, run_id: int, conflict: str) -> None:
     cols = _all_columns()
-    sql = (f"INSERT INTO hourly ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-           + conflict)
     n = len(batch)
     data = [batch.station_id.tolist(), ts_text(batch.ts).tolist()]
     data += [batch.values[:, j].tolist() for j in range(batch.values.shape[1])]  # NaN binds NULL
     data += [batch.flags[:, j].tolist() for j in range(batch.flags.shape[1])]
     data.append([run_id] * n)
-    conn.connection.driver_connection.executemany(sql, zip(*data))
+    _executemany_rows(conn.connection.driver_connection, f"INSERT INTO hourly ({', '.join(cols)})",
+                      conflict, data)
+
+
+#: Rows per ``INSERT … VALUES (…), (…), …`` statement (15 columns: 750 parameters, under
+#: SQLite's oldest limit of 999): a third fewer statement steps and no tuple per row
+#: make the Beijing set's 420,768 station-hours go in in 0.6 s instead of 0.95.
+_ROWS_PER_STATEMENT = 50
+
+
+def _executemany_rows(raw, head: str, tail: str, data: list[list]) -> None:
+    """``head VALUES (?, …) tail`` for every row of ``data`` (one list of Python values per
+    column, all the same length), ``_ROWS_PER_STATEMENT`` rows to a statement; rows are
+    written in order, as one ``executemany`` of single rows would."""
+    n, width = len(data[0]), len(data)
+    row = f"({', '.join('?' * width)})"
+    whole = n - n % _ROWS_PER_STATEMENT
+    cells = np.empty((n, width), dtype=object)
+    for j, column in enumerate(data):
+        cells[:, j] = column                # Python ints, floats, str: what sqlite3 binds
+    if whole:
+        raw.executemany(f"{head} VALUES {', '.join([row] * _ROWS_PER_STATEMENT)} {tail}",
+                        cells[:whole].reshape(whole // _ROWS_PER_STATEMENT,
+                                              _ROWS_PER_STATEMENT * width).tolist())
+    if whole < n:
+        raw.executemany(f"{head} VALUES {row} {tail}", cells[whole:].tolist())
 
 
 def _copy_postgresql(conn, batch: HourlyBatch, run_id: int, table: str) -> None:

@@ -442,3 +442,53 @@ def test_status_shows_kept_versions_and_undone_runs(repro, tmp_path):
     assert repro("runs", "undo", "2").exit_code == 0
     status = repro("status", "--runs", "5")
     assert "ok, undone by #3" in status.output, status.output
+
+
+def test_a_file_loaded_before_is_skipped_only_while_its_readings_stand(repro, engine, tmp_path):
+    """Issue 14: a file identical to a run whose readings are all still as it wrote them
+    is not read again; after an undo of that run, a later change of one of its hours or
+    of a neighbouring hour (QC context), or for a run without a recorded span, it is."""
+    a = tmp_path / "a.csv"
+    a.write_text("station,time,pollutant,value\n1003A,2016-12-01 02:00,NO2,7\n"
+                 "1003A,2016-12-01 03:00,NO2,8\n")
+    assert "2 readings read, 2 new" in repro("ingest", "csv", a).output      # run 2
+    skipped = repro("ingest", "csv", a)                                       # run 3
+    assert skipped.exit_code == 0
+    assert "identical to run #2, loaded before; nothing read" in skipped.output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status, rows_read FROM ingest_runs WHERE id = 3")
+                            ).one() == ("unchanged", 0)
+
+    assert repro("runs", "undo", "2").exit_code == 0                          # run 4
+    assert ("2016-12-01 02:00", "NO2") not in hourly_values(engine)
+    again = repro("ingest", "csv", a)                                         # run 5
+    assert "2 readings read, 2 new" in again.output, again.output
+    assert hourly_values(engine)[("2016-12-01 02:00", "NO2")] == (7.0, OK)
+    assert "identical to run #5" in repro("ingest", "csv", a).output          # run 6
+
+    b = tmp_path / "b.csv"
+    b.write_text("station,time,pollutant,value\n1003A,2016-12-01 02:00,NO2,9\n")
+    assert "1 changed" in repro("ingest", "csv", b).output                    # run 7
+    reread = repro("ingest", "csv", a)                                        # run 8
+    assert "2 readings read, 0 new, 1 changed" in reread.output, reread.output
+    assert hourly_values(engine)[("2016-12-01 02:00", "NO2")] == (7.0, OK)
+    # run 8 wrote one of the file's two readings: it does not stand for the whole file
+    assert "nothing read" not in repro("ingest", "csv", a).output             # run 9
+
+    d = tmp_path / "d.csv"
+    d.write_text("station,time,pollutant,value\n1003A,2016-12-01 10:00,NO2,20\n")
+    assert "1 new" in repro("ingest", "csv", d).output                        # run 10
+    e = tmp_path / "e.csv"
+    e.write_text("station,time,pollutant,value\n1003A,2016-12-01 11:00,NO2,21\n"
+                 "1004A,2016-12-01 10:00,NO2,30\n")
+    assert "2 new" in repro("ingest", "csv", e).output                        # run 11
+    near = repro("ingest", "csv", d)                   # 11:00 of 1003A is in QC's context
+    assert "1 readings read" in near.output and "nothing read" not in near.output
+
+    f = tmp_path / "f.csv"
+    f.write_text("station,time,pollutant,value\n1005A,2016-12-02 10:00,NO2,20\n")
+    assert "1 new" in repro("ingest", "csv", f).output
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ingest_runs SET first_hour = NULL, last_hour = NULL "
+                          "WHERE id = (SELECT MAX(id) FROM ingest_runs)"))
+    assert "1 readings read" in repro("ingest", "csv", f).output
