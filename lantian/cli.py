@@ -42,7 +42,8 @@ class OneLineErrors(TyperGroup):
             where = f"{ctx.command_path}: " if ctx is not None else ""
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
             text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-            message = " ".join(text.split())
+            # typer words a bad choice "Value error, 'x' is not one of …": say what is wrong
+            message = " ".join(text.split()).replace("Value error, ", "")
             err.print(f"[bold red]error:[/] {escape(where + message + hint)}", markup=True)
             sys.exit(1)
         except typer.Abort:

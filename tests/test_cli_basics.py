@@ -52,3 +52,11 @@ def test_make_demo_port_is_settable():
     assert "--port 8060" in done.stdout and "127.0.0.1:8060/login" in done.stdout
     default = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True)
     assert "--port 8050" in default.stdout
+
+
+def test_a_bad_choice_is_one_plain_line(cli):
+    done = cli("stats", "annual", "--year", "2016", "--level", "nope")
+    assert done.exit_code == 1
+    lines = [line for line in done.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), done.output
+    assert "Value error" not in done.output and "'nope' is not one of" in done.output
