@@ -603,9 +603,9 @@ def ranking_rows(engine, view, statistic: str, pollutant: str, level: str,
     def compute():
         from indicators.ranking import rank
 
-        def pick(stats):
+        def pick(stats):          # only the areas asked for (evaluation or background)
             return stats[(stats["statistic"] == statistic) & (stats["level"] == level)
-                         & (stats["pollutant"] == pollutant)]
+                         & (stats["pollutant"] == pollutant) & stats["area"].isin(areas)]
         stats = period_stats(engine, view)
         if stats.empty:
             return pd.DataFrame()

@@ -123,19 +123,22 @@ def test_pm25_ranking_by_district_and_by_station_with_shared_ranks(beijing_app, 
     rows = rows_of(page)
     assert len(rows) == 12                                    # every station of the city
     stations = pick(bj2015, "station", "PM2.5", "annual_mean", "2015")
-    ok = stations["valid"].astype(bool)
+    # the background station Dingling (1002A, 65, the cleanest) is listed apart, unranked
+    ok = stations["valid"].astype(bool) & (stations.index != "1002A")
     ranks = competition_ranks(stations.loc[ok, "reported"])
     grid = rows.set_index("area")
     for code in stations.index:
         assert grid.loc[code, "value"] == stations.loc[code, "reported"]
         if ok[code]:
             assert grid.loc[code, "rank"] == ranks[code]
-    # Tiantan (1004A) and Guanyuan (1006A) both publish 83: they share rank 6, next is 8
-    assert grid.loc["1004A", "rank"] == grid.loc["1006A", "rank"] == 6
+    # Tiantan (1004A) and Guanyuan (1006A) both publish 83: they share rank 5, next is 7
+    assert grid.loc["1004A", "rank"] == grid.loc["1006A", "rank"] == 5
     assert grid.loc["1004A", "value"] == grid.loc["1006A", "value"] == 83
-    assert 7 not in set(rows["rank"].dropna()) and 8 in set(rows["rank"].dropna())
-    # the background station is ranked but labelled
+    assert 6 not in set(rows["rank"].dropna()) and 7 in set(rows["rank"].dropna())
+    # the background station: labelled, listed last, never ranked
     assert grid.loc["1002A", "name"] == "定陵 (对照点)"
+    assert pd.isna(grid.loc["1002A", "rank"]) and rows["area"].iloc[-1] == "1002A"
+    assert grid.loc["1002A", "reason"] == "对照点，单独列出，不参与排名"
 
 
 @pytest.mark.realdata
@@ -153,10 +156,10 @@ def test_station_ranking_in_a_month_with_a_gap_shows_insufficient_data(beijing_a
     assert row["value"] == expected.loc["1007A", "reported"] == 61   # shown, not ranked
     assert row["capture"] == "8/27" and row["valid"] == "no"
     assert row["reason"] == "2015-04: 8 valid days, needs 27"
-    # listed after every ranked station
-    assert rows_of(page)["area"].iloc[-1] == "1007A"
-    # ties in April: Tiantan/Shunyi 44, Guanyuan/Gucheng 47
-    assert grid.loc["1004A", "rank"] == grid.loc["1008A", "rank"] == 4
+    # listed after every ranked station (the background station comes last, apart)
+    assert list(rows_of(page)["area"].iloc[-2:]) == ["1007A", "1002A"]
+    # ties in April: Tiantan/Shunyi 44, Guanyuan/Gucheng 47 (Dingling, background, unranked)
+    assert grid.loc["1004A", "rank"] == grid.loc["1008A", "rank"] == 3
     # a month is not judged against the annual limit: no limit column, neutral bars
     assert "limit" not in [c["field"] for c in by_id(page, ids.RANKING_TABLE).columnDefs]
     fig = by_id(page, ids.RANKING_CHART).figure
@@ -194,7 +197,7 @@ def test_ranking_export_csv(beijing_app):
     lines = body.strip().splitlines()
     assert lines[0].startswith("指标,时段,单位,排名,名称,代码,数值")
     assert len(lines) == 13
-    assert "PM2.5 平均浓度,2015,µg/m³,6,天坛,1004A,83,是,358/324,86,-3.5,改善,35," in lines
+    assert "PM2.5 平均浓度,2015,µg/m³,5,天坛,1004A,83,是,358/324,86,-3.5,改善,35," in lines
 
 
 @pytest.mark.realdata
@@ -249,3 +252,13 @@ def test_ranking_bars_figure():
     assert fig.layout.shapes[0].x0 == 35
     empty = ranking_bars(table.iloc[:0], {}, lang="zh")
     assert empty.layout.annotations[0].text == "暂无数据"
+
+
+@pytest.mark.realdata
+def test_the_background_station_is_a_bar_of_its_own_in_the_chart(beijing_app):
+    page = render(beijing_app, ranking, city="beijing", year="2015", by="PM2.5",
+                  level="station", lang="en")
+    fig = by_id(page, ids.RANKING_CHART).figure
+    apart = [tr for tr in fig.data if tr.name == "background station (apart, not ranked)"]
+    assert len(apart) == 1 and len(apart[0].y) == 1 and "Dingling" in apart[0].y[0]
+    assert all("Dingling" not in y for tr in fig.data if tr.name == "ranked" for y in tr.y)

@@ -16,6 +16,7 @@ _WORDS = {
     "exceeds": ("超标", "exceeds the limit"),
     "ranked": ("已排名", "ranked"),
     "insufficient data": ("数据不足（不参与排名）", "insufficient data (not ranked)"),
+    "background": ("对照点（单独列出，不参与排名）", "background station (apart, not ranked)"),
     "no value": ("无数据", "no value"),
     "rank": ("排名", "rank"),
     "capture": ("有效天数", "valid days"),
@@ -36,13 +37,14 @@ def _fmt(values: pd.Series, decimals: int) -> pd.Series:
 
 
 def status_keys(table: pd.DataFrame) -> np.ndarray:
-    """Colour class of each row: meets | exceeds | ranked | insufficient data."""
+    """Colour class of each row: meets | exceeds | ranked | insufficient data | background."""
     ranked = (table["status"] == "ranked").to_numpy()
     meets = table["meets"].astype("boolean") if "meets" in table else \
         pd.Series(pd.NA, index=table.index, dtype="boolean")
     out = np.where(meets.fillna(False).to_numpy(bool), "meets",
                    np.where((~meets.fillna(True)).to_numpy(bool), "exceeds", "ranked"))
-    return np.where(ranked, out, "insufficient data")
+    background = (table["status"] == "background").to_numpy()
+    return np.where(ranked, out, np.where(background, "background", "insufficient data"))
 
 
 def ranking_bars(table: pd.DataFrame, names: dict, *, lang: str = "zh", title: str = "",
@@ -92,10 +94,11 @@ def ranking_bars(table: pd.DataFrame, names: dict, *, lang: str = "zh", title: s
         hover = hover.where(lim == "", hover + "<br>" + _w("limit", lang) + " " + lim + suffix)
 
     colours = {"meets": STATUS_COLORS["meets"], "exceeds": STATUS_COLORS["exceeds"],
-               "ranked": RANKED_COLOR, "insufficient data": INSUFFICIENT_COLOR}
+               "ranked": RANKED_COLOR, "insufficient data": INSUFFICIENT_COLOR,
+               "background": INSUFFICIENT_COLOR}
     y_all = np.asarray(labels, dtype=object)
     traces, shapes = [], []
-    for k in ("meets", "exceeds", "ranked", "insufficient data"):
+    for k in ("meets", "exceeds", "ranked", "insufficient data", "background"):
         sel = (key == k) & value.notna().to_numpy()
         if not sel.any():
             continue

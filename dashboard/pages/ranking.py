@@ -117,6 +117,8 @@ register({
     "rk.worse": ("变差", "worse"),
     "rk.same": ("持平", "same"),
     "rk.background": ("对照点", "background"),
+    "rk.background_reason": ("对照点，单独列出，不参与排名",
+                             "background station: listed apart, not ranked"),
     "rk.export": ("下载排名表：", "Download the table:"),
     "rk.note": ("按公布值（综合指数保留两位小数）升序排名，优良天数比例降序；数值相同并列（如 1、1、3）。"
                 "数据不足的区县照常列出并注明原因，不参与排名。变化率 = (本期 − 去年同期) ÷ 去年同期 × 100%，"
@@ -194,11 +196,27 @@ def ranking_table(view, cat, engine) -> pd.DataFrame:
     """
     level, by = choices(view)
     pollutant, statistic = BY[by]
-    areas = (cat.city_districts(view.city)["id"] if level == "district"
-             else cat.city_stations(view.city)["code"]).tolist()
-    if not areas:
+    background: list[str] = []
+    if level == "district":
+        areas = cat.city_districts(view.city)["id"].tolist()
+    else:
+        # background (对照点) stations are listed apart, never ranked with the evaluation
+        # stations (HJ 664: they are not evaluation points)
+        st = cat.city_stations(view.city)
+        roles = dict(zip(cat.stations["code"], cat.stations["role"]))
+        areas = [c for c in st["code"] if roles.get(c) == "evaluation"]
+        background = [c for c in st["code"] if roles.get(c) != "evaluation"]
+    if not areas and not background:
         return pd.DataFrame()
-    table = ranking_rows(engine, view, statistic, pollutant, level, tuple(areas))
+    table = ranking_rows(engine, view, statistic, pollutant, level, tuple(areas)) \
+        if areas else pd.DataFrame()
+    if background:
+        apart = ranking_rows(engine, view, statistic, pollutant, level, tuple(background))
+        if not apart.empty:
+            apart = apart.assign(rank=pd.array([pd.NA] * len(apart), dtype="Int64"),
+                                 status="background",
+                                 reason=t("rk.background_reason", view.lang))
+            table = apart if table.empty else pd.concat([table, apart], ignore_index=True)
     if table.empty:
         return table
     stats = period_stats(engine, view)
