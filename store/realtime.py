@@ -157,9 +157,8 @@ def write_published(conn, published: pd.DataFrame, run_id: int, source: str) -> 
     same = was & (old_aqi == both["aqi"].to_numpy()) \
         & (both["old_primary"].fillna("").astype(str).to_numpy(object)
            == both["primary_pollutants"].to_numpy(object))
-    rows = lambda frame: [{**r, "ts": pd.Timestamp(r["ts"]).to_pydatetime(), "source": source,
-                           "run_id": int(run_id)} for r in frame.to_dict("records")]
-    inserts = rows(new.loc[~was, ["station_id", "ts", "aqi", "primary_pollutants"]])
+    inserts = [{**r, "ts": pd.Timestamp(r["ts"]).to_pydatetime(), "source": source,
+                "run_id": int(run_id)} for r in new.loc[~was].to_dict("records")]
     changed = both.loc[was & ~same]
     if inserts:
         conn.execute(p.insert(), inserts)
