@@ -42,7 +42,7 @@ PHASES = [
     ("ingest.loader", "insert_revisions", "revisions (history of changed readings)"),
     ("ingest.loader", "insert_hourly", "write new rows (executemany)"),
     ("ingest.loader", "upsert_hourly", "write changed rows (upsert)"),
-    ("ingest.loader", "lock_for_writing", "write lock (BEGIN IMMEDIATE)"),
+    ("store.db", "lock_for_writing", "write lock (BEGIN IMMEDIATE)"),
     ("ingest.loader", "start_run", "ingest run rows (start, finish)"),
     ("ingest.loader", "finish_run", "ingest run rows (start, finish)"),
     ("ingest.loader", "file_checksum", "file checksum"),

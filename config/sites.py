@@ -38,8 +38,8 @@ import yaml
 
 from .errors import ConfigError
 from .units import normalise_unit
+from .vocabulary import POLLUTANTS
 
-POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
 CANONICAL_UNITS = {"SO2": "µg/m3", "NO2": "µg/m3", "PM10": "µg/m3", "PM2.5": "µg/m3",
                    "CO": "mg/m3", "O3": "µg/m3"}
 ROLES = ("evaluation", "background", "excluded")

@@ -5,7 +5,7 @@ A page registers the function that builds one of its tables
 (the query string), builds the same frame and sends it as CSV (UTF-8 with BOM,
 so Excel opens Chinese text correctly) or as an Excel workbook. The export is
 a plain GET link, so it can be shared like the page and checked by the server's
-access rules (issue: staff accounts) like any other route.
+access rules (staff accounts) like any other route.
 """
 from __future__ import annotations
 

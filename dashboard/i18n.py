@@ -1,7 +1,7 @@
 """Interface strings: Chinese first, English as the alternative.
 
-A deliberately small table for now; it is looked up at render time, so a
-later move to gettext catalogs (Babel) only changes :func:`t`.
+Strings are looked up at render time by key (:func:`t`), so the table can move to
+gettext catalogs without touching the pages.
 """
 from __future__ import annotations
 

@@ -22,6 +22,9 @@ import pandas as pd
 from dash import ALL, Input, Output, State, callback_context, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
+from config.errors import ConfigError
+from config.standards import load_profile
+
 from . import ids
 from .auth import scope_of
 from .cache import cached_local
@@ -29,7 +32,7 @@ from .context import current_engine
 from .exports import export_url
 from .i18n import HTML_LANG, SYNTHETIC_BANNER, register, t
 from .queries import Catalog, catalog
-from .state import PROFILES, SHARED_KEYS, View, resolve
+from .state import SHARED_KEYS, View, profile_choices, resolve
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +48,6 @@ register({
     "period.month": ("月度", "Month"),
     "period.range": ("自定义", "Custom"),
     "profile.auto": ("按日期适用（默认）", "In force by date (default)"),
-    "profile.cn-2012": ("GB 3095-2012", "GB 3095-2012"),
-    "profile.cn-2026-transition": ("GB 3095-2026 过渡期", "GB 3095-2026 transition"),
-    "profile.cn-2026-final": ("GB 3095-2026 最终限值", "GB 3095-2026 final"),
-    "profile.who-2021": ("WHO 2021 准则", "WHO 2021 guideline"),
-    "profile.eu-2030": ("欧盟 2030", "EU 2030"),
-    "profile.us-epa-2024": ("美国 EPA 2024", "US EPA 2024"),
     "page.switch": ("English", "中文"),
     "page.share": ("本页链接包含当前选择，可直接复制分享。",
                    "This page's address holds the current choices: copy it to share the view."),
@@ -281,10 +278,20 @@ def global_controls(view: View, cat: Catalog, *, profile: bool = True) -> list:
             min_date_allowed=first.isoformat(), max_date_allowed=last.isoformat(),
             display_format="YYYY-MM-DD", first_day_of_week=1, minimum_nights=0)))
     if profile:
-        profiles = [{"label": t("profile.auto" if not p else f"profile.{p}", lang), "value": p}
-                    for p in PROFILES]
+        profiles = [{"label": profile_label(p, lang), "value": p} for p in profile_choices()]
         out.append(dropdown("profile", profiles, view.profile, t("ctl.profile", lang), width=210))
     return out
+
+
+def profile_label(profile: str, lang: str = "zh") -> str:
+    """A profile's display name (its YAML's ``display.label_zh/label_en``); "" is the
+    profile in force by date."""
+    if not profile:
+        return t("profile.auto", lang)
+    try:
+        return load_profile(profile).label(lang)
+    except ConfigError:
+        return profile
 
 
 def city_label(cat: Catalog, city: str, lang: str) -> str:

@@ -15,15 +15,27 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
+from config.standards import selectable_profiles
+
 from .i18n import normalize_lang
 
 PERIODS = ("year", "ytd", "month", "range")
 #: Shared between pages (carried by the navigation links); the rest is page-specific.
 SHARED_KEYS = ("city", "period", "year", "month", "from", "to", "profile", "lang")
-#: Selectable standard profiles; "" = the Chinese profile in force on each date.
-PROFILES = ("", "cn-2012", "cn-2026-transition", "cn-2026-final", "who-2021", "eu-2030",
-            "us-epa-2024")
 MAX_RANGE_DAYS = 366
+
+
+def profile_choices() -> tuple[str, ...]:
+    """The profiles a view may force, in menu order: "" (the Chinese profile in force on
+    each date), then every profile whose YAML sets ``display.menu``."""
+    return ("", *selectable_profiles())
+
+
+def __getattr__(name: str):
+    # PROFILES is read from the profile files at each access (a new YAML needs no code)
+    if name == "PROFILES":
+        return profile_choices()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -212,7 +224,7 @@ def resolve(query: dict, cities: list[str], spans: dict[str, tuple[date, date]],
     start = min(start, end)
 
     profile = query.get("profile") or ""
-    if profile not in PROFILES:
+    if profile not in profile_choices():
         notices.append((f"未知标准 “{profile}”，已按日期适用的标准计算。",
                         f"Unknown profile “{profile}”; using the one in force by date."))
         profile = ""

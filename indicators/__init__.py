@@ -2,6 +2,5 @@
 
 Pure functions — pandas/numpy in, pandas out, no database or web imports —
 following ../shared/docs/standards.md (daily means, O3 8-h values, AQI, period
-statistics, composite index, rankings, targets). Filled in by the indicators
-issue; the package exists now so that the layout is fixed from the start.
+statistics, composite index, rankings, targets).
 """

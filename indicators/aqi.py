@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
@@ -36,13 +37,16 @@ import pyarrow as pa
 
 from config.errors import ConfigError
 from config.standards import Profile, load_profile, load_schedule
+from config.vocabulary import AQI_ORDER
 
 from .frames import DAILY_COLUMNS, DAILY_QUANTITIES, check_columns
 from .rounding import scaled_integers, truncate_scaled
-from .statistics import _dense_daily, _factorize_sorted, _unique_inverse
+from .statistics.dense import dense_daily
+from .statistics.grouping import factorize_sorted, unique_inverse
 
 __all__ = ["MISSING", "DAILY_INPUTS", "AQI_COLUMNS", "HOURLY_POLLUTANTS", "iaqi",
-           "fallback_quantity", "daily_aqi", "hourly_aqi", "us_epa_aqi", "molar_volume"]
+           "fallback_quantity", "daily_aqi", "daily_aqi_arrays", "DailyLayout", "hourly_aqi",
+           "us_epa_aqi", "molar_volume"]
 
 #: IAQI sentinel for "no value" (NaN or negative concentration, or no fallback).
 MISSING = -1
@@ -167,44 +171,49 @@ def iaqi(concentration, quantity: str, profile, *, fallback=None):
     bp = scaled_integers(np.asarray(prof.aqi["breakpoints"][key], dtype="float64"), decimals)
     steps = np.asarray(prof.aqi["iaqi"], dtype=np.int64)[: len(bp)]
 
-    top = int(bp[-1])
-    if 0 <= top <= 4 * len(c) + 65_536:
-        # every concentration 0 … top once (a small table), then looked up; those above
-        # the table get their value below
-        value = _segment_iaqi(np.arange(top + 1, dtype=np.int64), bp, steps)[
-            np.minimum(c, top)]
-    else:
-        value = _segment_iaqi(c, bp, steps)
-
+    value = _lookup_iaqi(c, bp, steps)
     beyond = np.zeros(x.shape, dtype=bool)
     above = ~missing & (c > bp[-1])
     if above.any():
-        rule = _above_rule(prof, key)
-        if rule is None:
-            if len(bp) != len(prof.aqi["iaqi"]):
-                raise ConfigError(prof.path, f"aqi.{key.lower()}_above_table",
-                                  f"{key} table stops below the top IAQI and no rule says "
-                                  "what applies above it", "set use_24h, use_1h or iaqi_<n>")
-            value[above] = steps[-1]            # above the table: 500, "beyond table"
-            beyond[above] = True
-        elif rule.startswith("iaqi_"):
-            value[above] = int(rule[len("iaqi_"):])   # 2026: SO2 1-h → 200, O3 8-h → 300
-        elif rule.startswith("use_"):
-            if fallback is None:
-                value[above] = MISSING
-            else:
-                fb_value, fb_beyond = (fallback if isinstance(fallback, tuple)
-                                       else (fallback, np.zeros(x.shape, dtype=bool)))
-                fb_value = np.asarray(fb_value, dtype=np.int64).reshape(-1)
-                fb_beyond = np.asarray(fb_beyond, dtype=bool).reshape(-1)
-                value[above] = fb_value[above]  # 2012: report the other averaging's IAQI
-                beyond[above] = fb_beyond[above]
-        else:
-            raise ConfigError(prof.path, f"aqi.{key.lower()}_above_table",
-                              f"unknown rule {rule!r}", "use use_24h, use_1h or iaqi_<n>")
+        value[above], beyond[above] = _above_table(prof, key, bp, steps, above, fallback)
     value[missing] = MISSING
     beyond[missing] = False
     return value.reshape(shape), beyond.reshape(shape)
+
+
+def _lookup_iaqi(c: np.ndarray, bp: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """:func:`_segment_iaqi` of the scaled concentrations ``c``: every concentration
+    0 … top once (a small table), then looked up; those above the table are set by
+    :func:`_above_table`."""
+    top = int(bp[-1])
+    if 0 <= top <= 4 * len(c) + 65_536:
+        return _segment_iaqi(np.arange(top + 1, dtype=np.int64), bp, steps)[np.minimum(c, top)]
+    return _segment_iaqi(c, bp, steps)
+
+
+def _above_table(prof: Profile, key: str, bp: np.ndarray, steps: np.ndarray, above: np.ndarray,
+                 fallback):
+    """(IAQI, beyond-table flag) of the concentrations ``above`` the top breakpoint, by the
+    profile's rule ``aqi.<key>_above_table`` (HJ 633 §5; standards.md §5)."""
+    rule = _above_rule(prof, key)
+    if rule is None:
+        if len(bp) != len(prof.aqi["iaqi"]):
+            raise ConfigError(prof.path, f"aqi.{key.lower()}_above_table",
+                              f"{key} table stops below the top IAQI and no rule says "
+                              "what applies above it", "set use_24h, use_1h or iaqi_<n>")
+        return steps[-1], True              # above the table: 500, "beyond table"
+    if rule.startswith("iaqi_"):
+        return int(rule[len("iaqi_"):]), False    # 2026: SO2 1-h → 200, O3 8-h → 300
+    if rule.startswith("use_"):
+        if fallback is None:
+            return MISSING, False
+        fb_value, fb_beyond = (fallback if isinstance(fallback, tuple)
+                               else (fallback, np.zeros(above.shape, dtype=bool)))
+        fb_value = np.asarray(fb_value, dtype=np.int64).reshape(-1)
+        fb_beyond = np.asarray(fb_beyond, dtype=bool).reshape(-1)
+        return fb_value[above], fb_beyond[above]  # 2012: the other averaging's IAQI
+    raise ConfigError(prof.path, f"aqi.{key.lower()}_above_table",
+                      f"unknown rule {rule!r}", "use use_24h, use_1h or iaqi_<n>")
 
 
 # --------------------------------------------------------------------------- combining
@@ -376,7 +385,7 @@ def _factorize_dates(column: pd.Series):
             per_day //= count                                  # (no NaT above)
             days = ticks // per_day
             if per_day == 1 or not (ticks - days * per_day).any():   # midnights only
-                uniq, codes = _unique_inverse(days)
+                uniq, codes = unique_inverse(days)
                 return codes, (uniq * per_day).view(values.dtype)
     return pd.factorize(column, sort=True)
 
@@ -418,22 +427,55 @@ def daily_aqi(daily: pd.DataFrame, profile=None) -> pd.DataFrame:
     ``aqi.missing_publish_above`` (100).
     """
     check_columns(daily, DAILY_COLUMNS, "daily")
-    dense = _dense_daily(daily, one_profile=False)
+    dense = dense_daily(daily, one_profile=False)
     if dense is not None and (dense.day_values == dense.days).all():      # midnights
         return _daily_aqi_dense(daily, dense, profile)
+    keys = _daily_keys(daily)
+    wide = _wide_inputs(daily, keys)
+    key_date = np.asarray(keys.date_uni)[keys.key_uni % keys.n_date]
+    if profile is None:
+        codes, profiles = _row_profiles(daily, keys)
+    else:
+        codes, profiles = _resolve_profiles(profile, key_date)
+
+    quantity_index = {name: list(DAILY_INPUTS).index(q)
+                      for name, q in _DAILY_QUANTITY_OF_INPUT.items()}
+    head = {"level": pd.Index(keys.lvl_uni).take(keys.key_uni // (keys.n_area * keys.n_date)).array,
+            "area": pd.Index(keys.area_uni).take(keys.key_uni // keys.n_date % keys.n_area).array,
+            "date": key_date}
+    return _daily_result(len(keys.key_uni), codes, profiles,
+                         lambda rows, name: wide[rows, quantity_index[name]], head)
+
+
+@dataclass(frozen=True)
+class _DailyKeys:
+    """The (level, area, date) keys of a daily frame's rows: ``key`` of each row into the
+    sorted ``key_uni`` (codes into the sorted levels, areas and dates)."""
+    key: np.ndarray
+    key_uni: np.ndarray
+    lvl_uni: object
+    area_uni: object
+    date_uni: object
+    n_area: int
+    n_date: int
+
+
+def _daily_keys(daily: pd.DataFrame) -> _DailyKeys:
     n_rows = len(daily)
-    lvl_code, lvl_uni = _factorize_sorted(daily["level"])
-    area_code, area_uni = _factorize_sorted(daily["area"])
+    lvl_code, lvl_uni = factorize_sorted(daily["level"])
+    area_code, area_uni = factorize_sorted(daily["area"])
     date_code, date_uni = _factorize_dates(daily["date"])
     if n_rows and (min(lvl_code.min(), area_code.min(), date_code.min()) < 0):
         raise ValueError("daily frame: level, area and date must not be missing")
     n_area, n_date = max(len(area_uni), 1), max(len(date_uni), 1)
     combined = (lvl_code.astype(np.int64) * n_area + area_code) * n_date + date_code
-    key_uni, key = _unique_inverse(combined)
-    n_keys = len(key_uni)
+    key_uni, key = unique_inverse(combined)
+    return _DailyKeys(key, key_uni, lvl_uni, area_uni, date_uni, n_area, n_date)
 
-    pollutant = daily["pollutant"]
-    q_code, q_uni = (_factorize_sorted(pollutant)        # q does not depend on the order
+
+def _quantity_codes(pollutant: pd.Series) -> np.ndarray:
+    """Each row's index into :data:`DAILY_INPUTS`; unknown quantities are an error."""
+    q_code, q_uni = (factorize_sorted(pollutant)        # q does not depend on the order
                      if isinstance(pollutant.dtype, pd.CategoricalDtype) else ([], []))
     q_map = np.array([list(DAILY_INPUTS).index(q) if q in DAILY_INPUTS else -1 for q in q_uni],
                      dtype=np.int64)
@@ -444,9 +486,15 @@ def daily_aqi(daily: pd.DataFrame, profile=None) -> pd.DataFrame:
     if (q_map < 0).any() or (q_code < 0).any():
         bad = [q for q, i in zip(q_uni, q_map) if i < 0]
         raise ValueError(f"daily frame: unknown pollutant(s) {bad}; expected {list(DAILY_INPUTS)}")
-    q = q_map[q_code]
+    return q_map[q_code]
+
+
+def _wide_inputs(daily: pd.DataFrame, keys: _DailyKeys) -> np.ndarray:
+    """(keys, daily inputs): the reported value of each quantity where valid, else NaN."""
+    n_rows, n_keys = len(daily), len(keys.key_uni)
+    q = _quantity_codes(daily["pollutant"])
     n_q = len(DAILY_INPUTS)
-    cell = key.astype(np.int64) * n_q + q
+    cell = keys.key.astype(np.int64) * n_q + q
     if n_rows and np.bincount(cell, minlength=n_keys * n_q).max() > 1:
         raise ValueError("daily frame: more than one row for a level, area, date and pollutant")
 
@@ -457,42 +505,34 @@ def daily_aqi(daily: pd.DataFrame, profile=None) -> pd.DataFrame:
     # A quantity that is not valid counts as a missing input (§5).
     wide = np.full(n_keys * n_q, np.nan)
     wide[cell] = np.where(valid, reported, np.nan)
-    wide = wide.reshape(n_keys, n_q)
+    return wide.reshape(n_keys, n_q)
 
-    key_date = np.asarray(date_uni)[key_uni % n_date]
-    if profile is None:
-        # Each day's own profile (the ``profile`` column), else the one in force (§1).
-        pid_code, pid_uni = (_factorize_sorted(daily["profile"])     # any order will do
-                             if isinstance(daily["profile"].dtype, pd.CategoricalDtype)
-                             else pd.factorize(daily["profile"]))
-        pid_uni = [str(p) for p in pid_uni]
-        unnamed = pid_code < 0
-        if unnamed.any():
-            ids = load_schedule().in_force(
-                np.asarray(daily["date"], dtype="datetime64[D]")[unnamed])
-            extra_code, extra_uni = pd.factorize(ids)
-            for p in extra_uni:
-                if p not in pid_uni:
-                    pid_uni.append(str(p))
-            remap = np.array([pid_uni.index(p) for p in extra_uni], dtype=np.int64)
-            pid_code = pid_code.copy()
-            pid_code[unnamed] = remap[extra_code]
-        per_key = np.empty(n_keys, dtype=np.int64)
-        per_key[key] = pid_code
-        if n_rows and not np.array_equal(per_key[key], pid_code):
-            raise ValueError("daily frame: rows of one level, area and date name "
-                             "different profiles")
-        codes, profiles = per_key, [_profile(p) for p in pid_uni]
-    else:
-        codes, profiles = _resolve_profiles(profile, key_date)
 
-    quantity_index = {name: list(DAILY_INPUTS).index(q)
-                      for name, q in _DAILY_QUANTITY_OF_INPUT.items()}
-    head = {"level": pd.Index(lvl_uni).take(key_uni // (n_area * n_date)).array,
-            "area": pd.Index(area_uni).take(key_uni // n_date % n_area).array,
-            "date": key_date}
-    return _daily_result(n_keys, codes, profiles,
-                         lambda rows, name: wide[rows, quantity_index[name]], head)
+def _row_profiles(daily: pd.DataFrame, keys: _DailyKeys) -> tuple[np.ndarray, list[Profile]]:
+    """Profile code of each key and the profiles: each day's own (the ``profile`` column),
+    else the one in force that day (§1)."""
+    n_rows, n_keys, key = len(daily), len(keys.key_uni), keys.key
+    pid_code, pid_uni = (factorize_sorted(daily["profile"])     # any order will do
+                         if isinstance(daily["profile"].dtype, pd.CategoricalDtype)
+                         else pd.factorize(daily["profile"]))
+    pid_uni = [str(p) for p in pid_uni]
+    unnamed = pid_code < 0
+    if unnamed.any():
+        ids = load_schedule().in_force(
+            np.asarray(daily["date"], dtype="datetime64[D]")[unnamed])
+        extra_code, extra_uni = pd.factorize(ids)
+        for p in extra_uni:
+            if p not in pid_uni:
+                pid_uni.append(str(p))
+        remap = np.array([pid_uni.index(p) for p in extra_uni], dtype=np.int64)
+        pid_code = pid_code.copy()
+        pid_code[unnamed] = remap[extra_code]
+    per_key = np.empty(n_keys, dtype=np.int64)
+    per_key[key] = pid_code
+    if n_rows and not np.array_equal(per_key[key], pid_code):
+        raise ValueError("daily frame: rows of one level, area and date name "
+                         "different profiles")
+    return per_key, [_profile(p) for p in pid_uni]
 
 
 def _daily_result(n_keys: int, codes: np.ndarray, profiles, column, head) -> pd.DataFrame:
@@ -520,32 +560,46 @@ def _daily_result(n_keys: int, codes: np.ndarray, profiles, column, head) -> pd.
 
 def _daily_aqi_dense(daily: pd.DataFrame, dense, profile) -> pd.DataFrame:
     """:func:`daily_aqi` of a daily frame laid out as ``averaging.daily_values`` writes it
-    (``statistics._dense_daily``): the same keys, in the same order, and the same values,
-    read off the (entities, days, quantities) arrays instead of keyed rows."""
+    (``statistics.dense.dense_daily``): the same keys, in the same order, and the same
+    values, read off the (entities, days, quantities) arrays instead of keyed rows."""
     lc, ac = dense.entity_codes
-    return daily_aqi_arrays(lambda j: (dense.valid[:, :, j], dense.reported[:, :, j]),
-                            dense.valid.shape[1], dense.day_values, dense.day_profile,
-                            daily["profile"].cat.categories, lc, ac, daily["level"].dtype,
-                            daily["area"].dtype, profile)
+    layout = DailyLayout(dense.valid.shape[1], dense.day_values, dense.day_profile,
+                         daily["profile"].cat.categories, lc, ac, daily["level"].dtype,
+                         daily["area"].dtype)
+    return daily_aqi_arrays(lambda j: (dense.valid[:, :, j], dense.reported[:, :, j]), layout,
+                            profile)
 
 
-def daily_aqi_arrays(quantity, n_days: int, day_values: np.ndarray, day_profile: np.ndarray,
-                     profile_ids, level_codes: np.ndarray, area_codes: np.ndarray,
-                     level_dtype, area_dtype, profile=None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class DailyLayout:
+    """The keys of daily values laid out by ``averaging.daily_values`` (entity after
+    entity, day after day, the quantities of :data:`indicators.frames.DAILY_QUANTITIES`
+    in order): ``n_days`` days whose ``date`` values are ``day_values`` (midnights,
+    ascending, consecutive), each day's code ``day_profile`` into ``profile_ids``, and
+    each entity's categorical codes (unique pairs) ``level_codes``/``area_codes`` of the
+    ``level_dtype``/``area_dtype`` categoricals."""
+    n_days: int
+    day_values: np.ndarray
+    day_profile: np.ndarray
+    profile_ids: object
+    level_codes: np.ndarray
+    area_codes: np.ndarray
+    level_dtype: object
+    area_dtype: object
+
+
+def daily_aqi_arrays(quantity, layout: DailyLayout, profile=None) -> pd.DataFrame:
     """:func:`daily_aqi` of daily values given as (entities, days) arrays: the frame that
-    ``daily_aqi`` returns for the daily frame with these arrays, built by
-    ``averaging.daily_values`` (entity after entity, day after day, the quantities of
-    :data:`indicators.frames.DAILY_QUANTITIES` in order).
+    ``daily_aqi`` returns for the daily frame with these arrays and keys (``layout``).
 
     ``quantity(j)`` gives the ``(valid, reported)`` (entities, days) arrays of the j-th
-    daily quantity; ``day_values`` the ``date`` values of the days (midnights, ascending,
-    consecutive); ``day_profile`` each day's code into ``profile_ids``; ``level_codes``
-    and ``area_codes`` each entity's categorical codes (unique pairs) of the
-    ``level_dtype`` and ``area_dtype`` categoricals.
+    daily quantity.
     """
-    n_ent = len(level_codes)
+    n_days, day_values, day_profile = layout.n_days, layout.day_values, layout.day_profile
+    profile_ids = layout.profile_ids
+    n_ent = len(layout.level_codes)
     n_keys = n_ent * n_days
-    lc, ac = level_codes, area_codes
+    lc, ac = layout.level_codes, layout.area_codes
     # keys sorted by level, area (their categorical order: codes), date (ascending days)
     order = np.lexsort((ac, lc))
     identity = bool((order == np.arange(n_ent)).all())
@@ -568,15 +622,18 @@ def daily_aqi_arrays(quantity, n_days: int, day_values: np.ndarray, day_profile:
         out = np.where(valid, reported, np.nan).reshape(-1)
         return out if isinstance(rows, slice) else out[rows]
 
-    head = {"level": pd.Categorical.from_codes(np.repeat(lc[order], n_days), dtype=level_dtype),
-            "area": pd.Categorical.from_codes(np.repeat(ac[order], n_days), dtype=area_dtype),
+    head = {"level": pd.Categorical.from_codes(np.repeat(lc[order], n_days),
+                                               dtype=layout.level_dtype),
+            "area": pd.Categorical.from_codes(np.repeat(ac[order], n_days),
+                                              dtype=layout.area_dtype),
             "date": key_date}
     return _daily_result(n_keys, codes, profiles, column, head)
 
 
 # --------------------------------------------------------------------------- hourly AQI
-#: The pollutants of the hourly (real-time) AQI: their 1-h values are its inputs (§5).
-HOURLY_POLLUTANTS = ("SO2", "NO2", "CO", "O3", "PM10", "PM2.5")
+#: The pollutants of the hourly (real-time) AQI, in HJ 633 Table 1 order: their 1-h values
+#: are its inputs (§5).
+HOURLY_POLLUTANTS = AQI_ORDER
 
 
 def _hourly_name(key: str) -> str:
@@ -704,6 +761,28 @@ def _conversion(pollutant: str, unit: str, temperature_c) -> Fraction:
     raise ValueError(f"unknown unit {unit!r}")
 
 
+def _us_index(x: np.ndarray, name: str, spec: dict, index_bands: np.ndarray, temperature):
+    """(index, above the top band) of the concentrations ``x`` of input ``name``, whose
+    table is ``spec``: converted, truncated, interpolated in the band, nearest integer."""
+    d = int(spec["decimals"])
+    pollutant = name.split("_")[0]
+    absent = ~(x >= 0)
+    t, _ = truncate_scaled(np.where(absent, np.nan, x), d,
+                           _conversion(pollutant, spec["unit"], temperature))
+    bands = np.asarray(spec["bands"], dtype="float64")
+    lows = scaled_integers(bands[:, 0], d)
+    highs = scaled_integers(bands[:, 1], d)
+    idx_lo, idx_hi = index_bands[: len(bands), 0], index_bands[: len(bands), 1]
+    b = np.clip(np.searchsorted(lows, t, side="right") - 1, 0, len(bands) - 1)
+    span = highs[b] - lows[b]
+    num = (idx_hi[b] - idx_lo[b]) * (t - lows[b])
+    value = idx_lo[b] + (2 * num + span) // (2 * span)       # nearest, half up
+    above = ~absent & (t > highs[-1])
+    top = int(idx_hi[-1])
+    value = np.where(above, top if top == int(index_bands[-1, 1]) else MISSING, value)
+    return np.where(absent, MISSING, value), above
+
+
 def us_epa_aqi(values, profile_us="us-epa-2024") -> pd.DataFrame:
     """US EPA AQI, for comparison pages only (standards.md §8).
 
@@ -751,25 +830,8 @@ def us_epa_aqi(values, profile_us="us-epa-2024") -> pd.DataFrame:
     n = len(frame)
     per_input, beyond_any = [], np.zeros(n, dtype=bool)
     for name in names:
-        spec = tables[name]
-        d = int(spec["decimals"])
-        pollutant = name.split("_")[0]
         x = pd.to_numeric(frame[name]).to_numpy(dtype="float64", na_value=np.nan)
-        absent = ~(x >= 0)
-        t, _ = truncate_scaled(np.where(absent, np.nan, x), d,
-                               _conversion(pollutant, spec["unit"], temperature))
-        bands = np.asarray(spec["bands"], dtype="float64")
-        lows = scaled_integers(bands[:, 0], d)
-        highs = scaled_integers(bands[:, 1], d)
-        idx_lo, idx_hi = index_bands[: len(bands), 0], index_bands[: len(bands), 1]
-        b = np.clip(np.searchsorted(lows, t, side="right") - 1, 0, len(bands) - 1)
-        span = highs[b] - lows[b]
-        num = (idx_hi[b] - idx_lo[b]) * (t - lows[b])
-        value = idx_lo[b] + (2 * num + span) // (2 * span)       # nearest, half up
-        above = ~absent & (t > highs[-1])
-        top = int(idx_hi[-1])
-        value = np.where(above, top if top == int(index_bands[-1, 1]) else MISSING, value)
-        value = np.where(absent, MISSING, value)
+        value, above = _us_index(x, name, tables[name], index_bands, temperature)
         beyond_any |= above
         per_input.append(value)
 

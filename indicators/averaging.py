@@ -79,7 +79,9 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from config.standards import GRADE_INDEX, Profile, load_profile, load_schedule
+from config.standards import (GRADE_INDEX, Profile, default_cn_profile, load_profile,
+                              load_schedule)
+from config.vocabulary import MEAN_POLLUTANTS
 
 from .frames import (DAILY_COLUMNS, DAILY_QUANTITIES, LEVELS, MEMBERSHIP_COLUMNS, POLLUTANTS,
                      check_columns)
@@ -87,10 +89,10 @@ from .panel import HOURS_PER_DAY, HourlyPanel, panel_from_hourly
 from .rounding import round_half_even
 
 __all__ = ["HourlyPanel", "panel_from_hourly", "daily_values", "area_hourly", "o3_8h",
-           "AREA_LEVELS", "MEAN_POLLUTANTS"]
+           "AREA_LEVELS", "MEAN_POLLUTANTS", "DayTotals", "DailyArrays", "daily_arrays",
+           "empty_daily", "Areas", "areas_of", "member_means"]
 
 AREA_LEVELS = ("district", "city")
-MEAN_POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO")
 WINDOW_HOURS = 8
 _MAX_DECIMALS = 6              # exact arithmetic for decimals with up to 6 places
 _EXACT_LIMIT = 2.0 ** 53       # integers up to this are exact in float64
@@ -120,7 +122,7 @@ class _DayRules:
             self.profiles = [forced]
             ids = np.full(len(dates), forced.id, dtype=object)
         if not self.profiles:                 # no days at all
-            self.profiles = [_as_profile(load_schedule().profiles[0])]
+            self.profiles = [_as_profile(default_cn_profile())]
         self.ids = [p.id for p in self.profiles]
         lookup = {pid: i for i, pid in enumerate(self.ids)}
         self.index = np.array([lookup[i] for i in ids], dtype=np.intp) if len(ids) else \
@@ -273,7 +275,8 @@ def _area_mean(matrix: np.ndarray, num: np.ndarray, den: np.ndarray | None, vali
 # ---------------------------------------------------------------------------
 
 @dataclass
-class _Areas:
+class Areas:
+    """The districts and cities of a membership frame over a panel's stations."""
     level: np.ndarray        # (A,) district | city
     area: np.ndarray         # (A,) area id
     grade: np.ndarray        # (A,) I | II
@@ -286,12 +289,16 @@ class _Areas:
         return len(self.area)
 
 
-def _areas(membership: pd.DataFrame | None, stations: np.ndarray) -> _Areas:
+def areas_of(membership: pd.DataFrame | None, stations: np.ndarray) -> Areas:
+    """The areas of ``membership`` (:data:`MEMBERSHIP_COLUMNS`) over the sorted station
+    codes ``stations``: district then city, by area id, with their 0/1 membership matrix,
+    listed members and grades, and each station's grade (its district's, else its
+    city's, else II)."""
     n_st = len(stations)
     if membership is None or len(membership) == 0:
         e = np.array([], dtype=object)
-        return _Areas(e, e, e, np.zeros((0, n_st)), np.zeros(0, dtype=np.int64),
-                      np.full(n_st, "II", dtype=object))
+        return Areas(e, e, e, np.zeros((0, n_st)), np.zeros(0, dtype=np.int64),
+                     np.full(n_st, "II", dtype=object))
     check_columns(membership, MEMBERSHIP_COLUMNS, "membership")
     m = pd.DataFrame({c: membership[c].astype(str).to_numpy(dtype=object)
                       for c in MEMBERSHIP_COLUMNS})
@@ -331,11 +338,11 @@ def _areas(membership: pd.DataFrame | None, stations: np.ndarray) -> _Areas:
         _, first = np.unique(pos[rows], return_index=True)
         rows = rows[first]
         station_grade[pos[rows]] = m["grade"].to_numpy()[rows]
-    return _Areas(keys["level"].to_numpy(dtype=object), keys["area"].to_numpy(dtype=object),
-                  grade, matrix, members, station_grade)
+    return Areas(keys["level"].to_numpy(dtype=object), keys["area"].to_numpy(dtype=object),
+                 grade, matrix, members, station_grade)
 
 
-def _required_stations(areas: _Areas, rules: _DayRules) -> np.ndarray:
+def _required_stations(areas: Areas, rules: _DayRules) -> np.ndarray:
     """(A, D) stations needed: max(1, ceil(share × members)), in exact fractions."""
     share = rules.validity("area_min_station_share", default=0.0)
     fractions = [Fraction(str(s)) for s in share.tolist()]
@@ -395,17 +402,33 @@ def _mda8_of_best(best: np.ndarray, n_win: np.ndarray, rules: _DayRules,
     return _Quantity(best, valid, n_win, need)
 
 
-def o3_setup(o3_hours, n_days: int, n_st: int, areas, rules) -> tuple[tuple, np.ndarray]:
-    """(arguments of :func:`_o3_quantities` for ``o3_hours``, the areas' MDA8 limits):
-    the 8-h windows in force per day, their validity and each grade's limit (shared by
-    the hourly path here and the daily table of store/daily.py)."""
+@dataclass(frozen=True)
+class _O3Setup:
+    """The hourly O3 values (S, H) and the rules of their daily quantities: the 8-h
+    windows of a day (``counted``: in force that day), the hours a window needs, the
+    stations' MDA8 limits (S, D) and the counts a window mean can be divided by."""
+    x: np.ndarray
+    n_days: int
+    n_windows: int
+    areas: Areas
+    rules: _DayRules
+    o3_min: np.ndarray
+    counted: np.ndarray
+    limits: np.ndarray
+    window_dens: range
+
+
+def _o3_setup(o3_hours, n_days: int, n_st: int, areas: Areas,
+              rules: _DayRules) -> tuple[_O3Setup, np.ndarray]:
+    """(the O3 setup of ``o3_hours``, the areas' MDA8 limits (A, D)): the 8-h windows in
+    force per day, their validity and each grade's limit."""
     n_windows, windows_in_force = _window_count(rules)
     o3_min = rules.validity("o3_8h_min_hours").astype(np.int64)
     counted = np.arange(n_windows)[None, None, :] < windows_in_force[None, :, None]
     limits = rules.mda8_limit(np.concatenate([areas.station_grade, areas.grade]))
     window_dens = range(max(1, int(o3_min.min(initial=WINDOW_HOURS))), WINDOW_HOURS + 1)
-    return ((o3_hours, n_days, n_windows, areas, rules, o3_min, counted, limits[:n_st],
-             window_dens), limits[n_st:])
+    return (_O3Setup(o3_hours, n_days, n_windows, areas, rules, o3_min, counted, limits[:n_st],
+                     window_dens), limits[n_st:])
 
 
 def _window_count(rules: _DayRules) -> tuple[int, np.ndarray]:
@@ -548,19 +571,19 @@ class _O3:
     a_hcount: np.ndarray     # (A, H) stations with a valid hour
 
 
-def _o3_whole(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limits,
-              window_dens) -> _O3:
+def _o3_whole(o3: _O3Setup) -> _O3:
     """The O3 quantities on whole (stations × hours) arrays (any values)."""
-    s = _prepare(x)
-    sums, counts = _windows(s.y, s.valid, n_days, n_windows)
-    w_valid = (counts >= o3_min[None, :, None]) & counted
+    n_days, matrix = o3.n_days, o3.areas.matrix
+    s = _prepare(o3.x)
+    sums, counts = _windows(s.y, s.valid, n_days, o3.n_windows)
+    w_valid = (counts >= o3.o3_min[None, :, None]) & o3.counted
     w_mean = _divide(sums, counts, s.scale)
-    station_mda8 = _mda8(w_mean, w_valid, rules, limits)
-    a_wmean, a_wcount = _area_mean(areas.matrix, sums, counts, w_valid, s.scale, s.exact,
-                                   window_dens)
+    station_mda8 = _mda8(w_mean, w_valid, o3.rules, o3.limits)
+    a_wmean, a_wcount = _area_mean(matrix, sums, counts, w_valid, s.scale, s.exact,
+                                   o3.window_dens)
     del sums, counts, w_mean, w_valid
     count, top = _hour_stats(s.x, s.valid, n_days)
-    a_hourly, a_hcount = _area_mean(areas.matrix, s.y, None, s.valid, s.scale, s.exact, (1,))
+    a_hourly, a_hcount = _area_mean(matrix, s.y, None, s.valid, s.scale, s.exact, (1,))
     return _O3(s.scale, station_mda8, a_wmean, a_wcount, count, top, a_hourly, a_hcount)
 
 
@@ -582,8 +605,7 @@ def _row_sum(block: np.ndarray, rows) -> np.ndarray:
     return np.add.reduce(block[rows], axis=0, dtype=np.float64)
 
 
-def _o3_exact(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limits,
-              window_dens) -> _O3 | None:
+def _o3_exact(o3: _O3Setup) -> _O3 | None:
     """:func:`_o3_whole` on the exact path, one block of stations at a time: station
     MDA8, the area window and hourly sums (``matrix`` @ block, exact integers whatever
     the order) and the 1-h maxima, without (stations × days × windows) arrays. None
@@ -596,152 +618,241 @@ def _o3_exact(x, n_days, n_windows, areas: _Areas, rules, o3_min, counted, limit
     element-wise over whole rows. The area sums are kept in that layout and turned
     back at the end: the same exact integers, in the (day, window) / hour order of
     :func:`_o3_whole`."""
+    x = o3.x
     k = _guess_decimals(x) if x.shape[0] else None
     if k is None:
         return None
-    scale = 10.0 ** k
-    matrix = areas.matrix
+    kernel = _o3_kernel(o3, 10.0 ** k)
     n_st, n_hours = x.shape
-    n_ar = matrix.shape[0]
-    common = math.lcm(*(int(d) for d in window_dens))
-    count = np.empty((n_st, n_days), dtype=np.int64)
-    top = np.empty((n_st, n_days))
-    a_total = np.zeros((n_ar, HOURS_PER_DAY, n_days))
-    a_hcount = np.zeros((n_ar, HOURS_PER_DAY, n_days), dtype=np.int64)
-    a_wtotal = np.zeros((n_ar, n_windows, n_days))
-    a_wcount = np.zeros((n_ar, n_windows, n_days), dtype=np.int64)
+    n_ar = o3.areas.matrix.shape[0]
+    acc = _O3Sums(n_st, o3.n_days, n_ar, o3.n_windows)
+    for lo, hi in _station_blocks(n_st, n_hours):
+        if not _o3_exact_block(o3, kernel, lo, hi, acc):
+            return None
+    if n_ar and not _o3_area_sums_exact(o3, kernel, acc):
+        return None
+    return _o3_exact_result(o3, kernel, acc)
+
+
+@dataclass(frozen=True)
+class _O3Kernel:
+    """The constants of the blocked exact O3 kernel: the scale of the values, the common
+    denominator of the window means, the (window, day) layout of the windows counted and
+    of the hours they need, the weights common / count and whether they are divided."""
+    scale: float
+    common: int
+    counted_t: np.ndarray
+    need_t: np.ndarray
+    factors: np.ndarray
+    by_division: bool
+
+
+def _o3_kernel(o3: _O3Setup, scale: float) -> _O3Kernel:
+    common = math.lcm(*(int(d) for d in o3.window_dens))
     # (window, day): the window is counted that day, and the windows' need of valid hours
-    counted_t = np.ascontiguousarray(counted.reshape(n_days, n_windows).T)
-    need_t = np.broadcast_to(o3_min[None, :], (n_windows, n_days))
+    counted_t = np.ascontiguousarray(o3.counted.reshape(o3.n_days, o3.n_windows).T)
+    need_t = np.broadcast_to(o3.o3_min[None, :], (o3.n_windows, o3.n_days))
     factors = np.zeros(WINDOW_HOURS + 1)       # common / count, as _area_mean divides
     np.divide(float(common), np.arange(WINDOW_HOURS + 1), out=factors,
               where=np.arange(WINDOW_HOURS + 1) > 0)
     # a window without a valid hour is never valid (it needs ≥ 1): divide, no lookup
-    by_division = _O3_DIVIDE and bool(len(o3_min)) and int(o3_min.min()) >= 1
-    mda8 = []
-    biggest = biggest_sum = 0.0
-    for lo, hi in _station_blocks(n_st, n_hours):
-        n = hi - lo
-        xt = x[lo:hi].reshape(n, n_days, HOURS_PER_DAY).transpose(0, 2, 1).copy()  # own
-        block = _exact_block(xt, scale)
-        if block is None:
-            return None
-        y, valid, big = block                   # (n, 24, days)
-        biggest = max(biggest, big)
-        # running sums over the hours of the day (a row at a time: numpy's cumsum along
-        # a middle axis is far slower than 24 row additions)
-        run = np.empty((n, HOURS_PER_DAY + 1, n_days))
-        hours = np.empty((n, HOURS_PER_DAY + 1, n_days), dtype=np.int8)
-        run[:, 0] = 0.0
-        hours[:, 0] = 0
-        for h in range(HOURS_PER_DAY):
-            np.add(run[:, h], y[:, h], out=run[:, h + 1])
-            np.add(hours[:, h], valid[:, h], out=hours[:, h + 1])
-        sums = run[:, WINDOW_HOURS:WINDOW_HOURS + n_windows] - run[:, :n_windows]
-        del run
-        counts = hours[:, WINDOW_HOURS:WINDOW_HOURS + n_windows] - hours[:, :n_windows]
-        count[lo:hi] = hours[:, HOURS_PER_DAY]
-        del hours
-        w_valid = counts >= need_t
-        w_valid &= counted_t
-        w_mean = _divide(sums, counts, scale)
-        np.copyto(w_mean, -np.inf, where=~w_valid)
-        mda8.append(_mda8_of_best(w_mean.max(axis=1, initial=-np.inf),
-                                  w_valid.sum(axis=1), rules, limits[lo:hi]))
-        del w_mean
-        if n_ar:
-            # the exact branch of _area_mean, for this block's rows
-            biggest_sum = max(biggest_sum, float(np.abs(sums).max(initial=0)))
-            if by_division:           # common / count, the very divisions of ``factors``
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    weighted = np.divide(float(common), counts, dtype=np.float64)
-                    weighted *= sums      # (0 × inf where no hour: not valid, zeroed below)
-            else:
-                weighted = sums * factors[counts]
-            np.copyto(weighted, 0.0, where=~w_valid)
-            done = {}                 # areas with the same member rows here share the sums
-            for a, rows in _members_in_block(matrix, lo, hi):
-                key = (rows.start, rows.stop) if isinstance(rows, slice) else rows.tobytes()
-                if key not in done:
-                    done[key] = (_row_sum(weighted, rows),
-                                 np.add.reduce(w_valid[rows], axis=0, dtype=np.int32),
-                                 _row_sum(y, rows),
-                                 np.add.reduce(valid[rows], axis=0, dtype=np.int32))
-                wsum, wcount, hsum, hcount = done[key]
-                a_wtotal[a] += wsum
-                a_wcount[a] += wcount
-                a_total[a] += hsum
-                a_hcount[a] += hcount
-        np.copyto(xt, -np.inf, where=~valid)
-        top[lo:hi] = xt.max(axis=1, initial=-np.inf)
-        top[lo:hi][count[lo:hi] == 0] = np.nan
-    if n_ar:
-        # the whole-array code's tests for exact area sums (_area_mean)
-        members = float(matrix.sum(axis=1).max(initial=0))
-        window_ok = (biggest_sum * (common / min(window_dens)) * members < _EXACT_LIMIT
-                     and members * common * scale < _EXACT_LIMIT)
-        hour_ok = biggest * members < _EXACT_LIMIT and members * scale < _EXACT_LIMIT
-        if not (window_ok and hour_ok):
-            return None
-    # back to the (day, window) and hour order
+    by_division = _O3_DIVIDE and bool(len(o3.o3_min)) and int(o3.o3_min.min()) >= 1
+    return _O3Kernel(scale, common, counted_t, need_t, factors, by_division)
+
+
+class _O3Sums:
+    """What the blocks of the exact O3 kernel add up: the stations' valid hours, 1-h maxima
+    and MDA8 (one per block), the area window and hourly sums and counts in (area, window
+    or hour of the day, day) layout, and the largest magnitudes met (for the bounds of
+    exact arithmetic)."""
+
+    def __init__(self, n_st: int, n_days: int, n_ar: int, n_windows: int):
+        self.count = np.empty((n_st, n_days), dtype=np.int64)
+        self.top = np.empty((n_st, n_days))
+        self.a_total = np.zeros((n_ar, HOURS_PER_DAY, n_days))
+        self.a_hcount = np.zeros((n_ar, HOURS_PER_DAY, n_days), dtype=np.int64)
+        self.a_wtotal = np.zeros((n_ar, n_windows, n_days))
+        self.a_wcount = np.zeros((n_ar, n_windows, n_days), dtype=np.int64)
+        self.mda8: list[_Quantity] = []
+        self.biggest = 0.0
+        self.biggest_sum = 0.0
+
+
+def _o3_exact_block(o3: _O3Setup, kernel: _O3Kernel, lo: int, hi: int, acc: _O3Sums) -> bool:
+    """Add the stations lo:hi to ``acc``; False when a value is off the grid (or too large)."""
+    n_days, n_windows, scale = o3.n_days, o3.n_windows, kernel.scale
+    matrix = o3.areas.matrix
+    n = hi - lo
+    xt = o3.x[lo:hi].reshape(n, n_days, HOURS_PER_DAY).transpose(0, 2, 1).copy()  # own
+    block = _exact_block(xt, scale)
+    if block is None:
+        return False
+    y, valid, big = block                   # (n, 24, days)
+    acc.biggest = max(acc.biggest, big)
+    # running sums over the hours of the day (a row at a time: numpy's cumsum along
+    # a middle axis is far slower than 24 row additions)
+    run = np.empty((n, HOURS_PER_DAY + 1, n_days))
+    hours = np.empty((n, HOURS_PER_DAY + 1, n_days), dtype=np.int8)
+    run[:, 0] = 0.0
+    hours[:, 0] = 0
+    for h in range(HOURS_PER_DAY):
+        np.add(run[:, h], y[:, h], out=run[:, h + 1])
+        np.add(hours[:, h], valid[:, h], out=hours[:, h + 1])
+    sums = run[:, WINDOW_HOURS:WINDOW_HOURS + n_windows] - run[:, :n_windows]
+    del run
+    counts = hours[:, WINDOW_HOURS:WINDOW_HOURS + n_windows] - hours[:, :n_windows]
+    acc.count[lo:hi] = hours[:, HOURS_PER_DAY]
+    del hours
+    w_valid = counts >= kernel.need_t
+    w_valid &= kernel.counted_t
+    w_mean = _divide(sums, counts, scale)
+    np.copyto(w_mean, -np.inf, where=~w_valid)
+    acc.mda8.append(_mda8_of_best(w_mean.max(axis=1, initial=-np.inf),
+                                  w_valid.sum(axis=1), o3.rules, o3.limits[lo:hi]))
+    del w_mean
+    if matrix.shape[0]:
+        # the exact branch of _area_mean, for this block's rows
+        acc.biggest_sum = max(acc.biggest_sum, float(np.abs(sums).max(initial=0)))
+        if kernel.by_division:    # common / count, the very divisions of ``factors``
+            with np.errstate(divide="ignore", invalid="ignore"):
+                weighted = np.divide(float(kernel.common), counts, dtype=np.float64)
+                weighted *= sums      # (0 × inf where no hour: not valid, zeroed below)
+        else:
+            weighted = sums * kernel.factors[counts]
+        np.copyto(weighted, 0.0, where=~w_valid)
+        done = {}                 # areas with the same member rows here share the sums
+        for a, rows in _members_in_block(matrix, lo, hi):
+            key = (rows.start, rows.stop) if isinstance(rows, slice) else rows.tobytes()
+            if key not in done:
+                done[key] = (_row_sum(weighted, rows),
+                             np.add.reduce(w_valid[rows], axis=0, dtype=np.int32),
+                             _row_sum(y, rows),
+                             np.add.reduce(valid[rows], axis=0, dtype=np.int32))
+            wsum, wcount, hsum, hcount = done[key]
+            acc.a_wtotal[a] += wsum
+            acc.a_wcount[a] += wcount
+            acc.a_total[a] += hsum
+            acc.a_hcount[a] += hcount
+    np.copyto(xt, -np.inf, where=~valid)
+    acc.top[lo:hi] = xt.max(axis=1, initial=-np.inf)
+    acc.top[lo:hi][acc.count[lo:hi] == 0] = np.nan
+    return True
+
+
+def _o3_area_sums_exact(o3: _O3Setup, kernel: _O3Kernel, acc: _O3Sums) -> bool:
+    """The whole-array code's tests for exact area sums (:func:`_area_mean`)."""
+    matrix = o3.areas.matrix
+    members = float(matrix.sum(axis=1).max(initial=0))
+    window_ok = (acc.biggest_sum * (kernel.common / min(o3.window_dens)) * members < _EXACT_LIMIT
+                 and members * kernel.common * kernel.scale < _EXACT_LIMIT)
+    hour_ok = acc.biggest * members < _EXACT_LIMIT and members * kernel.scale < _EXACT_LIMIT
+    return window_ok and hour_ok
+
+
+def _o3_exact_result(o3: _O3Setup, kernel: _O3Kernel, acc: _O3Sums) -> _O3:
+    """The sums of the blocks as :func:`_o3_whole` gives them: area means in the (day,
+    window) and hour order, the station MDA8 of all blocks."""
+    n_ar, scale = o3.areas.matrix.shape[0], kernel.scale
     a_wtotal, a_wcount, a_total, a_hcount = (
         np.ascontiguousarray(a.transpose(0, 2, 1), dtype=np.float64).reshape(
             n_ar, a.shape[1] * a.shape[2])
-        for a in (a_wtotal, a_wcount, a_total, a_hcount))
+        for a in (acc.a_wtotal, acc.a_wcount, acc.a_total, acc.a_hcount))
     if n_ar:
-        a_wmean = _divide(a_wtotal, a_wcount, common * scale)
+        a_wmean = _divide(a_wtotal, a_wcount, kernel.common * scale)
         a_hourly = _divide(a_total, a_hcount, scale)
     else:
         a_wmean, a_hourly = np.empty_like(a_wcount), np.empty_like(a_hcount)
-    station_mda8 = _Quantity(*(np.concatenate([getattr(q, f) for q in mda8])
+    station_mda8 = _Quantity(*(np.concatenate([getattr(q, f) for q in acc.mda8])
                                for f in ("value", "valid", "n_valid", "n_required")))
-    return _O3(scale, station_mda8, a_wmean, a_wcount, count, top, a_hourly, a_hcount)
+    return _O3(scale, station_mda8, a_wmean, a_wcount, acc.count, acc.top, a_hourly, a_hcount)
 
 
-def _mean_quantity(pollutant: str, x: np.ndarray, n_days: int, areas: _Areas, min_hours,
-                   need_area, hour_dens, rules: _DayRules) -> _Quantity:
-    """A 24-h mean pollutant: station rows then area rows."""
-    n_st, n_ar = x.shape[0], areas.n
+@dataclass(frozen=True)
+class DayTotals:
+    """The day sums of one 24-h-mean pollutant, per station and day, as the averaging forms
+    them from the hours (the kernel a caller that keeps day sums hands to
+    :func:`daily_arrays`).
+
+    ``total`` (S, D): the sum of the valid hourly values × ``scale``: exact integers
+    (values × 10**k, k ≤ 6) when ``exact``, else float sums with ``scale`` 1;
+    ``n_valid`` (S, D): the valid hours (int64)."""
+    total: np.ndarray
+    n_valid: np.ndarray
+    scale: float
+    exact: bool
+
+
+def _hour_totals(x: np.ndarray, n_days: int) -> DayTotals:
+    """The :class:`DayTotals` of the hourly values ``x`` (S, H)."""
     fast = _daily_exact(x, n_days)
     if fast is not None:
         total, n_valid, scale = fast
-        exact = True
-    else:
-        s = _prepare(x)
-        n_valid = s.valid.reshape(n_st, n_days, HOURS_PER_DAY).sum(axis=2)
-        total = s.y.reshape(n_st, n_days, HOURS_PER_DAY).sum(axis=2)
-        scale, exact = s.scale, s.exact
-        del s
+        return DayTotals(total, n_valid, scale, True)
+    n_st = x.shape[0]
+    s = _prepare(x)
+    n_valid = s.valid.reshape(n_st, n_days, HOURS_PER_DAY).sum(axis=2)
+    total = s.y.reshape(n_st, n_days, HOURS_PER_DAY).sum(axis=2)
+    return DayTotals(total, n_valid, s.scale, s.exact)
+
+
+@dataclass(frozen=True)
+class _MeanRules:
+    """What every 24-h mean needs beside its day sums: the days, the areas, the rules, the
+    hours a station-day needs (D,), the stations an area-day needs (A, D) and the hour
+    counts a station mean can be divided by."""
+    n_days: int
+    areas: Areas
+    rules: _DayRules
+    min_hours: np.ndarray
+    need_area: np.ndarray
+    hour_dens: range
+
+
+def _mean_rules(n_days: int, areas: Areas, rules: _DayRules) -> _MeanRules:
+    min_hours = rules.validity("daily_min_hours").astype(np.int64)
+    need_area = _required_stations(areas, rules)
+    hour_dens = range(max(1, int(min_hours.min(initial=HOURS_PER_DAY))), HOURS_PER_DAY + 1)
+    return _MeanRules(n_days, areas, rules, min_hours, need_area, hour_dens)
+
+
+def _mean_quantity(pollutant: str, totals: DayTotals, m: _MeanRules) -> _Quantity:
+    """A 24-h mean pollutant: station rows then area rows."""
+    n_ar, n_days = m.areas.n, m.n_days
+    total, n_valid, scale = totals.total, totals.n_valid, totals.scale
     value = _divide(total, n_valid, scale)
-    need = np.broadcast_to(min_hours[None, :], value.shape)
+    need = np.broadcast_to(m.min_hours[None, :], value.shape)
     valid = n_valid >= need
-    a_value, a_count = _area_mean(areas.matrix, total, n_valid, valid, scale, exact,
-                                  hour_dens)
+    a_value, a_count = _area_mean(m.areas.matrix, total, n_valid, valid, scale, totals.exact,
+                                  m.hour_dens)
     a_count = a_count.reshape(n_ar, n_days).astype(np.int64)
-    a_valid = (a_count >= 1) & (a_count >= need_area)
+    a_valid = (a_count >= 1) & (a_count >= m.need_area)
     value = np.concatenate([value, a_value.reshape(n_ar, n_days)])
     return _Quantity(value, np.concatenate([valid, a_valid]),
-                     np.concatenate([n_valid, a_count]), np.concatenate([need, need_area]),
-                     _reported(value, rules, pollutant))
+                     np.concatenate([n_valid, a_count]), np.concatenate([need, m.need_area]),
+                     _reported(value, m.rules, pollutant))
 
 
-def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules,
-             put=None, meanwhile=None) -> dict[str, _Quantity]:
+def _compute(panel: HourlyPanel, areas: Areas, rules: _DayRules, put=None, meanwhile=None,
+             day_totals=None) -> dict[str, _Quantity]:
     """Station rows then area rows (E = S + A) of every daily quantity.
 
     ``put(quantity, _Quantity)``, if given, is called on this thread with each quantity
     as soon as it is ready, and ``meanwhile()`` while the O3 quantities are still being
-    computed on the second thread."""
+    computed on the second thread. ``day_totals(pollutant)`` gives the
+    :class:`DayTotals` of the 24-h means instead of the panel's hours."""
     n_st, n_days = panel.n_stations, panel.n_days
     out: dict[str, _Quantity] = {}
-    min_hours = rules.validity("daily_min_hours").astype(np.int64)
-    need_area = _required_stations(areas, rules)
-    hour_dens = range(max(1, int(min_hours.min(initial=HOURS_PER_DAY))), HOURS_PER_DAY + 1)
+    m = _mean_rules(n_days, areas, rules)
+
+    def totals(pollutant: str) -> DayTotals:
+        if day_totals is not None:
+            return day_totals(pollutant)
+        return _hour_totals(panel.pollutant(pollutant), n_days)
 
     # O3 on a second thread while the 24-h means are computed here (the kernels are numpy
     # loops that release the GIL); the second thread then takes the means not yet begun.
     # Every quantity is computed by the same code on either thread: the same numbers.
-    o3_args, area_limits = o3_setup(panel.pollutant("O3"), n_days, n_st, areas, rules)
+    o3, area_limits = _o3_setup(panel.pollutant("O3"), n_days, n_st, areas, rules)
     pending = list(MEAN_POLLUTANTS)          # the 24-h means, taken by whichever thread is free
     lock = threading.Lock()
 
@@ -751,14 +862,13 @@ def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules,
 
     def means(results: dict) -> dict:
         while (pollutant := next_mean()) is not None:
-            results[pollutant] = _mean_quantity(pollutant, panel.pollutant(pollutant), n_days,
-                                                areas, min_hours, need_area, hour_dens, rules)
+            results[pollutant] = _mean_quantity(pollutant, totals(pollutant), m)
             if put is not None:
                 put(pollutant, results[pollutant])
         return results
 
     def second() -> dict:
-        results = _o3_quantities(o3_args, area_limits)
+        results = _o3_quantities(o3, area_limits)
         if put is not None:
             for quantity in ("O3_MDA8", "O3_1H_MAX"):
                 put(quantity, results[quantity])
@@ -779,13 +889,13 @@ def _compute(panel: HourlyPanel, areas: _Areas, rules: _DayRules,
     return out
 
 
-def _o3_quantities(o3_args, area_limits) -> dict[str, _Quantity]:
+def _o3_quantities(setup: _O3Setup, area_limits: np.ndarray) -> dict[str, _Quantity]:
     """``O3_MDA8`` and ``O3_1H_MAX`` of stations then areas (with their reported values)."""
-    x, n_days, n_windows, areas, rules = o3_args[:5]
-    n_ar = areas.n
-    o3 = _o3_exact(*o3_args)
+    n_days, n_windows, rules = setup.n_days, setup.n_windows, setup.rules
+    n_ar = setup.areas.n
+    o3 = _o3_exact(setup)
     if o3 is None:
-        o3 = _o3_whole(*o3_args)
+        o3 = _o3_whole(setup)
     a_wmean = o3.a_wmean.reshape(n_ar, n_days, n_windows)
     a_wvalid = o3.a_wcount.reshape(n_ar, n_days, n_windows) >= 1
     area_mda8 = _mda8(a_wmean, a_wvalid, rules, area_limits)
@@ -818,7 +928,8 @@ def _as_panel(hourly) -> HourlyPanel:
     return hourly if isinstance(hourly, HourlyPanel) else panel_from_hourly(hourly)
 
 
-def _empty_daily() -> pd.DataFrame:
+def empty_daily() -> pd.DataFrame:
+    """The daily frame without rows (:data:`DAILY_COLUMNS`, with their dtypes)."""
     return pd.DataFrame({
         "level": pd.Categorical([], categories=LEVELS),
         "area": pd.Categorical([]),
@@ -865,14 +976,23 @@ def daily_values(hourly, membership: pd.DataFrame | None = None,
         int64. The meaning of ``n_valid`` for each rule is in the module
         docstring (area daily means: valid member stations).
     """
-    arrays = _daily_arrays(hourly, membership, profile, station_grades)
-    return _empty_daily() if arrays is None else arrays.frame()
+    arrays = daily_arrays(hourly, membership, profile, station_grades)
+    return empty_daily() if arrays is None else arrays.frame()
 
 
-def _daily_arrays(hourly, membership, profile, station_grades) -> "_DailyArrays | None":
-    """:func:`daily_values` as arrays (None when there are no rows)."""
+def daily_arrays(hourly, membership: pd.DataFrame | None = None,
+                 profile: str | Profile | None = None, station_grades: dict | None = None, *,
+                 day_totals=None) -> DailyArrays | None:
+    """:func:`daily_values` as :class:`DailyArrays` (None when there are no rows): its
+    :meth:`~DailyArrays.frame` is ``daily_values``' frame and its
+    :meth:`~DailyArrays.aqi` the daily AQI of that frame.
+
+    ``day_totals(pollutant)``, if given, returns the :class:`DayTotals` of a 24-h-mean
+    pollutant (SO2, NO2, PM10, PM2.5, CO) over the panel's stations and days, which are
+    then not read from the hours (``store.daily`` keeps them per station-day); O3 is
+    always computed from the hours. Every rule, area mean and rounding is the same."""
     panel = _as_panel(hourly)
-    areas = _areas(membership, panel.stations)
+    areas = areas_of(membership, panel.stations)
     if station_grades:
         given = pd.Series(panel.stations).map(
             {str(k): str(v) for k, v in station_grades.items() if v is not None and v == v})
@@ -885,19 +1005,19 @@ def _daily_arrays(hourly, membership, profile, station_grades) -> "_DailyArrays 
         return None
     dates = panel.dates
     rules = _DayRules(dates, profile)
-    out = _DailyArrays(panel, areas, rules)
-    _compute(panel, areas, rules, out.put, out.keys)
+    out = DailyArrays(panel, areas, rules)
+    _compute(panel, areas, rules, out.put, out.keys, day_totals)
     out.interleave()
     return out
 
 
-class _DailyArrays:
-    """The daily frame as (entities, days, quantities) arrays, filled quantity by quantity
-    (:func:`_compute` hands each one over as soon as it is ready; the key columns are made
-    while the O3 quantities are still being computed), then the frame itself, whose
-    columns are these arrays (no copy)."""
+class DailyArrays:
+    """The daily frame as (entities, days, quantities) arrays (:func:`daily_arrays`),
+    filled quantity by quantity (:func:`_compute` hands each one over as soon as it is
+    ready; the key columns are made while the O3 quantities are still being computed),
+    then the frame itself, whose columns are these arrays (no copy)."""
 
-    def __init__(self, panel: HourlyPanel, areas: _Areas, rules: _DayRules):
+    def __init__(self, panel: HourlyPanel, areas: Areas, rules: _DayRules):
         self.panel, self.areas, self.rules = panel, areas, rules
         self.n_ent, self.n_days = panel.n_stations + areas.n, panel.n_days
         shape = (self.n_ent, self.n_days, len(DAILY_QUANTITIES))
@@ -944,10 +1064,11 @@ class _DailyArrays:
 
     def aqi(self, profile=None) -> pd.DataFrame:
         """The daily AQI of these values: ``aqi.daily_aqi`` of :meth:`frame`."""
-        from .aqi import daily_aqi_arrays
-        return daily_aqi_arrays(self.published.__getitem__, self.n_days, self.day_values,
-                                self.day_profile, self.rules.ids, self.level_codes,
-                                self.name_codes, self.level_dtype, self.area_dtype, profile)
+        from .aqi import DailyLayout, daily_aqi_arrays
+        layout = DailyLayout(self.n_days, self.day_values, self.day_profile, self.rules.ids,
+                             self.level_codes, self.name_codes, self.level_dtype,
+                             self.area_dtype)
+        return daily_aqi_arrays(self.published.__getitem__, layout, profile)
 
     def keys(self) -> None:
         """The level, area, date, pollutant and profile columns."""
@@ -1006,7 +1127,7 @@ def area_hourly(hourly, membership: pd.DataFrame) -> pd.DataFrame:
         averaged. Ordered district → city, area id, time.
     """
     panel = _as_panel(hourly)
-    areas = _areas(membership, panel.stations)
+    areas = areas_of(membership, panel.stations)
     n_ar, n_h = areas.n, panel.n_hours
     data = {}
     counts = {}
@@ -1024,6 +1145,32 @@ def area_hourly(hourly, membership: pd.DataFrame) -> pd.DataFrame:
         **data, **counts,
     })
     return frame
+
+
+def member_means(x: np.ndarray, a_idx: np.ndarray, s_idx: np.ndarray, n_areas: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per area and hour, the mean of the valid member values (:func:`area_hourly` for a
+    few hours of many areas, without a loop over the areas), and the members averaged.
+
+    ``x`` (stations, hours) NaN = not valid; ``a_idx``/``s_idx`` the (area, station)
+    member pairs sorted by area (``np.nonzero(areas_of(...).matrix)``). Values on a
+    short decimal grid (every real source) are summed as exact integers, so each mean is
+    the float nearest to the exact decimal mean (34.5 is 34.5, and rounds to 34), exactly
+    as ``area_hourly`` gives it.
+    """
+    n_h = x.shape[1]
+    sums = np.zeros((n_areas, n_h))
+    counts = np.zeros((n_areas, n_h), dtype=np.int64)
+    if len(a_idx) and n_h:
+        s = _prepare(x)
+        starts = np.flatnonzero(np.r_[True, a_idx[1:] != a_idx[:-1]])
+        present = a_idx[starts]
+        sums[present] = np.add.reduceat(s.y[s_idx], starts, axis=0)
+        counts[present] = np.add.reduceat(s.valid[s_idx].astype(np.int64), starts, axis=0)
+        scale = s.scale
+    else:
+        scale = 1.0
+    return _divide(sums, counts, scale), counts
 
 
 def o3_8h(hourly, membership: pd.DataFrame | None = None,
@@ -1046,7 +1193,7 @@ def o3_8h(hourly, membership: pd.DataFrame | None = None,
         area id, time.
     """
     panel = _as_panel(hourly)
-    areas = _areas(membership, panel.stations)
+    areas = areas_of(membership, panel.stations)
     rules = _DayRules(panel.dates, profile)
     s = _prepare(panel.pollutant("O3"))
     sums = s.y.copy()

@@ -36,15 +36,16 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from config.standards import GRADE_INDEX, load_profile
+from config.standards import GRADE_INDEX, default_cn_profile, load_profile
+from config.vocabulary import DAILY_LIMIT_OF
 
 from .frames import POLLUTANTS, STAT_COLUMNS, check_columns
 
 #: Averaging of the limit each statistic is compared with ("daily": 24h, O3 mda8).
 AVERAGING = {"annual_mean": "annual", "p98_daily": "24h", "p95_daily": "24h",
              "p90_mda8": "mda8", "exceedance_days": "daily", "max_multiple": "daily"}
-DAILY_AVERAGING = {"SO2": "24h", "NO2": "24h", "PM10": "24h", "PM2.5": "24h", "CO": "24h",
-                   "O3": "mda8"}
+#: Pollutant → averaging of its daily limit (O3: the MDA8).
+DAILY_AVERAGING = dict(DAILY_LIMIT_OF.values())
 AQI_STATISTICS = ("valid_aqi_days", "good_days", "heavy_days", "good_day_ratio")
 #: Statistics whose verdict is "value ≤ limit".
 AT_MOST_LIMIT = ("annual_mean", "p98_daily", "p95_daily", "p90_mda8")
@@ -103,7 +104,7 @@ def against_limits(stats: pd.DataFrame, profile: str | None = None,
     if profile is not None:
         pids = np.full(n, str(profile), dtype=object)
     else:
-        pids = np.asarray(stats["profile"].fillna("cn-2012").astype(str), dtype=object)
+        pids = np.asarray(stats["profile"].fillna(default_cn_profile()).astype(str), dtype=object)
     grade_of = {k: v for k, v in dict(grades or {}).items() if v in GRADE_INDEX}
     area = np.asarray(stats["area"].astype(str), dtype=object)
     grade = np.asarray(pd.Series(area).map(grade_of).fillna("II"), dtype=object) if grade_of \

@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from config.standards import GRADE_INDEX, Profile, load_profile, load_schedule
+from config.vocabulary import DAILY_LIMIT_OF, LIMITED_QUANTITIES
 
 from .frames import check_columns
 
-#: Daily quantity → (pollutant, averaging) of the limit it is compared with (§6).
-DAILY_LIMIT_OF = {"SO2": ("SO2", "24h"), "NO2": ("NO2", "24h"), "PM10": ("PM10", "24h"),
-                  "PM2.5": ("PM2.5", "24h"), "CO": ("CO", "24h"), "O3_MDA8": ("O3", "mda8")}
-_QUANTITIES = tuple(DAILY_LIMIT_OF)
+__all__ = ["DAILY_LIMIT_OF", "daily_limits"]
+
+_QUANTITIES = LIMITED_QUANTITIES
 _GRADES = tuple(GRADE_INDEX)        # ("I", "II") in GRADE_INDEX order
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from config.standards import Profile, load_profile
+from config.standards import Profile, default_cn_profile, load_profile
 
 from .frames import DAILY_COLUMNS, DAILY_QUANTITIES, check_columns
 
@@ -209,7 +209,7 @@ def flag_dust_days(daily: pd.DataFrame, dust_days: pd.DataFrame, quantities=None
         affected = out["pollutant"].isin(sorted(_excluded_quantities(profile))).to_numpy()
     else:
         affected = np.zeros(n, dtype=bool)
-        pids = out["profile"].astype(object).fillna("cn-2012").astype(str).to_numpy()
+        pids = out["profile"].astype(object).fillna(default_cn_profile()).astype(str).to_numpy()
         for pid in pd.unique(pids):                  # once per profile, not per area
             sel = pids == pid
             affected[sel] = np.isin(out["pollutant"].to_numpy()[sel].astype(object),

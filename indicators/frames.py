@@ -42,8 +42,11 @@ Period statistics (``STAT_COLUMNS``), long: one row per level, area, period, pol
 """
 from __future__ import annotations
 
-POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
-DAILY_QUANTITIES = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3_MDA8", "O3_1H_MAX")
+from config.vocabulary import DAILY_QUANTITIES, POLLUTANTS
+
+__all__ = ["POLLUTANTS", "DAILY_QUANTITIES", "LEVELS", "HOURLY_COLUMNS", "MEMBERSHIP_COLUMNS",
+           "DAILY_COLUMNS", "STAT_COLUMNS", "check_columns"]
+
 LEVELS = ("station", "district", "city")
 
 HOURLY_COLUMNS = ("station", "time", *POLLUTANTS)

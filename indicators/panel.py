@@ -244,14 +244,7 @@ def panel_from_hourly(frame: pd.DataFrame, start=None, end=None) -> HourlyPanel:
     if np.isnat(times).any():
         raise ValueError("hourly frame has rows without a time")
     hour_int = _hour_numbers(times)              # hours since 1970-01-01 00:00
-
-    if len(frame):
-        first = np.datetime64(int(hour_int.min()) // HOURS_PER_DAY, "D")
-        last = np.datetime64(int(hour_int.max()) // HOURS_PER_DAY, "D")
-    else:
-        first = last = None
-    first = np.datetime64(start, "D") if start is not None else first
-    last = np.datetime64(end, "D") if end is not None else last
+    first, last = _day_range(hour_int, start, end)
     if first is None or last is None:       # nothing at all: an empty panel
         return HourlyPanel(np.empty((0, 0, len(POLLUTANTS))), np.array([], dtype=str),
                            np.datetime64(first if first is not None else "1970-01-01", "D"))
@@ -273,8 +266,31 @@ def panel_from_hourly(frame: pd.DataFrame, start=None, end=None) -> HourlyPanel:
     flat = station_idx.astype(np.int64) * n_hours
     flat += offset
     del offset, hour_int, station_idx
-    n_cells = n_stations * n_hours
+    complete = _each_cell_once(flat, (n_stations, n_hours), stations, first)
+    columns = [_scatter(frame[pollutant], inside, flat, complete, (n_stations, n_hours))
+               for pollutant in POLLUTANTS]
+    return HourlyPanel(columns, stations, first)
 
+
+def _day_range(hour_int: np.ndarray, start, end):
+    """(first day, last day) of the panel: ``start``/``end`` if given, else of the data
+    (None when there are no rows)."""
+    if len(hour_int):
+        first = np.datetime64(int(hour_int.min()) // HOURS_PER_DAY, "D")
+        last = np.datetime64(int(hour_int.max()) // HOURS_PER_DAY, "D")
+    else:
+        first = last = None
+    first = np.datetime64(start, "D") if start is not None else first
+    last = np.datetime64(end, "D") if end is not None else last
+    return first, last
+
+
+def _each_cell_once(flat: np.ndarray, shape: tuple[int, int], stations: np.ndarray,
+                    first) -> bool:
+    """Whether the rows are every (station, hour) cell once, in order; a cell that appears
+    twice is an error."""
+    n_hours = shape[1]
+    n_cells = shape[0] * n_hours
     ordered = len(flat) < 2 or bool(np.greater(flat[1:], flat[:-1]).all())
     if not ordered:
         counts = np.bincount(flat, minlength=n_cells)
@@ -283,18 +299,18 @@ def panel_from_hourly(frame: pd.DataFrame, start=None, end=None) -> HourlyPanel:
             raise ValueError(f"hourly frame has station {stations[k // n_hours]} at "
                              f"{first.astype('datetime64[h]') + (k % n_hours)} more than once")
         del counts
-    complete = ordered and len(flat) == n_cells   # every cell once, in order
+    return ordered and len(flat) == n_cells
 
-    columns = []
-    for pollutant in POLLUTANTS:
-        data = frame[pollutant].to_numpy(dtype=np.float64, na_value=np.nan)
-        if inside is not None:
-            data = data[inside]
-        if complete:
-            column = data.reshape(n_stations, n_hours)
-        else:
-            column = np.full(n_cells, np.nan)
-            column[flat] = data
-            column = column.reshape(n_stations, n_hours)
-        columns.append(column)
-    return HourlyPanel(columns, stations, first)
+
+def _scatter(column: pd.Series, inside, flat: np.ndarray, complete: bool,
+             shape: tuple[int, int]) -> np.ndarray:
+    """One pollutant's (stations, hours) array: the column itself when the rows are every
+    cell once in order, else scattered into NaN by the cell index ``flat``."""
+    data = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    if inside is not None:
+        data = data[inside]
+    if complete:
+        return data.reshape(shape)
+    out = np.full(shape[0] * shape[1], np.nan)
+    out[flat] = data
+    return out.reshape(shape)

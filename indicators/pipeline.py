@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from config.standards import load_profile, load_schedule
+from config.standards import default_cn_profile, load_profile, load_schedule
 
 from . import aqi as aqi_module
 from . import averaging, composite, statistics
@@ -49,9 +49,9 @@ def daily_and_aqi(hourly: pd.DataFrame, membership: pd.DataFrame | None = None,
         daily = averaging.daily_values(hourly, membership, profile=chinese)
         return daily, us_daily_aqi(daily, comparison)
     # daily_values and daily_aqi of it, the AQI read off the daily arrays (the same frame)
-    arrays = averaging._daily_arrays(hourly, membership, chinese, None)
+    arrays = averaging.daily_arrays(hourly, membership, chinese)
     if arrays is None:
-        daily = averaging._empty_daily()
+        daily = averaging.empty_daily()
         return daily, aqi_module.daily_aqi(daily, profile=chinese)
     return arrays.frame(), arrays.aqi(profile=chinese)
 
@@ -159,31 +159,6 @@ def _hour_window(panel, start, end) -> slice:
     return slice(lo, max(lo, hi))
 
 
-def _area_means(x: np.ndarray, a_idx: np.ndarray, s_idx: np.ndarray, n_areas: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Per area and hour, the mean of the valid member values (:func:`averaging.area_hourly`
-    for a few hours of many areas, without a loop over the areas).
-
-    ``x`` (stations, hours) NaN = not valid; ``a_idx``/``s_idx`` the (area, station)
-    member pairs sorted by area. Values on a short decimal grid (every real source) are
-    summed as exact integers, so each mean is the float nearest to the exact decimal mean
-    (34.5 is 34.5, and rounds to 34), exactly as ``area_hourly`` gives it.
-    """
-    n_h = x.shape[1]
-    sums = np.zeros((n_areas, n_h))
-    counts = np.zeros((n_areas, n_h), dtype=np.int64)
-    if len(a_idx) and n_h:
-        s = averaging._prepare(x)
-        starts = np.flatnonzero(np.r_[True, a_idx[1:] != a_idx[:-1]])
-        present = a_idx[starts]
-        sums[present] = np.add.reduceat(s.y[s_idx], starts, axis=0)
-        counts[present] = np.add.reduceat(s.valid[s_idx].astype(np.int64), starts, axis=0)
-        scale = s.scale
-    else:
-        scale = 1.0
-    return averaging._divide(sums, counts, scale), counts
-
-
 def hourly_values(hourly: pd.DataFrame, membership: pd.DataFrame | None = None,
                   profile: str | None = None, start=None, end=None) -> pd.DataFrame:
     """The 1-h values of every station, district and city: the hourly AQI's inputs (§5, §7).
@@ -217,7 +192,7 @@ def hourly_values(hourly: pd.DataFrame, membership: pd.DataFrame | None = None,
     from .panel import panel_from_hourly
 
     chinese, _ = split_profile(profile)
-    min_hours = load_profile(chinese or load_schedule().profiles[0]).validity["daily_min_hours"]
+    min_hours = load_profile(chinese or default_cn_profile()).validity["daily_min_hours"]
     panel = panel_from_hourly(hourly)
     window = _hour_window(panel, start, end)
     times = panel.times[window].astype("datetime64[s]")
@@ -232,15 +207,16 @@ def hourly_values(hourly: pd.DataFrame, membership: pd.DataFrame | None = None,
     area = [np.repeat(np.asarray(panel.stations, dtype=object), n_t)]
     time = [np.tile(times, n_st)]
     if membership is not None and len(membership) and n_st:
-        areas = averaging._areas(membership, np.asarray(panel.stations))
+        areas = averaging.areas_of(membership, np.asarray(panel.stations))
         a_idx, s_idx = np.nonzero(areas.matrix)           # member pairs, sorted by area
         for p in aqi_module.HOURLY_POLLUTANTS:
-            mean, count = _area_means(panel.pollutant(p)[:, window], a_idx, s_idx, areas.n)
+            mean, count = averaging.member_means(panel.pollutant(p)[:, window], a_idx, s_idx,
+                                                 areas.n)
             columns[p].append(mean.reshape(-1))
             columns[f"n_{p}"].append(count.reshape(-1))
         # the area 24-h value: the mean of the valid station 24-h values (as a daily mean)
-        columns["SO2_24h"].append(_area_means(so2_24h[:, window], a_idx, s_idx,
-                                              areas.n)[0].reshape(-1))
+        columns["SO2_24h"].append(averaging.member_means(so2_24h[:, window], a_idx, s_idx,
+                                                         areas.n)[0].reshape(-1))
         level.append(np.repeat(areas.level, n_t))
         area.append(np.repeat(areas.area, n_t))
         time.append(np.tile(times, areas.n))

@@ -94,59 +94,25 @@ def running_mean(daily: pd.DataFrame, *, profile=None) -> pd.DataFrame:
     if n == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in RUNNING_COLUMNS})
     days = pd.to_datetime(daily["date"]).to_numpy().astype("datetime64[D]")
-    # group = (level, area, pollutant), from per-column codes (no MultiIndex of strings)
-    cols = [np.asarray(daily[c], dtype=object) for c in ("level", "area", "pollutant")]
-    codes, uniques = zip(*(pd.factorize(c, sort=True) for c in cols))
-    key = np.zeros(n, dtype=np.int64)
-    for code, uniq in zip(codes, uniques):
-        key = key * len(uniq) + code
-    group_keys, group = np.unique(key, return_inverse=True)
-    order = np.lexsort((days, group))
-    group, days = group[order], days[order]
-    pol_code = codes[2][order]
+    group_keys, group, order, pol_code, uniques = _sorted_groups(daily, days)
+    days = days[order]
     reported = pd.to_numeric(daily["reported"]).to_numpy(dtype="float64")[order]
     unrounded = pd.to_numeric(daily["value"]).to_numpy(dtype="float64")[order]
     valid = np.asarray(daily["valid"], dtype=bool)[order] & ~np.isnan(reported)
 
     pids = _rule_profiles(days, forced)
-    # decimals and rounding order per (profile, pollutant): a small table, looked up
-    pid_code, pid_u = pd.factorize(pids)
-    dec_t = np.array([[load_profile(p).decimals(q) for q in uniques[2]] for p in pid_u],
-                     dtype="int64").reshape(len(pid_u), len(uniques[2]))
-    rounded_t = np.array([bool(load_profile(p).rounding.get("period_from_rounded_daily", True))
-                          for p in pid_u], dtype=bool)
-    decimals, from_rounded = dec_t[pid_code, pol_code], rounded_t[pid_code]
-    dec_u = dec_t.ravel()
-
-    # cumulative sums within groups: global cumulative sums minus the sum before each group
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    first = np.repeat(starts, np.diff(np.r_[starts, n]))
-
-    def within(x: np.ndarray) -> np.ndarray:
-        c = np.cumsum(x)
-        before = np.where(first > 0, c[first - 1], 0)
-        return c - before
-
+    decimals, from_rounded, top = _rounding_rules(pids, uniques[2], pol_code)
+    within = _cumulative_within(group)
     count = within(valid.astype(np.int64))
-    # exact path: published values as integers on one common grid (the finest decimals)
-    top = int(dec_u.max(initial=0))
-    x_int = scaled_integers(np.where(valid, reported, 0.0), top)
-    total = within(x_int)
-    exact_reported = round_ratio(total, count * 10 ** top, decimals)
-    exact_value = np.where(count > 0, total / np.where(count > 0, count, 1) / 10 ** top, np.nan)
-    exact_reported = np.where(count > 0, exact_reported, np.nan)
+    exact_value, exact_reported = _exact_means(within, count, np.where(valid, reported, 0.0),
+                                               decimals, top)
     # float path (period_from_rounded_daily: false): unrounded daily values
     float_value = np.where(count > 0,
                            within(np.where(valid, unrounded, 0.0)) / np.where(count > 0, count, 1),
                            np.nan)
     float_reported = round_half_even(float_value, decimals)
 
-    # back from the group's key to its (level, area, pollutant)
-    parts, rest = [], group_keys[group]
-    for uniq in reversed(uniques):
-        parts.append(np.asarray(uniq, dtype=object)[rest % len(uniq)])
-        rest = rest // len(uniq)
-    level, area, pol = reversed(parts)
+    level, area, pol = _group_names(group_keys[group], uniques)
     out = pd.DataFrame({
         "level": level, "area": area, "pollutant": pol,
         "date": days.astype("datetime64[s]"),
@@ -156,6 +122,67 @@ def running_mean(daily: pd.DataFrame, *, profile=None) -> pd.DataFrame:
         "profile": pids,
     })
     return out
+
+
+def _sorted_groups(daily: pd.DataFrame, days: np.ndarray):
+    """(group keys, group of each sorted row, the row order (group, date), pollutant code of
+    each sorted row, the sorted uniques of level, area, pollutant): the groups (level, area,
+    pollutant) from per-column codes (no MultiIndex of strings)."""
+    n = len(daily)
+    cols = [np.asarray(daily[c], dtype=object) for c in ("level", "area", "pollutant")]
+    codes, uniques = zip(*(pd.factorize(c, sort=True) for c in cols))
+    key = np.zeros(n, dtype=np.int64)
+    for code, uniq in zip(codes, uniques):
+        key = key * len(uniq) + code
+    group_keys, group = np.unique(key, return_inverse=True)
+    order = np.lexsort((days, group))
+    return group_keys, group[order], order, codes[2][order], uniques
+
+
+def _rounding_rules(pids: np.ndarray, pollutants, pol_code: np.ndarray):
+    """(decimals of each row, whether its mean is taken from the rounded daily values, the
+    finest decimals of all): looked up in a small (profile, pollutant) table."""
+    pid_code, pid_u = pd.factorize(pids)
+    dec_t = np.array([[load_profile(p).decimals(q) for q in pollutants] for p in pid_u],
+                     dtype="int64").reshape(len(pid_u), len(pollutants))
+    rounded_t = np.array([bool(load_profile(p).rounding.get("period_from_rounded_daily", True))
+                          for p in pid_u], dtype=bool)
+    return dec_t[pid_code, pol_code], rounded_t[pid_code], int(dec_t.ravel().max(initial=0))
+
+
+def _exact_means(within, count: np.ndarray, published: np.ndarray, decimals: np.ndarray,
+                 top: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, as published) of the published values so far, exactly: as integers on one
+    common grid (the finest decimals ``top``), ``Σx / n`` rounded once, half to even."""
+    total = within(scaled_integers(published, top))
+    exact_reported = round_ratio(total, count * 10 ** top, decimals)
+    exact_value = np.where(count > 0, total / np.where(count > 0, count, 1) / 10 ** top, np.nan)
+    return exact_value, np.where(count > 0, exact_reported, np.nan)
+
+
+def _cumulative_within(group: np.ndarray):
+    """Cumulative sums within the runs of ``group``: global cumulative sums minus the sum
+    before each group."""
+    n = len(group)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, n]))
+
+    def within(x: np.ndarray) -> np.ndarray:
+        c = np.cumsum(x)
+        before = np.where(first > 0, c[first - 1], 0)
+        return c - before
+
+    return within
+
+
+def _group_names(keys: np.ndarray, uniques) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Back from each row's group key to its (level, area, pollutant)."""
+    parts, rest = [], keys
+    for uniq in reversed(uniques):
+        parts.append(np.asarray(uniq, dtype=object)[rest % len(uniq)])
+        rest = rest // len(uniq)
+    level, area, pol = reversed(parts)
+    return level, area, pol
 
 
 def limits_by_day(dates, pollutant: str, averaging: str, grade: str = "II",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from config.standards import Profile, load_profile, profile_for_period_end
+from config.standards import Profile, default_cn_profile, load_profile, profile_for_period_end
 
 from .frames import STAT_COLUMNS, check_columns
 from .rounding import round_ratio, scaled_integers
@@ -76,7 +76,7 @@ def _rate_decimals(frame: pd.DataFrame, profile) -> np.ndarray:
                 prof = None
         if prof is None:
             prof = profile_for_period_end(pd.Timestamp(end).date()) if pd.notna(end) \
-                else load_profile("cn-2012")
+                else load_profile(default_cn_profile())
         same_id = (ids == pid) if pid is not None else pd.isna(ids)
         same_end = (ends == end) if pd.notna(end) else pd.isna(ends)
         out[same_id & same_end] = int(prof.rounding["rate_decimals"])
@@ -187,36 +187,9 @@ def rank(stats: pd.DataFrame, by: str = "composite_index", pollutant: str | None
     areas first by rank then area, then the others by area.
     """
     check_columns(stats, STAT_COLUMNS, "statistics")
-    rows = stats[(stats["statistic"] == by) & (stats["level"] == level)]
-    if rows.empty and areas is None:
-        raise ValueError(f"no {level} rows with statistic {by!r} to rank")
-    if pollutant is None:
-        found = pd.unique(rows["pollutant"])
-        if len(found) > 1:
-            raise ValueError(f"{by} exists for {sorted(map(str, found))}; choose one with pollutant=")
-    else:
-        rows = rows[rows["pollutant"] == pollutant]
-    if period is None:
-        found = pd.unique(rows["period"].astype(str))
-        if len(found) > 1:
-            raise ValueError(f"statistics hold periods {sorted(found)}; choose one with period=")
-    else:
-        rows = rows[rows["period"].astype(str) == str(period)]
-    if rows["area"].duplicated().any():
-        raise ValueError(f"more than one {by} row for area "
-                         f"{rows.loc[rows['area'].duplicated(), 'area'].iloc[0]!r}")
-    rows = rows.reset_index(drop=True)
+    rows = _rows_to_rank(stats, by, pollutant, level, period, required=areas is None)
     if areas is not None:
-        have = set(rows["area"])                 # once: per area it was quadratic (2 s for
-        extra = [a for a in dict.fromkeys(areas) if a not in have]   # 1,700 stations)
-        if extra:
-            filler = pd.DataFrame({
-                "level": level, "area": extra,
-                "period": rows["period"].iloc[0] if len(rows) else (period or ""),
-                "pollutant": rows["pollutant"].iloc[0] if len(rows) else (pollutant or ""),
-                "statistic": by, "value": np.nan, "reported": np.nan, "valid": False,
-                "detail": "no statistic"})
-            rows = pd.concat([rows, filler], ignore_index=True)
+        rows = _with_expected_areas(rows, areas, by, pollutant, level, period)
     if ascending is None:
         ascending = not higher_is_better(by)
 
@@ -238,14 +211,62 @@ def rank(stats: pd.DataFrame, by: str = "composite_index", pollutant: str | None
         "level": rows["level"], "period": rows["period"], "pollutant": rows["pollutant"],
         "statistic": rows["statistic"]})
     if previous is not None:
-        current = rows.reindex(columns=list(STAT_COLUMNS))
-        prev = previous[(previous["statistic"] == by) & (previous["level"] == level)
-                        & previous["pollutant"].isin(pd.unique(rows["pollutant"]))]
-        ch = change_rate(current, prev, profile=profile)
-        out = out.assign(previous_reported=ch["previous_reported"].to_numpy(),
-                         change_rate=ch["change_rate"].to_numpy(),
-                         change_rate_reported=ch["change_rate_reported"].to_numpy(),
-                         improved=ch["improved"].array)
+        out = _with_change(out, rows, previous, by, level, profile)
     out["_ranked"] = ~rankable.to_numpy()
     out = out.sort_values(["_ranked", "rank", "area"], kind="stable", na_position="last")
     return out.drop(columns="_ranked").reset_index(drop=True)
+
+
+def _rows_to_rank(stats: pd.DataFrame, by: str, pollutant, level: str, period,
+                  required: bool) -> pd.DataFrame:
+    """The rows of statistic ``by`` of one level, pollutant and period, one per area (none
+    at all is an error when ``required``)."""
+    rows = stats[(stats["statistic"] == by) & (stats["level"] == level)]
+    if rows.empty and required:
+        raise ValueError(f"no {level} rows with statistic {by!r} to rank")
+    if pollutant is None:
+        found = pd.unique(rows["pollutant"])
+        if len(found) > 1:
+            raise ValueError(f"{by} exists for {sorted(map(str, found))}; "
+                             "choose one with pollutant=")
+    else:
+        rows = rows[rows["pollutant"] == pollutant]
+    if period is None:
+        found = pd.unique(rows["period"].astype(str))
+        if len(found) > 1:
+            raise ValueError(f"statistics hold periods {sorted(found)}; choose one with period=")
+    else:
+        rows = rows[rows["period"].astype(str) == str(period)]
+    if rows["area"].duplicated().any():
+        raise ValueError(f"more than one {by} row for area "
+                         f"{rows.loc[rows['area'].duplicated(), 'area'].iloc[0]!r}")
+    return rows.reset_index(drop=True)
+
+
+def _with_expected_areas(rows: pd.DataFrame, areas, by: str, pollutant, level: str,
+                         period) -> pd.DataFrame:
+    """``rows`` plus a row "no statistic" for every expected area without one."""
+    have = set(rows["area"])                 # a set: one lookup per expected area
+    extra = [a for a in dict.fromkeys(areas) if a not in have]
+    if not extra:
+        return rows
+    filler = pd.DataFrame({
+        "level": level, "area": extra,
+        "period": rows["period"].iloc[0] if len(rows) else (period or ""),
+        "pollutant": rows["pollutant"].iloc[0] if len(rows) else (pollutant or ""),
+        "statistic": by, "value": np.nan, "reported": np.nan, "valid": False,
+        "detail": "no statistic"})
+    return pd.concat([rows, filler], ignore_index=True)
+
+
+def _with_change(out: pd.DataFrame, rows: pd.DataFrame, previous: pd.DataFrame, by: str,
+                 level: str, profile) -> pd.DataFrame:
+    """The ranking ``out`` with the change of each area's statistic vs ``previous``."""
+    current = rows.reindex(columns=list(STAT_COLUMNS))
+    prev = previous[(previous["statistic"] == by) & (previous["level"] == level)
+                    & previous["pollutant"].isin(pd.unique(rows["pollutant"]))]
+    ch = change_rate(current, prev, profile=profile)
+    return out.assign(previous_reported=ch["previous_reported"].to_numpy(),
+                      change_rate=ch["change_rate"].to_numpy(),
+                      change_rate_reported=ch["change_rate_reported"].to_numpy(),
+                      improved=ch["improved"].array)

@@ -85,58 +85,73 @@ def hourly_exceedances(values: pd.DataFrame, hourly_aqi: pd.DataFrame,
     grade = np.array([str(grades.get(x, "II")) for x in areas], dtype=object)
     profiles = a["profile"].astype(str).to_numpy(dtype=object)
     aqi = a["aqi"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
-    parts = []
+    parts = [_aqi_exceedances(aqi, profiles)]
+    parts += [_limit_exceedances(v, p, profiles, grade) for p in LIMIT_POLLUTANTS
+              if p in v.columns]
+    parts = [part for part in parts if part is not None]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in HOURLY_EXCEEDANCE_COLUMNS})
+    return _exceedance_frame(pd.concat(parts, ignore_index=True), v, a, areas, profiles)
 
-    def rows(mask, kind, pollutant, value, threshold, multiple, heavy):
-        i = np.flatnonzero(mask)
-        if not len(i):
-            return
-        parts.append(pd.DataFrame({
-            "_row": i, "kind": kind, "pollutant": pollutant, "value": value[i],
-            "threshold": threshold[i], "multiple": multiple[i], "heavy": heavy[i]}))
 
-    # hourly AQI above the good bar (100), heavy above heavy_above (200)
-    good_max = np.full(len(v), np.nan)
-    heavy_above = np.full(len(v), np.nan)
+def _found(mask: np.ndarray, kind: str, pollutant: str, value: np.ndarray,
+           threshold: np.ndarray, multiple: np.ndarray, heavy: np.ndarray) -> pd.DataFrame | None:
+    """The exceedances of the rows ``mask`` (their row numbers in ``_row``), None if none."""
+    i = np.flatnonzero(mask)
+    if not len(i):
+        return None
+    return pd.DataFrame({
+        "_row": i, "kind": kind, "pollutant": pollutant, "value": value[i],
+        "threshold": threshold[i], "multiple": multiple[i], "heavy": heavy[i]})
+
+
+def _aqi_exceedances(aqi: np.ndarray, profiles: np.ndarray) -> pd.DataFrame | None:
+    """Hourly AQI above the good bar (100); heavy above ``heavy_above`` (200)."""
+    n = len(aqi)
+    good_max = np.full(n, np.nan)
+    heavy_above = np.full(n, np.nan)
     for pid in pd.unique(profiles):
         prof = load_profile(pid)
         sel = profiles == pid
         good_max[sel] = prof.aqi["good_max"]
         heavy_above[sel] = prof.aqi["heavy_above"]
     over = ~np.isnan(aqi) & (aqi > good_max)
-    rows(over, "aqi", "AQI", aqi, good_max, np.full(len(v), np.nan), over & (aqi > heavy_above))
+    return _found(over, "aqi", "AQI", aqi, good_max, np.full(n, np.nan), over & (aqi > heavy_above))
 
-    # 1-h values above their 1-h limits, compared as published (half to even, §4)
-    for p in LIMIT_POLLUTANTS:
-        if p not in v.columns:
-            continue
-        x = pd.to_numeric(v[p]).to_numpy(np.float64, na_value=np.nan)
-        limit = np.full(len(v), np.nan)
-        decimals = np.zeros(len(v), dtype=np.int64)
-        mdec = np.zeros(len(v), dtype=np.int64)
-        for pid in pd.unique(profiles):
-            prof = load_profile(pid)
-            for g in ("I", "II"):
-                sel = (profiles == pid) & (grade == g)
-                lim = prof.limit(p, "1h", g)
-                limit[sel] = np.nan if lim is None else lim
-            sel = profiles == pid
-            decimals[sel] = prof.decimals(p)
-            mdec[sel] = int(prof.rounding["multiple_decimals"])
-        ok = ~np.isnan(x) & ~np.isnan(limit) & (x >= 0)
-        xs = scaled_integers(np.where(ok, x, 0.0), decimals, nan_as=0)
-        ls = scaled_integers(np.where(ok, limit, 0.0), decimals, nan_as=0)
-        exceeds = ok & (ls > 0) & (xs > ls)
-        published = xs / np.power(10.0, decimals)
-        multiple = np.full(len(v), np.nan)
-        i = np.flatnonzero(exceeds)
-        if len(i):
-            multiple[i] = np.asarray(round_ratio(xs[i] - ls[i], ls[i], mdec[i]), dtype=float)
-        rows(exceeds, "limit", p, published, limit, multiple, np.zeros(len(v), dtype=bool))
 
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in HOURLY_EXCEEDANCE_COLUMNS})
-    found = pd.concat(parts, ignore_index=True)
+def _limit_exceedances(v: pd.DataFrame, p: str, profiles: np.ndarray,
+                       grade: np.ndarray) -> pd.DataFrame | None:
+    """1-h values of ``p`` above their 1-h limit, compared as published (half to even, §4)."""
+    n = len(v)
+    x = pd.to_numeric(v[p]).to_numpy(np.float64, na_value=np.nan)
+    limit = np.full(n, np.nan)
+    decimals = np.zeros(n, dtype=np.int64)
+    mdec = np.zeros(n, dtype=np.int64)
+    for pid in pd.unique(profiles):
+        prof = load_profile(pid)
+        for g in ("I", "II"):
+            sel = (profiles == pid) & (grade == g)
+            lim = prof.limit(p, "1h", g)
+            limit[sel] = np.nan if lim is None else lim
+        sel = profiles == pid
+        decimals[sel] = prof.decimals(p)
+        mdec[sel] = int(prof.rounding["multiple_decimals"])
+    ok = ~np.isnan(x) & ~np.isnan(limit) & (x >= 0)
+    xs = scaled_integers(np.where(ok, x, 0.0), decimals, nan_as=0)
+    ls = scaled_integers(np.where(ok, limit, 0.0), decimals, nan_as=0)
+    exceeds = ok & (ls > 0) & (xs > ls)
+    published = xs / np.power(10.0, decimals)
+    multiple = np.full(n, np.nan)
+    i = np.flatnonzero(exceeds)
+    if len(i):
+        multiple[i] = np.asarray(round_ratio(xs[i] - ls[i], ls[i], mdec[i]), dtype=float)
+    return _found(exceeds, "limit", p, published, limit, multiple, np.zeros(n, dtype=bool))
+
+
+def _exceedance_frame(found: pd.DataFrame, v: pd.DataFrame, a: pd.DataFrame, areas: np.ndarray,
+                      profiles: np.ndarray) -> pd.DataFrame:
+    """The exceedances with their hour's AQI columns, newest first (see
+    :func:`hourly_exceedances`)."""
     r = found["_row"].to_numpy()
     out = pd.DataFrame({
         "level": v["level"].astype(str).to_numpy(dtype=object)[r],

@@ -17,6 +17,7 @@ import pandas as pd
 
 from config.standards import Profile, load_profile, profile_for_period_end
 from config.units import normalise_unit
+from config.vocabulary import JUDGED_STATISTIC, UNIT_OF
 
 from .frames import STAT_COLUMNS, check_columns
 from .ranking import higher_is_better
@@ -27,8 +28,7 @@ LIMIT_AVERAGING = {"annual_mean": "annual", "p98_daily": "24h", "p95_daily": "24
 MEETS, EXCEEDS, INSUFFICIENT = "meets", "exceeds", "insufficient data"
 NO_LIMIT = "no national limit"
 NEEDS, OUT_OF_REACH, SECURED = "needs", "out of reach", "secured"
-UNITS = {"SO2": "µg/m³", "NO2": "µg/m³", "PM10": "µg/m³", "PM2.5": "µg/m³", "CO": "mg/m³",
-         "O3": "µg/m³"}
+UNITS = UNIT_OF
 UNITS_ZH = {"µg/m³": "微克/立方米", "mg/m³": "毫克/立方米"}
 TEXT = {
     OUT_OF_REACH: ("already out of reach", "已无法达标"),
@@ -124,15 +124,8 @@ def remaining_average_needed(ytd_mean_sum, n_valid_so_far, days_remaining, targe
     ok &= (np.where(ok, n, 0) + np.where(ok, r, 0)) > 0
     s0, n0, r0, t0 = (np.where(ok, v, 0.0) for v in (s, n, r, t))
     scale = np.power(10, d).astype("int64")
-    sk, s_on = _snap(s0 * scale, 1e-6)
-    s_int = np.where(s_on, sk, np.ceil(s0 * scale)).astype("int64")
-    tk, t_on = _snap(t0 * scale)
-    t_int = np.where(t_on, tk, np.floor(t0 * scale)).astype("int64")
-    n_int, r_int = n0.astype("int64"), r0.astype("int64")
-    if np.abs(s_int).max(initial=0) > 2 ** 50 or np.abs(t_int).max(initial=0) > 2 ** 40:
-        raise ValueError("remaining_average_needed: values too large for exact int64 arithmetic")
-    b = (2 * t_int + 1) * (n_int + r_int) - 2 * s_int
-    r_max = np.where(t_int % 2 == 0, b // 2, (b - 1) // 2)
+    r_int = r0.astype("int64")
+    r_max = _largest_remaining_sum(s0, n0.astype("int64"), r_int, t0, scale)
 
     status = np.where(r_max < 0, OUT_OF_REACH, np.where(r_int == 0, SECURED, NEEDS)).astype(object)
     status[~ok] = INSUFFICIENT
@@ -141,12 +134,39 @@ def remaining_average_needed(ytd_mean_sum, n_valid_so_far, days_remaining, targe
     need_k = np.where(needs, r_max // r_safe, 0)               # rounded down: sufficient
     needed = np.where(needs, need_k / scale, np.nan)
     needed_exact = np.where(needs, r_max / r_safe / scale, np.nan)
+    text_en, text_zh = _needed_texts(status, need_k, d, r_int, units)
+    return pd.DataFrame({
+        "status": status, "needed": needed, "needed_exact": needed_exact,
+        "days_remaining": pd.array(np.where(ok, r_int, 0), dtype="Int64"),
+        "text_en": text_en.astype(object), "text_zh": text_zh.astype(object)})
 
+
+def _largest_remaining_sum(s0: np.ndarray, n_int: np.ndarray, r_int: np.ndarray,
+                           t0: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``R_max`` in units of 10**-decimals: ``⌊B/2⌋`` (T even) or ``⌊(B − 1)/2⌋`` (T odd),
+    ``B = (2T + 1)(n + r) − 2S``, the sum taken upwards and the target downwards onto the
+    grid (conservative)."""
+    sk, s_on = _snap(s0 * scale, 1e-6)
+    s_int = np.where(s_on, sk, np.ceil(s0 * scale)).astype("int64")
+    tk, t_on = _snap(t0 * scale)
+    t_int = np.where(t_on, tk, np.floor(t0 * scale)).astype("int64")
+    if np.abs(s_int).max(initial=0) > 2 ** 50 or np.abs(t_int).max(initial=0) > 2 ** 40:
+        raise ValueError("remaining_average_needed: values too large for exact int64 arithmetic")
+    b = (2 * t_int + 1) * (n_int + r_int) - 2 * s_int
+    return np.where(t_int % 2 == 0, b // 2, (b - 1) // 2)
+
+
+def _needed_texts(status: np.ndarray, need_k: np.ndarray, d: np.ndarray, r_int: np.ndarray,
+                  units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The English and Chinese texts of :func:`remaining_average_needed`: "needs ≤ 31 µg/m³
+    for the remaining 38 days" / "剩余38天均值需≤31微克/立方米", or the status's own text."""
     distinct = pd.unique(pd.Series(units.ravel(), dtype=object))
     en_of = {u: _unit_key(u) for u in distinct}
     zh_of = {u: UNITS_ZH.get(en_of[u], en_of[u]) for u in distinct}
-    unit_en = pd.Series(units.ravel(), dtype=object).map(en_of).to_numpy(dtype=object).reshape(s.shape)
-    unit_zh = pd.Series(units.ravel(), dtype=object).map(zh_of).to_numpy(dtype=object).reshape(s.shape)
+    unit_en = pd.Series(units.ravel(), dtype=object).map(en_of).to_numpy(dtype=object).reshape(
+        units.shape)
+    unit_zh = pd.Series(units.ravel(), dtype=object).map(zh_of).to_numpy(dtype=object).reshape(
+        units.shape)
     value_txt = _format_scaled(need_k, d)
     days_txt = r_int.astype(str).astype(object)
     day_word = np.where(r_int == 1, " day", " days")
@@ -155,10 +175,7 @@ def remaining_average_needed(ytd_mean_sum, n_valid_so_far, days_remaining, targe
     for key, (en, zh) in TEXT.items():
         text_en = np.where(status == key, en, text_en)
         text_zh = np.where(status == key, zh, text_zh)
-    return pd.DataFrame({
-        "status": status, "needed": needed, "needed_exact": needed_exact,
-        "days_remaining": pd.array(np.where(ok, r_int, 0), dtype="Int64"),
-        "text_en": text_en.astype(object), "text_zh": text_zh.astype(object)})
+    return text_en, text_zh
 
 
 def _select_period(rows: pd.DataFrame, year: int, period) -> pd.DataFrame:
@@ -216,46 +233,14 @@ def target_table(stats: pd.DataFrame, targets, grades=None, profile=None, *, yea
     grades = dict(grades or {})
     forced = (profile if profile is None or isinstance(profile, Profile)
               else load_profile(str(profile)))
-    tlist = [t for t in targets if t.applies_to(year)]
-    tf = pd.DataFrame({"area": [t.district for t in tlist], "pollutant": [t.pollutant for t in tlist],
-                       "statistic": [t.statistic for t in tlist],
-                       "target": [float(t.value) for t in tlist],
-                       "unit": [t.unit for t in tlist], "note": [t.note for t in tlist]})
-    columns = ["area", "pollutant", "statistic", "period", "value", "reported", "valid",
-               "provisional", "n_valid", "n_required", "detail", "target", "national_limit",
-               "grade", "status_target", "status_national", "profile", "note", "unit",
-               "needed_status", "needed", "needed_en", "needed_zh"]
+    tf = _target_frame(targets, year)
     if tf.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in TARGET_COLUMNS})
     rows = _select_period(stats[stats["level"] == level], year, period)
     m = tf.merge(rows.drop(columns=["level"]), on=["area", "pollutant", "statistic"], how="left")
     year_end = pd.Timestamp(date(year, 12, 31))
     m["grade"] = m["area"].map(lambda a: grades.get(a, "II"))
-
-    # profile per row, then the national limit per distinct (profile, pollutant, statistic, grade)
-    fallback = profile_for_period_end(year_end.date()).id
-    if forced is not None:
-        pids = pd.Series(forced.id, index=m.index)
-    else:
-        named = m["profile"].notna() & (m["profile"].astype(str) != "")
-        pids = m["profile"].astype(object).where(named, fallback)
-    m["profile"] = pids.astype(str)
-    combo_cols = ["profile", "pollutant", "statistic", "grade"]
-    combos = m[combo_cols].drop_duplicates().reset_index(drop=True)
-    limits, decimals = [], []
-    for pid, pol, stat, grade in combos.itertuples(index=False):   # per distinct rule, not per area
-        prof = forced if forced is not None else load_profile(pid)
-        if "limits" not in prof.raw:       # a comparison profile on the row: use the schedule's
-            prof = load_profile(fallback)
-        avg = LIMIT_AVERAGING.get(stat)
-        lim = prof.limit(pol, avg, grade) if avg else None
-        limits.append(np.nan if lim is None else lim)
-        # comparison profiles (WHO, EU) bring limits only: publish with the Chinese decimals
-        rounding = prof if "rounding" in prof.raw else load_profile(fallback)
-        decimals.append(rounding.decimals(pol) if pol in UNITS else 0)
-    combos["national_limit"] = np.array(limits, dtype="float64")
-    combos["_decimals"] = np.array(decimals, dtype="int64")
-    m = m.merge(combos, on=combo_cols, how="left")
+    m = _with_national_limits(m, forced, profile_for_period_end(year_end.date()).id)
 
     reported = m["reported"].astype("float64")
     valid = m["valid"].astype(object).where(m["valid"].notna(), False).astype(bool)
@@ -277,8 +262,62 @@ def target_table(stats: pd.DataFrame, targets, grades=None, profile=None, *, yea
     m["status_national"] = st_nat
     m["valid"] = valid.to_numpy()
     m["provisional"] = provisional.to_numpy().astype(bool)
+    _add_remaining_needed(m, year_end)
+    m["n_valid"] = pd.array(pd.to_numeric(m["n_valid"]), dtype="Int64")
+    m["n_required"] = pd.array(pd.to_numeric(m["n_required"]), dtype="Int64")
+    m["detail"] = m["detail"].astype(object).where(
+        m["detail"].notna(), np.where(reported.isna(), "no statistic", ""))
+    return m[TARGET_COLUMNS].reset_index(drop=True)
 
-    # what the rest of the year must hold (provisional annual means)
+
+#: The columns of :func:`target_table`.
+TARGET_COLUMNS = ["area", "pollutant", "statistic", "period", "value", "reported", "valid",
+                  "provisional", "n_valid", "n_required", "detail", "target", "national_limit",
+                  "grade", "status_target", "status_national", "profile", "note", "unit",
+                  "needed_status", "needed", "needed_en", "needed_zh"]
+
+
+def _target_frame(targets, year: int) -> pd.DataFrame:
+    """The targets that apply in ``year``: area, pollutant, statistic, target, unit, note."""
+    tlist = [t for t in targets if t.applies_to(year)]
+    return pd.DataFrame({"area": [t.district for t in tlist],
+                         "pollutant": [t.pollutant for t in tlist],
+                         "statistic": [t.statistic for t in tlist],
+                         "target": [float(t.value) for t in tlist],
+                         "unit": [t.unit for t in tlist], "note": [t.note for t in tlist]})
+
+
+def _with_national_limits(m: pd.DataFrame, forced: Profile | None, fallback: str) -> pd.DataFrame:
+    """``m`` with each row's profile, national limit and published decimals, looked up
+    once per distinct (profile, pollutant, statistic, grade). A comparison profile on a
+    row brings limits only: the Chinese profile ``fallback`` gives what it lacks."""
+    if forced is not None:
+        pids = pd.Series(forced.id, index=m.index)
+    else:
+        named = m["profile"].notna() & (m["profile"].astype(str) != "")
+        pids = m["profile"].astype(object).where(named, fallback)
+    m["profile"] = pids.astype(str)
+    combo_cols = ["profile", "pollutant", "statistic", "grade"]
+    combos = m[combo_cols].drop_duplicates().reset_index(drop=True)
+    limits, decimals = [], []
+    for pid, pol, stat, grade in combos.itertuples(index=False):   # per distinct rule, not per area
+        prof = forced if forced is not None else load_profile(pid)
+        if "limits" not in prof.raw:       # a comparison profile on the row: use the schedule's
+            prof = load_profile(fallback)
+        avg = LIMIT_AVERAGING.get(stat)
+        lim = prof.limit(pol, avg, grade) if avg else None
+        limits.append(np.nan if lim is None else lim)
+        # comparison profiles (WHO, EU) bring limits only: publish with the Chinese decimals
+        rounding = prof if "rounding" in prof.raw else load_profile(fallback)
+        decimals.append(rounding.decimals(pol) if pol in UNITS else 0)
+    combos["national_limit"] = np.array(limits, dtype="float64")
+    combos["_decimals"] = np.array(decimals, dtype="int64")
+    return m.merge(combos, on=combo_cols, how="left")
+
+
+def _add_remaining_needed(m: pd.DataFrame, year_end: pd.Timestamp) -> None:
+    """What the rest of the year must hold, for provisional annual means (columns
+    needed_status, needed, needed_en, needed_zh; empty elsewhere)."""
     m["needed_status"], m["needed"], m["needed_en"], m["needed_zh"] = "", np.nan, "", ""
     need = (m["provisional"] & (m["statistic"] == "annual_mean") & m["pollutant"].isin(list(UNITS))
             & m["n_valid"].notna() & m["value"].notna()).to_numpy()
@@ -294,17 +333,11 @@ def target_table(stats: pd.DataFrame, targets, grades=None, profile=None, *, yea
         m.loc[need, "needed"] = res["needed"].to_numpy()
         m.loc[need, "needed_en"] = res["text_en"].to_numpy()
         m.loc[need, "needed_zh"] = res["text_zh"].to_numpy()
-    m["n_valid"] = pd.array(pd.to_numeric(m["n_valid"]), dtype="Int64")
-    m["n_required"] = pd.array(pd.to_numeric(m["n_required"]), dtype="Int64")
-    m["detail"] = m["detail"].astype(object).where(m["detail"].notna(),
-                                                    np.where(reported.isna(), "no statistic", ""))
-    return m[columns].reset_index(drop=True)
 
 
 #: The statistic of each pollutant that a national limit judges for a period
 #: (standards.md §6): annual means; CO by its P95 and O3 by the P90 of MDA8.
-NATIONAL_STATISTICS = (("SO2", "annual_mean"), ("NO2", "annual_mean"), ("PM10", "annual_mean"),
-                       ("PM2.5", "annual_mean"), ("CO", "p95_daily"), ("O3", "p90_mda8"))
+NATIONAL_STATISTICS = tuple(JUDGED_STATISTIC.items())
 ON_TRACK, AT_RISK, EXCEEDED = "on track", "at risk", "exceeded"
 OUTLOOK_TEXT = {ON_TRACK: ("达标进度正常", "on track"), AT_RISK: ("有超标风险", "at risk"),
                 EXCEEDED: ("已超标", "exceeded"), INSUFFICIENT: ("数据不足", "insufficient data")}

@@ -19,7 +19,6 @@ and the run that wrote them), so ``lantian history`` and ``lantian runs undo``
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import socket
@@ -34,7 +33,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from store import schema
-from store.db import bump_data_version
+from store.db import bump_data_version, lock_for_writing  # noqa: F401 - used by cnemc_live
+from store.runs import last_loaded_run, options_text
 from store.writer import (FLAG_COLUMNS, VALUE_COLUMNS, HourlyBatch, insert_hourly,
                           insert_revisions, read_hourly, upsert_hourly)
 
@@ -129,24 +129,6 @@ def _process_gone(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return False
-
-
-def lock_for_writing(conn) -> None:
-    """Make ``conn``'s transaction the only one writing readings until it ends.
-
-    A load compares the file with what is stored, then inserts what is new: two loads of
-    the same new readings at once would both insert them, and the second would fail on
-    the unique key (a raw driver error: the bulk writes use the driver's connection).
-    With this lock the second waits for the first to commit and then finds the readings
-    stored (nothing new). PostgreSQL: a transaction-scoped advisory lock per schema;
-    SQLite: ``BEGIN IMMEDIATE`` (the database's write lock, waited for up to the
-    engine's busy timeout), unless the transaction has already begun.
-    """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('lantian ingest ' || "
-                             "current_schema()))")
-    elif conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _same_run(conn, run_id: int) -> int | None:
@@ -271,15 +253,10 @@ def start_run(engine, reader: str, file, checksum: str, options: dict) -> tuple[
 
     Runs left 'running' by a process that no longer exists are closed first
     (:func:`close_stale_runs`)."""
-    opts = json.dumps(options, sort_keys=True, ensure_ascii=False, default=str)
+    opts = options_text(options)
     with engine.begin() as conn:
         close_stale_runs(conn)
-        same = conn.execute(
-            select(func.max(schema.ingest_runs.c.id)).where(
-                schema.ingest_runs.c.checksum == checksum,
-                schema.ingest_runs.c.reader == reader,
-                schema.ingest_runs.c.options == opts,
-                schema.ingest_runs.c.status.in_(("ok", "unchanged")))).scalar()
+        same = last_loaded_run(conn, checksum, reader, options)
         run_id = conn.execute(schema.ingest_runs.insert().values(
             reader=reader, file=str(file), checksum=checksum, options=opts,
             started_at=_now(), status="running",

@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 
 from config import ConfigError
 from config.settings import load_settings
-from indicators.dust import DustFileError
+from evaluation.errors import DustFileError, NoDataError
 from ingest.errors import IngestError
 from reports.errors import ReportError
 
@@ -134,7 +134,8 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (IngestError, ConfigError, UserError, DustFileError, ReportError) as exc:
+        except (IngestError, ConfigError, UserError, DustFileError, ReportError,
+                NoDataError) as exc:
             # the message quotes file content: "[/]" or "[red]" in it is text, not markup
             err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
             raise typer.Exit(1) from None
@@ -552,40 +553,10 @@ def _day(text: str, option: str) -> date:
         raise UserError(f"{option} {text!r} is not a date; write YYYY-MM-DD") from None
 
 
-def _indicator_inputs(start, end, city: str | None):
-    """Hourly values of [start, end], area membership and grades, from the database."""
-    import numpy as np
-
-    from store.frames import hourly_frame, membership, station_table
-
-    engine = _engine()
-    with engine.connect() as conn:
-        members = membership(conn, city)
-        stations = station_table(conn)
-        if city is not None and members.empty:
-            raise UserError(f"unknown city {city!r} (or it has no evaluation stations); "
-                            "load its site file with 'lantian init --sites FILE'")
-        # Only the chosen city's stations are read from the database.
-        keep = None if city is None else stations.loc[stations["city"] == city, "code"]
-        hourly = hourly_frame(conn, stations=keep, start=np.datetime64(start, "s"),
-                              end=np.datetime64(end, "s"))
-    if hourly.empty:
-        raise UserError(f"no hourly data between {start} and {end}"
-                        + (f" for city {city!r}" if city else "")
-                        + "; see 'lantian status' for what is loaded")
-    station_grades = dict(zip(stations["code"], stations["grade"].fillna("II")))
-    return hourly, members, station_grades
-
-
-def _select(frame, level: Level, areas):
-    out = frame[frame["level"] == level.value]
-    if areas:
-        unknown = sorted(set(areas) - set(out["area"].astype(str)))
-        if unknown:
-            raise UserError(f"unknown {level.value} {', '.join(unknown)}; known: "
-                            + ", ".join(sorted(out["area"].astype(str).unique())[:30]))
-        out = out[out["area"].isin(areas)]
-    return out
+def _snapshot():
+    """The command's snapshot: the database at its data version when the command starts."""
+    from evaluation import snapshot
+    return snapshot(_engine())
 
 
 def _check_out_file(path: Path | None, option: str = "--out") -> None:
@@ -657,12 +628,6 @@ DustOpt = Annotated[Optional[Path], typer.Option(
     "index are computed with those days removed; the good-day ratio keeps them.")]
 
 
-def _dust_days(path: Path | None, members):
-    """The official dust list with each district's days passed on to its stations."""
-    if path is None:
-        return None
-    from indicators.dust import read_dust_days, with_station_days
-    return with_station_days(read_dust_days(path), members[members["level"] == "district"])
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")]
 
 
@@ -673,19 +638,14 @@ def stats_annual(year: YearOpt, level: LevelOpt = Level.district, profile: Profi
                  city: CityOpt = None, dust: DustOpt = None):
     """Annual statistics, one row per statistic:
     level,area,year,pollutant,statistic,value,reported,valid,n_valid,n_required."""
-    from indicators import pipeline
+    from evaluation.exports import annual_table
 
     _check_out_file(out)
     if profile:
         from config.standards import load_profile
         load_profile(profile)
-    hourly, members, station_grades = _indicator_inputs(*pipeline.year_bounds(year), city)
-    daily, daily_aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
-    daily, daily_aqi = _select(daily, level, area), _select(daily_aqi, level, area)
-    stats = pipeline.period_table(daily, daily_aqi, period="year",
-                                  grades=pipeline.grades_of(members, station_grades),
-                                  profile=profile, dust_days=_dust_days(dust, members))
-    _write_table(pipeline.annual_export(stats, year), format, out)
+    _write_table(annual_table(_snapshot(), year, level.value, profile, area, city, dust),
+                 format, out)
 
 
 @stats_app.command("daily")
@@ -696,20 +656,12 @@ def stats_daily(start: Annotated[str, typer.Option("--from", help="First day, YY
                 format: FormatOpt = OutFormat.csv, out: OutOpt = None, area: AreaOpt = None,
                 city: CityOpt = None):
     """Daily values and AQI: level,area,date,pollutant,value,reported,valid."""
-    from indicators import pipeline
+    from evaluation.exports import daily_table
 
     first, last = day_range(start, end)
     _check_out_file(out)
-    hourly, members, _ = _indicator_inputs(f"{first}T00:00:00", f"{last}T23:00:00", city)
-    daily, daily_aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
-    table = pipeline.daily_export(_select(daily, level, area), _select(daily_aqi, level, area))
-    _write_table(table, format, out)
-
-
-RANK_BY = {"composite": ("ALL", "composite_index"), "good_day_ratio": ("AQI", "good_day_ratio"),
-           "SO2": ("SO2", "annual_mean"), "NO2": ("NO2", "annual_mean"),
-           "PM10": ("PM10", "annual_mean"), "PM2.5": ("PM2.5", "annual_mean"),
-           "CO": ("CO", "p95_daily"), "O3": ("O3", "p90_mda8")}
+    _write_table(daily_table(_snapshot(), first, last, level.value, profile, area, city),
+                 format, out)
 
 
 @app.command()
@@ -720,29 +672,12 @@ def rank(year: YearOpt, level: LevelOpt = Level.district,
          profile: ProfileOpt = None, city: CityOpt = None, dust: DustOpt = None,
          format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table):
     """Rank areas for a year (ties share a rank; insufficient data listed with the reason)."""
-    from indicators import pipeline, ranking
+    from evaluation.exports import RANK_BY, rank_table
 
     if by not in RANK_BY:
         raise UserError(f"--by {by!r} is not a ranking; use one of {', '.join(RANK_BY)}")
     pollutant, statistic = RANK_BY[by]
-    tables = []
-    for y in (year - 1, year):
-        try:
-            hourly, members, station_grades = _indicator_inputs(*pipeline.year_bounds(y), city)
-        except UserError:
-            if y == year:
-                raise
-            tables.append(None)
-            continue
-        daily, daily_aqi = pipeline.daily_and_aqi(hourly, members, profile=profile)
-        daily, daily_aqi = _select(daily, level, None), _select(daily_aqi, level, None)
-        tables.append(pipeline.period_table(daily, daily_aqi, period="year",
-                                            grades=pipeline.grades_of(members, station_grades),
-                                            profile=profile,
-                                            dust_days=_dust_days(dust, members)))
-    previous, current = tables
-    ranked = ranking.rank(current, by=statistic, pollutant=pollutant, level=level.value,
-                          previous=previous)
+    ranked = rank_table(_snapshot(), year, level.value, by, profile, city, dust)
     if format == StatusFormat.csv:
         _write_table(ranked, OutFormat.csv, None)
         return
@@ -770,34 +705,10 @@ def targets(year: YearOpt, city: CityOpt = None,
             format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table):
     """Each district against its local targets and the national limits; for a year in
     progress, what the rest of the year must average."""
-    import numpy as np
+    from evaluation.exports import targets_evaluation
 
-    from config.sites import Target
-    from indicators import pipeline
-    from indicators.targets import target_table
-    from store.frames import targets as stored_targets
-
-    with _engine().connect() as conn:
-        rows = stored_targets(conn, city)
-    if rows.empty:
-        raise UserError("no local targets are stored" + (f" for city {city!r}" if city else "")
-                        + "; add them to the site file and run 'lantian init --sites FILE'")
-    start, end = pipeline.year_bounds(year)
-    hourly, members, station_grades = _indicator_inputs(start, end, city)
-    last_day = np.datetime64(hourly["time"].max(), "D")
-    ytd_end = np.datetime64(_day(until, "--until"), "D") if until else last_day
-    in_progress = ytd_end < np.datetime64(f"{year}-12-31")
-    if in_progress:
-        hourly = hourly[hourly["time"] < ytd_end + np.timedelta64(1, "D")]
-    daily, daily_aqi = pipeline.daily_and_aqi(hourly, members)
-    daily, daily_aqi = _select(daily, Level.district, None), _select(daily_aqi, Level.district, None)
-    stats = pipeline.period_table(daily, daily_aqi, period="ytd" if in_progress else "year",
-                                  grades=pipeline.grades_of(members), ytd_end=ytd_end)
-    target_objects = [Target(r.area, r.pollutant, r.statistic, float(r.value), r.unit,
-                             None if pd_isna(r.first_year) else int(r.first_year),
-                             None if pd_isna(r.last_year) else int(r.last_year), r.note or "")
-                      for r in rows.itertuples(index=False)]
-    table = target_table(stats, target_objects, pipeline.grades_of(members), year=year)
+    table, ytd_end, in_progress = targets_evaluation(
+        _snapshot(), year, city, _day(until, "--until") if until else None)
     if format == StatusFormat.csv:
         _write_table(table, OutFormat.csv, None)
         return

@@ -11,7 +11,7 @@ import typer
 
 from lantian.cli import (AreaOpt, CityOpt, day_range, FormatOpt, Level, LevelOpt, OutFormat, OutOpt,
                          ProfileOpt, Quiet, Strict, UserError, _check_out_file, _engine,
-                         _select, _write_table, err, ingest_app, out, stats_app, user_errors)
+                         _write_table, err, ingest_app, out, stats_app, user_errors)
 
 
 @ingest_app.command("cnemc-live")
@@ -84,27 +84,14 @@ def stats_hourly(start: Annotated[str, typer.Option("--from", help="First day, Y
     """1-h values and the hourly (real-time) AQI: level,area,time,pollutant,value,reported,valid
     (time = start of the hour, CST)."""
     from config.standards import load_profile
-    from indicators import pipeline
-    from store.realtime import hourly_inputs, published_frame
+    from evaluation import snapshot
+    from evaluation.realtime import hourly_table_export
 
     first, last = _hour_bounds(start, end)
     if profile is not None and load_profile(profile).kind != "cn":
         raise UserError(f"--profile {profile}: the hourly AQI is HJ 633's; use cn-2012, "
                         "cn-2026-transition or cn-2026-final")
     _check_out_file(out)
-    engine = _engine()
-    with engine.connect() as conn:
-        hourly, members = hourly_inputs(conn, first, last, city)
-        if city is not None and members.empty and hourly.empty:
-            raise UserError(f"unknown city {city!r}: neither a site-file city id nor a city "
-                            "of the stations' national list")
-        pub = published_frame(conn, start=first, end=last) if published else None
-    if hourly.empty or not (hourly["time"] >= first).any():
-        raise UserError(f"no hourly data between {first:%Y-%m-%d %H:%M} and "
-                        f"{last:%Y-%m-%d %H:%M}" + (f" for city {city!r}" if city else "")
-                        + "; see 'lantian status' for what is loaded")
-    members = None if level == Level.station else members[members["level"] == level.value]
-    values, aqi = pipeline.hourly_table(hourly, members, profile=profile, start=first, end=last)
-    keep = _select(values, level, area).index
-    table = pipeline.hourly_export(values.loc[keep], aqi.loc[keep], iaqi=iaqi, published=pub)
+    table = hourly_table_export(snapshot(_engine()), first, last, city, level.value, area,
+                                profile, iaqi, published)
     _write_table(table, format, out)

@@ -32,7 +32,8 @@ import pandas as pd
 
 from config import ConfigError
 from config.sites import AlertRule, Recipient, SiteConfig, load_site_config
-from indicators.episodes import HOUR, Episode, find_episodes, hourly_grid
+from evaluation import snapshot
+from evaluation.realtime import HOUR, HOUR_COLUMNS, Episode, alert_scan
 
 from .data import city_row
 from .errors import ReportError
@@ -49,7 +50,6 @@ RECENT_HOURS = 24
 LOOKBACK_HOURS = 7 * 24
 MAX_LOOKBACK_HOURS = 56 * 24
 PERIOD_FORMAT = "%Y-%m-%dT%H"
-HOUR_COLUMNS = ["time", "aqi", "level_no", "category_zh", "category_en", "colour", "primary"]
 
 
 @dataclass
@@ -176,46 +176,6 @@ def cities_with_alerts(engine) -> list[str]:
 
 # ----------------------------------------------------------------------------- episodes
 
-def _area_hours(aqi: pd.DataFrame, level: str, area: str) -> pd.DataFrame:
-    rows = aqi[(aqi["level"].astype(str) == level) & (aqi["area"].astype(str) == area)]
-    return pd.DataFrame({
-        "time": rows["time"].to_numpy("datetime64[s]"),
-        "aqi": rows["aqi"].astype("Float64").to_numpy(np.float64, na_value=np.nan),
-        "level_no": rows["level_no"].astype("Float64").to_numpy(np.float64, na_value=np.nan),
-        "category_zh": rows["category_zh"].astype(object).to_numpy(),
-        "category_en": rows["category_en"].astype(object).to_numpy(),
-        "colour": rows["colour"].astype(object).to_numpy(),
-        "primary": rows["primary"].astype(object).to_numpy()})
-
-
-def _scan(engine, city: str, scopes: list[tuple[str, str, AlertRule]], first: datetime,
-          last: datetime):
-    """Hourly AQI of the scopes' areas from ``first`` to ``last`` → {scope: (grid frame, scan)}."""
-    from indicators import pipeline
-    from store.realtime import hourly_inputs
-
-    with engine.connect() as conn:
-        hourly, members = hourly_inputs(conn, first, last, city)
-    members = members[members["level"].isin(["district", "city"])]
-    if len(hourly) and (pd.to_datetime(hourly["time"]) >= pd.Timestamp(first)).any():
-        _values, aqi = pipeline.hourly_table(hourly, members, start=first, end=last)
-    else:
-        aqi = pd.DataFrame(columns=["level", "area"] + HOUR_COLUMNS)
-    out = {}
-    for scope, level, rule in scopes:
-        area = city if scope == CITY_SCOPE else scope
-        hours = _area_hours(aqi, level, area)
-        grid, values = hourly_grid(hours["time"].to_numpy(), hours["aqi"].to_numpy(), first,
-                                   last)
-        frame = pd.DataFrame({"time": grid.astype("datetime64[s]")}).merge(
-            hours, on="time", how="left")
-        frame["aqi"] = values
-        frame["above"] = values > rule.threshold
-        out[scope] = (frame, find_episodes(grid, values, rule.threshold, rule.hours,
-                                           rule.clear_hours))
-    return out
-
-
 def find_alerts(engine, site: SiteConfig, last: datetime) -> tuple[list[AreaEpisode], list[str]]:
     """The episodes to alert of a city (ongoing at ``last``, the start of the last hour
     considered, or ended within :data:`RECENT_HOURS` of it), and notes (scopes without
@@ -235,7 +195,7 @@ def find_alerts(engine, site: SiteConfig, last: datetime) -> tuple[list[AreaEpis
     lookback = LOOKBACK_HOURS
     while True:
         first = (pd.Timestamp(last) - pd.Timedelta(hours=lookback - 1)).to_pydatetime()
-        scans = _scan(engine, site.city.id, scopes, first, last)
+        scans = alert_scan(snapshot(engine), site.city.id, scopes, first, last)
         unsure = []
         for scope, (_frame, scan) in scans.items():
             recent = [e for e in scan.episodes if e.ongoing or e.end >= recent_start]

@@ -31,6 +31,8 @@ from config.standards import load_profile
 from indicators import pipeline, ranking, statistics
 from indicators.targets import standing
 
+from evaluation.weekly import Area, CityInputs, city_inputs, city_row  # noqa: F401
+
 from .errors import ReportError
 from .weeks import IsoWeek
 
@@ -44,32 +46,6 @@ POLLUTANT_OF = {q: ("O3" if q == "O3_MDA8" else q) for q in QUANTITIES}
 #: Pollutants whose year-to-date mean is drawn against the annual target.
 PATH_POLLUTANTS = ("PM2.5", "PM10", "NO2", "SO2")
 CITY_SCOPE = "city"
-
-
-@dataclass(frozen=True)
-class Area:
-    level: str                 # district | city
-    id: str
-    name_zh: str
-    name_en: str
-    grade: str = "II"
-
-    def name(self, lang: str) -> str:
-        return self.name_zh if lang == "zh" else self.name_en
-
-
-@dataclass
-class CityInputs:
-    """What one weekly report reads from the database."""
-    city: Area
-    synthetic: bool
-    site_file: str | None
-    districts: list[Area]
-    stations: pd.DataFrame         # code, name_zh, name_en, district, role, grade
-    membership: pd.DataFrame
-    hourly: pd.DataFrame
-    station_grades: dict
-    targets: list[Target]
 
 
 @dataclass
@@ -99,62 +75,12 @@ class ScopeReport:
 
 # ----------------------------------------------------------------------------- database
 
-def city_row(conn, city: str | None):
-    """The loaded city ``city`` (the only one when None), else a :class:`ReportError`."""
-    from store.frames import cities
-    known = cities(conn)
-    if known.empty:
-        raise ReportError("no city is loaded; run 'lantian init --sites FILE' first")
-    if city is None:
-        if len(known) > 1:
-            raise ReportError("several cities are loaded (" + ", ".join(known["id"])
-                              + "); choose one with --city")
-        city = str(known["id"].iloc[0])
-    if city not in set(known["id"]):
-        raise ReportError(f"unknown city {city!r}; known: {', '.join(known['id'])}")
-    return known[known["id"] == city].iloc[0]
-
-
 def load_inputs(engine, city: str | None, week: IsoWeek) -> CityInputs:
-    """Read the city's hourly values from 1 January (or the week's Monday, if earlier) to the
-    week's Sunday, its membership, districts and targets."""
-    from store.frames import districts, hourly_frame, membership, station_table
-    from store.frames import targets as stored_targets
-
-    with engine.connect() as conn:
-        row = city_row(conn, city)
-        city = str(row["id"])
-        members = membership(conn, city)
-        stations = station_table(conn)
-        stations = stations[stations["city"] == city]
-        dist = districts(conn, city)
-        target_rows = stored_targets(conn, city)
-        first = min(week.start, date(week.end.year, 1, 1))
-        hourly = hourly_frame(conn, stations=stations["code"],
-                              start=np.datetime64(f"{first}T00:00:00", "s"),
-                              end=np.datetime64(f"{week.end}T23:00:00", "s"))
-    if members.empty:
-        raise ReportError(f"city {city!r} has no evaluation stations; check its site file")
-    in_week = hourly["time"] >= np.datetime64(f"{week.start}T00:00:00", "s") if len(hourly) \
-        else pd.Series(dtype=bool)
-    if hourly.empty or not bool(in_week.any()):
-        raise ReportError(f"no hourly data for {week.label} ({week.start} to {week.end}) in city "
-                          f"{city!r}; see 'lantian status' for what is loaded")
-    grade_of = dict(zip(members["area"], members["grade"]))
-    city_area = Area("city", city, str(row["name_zh"]), str(row["name_en"]),
-                     str(grade_of.get(city, "II")))
-    areas = [Area("district", r.code, r.name_zh, r.name_en, r.grade)
-             for r in dist.itertuples(index=False)]
-    target_objects = [Target(r.area, r.pollutant, r.statistic, float(r.value), r.unit,
-                             None if pd.isna(r.first_year) else int(r.first_year),
-                             None if pd.isna(r.last_year) else int(r.last_year), r.note or "")
-                      for r in target_rows.itertuples(index=False)]
-    station_grades = dict(zip(stations["code"], stations["grade"].fillna("II")))
-    return CityInputs(city=city_area, synthetic=bool(row["synthetic"]),
-                      site_file=None if pd.isna(row["site_file"]) else str(row["site_file"]),
-                      districts=areas, stations=stations.reset_index(drop=True),
-                      membership=members, hourly=hourly, station_grades=station_grades,
-                      targets=target_objects)
+    """The city's hourly values from 1 January (or the week's Monday, if earlier) to the
+    week's Sunday, its membership, districts and targets
+    (:func:`evaluation.weekly.city_inputs`)."""
+    from evaluation import snapshot
+    return city_inputs(snapshot(engine), city, week.start, week.end, week.label)
 
 
 # ----------------------------------------------------------------------------- computation

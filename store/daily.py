@@ -36,7 +36,8 @@ Values are as the statistics see them: those whose QC flag excludes them
 No rule of a profile (minimum hours, windows, rounding, limits) is applied when
 the table is written: the reader applies the profile it is asked for, so the
 table serves every profile. The O3 windows, area means, validity and rounding are
-computed by the indicators' own functions (``indicators.averaging``); only the
+computed by the indicators' own functions (``indicators.averaging``, called by
+``evaluation.daily``); only the
 sums that the hourly path would build from the hours are read from the table.
 
 Readiness
@@ -76,7 +77,7 @@ _GRID_LIMIT = 2.0 ** 43    # |value × 10**k| from which averaging leaves the ex
 def fingerprint() -> str:
     """What the stored rows depend on besides the readings: the table's format and the
     QC flags excluded from statistics."""
-    from ingest.qc import load_rules
+    from config.qc import load_rules
     return f"{FORMAT};exclude={','.join(sorted(load_rules().excluded))}"
 
 
@@ -89,7 +90,7 @@ def is_ready(conn) -> bool:
 
 def statistics_values(values: np.ndarray, flags: np.ndarray) -> np.ndarray:
     """(n, 6) hourly values with the QC-excluded ones NaN (as ``hourly_frame``)."""
-    from ingest.qc import load_rules
+    from config.qc import load_rules
     out = np.array(values, dtype=np.float64, copy=True)
     out[np.isin(flags, np.asarray(load_rules().excluded_codes))] = np.nan
     return out
@@ -423,90 +424,6 @@ def station_spans(conn) -> list[tuple]:
         sql = ("SELECT s.id, (SELECT MIN(h.ts) FROM hourly h WHERE h.station_id = s.id),"
                " (SELECT MAX(h.ts) FROM hourly h WHERE h.station_id = s.id) FROM stations s")
     return [tuple(r) for r in conn.execute(text(sql)).fetchall() if r[1] is not None]
-
-
-# -- computing: the daily values and AQI of indicators.pipeline, from the daily rows ----------
-
-def daily_and_aqi(days: StationDays, membership: pd.DataFrame | None = None,
-                  profile: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``indicators.pipeline.daily_and_aqi`` of the hourly values these rows summarise:
-    the same daily values (stations, districts, city) and daily AQI."""
-    from config.standards import load_profile
-    from indicators import aqi as aqi_module
-    from indicators import averaging
-    from indicators.pipeline import split_profile, us_daily_aqi
-
-    chinese, comparison = split_profile(profile)
-    arrays = _daily_arrays(days, membership, chinese)
-    if comparison is not None and load_profile(comparison).kind == "us-aqi":
-        daily = averaging._empty_daily() if arrays is None else arrays.frame()
-        return daily, us_daily_aqi(daily, comparison)
-    if arrays is None:
-        daily = averaging._empty_daily()
-        return daily, aqi_module.daily_aqi(daily, profile=chinese)
-    return arrays.frame(), arrays.aqi(profile=chinese)
-
-
-def _daily_arrays(days: StationDays, membership, profile):
-    """``indicators.averaging._daily_arrays`` with the 24-h means from the daily rows."""
-    from indicators import averaging
-    from indicators.frames import POLLUTANTS
-    from indicators.panel import HourlyPanel
-
-    n_st = len(days.stations)
-    shape = (n_st, days.n_days * HOURS)
-    # only O3 is read hour by hour; the other pollutants' hours are never looked at
-    columns = [days.o3 if p == "O3" else np.broadcast_to(np.float64(np.nan), shape)
-               for p in POLLUTANTS]
-    panel = HourlyPanel(columns, days.stations, days.start)
-    areas = averaging._areas(membership, panel.stations)
-    if panel.n_days == 0 or (panel.n_stations == 0 and areas.n == 0):
-        return None
-    rules = averaging._DayRules(panel.dates, profile)
-    out = averaging._DailyArrays(panel, areas, rules)
-    _compute(days, panel, areas, rules, out.put)
-    out.keys()
-    out.interleave()
-    return out
-
-
-def _compute(days: StationDays, panel, areas, rules, put) -> None:
-    """``indicators.averaging._compute``: the same rules and kernels, in one thread."""
-    from indicators import averaging
-
-    n_st, n_days = panel.n_stations, panel.n_days
-    min_hours = rules.validity("daily_min_hours").astype(np.int64)
-    need_area = averaging._required_stations(areas, rules)
-    hour_dens = range(max(1, int(min_hours.min(initial=HOURS))), HOURS + 1)
-    o3_args, area_limits = averaging.o3_setup(panel.pollutant("O3"), n_days, n_st, areas, rules)
-    column_of = {p: c for c, p in MEANS}
-    for pollutant in averaging.MEAN_POLLUTANTS:
-        put(pollutant, _mean_quantity(pollutant, days, column_of[pollutant], n_days, areas,
-                                      min_hours, need_area, hour_dens, rules))
-    for quantity, q in averaging._o3_quantities(o3_args, area_limits).items():
-        put(quantity, q)
-
-
-def _mean_quantity(pollutant, days: StationDays, col, n_days, areas, min_hours, need_area,
-                   hour_dens, rules):
-    """``indicators.averaging._mean_quantity`` from the day sums instead of the hours."""
-    from indicators import averaging
-
-    n_ar = areas.n
-    n_valid = days.fields[f"{col}_n"]
-    total, scale, exact = days.totals(col)
-    value = averaging._divide(total, n_valid, scale)
-    need = np.broadcast_to(min_hours[None, :], value.shape)
-    valid = n_valid >= need
-    a_value, a_count = averaging._area_mean(areas.matrix, total, n_valid, valid, scale, exact,
-                                            hour_dens)
-    a_count = a_count.reshape(n_ar, n_days).astype(np.int64)
-    a_valid = (a_count >= 1) & (a_count >= need_area)
-    value = np.concatenate([value, a_value.reshape(n_ar, n_days)])
-    return averaging._Quantity(value, np.concatenate([valid, a_valid]),
-                               np.concatenate([n_valid, a_count]),
-                               np.concatenate([need, need_area]),
-                               averaging._reported(value, rules, pollutant))
 
 
 # -- building the table from the hourly rows -----------------------------------------------

@@ -136,3 +136,21 @@ def dialect_name(engine_or_conn) -> str:
 
 __all__ = ["make_engine", "migrate", "require_schema", "data_version", "bump_data_version",
            "current_revision", "text"]
+
+
+def lock_for_writing(conn) -> None:
+    """Make ``conn``'s transaction the only one writing readings until it ends.
+
+    A load compares the file with what is stored, then inserts what is new: two loads of
+    the same new readings at once would both insert them, and the second would fail on
+    the unique key (a raw driver error: the bulk writes use the driver's connection).
+    With this lock the second waits for the first to commit and then finds the readings
+    stored (nothing new). PostgreSQL: a transaction-scoped advisory lock per schema;
+    SQLite: ``BEGIN IMMEDIATE`` (the database's write lock, waited for up to the
+    engine's busy timeout), unless the transaction has already begun.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('lantian ingest ' || "
+                             "current_schema()))")
+    elif conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

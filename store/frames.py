@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select, text
+from sqlalchemy import case, select, text
 
-from ingest.qc import load_rules
+from config.qc import load_rules
 
 from . import schema
 from .writer import FLAG_COLUMNS, VALUE_COLUMNS, read_hourly
@@ -101,3 +101,49 @@ def districts(conn, city: str | None = None) -> pd.DataFrame:
         query = query.where(d.c.city_id == city)
     return pd.DataFrame(conn.execute(query).all(),
                         columns=["city", "code", "name_zh", "name_en", "grade"])
+
+
+STATION_DIRECTORY_COLUMNS = ["code", "name_zh", "name_en", "role", "network", "synthetic",
+                             "city_id", "city_zh", "city_en", "city_synthetic", "district_zh",
+                             "district_en"]
+
+
+def station_directory(conn) -> pd.DataFrame:
+    """Every station with its city and district names (one row per station, by city then
+    code; stations of no city last)."""
+    s, c, d = schema.stations, schema.cities, schema.districts
+    rows = conn.execute(
+        select(s.c.code, s.c.name_zh, s.c.name_en, s.c.role, s.c.network, s.c.synthetic,
+               s.c.city_id, c.c.name_zh, c.c.name_en, c.c.synthetic, d.c.name_zh, d.c.name_en)
+        .select_from(s.outerjoin(c, c.c.id == s.c.city_id).outerjoin(d, d.c.id == s.c.district_id))
+        .order_by(case((s.c.city_id.is_(None), 1), else_=0), s.c.city_id, s.c.code)).all()
+    frame = pd.DataFrame(rows, columns=STATION_DIRECTORY_COLUMNS)
+    for col in ("synthetic", "city_synthetic"):
+        frame[col] = frame[col].astype("boolean").fillna(False).astype(bool)
+    for col in ("name_zh", "name_en", "city_zh", "city_en", "district_zh", "district_en",
+                "network"):
+        frame[col] = frame[col].fillna("").astype(str)
+    return frame
+
+
+def station_readings(conn, code: str, start, end) -> pd.DataFrame:
+    """Stored hours of one station from day ``start`` to day ``end`` with values and QC
+    flag names (flagged values kept).
+
+    Columns: time, then per pollutant its value and ``<pollutant>_flag`` (ok, missing,
+    negative, …): the station page marks flagged values instead of hiding them.
+    """
+    from config.qc import FLAGS
+    row = conn.execute(select(schema.stations.c.id).where(schema.stations.c.code == code)).first()
+    if row is None:
+        return pd.DataFrame(columns=["time"])
+    raw = read_hourly(conn, [row[0]], np.datetime64(pd.Timestamp(start), "s"),
+                      np.datetime64(pd.Timestamp(end) + pd.Timedelta(hours=23), "s"))
+    names = dict(enumerate(FLAGS))
+    out = {"time": pd.to_datetime(raw["ts"])}
+    for col, flag in zip(VALUE_COLUMNS, FLAG_COLUMNS):
+        p = POLLUTANT_OF[col]
+        out[p] = pd.to_numeric(raw[col], errors="coerce").astype("float64")
+        codes = raw[flag].astype("int64")
+        out[f"{p}_flag"] = codes.map(names).fillna("unknown").astype(str)
+    return pd.DataFrame(out)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from ingest.qc import load_rules
+from config.qc import load_rules
 
 from .schema import POLLUTANT_COLUMNS
 
@@ -75,3 +75,10 @@ def loaded_checksums(conn, reader: str, checksums) -> set[str]:
         ingest_runs.c.reader == reader, ingest_runs.c.checksum.in_(checksums),
         ingest_runs.c.status.in_(("ok", "unchanged")))).all()
     return {r[0] for r in rows}
+
+
+def run_in_progress(conn) -> bool:
+    """True while an ingest run is recorded as running."""
+    from .schema import ingest_runs
+    return conn.execute(select(ingest_runs.c.id).where(ingest_runs.c.status == "running")
+                        .limit(1)).first() is not None

@@ -360,3 +360,27 @@ def latest_hour(conn, city: str | None = None, hour=None) -> pd.DataFrame:
     out["published_aqi"] = out["station"].map(pub["aqi"]).astype("Int64")
     out["published_primary"] = out["station"].map(pub["primary"])
     return out[columns].sort_values("station", kind="stable").reset_index(drop=True)
+
+
+def city_stations(conn, city: str) -> pd.DataFrame:
+    """The city's stations (site file, or the list city's) in site-file order."""
+    from .frames import station_table
+
+    table = station_table(conn).sort_values("id", kind="stable")
+    codes = set(city_station_codes(conn, city))
+    return table[table["code"].isin(codes)].reset_index(drop=True)
+
+
+def latest_stored_hour(conn, station_ids, until=None):
+    """The newest stored hour (start) of these stations up to ``until`` (inclusive), or None."""
+    h = schema.hourly
+    newest = None
+    ids = [int(i) for i in station_ids]
+    for i in range(0, len(ids), 500):
+        query = select(func.max(h.c.ts)).where(h.c.station_id.in_(ids[i:i + 500]))
+        if until is not None:
+            query = query.where(h.c.ts <= pd.Timestamp(until).to_pydatetime())
+        value = conn.execute(query).scalar()
+        if value is not None and (newest is None or value > newest):
+            newest = value
+    return None if newest is None else pd.Timestamp(newest)

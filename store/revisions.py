@@ -1,6 +1,6 @@
 """The audit trail of the readings: history of a station-hour, the ingest runs, undo.
 
-What is recorded (issue 14, migration 0007)
+What is recorded (migration 0007)
 -------------------------------------------
 ``hourly.run_id`` is the run that last wrote a station-hour. When a run *changes* a
 stored station-hour (never when it inserts one), the loader records the row as it was
@@ -220,7 +220,7 @@ def _describe(conn, sid: int, ts, j: int) -> str:
 def undo_run(engine, run_id: int) -> UndoResult:
     """Undo run ``run_id`` in one transaction (see the module docstring); raises
     :class:`UndoError` (nothing changed) when it cannot."""
-    from ingest.loader import lock_for_writing
+    from .db import lock_for_writing
     runs = schema.ingest_runs
     with engine.begin() as conn:
         lock_for_writing(conn)

@@ -156,7 +156,7 @@ report_deliveries = Table(
     Index(None, "report", "period", "city_id", "scope", "recipient"),
 )
 
-# Staff accounts of the dashboard (issue 5). Passwords are stored only as
+# Staff accounts of the dashboard. Passwords are stored only as
 # werkzeug scrypt hashes. ``district_code`` (with ``city_id``) scopes a viewer to
 # one district; empty means every district. Failed sign-ins and lockouts are
 # counted per (username, address) in ``login_failures`` (migration 0006).
@@ -176,7 +176,7 @@ users = Table(
     Column("last_login_at", DateTime),
 )
 
-# Failed sign-ins per (username as typed, address), issue 13: an attacker at one
+# Failed sign-ins per (username as typed, address): an attacker at one
 # address locks only that address's attempts on the account. Keyed by the name, not
 # the account id, so that unknown names are counted and locked exactly like known
 # ones (their answers reveal nothing). ``failures`` is incremented atomically
@@ -194,7 +194,7 @@ login_failures = Table(
     Index(None, "updated_at"),
 )
 
-# Staff sign-in sessions (issue 13): the signed cookie carries a random id whose
+# Staff sign-in sessions: the signed cookie carries a random id whose
 # SHA-256 is ``id``; every request checks this row (joined with its account) so a
 # sign-out ends that one session at once (``ended_at``), on every server, while the
 # account's other sessions go on. A session lives at most ``session_hours`` from
@@ -271,7 +271,7 @@ _daily_columns += [Column(f"o3_h{_h:02d}", Float) for _h in range(24)]
 
 station_daily = Table("station_daily", metadata, *_daily_columns, sqlite_with_rowid=False)
 
-# What a load or an undo replaced (migration 0007, issue 14): one row per station-hour a
+# What a load or an undo replaced (migration 0007): one row per station-hour a
 # run *changed* (none for the station-hours it inserted, so a first load costs nothing
 # more): the run, the run that had written the row before it, and the row as it was
 # then (all six values and flags). ``hourly.run_id`` is the last run that wrote a row,
@@ -292,7 +292,7 @@ _revision_columns += [Column(f"{c}_flag", SmallInteger, nullable=False)
 revisions = Table("revisions", metadata, *_revision_columns,
                   Index(None, "run_id"), Index(None, "previous_run_id"))
 
-# The hourly (real-time) AQI as a source published it (migration 0008, issue 17): the
+# The hourly (real-time) AQI as a source published it (migration 0008): the
 # national platform's real-time feed (``lantian ingest cnemc-live``) carries, beside the
 # 1-h values stored in ``hourly``, its own ``aqi`` and primary pollutant(s), kept here so
 # that Lantian's AQI (computed from the stored values, indicators/aqi.py) can be shown

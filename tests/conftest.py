@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+# LANTIAN_SHARED_DATA overrides it (e.g. a missing folder, to run as on a machine without it).
+SHARED_DATA = Path(os.environ.get("LANTIAN_SHARED_DATA")
+                   or ROOT.parent / "shared" / "data").resolve()
 TEST_DATA = Path(__file__).resolve().parent / "data"
 # Dashboard sessions are signed with this in tests (never a key in the home folder).
 os.environ.setdefault("LANTIAN_SECRET_KEY", "lantian-tests-only-" + uuid.uuid4().hex)

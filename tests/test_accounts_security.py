@@ -431,7 +431,7 @@ def test_a_cookie_of_the_old_format_is_refused(app):
         account_id = conn.execute(select(schema.users.c.id).where(
             schema.users.c.username == "old-cookie")).scalar()
     with client.session_transaction() as session:
-        session["_user_id"] = f"{account_id}:0"          # before issue 13: no session id
+        session["_user_id"] = f"{account_id}:0"          # an old-format cookie: no session id
     assert staff_request(client).status_code in (200, 204)     # public: still served
     assert client.post("/_dash-update-component",
                        json=router_payload("/ranking")).status_code == 401

@@ -288,7 +288,7 @@ def test_cli_ingest_cnemc(engine, cli):
 
     again = cli("ingest", "cnemc", DAY1, DAY2)
     assert again.exit_code == 0, again.output
-    # issue 14: day 2 is identical to the run that loaded it, still standing: not read;
+    # day 2 is identical to the run that loaded it, still standing: not read;
     # day 1 is read (day 2's hours, loaded after it, are in its QC context)
     assert ("2 files: 51 readings read, 0 new, 0 changed (1 identical to the runs that "
             "loaded them, not read)") in again.stdout

@@ -163,10 +163,11 @@ def no_hourly_reads(monkeypatch):
 
 
 def assert_same_city_year(engine, city, year, profile):
-    from dashboard.queries import _compute_city_year, daily_profile
+    from evaluation import snapshot
+    from evaluation.city_year import city_year, daily_profile
     profile = daily_profile(profile)
     expected_daily, expected_aqi, last_day = hourly_city_year(engine, city, year, profile)
-    got = _compute_city_year(engine, city, year, profile)
+    got = city_year(snapshot(engine), city, year, profile)      # a new snapshot computes
     pd.testing.assert_frame_equal(got.daily, expected_daily, check_exact=True)
     pd.testing.assert_frame_equal(got.aqi, expected_aqi, check_exact=True)
     assert got.last_day == last_day
@@ -328,7 +329,9 @@ def test_month_statistics_from_the_month_alone(beijing_db_url):
     from flask import Flask
 
     from dashboard.cache import init_cache
-    from dashboard.queries import _compute_period_stats, city_year
+    from dashboard.queries import city_year
+    from evaluation import Period, snapshot
+    from evaluation.city_year import period_stats
     from indicators import pipeline
     from store.db import make_engine
     engine = make_engine(beijing_db_url)
@@ -341,8 +344,8 @@ def test_month_statistics_from_the_month_alone(beijing_db_url):
                                            profile=profile)
             for month in range(1, 13):
                 label = f"{year}-{month:02d}"
-                got = _compute_period_stats(engine, "beijing", year, "month", label, None,
-                                            profile)
+                got = period_stats(snapshot(engine), "beijing", Period.month(year, month),
+                                   profile)
                 expected = months[months["period"].astype(str) == label].reset_index(drop=True)
                 assert len(got) > 500
                 pd.testing.assert_frame_equal(got, expected, check_exact=True)

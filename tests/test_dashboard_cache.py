@@ -108,9 +108,15 @@ def test_comparison_profiles_share_the_default_days(engine, db_url, monkeypatch)
     from dashboard import queries
     app = create_app(db_url, cache_url="")
     computed = []
-    real = queries._compute_city_year
-    monkeypatch.setattr(queries, "_compute_city_year",
-                        lambda e, c, y, p: computed.append(p) or real(e, c, y, p))
+    real = queries._memo
+
+    def counting(name, version, parts, compute):
+        def count():
+            if name == "_city_year":
+                computed.append(parts[-1])           # (url, city, year, profile)
+            return compute()
+        return real(name, version, parts, count)
+    monkeypatch.setattr(queries, "_memo", counting)
     try:
         _sync(engine, YANGQUAN_SITES)
         _load(engine, {("SYN01", "PM2.5"): [30] * 24}, "a.csv")

@@ -1,7 +1,6 @@
 """Public page (/public): latest day's AQI and advice, year to date, ranking, no staff data."""
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import numpy as np
@@ -141,15 +140,6 @@ def test_english_switch(beijing_app):
     zh = render(beijing_app, public, city="beijing")
     assert by_id(zh, ids.PAGE_LANG).href.endswith("/public?city=beijing&lang=en")
     assert "仅供参考" in text(by_id(zh, ids.PUBLIC_STATUS))
-
-
-@pytest.mark.realdata
-def test_warm_render_time(beijing_app):
-    client = staff_client(beijing_app)
-    route(client, "/public", "?city=beijing")
-    start = time.perf_counter()
-    route(client, "/public", "?city=beijing")
-    print(f"\n/public warm render: {1000 * (time.perf_counter() - start):.1f} ms")
 
 
 def test_demo_shows_the_synthetic_banner(demo_app):

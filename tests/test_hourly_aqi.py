@@ -1,8 +1,7 @@
 """Real-time (hourly) AQI assembled from hourly data (standards.md §5).
 
 Both editions: the six 1-h values, PM 1-h on the 24-h table, no 24-h moving averages and
-no O3 8-h value. (Before issue 17 cn-2012 used PM 24-h moving averages and the O3 8-h
-moving average: the tests that encoded that reading were replaced, see below.)
+no O3 8-h value.
 """
 from fractions import Fraction
 from math import ceil
@@ -25,7 +24,6 @@ def hourly(station="S1", start="2024-01-01", hours=48, **values):
 
 
 def test_2012_uses_the_1h_values_from_the_first_hour():
-    # (was: PM 24-h moving averages, valid from the 20th hour: the old reading of §5)
     frame = hourly(SO2=10, NO2=40, PM10=50, PM25=100, CO=1.0, O3=50)
     out = hourly_aqi_table(frame).set_index("time")
     # PM2.5 1-h 100 on the 24-h table → 100 + 50·(100−75)/40 = 131.25 → 132 (ceil), at once
@@ -46,7 +44,6 @@ def test_2026_uses_pm_1h_on_the_24h_table():
 
 
 def test_beijing_city_hourly_aqi_from_the_city_1h_means(shared_data):
-    # (was: "ends the day at the daily AQI" — true only of PM 24-h moving averages)
     from ingest.prsa import files_in, read_prsa
     from config.sites import load_site_config
     from tests.conftest import BEIJING_SITES

@@ -143,12 +143,13 @@ def test_o3_area_weights_by_division_match_the_lookup(network, monkeypatch):
 
 
 def test_text_columns_by_arrow_take_match_numpy_strings():
-    parts = [np.array(["a", "", "GB 3095-2012 annual statistics, " * 3], dtype=statistics._S),
-             np.array([], dtype=statistics._S),
-             np.array(["x", "é中文", ""], dtype=statistics._S)[::2]]
+    from indicators.statistics import text
+    parts = [np.array(["a", "", "GB 3095-2012 annual statistics, " * 3], dtype=text.TEXT),
+             np.array([], dtype=text.TEXT),
+             np.array(["x", "é中文", ""], dtype=text.TEXT)[::2]]
     order = np.array([3, 0, 2, 1, 4], dtype=np.intp)
-    got = statistics._str_take(parts, order)
-    expected = statistics._str_series(np.concatenate(parts)[order])
+    got = text.str_take(parts, order)
+    expected = text.str_series(np.concatenate(parts)[order])
     pd.testing.assert_series_equal(got, expected, check_exact=True)
 
 
@@ -158,13 +159,14 @@ def test_profile_codes_of_one_value_match_the_factorisation(values):
     dtype = pd.StringDtype("pyarrow", na_value=np.nan)
     frame = pd.DataFrame({"profile": pd.array(values, dtype=dtype)})
     days = np.full(len(values), np.datetime64("2026-06-01"))
-    codes, ids = statistics._profile_codes(frame, days)
-    monkey = statistics._one_value_profile
+    from indicators.statistics import grouping
+    codes, ids = grouping.profile_codes(frame, days)
+    monkey = grouping.one_value_profile
     try:
-        statistics._one_value_profile = lambda column: column
-        codes_ref, ids_ref = statistics._profile_codes(frame, days)
+        grouping.one_value_profile = lambda column: column
+        codes_ref, ids_ref = grouping.profile_codes(frame, days)
     finally:
-        statistics._one_value_profile = monkey
+        grouping.one_value_profile = monkey
     assert ids == ids_ref
     np.testing.assert_array_equal(codes, codes_ref)
     assert codes.dtype == codes_ref.dtype

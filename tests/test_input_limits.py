@@ -56,7 +56,7 @@ def test_physical_ceilings_are_configured_and_always_excluded():
     assert rules.physical_ceiling == {"PM2.5": 20000.0, "PM10": 50000.0, "SO2": 50000.0,
                                       "NO2": 20000.0, "CO": 1000.0, "O3": 10000.0}
     assert "implausible" in ALWAYS_EXCLUDED and "implausible" in rules.excluded
-    assert FLAG_CODE["implausible"] == 8          # appended: stored codes never move
+    assert FLAG_CODE["implausible"] == 8          # the last code: stored codes never move
     # far above every instrument cap of the ceiling rule
     for pollutant, caps in rules.ceiling_values.items():
         assert rules.physical_ceiling[pollutant] >= 10 * max(caps)
@@ -485,8 +485,16 @@ def test_sane_target_values_load(pollutant, statistic, value):
 
 def test_the_shipped_site_files_still_load():
     from config.sites import load_site_config
-    for path in (BEIJING_SITES.parent).glob("*.yaml"):
-        load_site_config(path)
+    loaded = {path.name: load_site_config(path)
+              for path in sorted(BEIJING_SITES.parent.glob("*.yaml"))}
+    assert sorted(loaded) == ["beijing.yaml", "yangquan.yaml"]
+    beijing, demo = loaded["beijing.yaml"], loaded["yangquan.yaml"]
+    assert (beijing.city.id, beijing.city.synthetic) == ("beijing", False)
+    assert [s.code for s in beijing.stations] == [f"{n}A" for n in range(1001, 1013)]
+    assert len(beijing.districts) == 8 and len(beijing.targets) == 0
+    assert (demo.city.id, demo.city.synthetic) == ("yangquan-demo", True)
+    assert [s.code for s in demo.stations] == [f"SYN{n:02d}" for n in range(1, 10)]
+    assert (len(demo.districts), len(demo.targets)) == (6, 12)
 
 
 # -- the dashboard names the new flag ----------------------------------------------------------

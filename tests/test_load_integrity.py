@@ -244,7 +244,7 @@ def test_loads_end_in_the_last_value_written_and_undo_restores(stations, tmp_pat
     assert_daily_matches_hourly(engine)
 
 
-# -- the tester's reproduction and the other ways cells came in empty -------------------------
+# -- cells that come in empty ---------------------------------------------------------------
 
 def hourly_values(engine, station="1003A"):
     with engine.connect() as conn:

@@ -77,7 +77,7 @@ def test_beijing_set_loads_exactly(cli, db_url, expected_counts, shared_data):
 
     second = cli("ingest", "prsa", shared_data / "beijing-multisite")
     assert second.exit_code == 0
-    # issue 14: identical to the runs that loaded them, still standing: not read again
+    # identical to the runs that loaded them, still standing: not read again
     assert ("12 files: 0 readings read, 0 new, 0 changed (12 identical to the runs that "
             "loaded them, not read)") in second.output, second.output
     assert "identical to run #1, loaded before; nothing read" in second.output

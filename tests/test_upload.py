@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from dashboard.context import engine_of
-from dashboard.pages import upload
+from ingest import inspection
 from store import schema
 from store.db import data_version
 from store.users import audit_entries
@@ -500,12 +500,12 @@ def test_a_damaged_upload_body_is_refused(app):
     ("a;rm -rf ~.csv", "a_rm -rf _.csv"),
 ])
 def test_safe_name(raw, clean):
-    assert upload.safe_name(raw) == clean
+    assert inspection.safe_name(raw) == clean
 
 
 def test_long_names_keep_their_ending():
-    name = upload.safe_name("x" * 500 + ".csv.gz")
-    assert len(name) == upload.NAME_MAX and name.endswith(".csv.gz")
+    name = inspection.safe_name("x" * 500 + ".csv.gz")
+    assert len(name) == inspection.NAME_MAX and name.endswith(".csv.gz")
 
 
 TRAVERSAL = ["../../etc/passwd.csv", "..\\..\\x.csv", "a/b/../c.csv", "\x00../../nul\x00.csv"]
@@ -515,14 +515,14 @@ def test_traversal_names_are_stored_under_a_bare_name_inside_the_temporary_folde
         app, private_tmp, monkeypatch):
     client = staff_client(app, "analyst")
     seen = []
-    real = upload.staged
+    real = inspection.staged
 
     def spy(data, name):
         context = real(data, name)
         path = context.__enter__()
         seen.append((path, path.is_file(), path.read_bytes() == data))
         return _Exit(context, path)
-    monkeypatch.setattr(upload, "staged", spy)
+    monkeypatch.setattr(inspection, "staged", spy)
     expected = {"../../etc/passwd.csv": "passwd.csv", "..\\..\\x.csv": "x.csv",
                 "a/b/../c.csv": "c.csv", "\x00../../nul\x00.csv": "nul.csv"}
     for i, raw in enumerate(TRAVERSAL):

@@ -13,7 +13,7 @@ from functools import lru_cache
 import pandas as pd
 import plotly.graph_objects as go
 
-from config.sites import POLLUTANTS
+from config.vocabulary import POLLUTANTS
 
 from ..i18n import t
 
@@ -25,17 +25,21 @@ POLLUTANT_COLORS = {"SO2": "#E69F00", "NO2": "#56B4E9", "PM10": "#009E73",
                     "PM2.5": "#D55E00", "CO": "#0072B2", "O3": "#CC79A7"}
 
 
-def _aqi_levels() -> list[tuple]:
-    """(upper bound, colour, text colour on it, zh, en) per AQI level, from the profile.
+def level_rows(levels) -> list[tuple]:
+    """(upper bound, colour, text colour on it, zh, en) per level of a profile's AQI level
+    table (:attr:`config.standards.Profile.aqi_levels`); text is white on the dark levels
+    (4 and above)."""
+    return [(lv.upper, lv.colour, "#ffffff" if lv.level >= 4 else "#1f2933", lv.zh, lv.en)
+            for lv in levels]
 
-    The levels and colours are HJ 633's (standards.md §5), read from
-    ``config/standards/cn-2012.yaml`` (every Chinese profile shares them); text
-    is white on the three dark levels.
-    """
-    from config.standards import load_profile
-    rows = load_profile("cn-2012").raw["aqi"]["levels"]
-    return [(float("inf") if r["max"] is None else r["max"], r["colour"],
-             "#ffffff" if int(r["level"]) >= 4 else "#1f2933", r["zh"], r["en"]) for r in rows]
+
+def _aqi_levels() -> list[tuple]:
+    """HJ 633's levels and colours (standards.md §5), from the profile in force today:
+    every Chinese profile shares them."""
+    from datetime import date
+
+    from config.standards import profile_for_period_end
+    return level_rows(profile_for_period_end(date.today()).aqi_levels)
 
 
 #: AQI levels (HJ 633, standards.md §5): upper bound, colour, text colour on it, zh, en.
@@ -73,7 +77,8 @@ def aqi_category(aqi, lang: str = "zh") -> str:
 
 def aqi_colorscale() -> list:
     """A discrete Plotly colour scale over AQI 0–500 with the level colours."""
-    bounds = [0, 50, 100, 150, 200, 300, 500]
+    # the last level is open: the scale ends at 500, the top of HJ 633's IAQI table
+    bounds = [0, *(upper for upper, *_rest in AQI_LEVELS[:-1]), 500]
     scale = []
     for i, (_, colour, *_rest) in enumerate(AQI_LEVELS):
         lo, hi = bounds[i] / 500, bounds[i + 1] / 500

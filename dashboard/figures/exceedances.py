@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from config.vocabulary import POLLUTANTS, unit_of
+
 from ..i18n import register, t
 from . import AQI_LEVELS, LIMIT_COLOR, NO_DATA_COLOR, empty_figure, fast_figure
 
@@ -44,7 +46,6 @@ register({
     "excfig.no_data": ("无数据", "no data"),
 })
 
-POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
 WITHIN_COLOR = "#a8d5b5"
 ABOVE_TARGET_COLOR = "#f0a030"
 OVER_COLOR = LIMIT_COLOR
@@ -53,10 +54,6 @@ WEEKDAYS = {"zh": ["一", "二", "三", "四", "五", "六", "日"],
 
 
 # -- labels and numbers ---------------------------------------------------------------
-
-def unit(pollutant: str) -> str:
-    return "mg/m³" if pollutant == "CO" else "µg/m³"
-
 
 def pollutant_label(pollutant: str, lang: str = "zh") -> str:
     """``O3`` is the daily maximum 8-h mean (MDA8); the others their 24-h means."""
@@ -189,7 +186,7 @@ def pollutant_cells(days: pd.DataFrame, aqi: pd.DataFrame, pollutant: str, lang:
     value, lim, multiple = fmt(d["reported"]), fmt(d["limit"]), fmt(d["multiple"])
     over = d["exceeds"].to_numpy(dtype=bool)
     head = pollutant_label(pollutant, lang) + " "
-    measured = head + value + " " + unit(pollutant)
+    measured = head + value + " " + unit_of(pollutant)
     line = measured + " · " + limit_word + " " + lim
     line = line.where(~over, line + f" · {t('excfig.multiple', lang)} " + multiple)
     line = line.where(over, line + f" ({t('excfig.not_over', lang)})")

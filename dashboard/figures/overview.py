@@ -5,9 +5,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from config.vocabulary import POLLUTANTS
+
 from . import STATUS_COLORS, empty_figure, fast_figure
 
-POLLUTANT_ORDER = ["SO2", "NO2", "PM10", "PM2.5", "CO", "O3"]
+POLLUTANT_ORDER = POLLUTANTS
 
 
 def standing_heatmap(table: pd.DataFrame, names: dict, lang: str = "zh",

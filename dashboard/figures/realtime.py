@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from config.standards import GOOD_AQI_MAX, HEAVY_AQI_ABOVE
+
 from . import AQI_LEVELS, NO_DATA_COLOR, aqi_colorscale, aqi_level, empty_figure, fast_figure
 
 HOUR_MS = 3_600_000
@@ -204,10 +206,10 @@ def station_aqi_chart(frame: pd.DataFrame, *, start, end, lang: str, title: str,
             "marker": {"symbol": "x", "size": 11, "color": "#c62828"},
             "customdata": [h for h, d in zip(hover, differ) if d],
             "hovertemplate": "%{customdata}<extra></extra>"})
-    ymax = float(np.nanmax(np.r_[ours[has], theirs[pub], [100]])) if (has.any() or pub.any()) \
-        else 100.0
+    ymax = float(np.nanmax(np.r_[ours[has], theirs[pub], [GOOD_AQI_MAX]])) \
+        if (has.any() or pub.any()) else float(GOOD_AQI_MAX)
     shapes = []
-    for value, dash in ((100, "dot"), (200, "dash")):
+    for value, dash in ((GOOD_AQI_MAX, "dot"), (HEAVY_AQI_ABOVE, "dash")):
         if ymax >= value * 0.8:
             shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y",
                            "y0": value, "y1": value, "layer": "below",

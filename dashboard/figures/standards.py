@@ -3,37 +3,40 @@
 Figures are built from plain trace dicts with :func:`dashboard.figures.fast_figure`
 (plotly's validation of some thirty traces costs more than a page's whole time
 budget); the tests pass the same specification through a validating ``go.Figure``.
+Each profile's colour and short name come from its YAML (``display``).
 """
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import LIMIT_COLOR, WHO_COLOR, empty_figure, fast_figure
+from config.errors import ConfigError
+from config.standards import load_profile
+from config.vocabulary import POLLUTANTS, unit_of
 
-POLLUTANT_ORDER = ["SO2", "NO2", "PM10", "PM2.5", "CO", "O3"]
-#: One colour per profile (GB 3095 limits in reds and orange, guidelines apart).
-PROFILE_COLORS = {
-    "cn-2012": LIMIT_COLOR,
-    "cn-2026-transition": "#e67e22",
-    "cn-2026-final": "#7f1d1d",
-    "who-2021": WHO_COLOR,
-    "eu-2030": "#00838f",
-    "us-epa-2024": "#5d4037",
-}
+from . import empty_figure, fast_figure
+
+POLLUTANT_ORDER = POLLUTANTS
 VALUE_COLOR = "#9aa9bc"
-#: Short profile names where space is tight (axis labels).
-SHORT = {"cn-2012": ("国标 2012", "CN 2012"),
-         "cn-2026-transition": ("国标 2026 过渡期", "CN 2026 trans."),
-         "cn-2026-final": ("国标 2026 最终", "CN 2026 final"), "who-2021": ("WHO 2021", "WHO 2021"),
-         "eu-2030": ("欧盟 2030", "EU 2030"), "us-epa-2024": ("美国 EPA", "US EPA")}
+_UNKNOWN_COLOUR = "#52606d"
 _STAT_SHORT = {"annual_mean": ("均值", "mean"), "p98_daily": ("P98", "P98"),
                "p95_daily": ("P95", "P95"), "p90_mda8": ("P90 (8h)", "P90 (8h)")}
 CONCENTRATION_STATS = tuple(_STAT_SHORT)
 
 
 def _colour(pid: str) -> str:
-    return PROFILE_COLORS.get(pid, "#52606d")
+    try:
+        return load_profile(pid).colour
+    except ConfigError:
+        return _UNKNOWN_COLOUR
+
+
+def _short(pid: str, lang: str) -> str:
+    """The profile's short name (axis labels)."""
+    try:
+        return load_profile(pid).short_label(lang)
+    except ConfigError:
+        return pid
 
 
 def _axis(i: int) -> str:
@@ -138,7 +141,7 @@ def limits_figure(table: pd.DataFrame, profiles: list[str], labels: dict, *, lan
         layout[f"yaxis{ax}"] = {"domain": [y1 - height_share, y1], "anchor": f"x{ax}",
                                 "rangemode": "tozero", "gridcolor": "#e4e7eb",
                                 "zerolinecolor": "#9aa5b1"}
-        annotations.append({"text": f"{p} ({'mg/m³' if p == 'CO' else 'µg/m³'})",
+        annotations.append({"text": f"{p} ({unit_of(p)})",
                             "xref": "paper", "yref": "paper", "x": x0 + width / 2, "y": y1,
                             "xanchor": "center", "yanchor": "bottom", "showarrow": False,
                             "font": {"size": 13}})
@@ -181,7 +184,7 @@ def days_figure(table: pd.DataFrame, profiles: list[str], labels: dict, *, lang:
     if shown:
         traces.append({
             "type": "bar", "orientation": "h", "xaxis": "x2", "yaxis": "y2", "showlegend": False,
-            "y": [SHORT.get(p, (p, p))[not zh] for p in shown],
+            "y": [_short(p, lang) for p in shown],
             "x": [_num(ratio_of[p]) for p in shown],
             "marker": {"color": [_colour(p) for p in shown]},
             "customdata": [labels.get(p, p) for p in shown],

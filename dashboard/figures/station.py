@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from config.vocabulary import POLLUTANTS
+
 from . import LIMIT_COLOR, POLLUTANT_COLORS, empty_figure, fast_figure
 from .district import DATE_AXIS, reference_line
 
@@ -186,7 +188,7 @@ def variation_profiles(profiles: pd.DataFrame, *, pollutant: str, unit: str,
 
 
 def capture_heatmap(capture: pd.DataFrame, *, lang: str = "zh", title: str = "",
-                    pollutants=("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")) -> go.Figure:
+                    pollutants=POLLUTANTS) -> go.Figure:
     """Pollutants × months coloured by the share of hours with a valid value.
 
     Parameters

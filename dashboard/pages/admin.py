@@ -20,13 +20,12 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, callback_context, dcc, html, no_update
 from flask import request
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import ConfigError
 from config.site_edit import edit_site_file, recipient_rows, target_rows
 from config.sites import POLLUTANTS, TARGET_STATISTICS, load_site_config
-from store import schema
+from store.places import city_site_file
 from store.users import (ROLES, AccountError, add_user, audit, audit_entries, list_users, now,
                          set_active, set_password, set_role, unlock)
 
@@ -130,8 +129,7 @@ def body(view, cat, engine) -> list:
     with engine.connect() as conn:
         users = list_users(conn)
         log_rows = audit_entries(conn, AUDIT_ROWS)
-        site_file = conn.execute(select(schema.cities.c.site_file).where(
-            schema.cities.c.id == view.city)).scalar()
+        site_file = city_site_file(conn, view.city)
     city_name = cat.name("city", view.city, lang)
     return [
         users_section(users, cat, lang),
@@ -357,8 +355,7 @@ def save_site_rows(kind: str, city: str, rows: list[dict], lang: str) -> html.Di
     engine = current_engine()
     try:
         with engine.connect() as conn:
-            site_file = conn.execute(select(schema.cities.c.site_file).where(
-                schema.cities.c.id == city)).scalar()
+            site_file = city_site_file(conn, city)
         if not site_file:
             return _message("error", t("adm.no_site_file", lang))
         before = load_site_config(site_file)

@@ -2,7 +2,8 @@
 
 Not a page (``dashboard.pages.ORDER`` does not list it): the district and
 station pages (and the ranking page's decimals) take from here what is the
-same for all of them, so a unit or a rounding rule is written once.
+same for all of them. The pollutants, units and judged statistics are
+:mod:`config.vocabulary`'s, re-exported under the names the pages import.
 """
 from __future__ import annotations
 
@@ -11,26 +12,20 @@ from dataclasses import dataclass
 import pandas as pd
 
 from config.standards import load_profile, profile_for_period_end
+from config.vocabulary import JUDGED_STATISTIC, POLLUTANTS, unit_of
 
 from ..i18n import register, t
 from ..layout import dropdown, synthetic_title
 
-#: Pollutants in the standard's order.
-POLLUTANTS = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
 DEFAULT_POLLUTANT = "PM2.5"
 #: The HJ 663 statistic each pollutant is evaluated by.
-STATISTIC = {"SO2": "annual_mean", "NO2": "annual_mean", "PM10": "annual_mean",
-             "PM2.5": "annual_mean", "CO": "p95_daily", "O3": "p90_mda8"}
+STATISTIC = JUDGED_STATISTIC
 
 register({
     "pol.ctl": ("污染物", "Pollutant"),
     "pol.unknown": ("未知污染物 “{value}”，已显示 PM2.5。",
                     "Unknown pollutant “{value}”; showing PM2.5."),
 })
-
-
-def unit_of(pollutant: str) -> str:
-    return "mg/m³" if pollutant == "CO" else "µg/m³"
 
 
 def rules_profile(view):

@@ -297,7 +297,7 @@ def limit_at(view, pollutant: str, averaging: str, grade: str,
     profile when given (and it has limits), else of the forced or scheduled one."""
     from indicators.progress import limits_by_day
     pid = profile or view.profile or None
-    if pid is not None and "limits" not in load_profile(pid).raw:
+    if pid is not None and not load_profile(pid).has_limits:
         pid = None
     end = date(view.year, 12, 31) if view.stats_period == "year" else view.stats_end
     value = limits_by_day([end], pollutant, averaging, grade, profile=pid)[0]
@@ -418,7 +418,7 @@ def trend_rows(c: Ctx) -> pd.DataFrame:
     rows = daily[(daily["level"] == c.level) & (daily["area"] == c.area)
                  & (daily["pollutant"] == quantity)]
     forced = view.profile or None
-    if forced is not None and "limits" not in load_profile(forced).raw:
+    if forced is not None and not load_profile(forced).has_limits:
         forced = None
     return rows[["date", "reported", "valid", "n_valid", "n_required"]].assign(
         limit=limits_by_day(rows["date"], c.pollutant, DAILY_AVERAGING.get(c.pollutant, "24h"),

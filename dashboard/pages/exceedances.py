@@ -33,14 +33,17 @@ import numpy as np
 import pandas as pd
 from dash import dcc, get_relative_path, html
 
+from config.standards import load_profile, load_schedule
+from config.vocabulary import POLLUTANTS, unit_of
+
 from .. import ids
 from ..cache import cached
 from ..exports import export_url, register_export
-from ..figures import AQI_LEVELS
+from ..figures import AQI_LEVELS, level_rows
 from ..figures import exceedances as fx
 from ..i18n import register, t
 from ..layout import (card, dropdown, empty_state, graph, grid, notices, period_caption,
-                      staff_page)
+                      profile_label, staff_page)
 from ..queries import current_version, exceedance_data
 from ..realtime_queries import hourly_exceedance_list
 
@@ -49,7 +52,7 @@ NAME = "超标"
 NAME_EN = "Exceedances"
 TITLE = "超标 · 蓝天 Lantian"
 PAGE_KEYS = ("pollutant", "basis", "district")
-CHOICES = ("AQI", "SO2", "NO2", "PM10", "PM2.5", "CO", "O3")
+CHOICES = ("AQI", *POLLUTANTS)
 BASES = ("limit", "target")
 TABLE_COLUMNS = ["date", "area", "area_name", "pollutant", "averaging", "value", "unit",
                  "limit", "multiple", "aqi", "aqi_level", "primary_pollutant", "profile"]
@@ -251,12 +254,9 @@ def _table_names(view, cat) -> dict:
 def _levels(view) -> list:
     """AQI levels of the view's profile: HJ 633 unless the US EPA AQI is chosen."""
     if view.profile:
-        from config.standards import load_profile
         prof = load_profile(view.profile)
         if prof.kind == "us-aqi":
-            return [(float("inf") if lv.get("max") is None else float(lv["max"]), lv["colour"],
-                     "#ffffff" if i >= 3 else "#1f2933", lv["zh"], lv["en"])
-                    for i, lv in enumerate(prof.aqi["levels"])]
+            return level_rows(prof.aqi_levels)
     return AQI_LEVELS
 
 
@@ -318,7 +318,7 @@ def _table(view, cat, data, choice: Choice) -> pd.DataFrame:
         primary_pollutant=(fx.primary_labels(aqi["primary"]) if "primary" in aqi else ""))
     rows = rows.merge(extra, on=["level", "area", "date"], how="left", validate="many_to_one")
     order = {a: i for i, a in enumerate(_area_order(view, cat))}
-    p_order = {p: i for i, p in enumerate(fx.POLLUTANTS)}
+    p_order = {p: i for i, p in enumerate(POLLUTANTS)}
     rows = rows.assign(_a=rows["area"].map(order).fillna(len(order)),
                        _p=rows["pollutant"].map(p_order)).sort_values(
         ["date", "_a", "_p"], kind="stable").reset_index(drop=True)
@@ -331,7 +331,7 @@ def _table(view, cat, data, choice: Choice) -> pd.DataFrame:
         "pollutant": rows["pollutant"],
         "averaging": rows["averaging"].map(averaging).fillna(rows["averaging"]),
         "value": _published(rows["value"]),
-        "unit": np.where(rows["pollutant"] == "CO", "mg/m³", "µg/m³"),
+        "unit": np.array([unit_of(p) for p in rows["pollutant"].astype(str)]),
         "limit": _published(rows["limit"]),
         "multiple": rows["multiple"].astype("float64"),
         "aqi": rows["aqi"].astype("Int64"),
@@ -394,7 +394,7 @@ def _limits_text(limits: dict, lang: str) -> str:
         if "CO" in values:
             text += ("，" if lang == "zh" else "; ") + f"CO {values['CO']:g} mg/m³"
         if len(limits) > 1:
-            text = f"{t(f'profile.{pid}', lang)}: {text}"
+            text = f"{profile_label(pid, lang)}: {text}"
         parts.append(text)
     return ("；" if lang == "zh" else "; ").join(parts)
 
@@ -473,24 +473,47 @@ def hourly_card(view, cat, engine, synthetic: bool) -> html.Section:
 
 # -- summary ---------------------------------------------------------------------------
 
+def good_aqi_max(data) -> np.ndarray:
+    """The highest AQI of a good day for each row of ``data.aqi``, from the AQI's profile:
+    the day's profile when it has an AQI of its own (HJ 633, US EPA), else the Chinese one
+    in force on the date (a guideline brings limits only, standards.md §8)."""
+    dates = pd.to_datetime(data.aqi["date"])
+    if dates.empty:
+        return np.array([], dtype="float64")
+    by_date = data.days.drop_duplicates("date").set_index("date")["profile"] \
+        if len(data.days) else pd.Series(dtype=object)
+    unique = pd.DatetimeIndex(dates.unique())
+    day_profile = by_date.reindex(unique).astype(object).to_numpy()
+    in_force = load_schedule().in_force(unique.to_numpy("datetime64[D]"))
+    value = {}
+    for day, pid, fallback in zip(unique, day_profile, in_force):
+        prof = load_profile(pid) if isinstance(pid, str) and pid else None
+        value[day] = (prof if prof is not None and prof.has_aqi
+                      else load_profile(str(fallback))).good_aqi_max
+    return dates.map(value).to_numpy("float64")
+
+
 def summary_frame(data, order: list) -> pd.DataFrame:
     """Per area (rows in ``order``): days with any exceedance (``AQI``), exceedance days per
-    pollutant, days with AQI > 100 (``aqi100``) and days with a valid AQI (``valid``) —
-    counts of the rows of ``exceedances`` and of the daily AQI frame."""
+    pollutant, days that are not good (``aqi100``: AQI above :func:`good_aqi_max`, 100 under
+    HJ 633) and days with a valid AQI (``valid``) — counts of the rows of ``exceedances``
+    and of the daily AQI frame."""
     rows = data.rows
-    cols = ["AQI", *fx.POLLUTANTS, "aqi100", "valid"]
+    cols = ["AQI", *POLLUTANTS, "aqi100", "valid"]
     out = pd.DataFrame(0, index=pd.Index(order, name="area"), columns=cols, dtype="int64")
     if len(rows):
         area = rows["area"].astype(str)
         counts = rows.groupby([area, rows["pollutant"].astype(str)]).size().unstack(fill_value=0)
-        counts = counts.reindex(index=order, columns=list(fx.POLLUTANTS), fill_value=0)
-        out[list(fx.POLLUTANTS)] = counts.to_numpy()
+        counts = counts.reindex(index=order, columns=list(POLLUTANTS), fill_value=0)
+        out[list(POLLUTANTS)] = counts.to_numpy()
         out["AQI"] = rows["date"].groupby(area).nunique().reindex(order, fill_value=0).to_numpy()
     if len(data.aqi):
         aqi = pd.to_numeric(data.aqi["aqi"]).astype("float64")
         area = data.aqi["area"].astype(str)
         out["valid"] = aqi.notna().groupby(area).sum().reindex(order, fill_value=0).to_numpy()
-        out["aqi100"] = (aqi > 100).groupby(area).sum().reindex(order, fill_value=0).to_numpy()
+        not_good = aqi.to_numpy() > good_aqi_max(data)
+        out["aqi100"] = pd.Series(not_good, index=aqi.index).groupby(area).sum().reindex(
+            order, fill_value=0).to_numpy()
     return out
 
 
@@ -509,7 +532,7 @@ def _summary_card(view, cat, counts: pd.DataFrame, choice: Choice, names: dict,
         return html.Td(str(value), className=cls)
 
     head = html.Tr([html.Th(t("exc.col.area", lang)), th(t("exc.col.any", lang), "AQI"),
-                    *[th("O3 (8h)" if p == "O3" else p, p) for p in fx.POLLUTANTS],
+                    *[th("O3 (8h)" if p == "O3" else p, p) for p in POLLUTANTS],
                     th(t("exc.col.aqi100", lang)), th(t("exc.col.valid", lang))])
     body = []
     for area, row in counts.iterrows():      # one row per area (≤ a few dozen)
@@ -518,7 +541,7 @@ def _summary_card(view, cat, counts: pd.DataFrame, choice: Choice, names: dict,
                         className="lt-exc-area" + (" lt-exc-current" if area == choice.district
                                                    else ""))
         cells = [html.Td(link), num(row["AQI"], "AQI", True)]
-        cells += [num(row[p], p, True) for p in fx.POLLUTANTS]
+        cells += [num(row[p], p, True) for p in POLLUTANTS]
         cells += [num(row["aqi100"]), num(row["valid"])]
         body.append(html.Tr(cells, className="lt-exc-city" if area == view.city else None))
     table = html.Div(className="lt-table-wrap", children=html.Table(
@@ -567,7 +590,7 @@ def _rule_note(view, choice: Choice) -> html.Div:
     if view.profile and _levels(view) is not AQI_LEVELS:
         lines.append(t("exc.rule.us", lang))
     elif view.profile:
-        lines.append(t("exc.rule.forced", lang, profile=t(f"profile.{view.profile}", lang)))
+        lines.append(t("exc.rule.forced", lang, profile=profile_label(view.profile, lang)))
     else:
         lines.append(t("exc.rule.auto", lang))
     children = [html.P(" ".join(lines))]

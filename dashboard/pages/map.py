@@ -216,7 +216,7 @@ def _decimals(view, stat: str) -> int:
     if prof is None or prof.kind != "cn":
         prof = profile_for_period_end(view.stats_end)
     if stat == "composite":
-        return int(prof.rounding["index_decimals"])
+        return prof.index_decimals
     return prof.decimals(stat)
 
 

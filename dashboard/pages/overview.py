@@ -13,6 +13,8 @@ from __future__ import annotations
 import pandas as pd
 from dash import dcc, get_relative_path, html
 
+from config.standards import load_profile
+
 from .. import ids
 from ..figures.overview import standing_heatmap
 from ..i18n import has, register, t
@@ -188,8 +190,8 @@ def district_cards(table: pd.DataFrame, names: dict, view) -> html.Div:
                       className=f"lt-chip lt-chip-{OUTLOOK_CLASS[worst]}"),
         ])
         # under a comparison profile (WHO, EU, US) the limit column is that profile's
-        limit_key = "ov.col.limit" if view.profile in ("", "cn-2012", "cn-2026-transition",
-                                                       "cn-2026-final") else "ov.col.limit_profile"
+        national = not view.profile or load_profile(view.profile).kind == "cn"
+        limit_key = "ov.col.limit" if national else "ov.col.limit_profile"
         body_rows = [html.Tr([html.Th(t(limit_key if c == "limit" else f"ov.col.{c}", lang),
                                       className="lt-num" if c in ("value", "target", "limit",
                                                                   "capture") else None)

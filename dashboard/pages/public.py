@@ -31,7 +31,7 @@ import pandas as pd
 from dash import html
 from sqlalchemy.exc import SQLAlchemyError
 
-from config.standards import load_profile, profile_for_period_end
+from config.standards import profile_for_period_end, public_guideline
 from indicators.advice import ADVICE, advice  # HJ 633 表 2, shared with the alert emails
 
 from .. import ids
@@ -141,7 +141,20 @@ register({
 # level number (1–6) → names and colours, from the one AQI level table
 CATEGORIES = {i + 1: (lv[3], lv[4]) for i, lv in enumerate(AQI_LEVELS)}
 COLOURS = {i + 1: (lv[1], lv[2]) for i, lv in enumerate(AQI_LEVELS)}
-RANGES = {1: "0–50", 2: "51–100", 3: "101–150", 4: "151–200", 5: "201–300", 6: "> 300"}
+
+def _ranges(levels) -> dict:
+    """Level number → its AQI range ("0–50", "51–100" … "> 300")."""
+    out, low = {}, 0
+    for i, (upper, *_rest) in enumerate(levels, start=1):
+        if upper == float("inf"):
+            out[i] = f"> {low - 1}"
+        else:
+            out[i] = f"{low}–{upper:g}"
+            low = int(upper) + 1
+    return out
+
+
+RANGES = _ranges(AQI_LEVELS)
 
 
 def layout(**query) -> html.Div:
@@ -452,7 +465,8 @@ def pm25_section(engine, view, names: dict, synthetic: bool, lang: str) -> html.
     values = pd.DataFrame({"area": rows["area"].astype(str),
                            "reported": rows["reported"].astype("float64")})
     limit = profile_for_period_end(view.end).limit("PM2.5", "annual", "II")
-    who = load_profile("who-2021").limit("PM2.5", "annual")
+    guideline = public_guideline()
+    who = guideline.limit("PM2.5", "annual") if guideline is not None else None
     fig = pm25_bars(values, names, limit=limit, who=who, lang=lang,
                     title=synthetic_title(t("pub.pm25_chart", lang, year=view.year), synthetic,
                                           lang),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pandas as pd
 from dash import html
 
+from config.vocabulary import JUDGED_STATISTIC
 from indicators.comparison import against_limits
 from indicators.statistics import COMPLIANCE_PERIODS
 
@@ -23,8 +24,8 @@ from .. import ids
 from ..exports import register_export
 from ..figures.ranking import ranking_bars
 from ..i18n import register, t
-from ..layout import (card, dropdown, empty_state, export_links, graph, grid, notes, staff_page,
-                      stats_caption, synthetic_title)
+from ..layout import (card, dropdown, empty_state, export_links, graph, grid, notes,
+                      profile_label, staff_page, stats_caption, synthetic_title)
 from ..ledger import ledger_text
 from ..queries import period_stats, ranking_rows
 from . import common
@@ -41,12 +42,7 @@ BY = {
     "composite_index": ("ALL", "composite_index"),
     "good_day_ratio": ("AQI", "good_day_ratio"),
     "heavy_days": ("AQI", "heavy_days"),
-    "PM2.5": ("PM2.5", "annual_mean"),
-    "PM10": ("PM10", "annual_mean"),
-    "NO2": ("NO2", "annual_mean"),
-    "SO2": ("SO2", "annual_mean"),
-    "CO": ("CO", "p95_daily"),
-    "O3": ("O3", "p90_mda8"),
+    **{p: (p, JUDGED_STATISTIC[p]) for p in ("PM2.5", "PM10", "NO2", "SO2", "CO", "O3")},
     "PM2.5-p95": ("PM2.5", "p95_daily"),
     "PM10-p95": ("PM10", "p95_daily"),
     "NO2-p98": ("NO2", "p98_daily"),
@@ -176,9 +172,9 @@ def decimals_of(view, pollutant: str, statistic: str) -> int:
     """Published decimals (standards.md §4) of the statistic, from the Chinese profile."""
     prof = common.rules_profile(view)
     if statistic == "composite_index":
-        return int(prof.rounding["index_decimals"])
+        return prof.index_decimals
     if statistic == "good_day_ratio":
-        return int(prof.rounding["rate_decimals"])
+        return prof.rate_decimals
     if statistic in ("heavy_days", "exceedance_days", "good_days"):
         return 0
     return prof.decimals(pollutant)
@@ -352,10 +348,10 @@ def body(view, cat, engine) -> list:
     limit_label = None
     if with_limit:
         prof = view.profile
-        limit_label = t("rk.limit_of", lang, profile=t(f"profile.{prof}", lang)) \
+        limit_label = t("rk.limit_of", lang, profile=profile_label(prof, lang)) \
             if prof else t("rk.limit", lang)
         if statistic == "exceedance_days":
-            limit_label = t("rk.allowed_of", lang, profile=t(f"profile.{prof}", lang))
+            limit_label = t("rk.allowed_of", lang, profile=profile_label(prof, lang))
     fig = ranking_bars(table, cat.names(level, lang) | dict(zip(table["area"], table["name"])),
                        lang=lang, title=title, unit=unit, decimals=decimals,
                        limit_label=limit_label)

@@ -10,13 +10,16 @@ view with that profile forced (cached per profile); a Chinese profile also
 brings its daily rules and AQI, a comparison profile only its limits (and the
 US its own AQI) — :func:`indicators.pipeline.split_profile`. Limits and
 verdicts come from :func:`indicators.comparison.against_limits`. Nothing is
-computed here.
+computed here. Which profiles are compared by default and which on request is
+each profile YAML's ``display.standards_page``
+(:func:`config.standards.standards_page_profiles`).
 """
 from __future__ import annotations
 
 import pandas as pd
 from dash import dcc, html
 
+from config.standards import profile_ids, standards_page_profiles
 from indicators.comparison import AT_MOST_LIMIT
 from indicators.statistics import COMPLIANCE_PERIODS
 
@@ -25,7 +28,7 @@ from ..exports import register_export
 from ..figures.standards import days_figure, limits_figure
 from ..i18n import register, t
 from ..layout import (card, dropdown, empty_state, export_links, graph, grid, labelled, notes,
-                      staff_page, stats_caption, synthetic_title)
+                      profile_label, staff_page, stats_caption, synthetic_title)
 from ..ledger import ledger_text
 from ..queries import profile_rows
 
@@ -34,11 +37,6 @@ NAME = "标准对比"
 NAME_EN = "Standards"
 TITLE = "标准对比 · 蓝天 Lantian"
 PAGE_KEYS = ("district", "extra")
-
-BASE_PROFILES = ("cn-2012", "cn-2026-transition", "who-2021", "eu-2030")
-EXTRA_PROFILES = ("cn-2026-final", "us-epa-2024")
-#: Display order of every profile the page can show.
-ORDER = ("cn-2012", "cn-2026-transition", "cn-2026-final", "who-2021", "eu-2030", "us-epa-2024")
 
 #: The rows of the comparison, in order: (pollutant, statistic).
 ROWS = [
@@ -144,8 +142,11 @@ def area_choice(view, cat) -> tuple[str, str]:
 
 
 def profiles_of(view) -> list[str]:
-    extra = set((view.params.get("extra") or "").split(","))
-    return [p for p in ORDER if p in BASE_PROFILES or p in extra]
+    """The profiles compared, in display order: the default ones and those the URL's
+    ``extra`` asks for among the ones offered on request."""
+    base, on_request = standards_page_profiles()
+    extra = set((view.params.get("extra") or "").split(",")) & set(on_request)
+    return [p for p in profile_ids() if p in base or p in extra]
 
 
 def controls(view, cat) -> list:
@@ -156,13 +157,14 @@ def controls(view, cat) -> list:
     options = [{"label": t("sd.city", lang, city=cat.name("city", view.city, lang)),
                 "value": view.city}]
     options += [{"label": names.get(d, d), "value": d} for d in districts["id"]]
-    extra = [p for p in profiles_of(view) if p in EXTRA_PROFILES]
+    on_request = standards_page_profiles()[1]
+    extra = [p for p in profiles_of(view) if p in on_request]
     return [
         dropdown("district", options, area, t("sd.ctl.area", lang), width=200),
         labelled(t("sd.ctl.extra", lang), dcc.Checklist(
             id={"type": ids.CONTROL, "name": "extra"}, value=extra, inline=True,
             className="lt-sd-extra", inputClassName="lt-sd-check",
-            options=[{"label": t(f"profile.{p}", lang), "value": p} for p in EXTRA_PROFILES])),
+            options=[{"label": profile_label(p, lang), "value": p} for p in on_request])),
     ]
 
 
@@ -317,7 +319,7 @@ def grid_columns(view, profiles: list[str]) -> list[dict]:
     ]
     for pid in profiles:
         verdict = f"params.data['{pid}|verdict']"
-        cols.append({"headerName": t(f"profile.{pid}", lang), "headerClass": "lt-sd-group",
+        cols.append({"headerName": profile_label(pid, lang), "headerClass": "lt-sd-group",
                      "marryChildren": True, "children": [
             {"field": f"{pid}|value", "headerName": t("sd.col.value", lang),
              "type": "numericColumn", "minWidth": 78, "maxWidth": 92, "sortable": False,
@@ -353,7 +355,7 @@ def body(view, cat, engine) -> list:
     if comp.empty or comp["reported"].notna().sum() == 0:
         out.append(html.Div(id=ids.STANDARDS_EMPTY, children=empty_state(t("sd.no_stats", lang))))
         return out
-    labels = {p: t(f"profile.{p}", lang) for p in profiles}
+    labels = {p: profile_label(p, lang) for p in profiles}
     synthetic = cat.is_synthetic(view.city)
     head = f"{area_name} · {caption}"
     limits_fig = limits_figure(comp, profiles, labels, lang=lang, title=synthetic_title(
@@ -398,7 +400,7 @@ def export_frame(view, cat, engine) -> pd.DataFrame:
     out = comp.assign(verdict=shown["verdict"].to_numpy(),
                       statistic=[_stat_label(s, view, p) for p, s in
                                  zip(comp["pollutant"], comp["statistic"])],
-                      profile=[t(f"profile.{p}", lang) for p in comp["profile"]],
+                      profile=[profile_label(p, lang) for p in comp["profile"]],
                       detail=ledger_text(comp["detail"], lang))[cols]
     return out
 

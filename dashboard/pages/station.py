@@ -26,7 +26,7 @@ import pandas as pd
 from dash import html
 
 from config.standards import load_profile, profile_for_period_end
-from ingest.qc import load_rules
+from config.qc import load_rules
 
 from .. import ids
 from ..exports import register_export
@@ -340,7 +340,7 @@ def series_section(c: Ctx, readings: pd.DataFrame) -> list:
         if len(d) and isinstance(d.iloc[0]["grade"], str):
             grade = d.iloc[0]["grade"]
     prof = load_profile(view.profile) if view.profile else None
-    if prof is None or "limits" not in prof.raw:
+    if prof is None or not prof.has_limits:
         prof = profile_for_period_end(view.stats_end)
     limit = prof.limit(p, "1h", grade)
     fig = hourly_series(readings, pollutant=p, start=view.start, end=view.end, unit=c.unit,
