@@ -5,7 +5,9 @@ Environment variables (all optional):
 ``LANTIAN_SETTINGS``      path of a YAML settings file
                           (default ``<user config dir>/lantian/settings.yaml``)
 ``LANTIAN_DATA_DIR``      where the embedded database and other state live
-                          (default the user data dir, e.g. ``~/.local/share/lantian``)
+                          (default the user data dir, e.g. ``~/.local/share/lantian``);
+                          ``sites/<city>/`` there holds a read-only file of every saved
+                          version of each city's site configuration (store/site_copies.py)
 ``LANTIAN_DATABASE_URL``  SQLAlchemy URL; default ``sqlite:///<data dir>/lantian.sqlite``
 ``LANTIAN_SECRET_KEY``    signs the staff login sessions; the same on every web server
                           (default: a random key kept in ``<data dir>/secret_key``)

@@ -1,20 +1,16 @@
-"""Edit a site file's targets and recipients (the administrators' page uses this).
+"""Edit the targets and recipients of a city's site configuration (the administrators'
+page uses this).
 
-The site file stays the one source of truth (``lantian init`` re-reads it, the
-weekly reports read their recipients from it), so an edit made on the page is
-an edit of that file: the new sections are validated exactly as ``lantian
-init`` validates them, then written atomically (a temporary file renamed over
-the old one) after a timestamped backup beside it. Comments and the layout of
-the rest of the file are kept (ruamel.yaml round trip). Nothing is written when
-validation fails: the ConfigError names the row and the fix.
+The edit is made on the text of the city's editable copy (store/site_copies.py: the
+newest saved version, kept in the database with its history) — never on the site
+files shipped in config/sites/, which git tracks. The new sections are validated
+exactly as ``lantian init`` validates a site file; comments and the layout of the
+rest of the file are kept (ruamel.yaml round trip). Nothing is returned (and so
+nothing saved) when validation fails: the ConfigError names the row and the fix.
 """
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import tempfile
-from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -112,62 +108,106 @@ def recipients_section(rows: list[dict]) -> CommentedMap:
     return out
 
 
-def _replace(document: CommentedMap, key: str, new) -> None:
-    """Put ``new`` under ``key``, keeping the comment lines that followed the old section
-    (ruamel keeps them at the end of the section they follow)."""
-    old = document.get(key)
-    end = getattr(getattr(old, "ca", None), "end", None) or []
-    lines = [line[1:].strip() if line.startswith("#") else None
-             for token in end for line in token.value.splitlines()]
-    keys = list(document)
-    document[key] = new
-    after = keys[keys.index(key) + 1] if key in keys and keys.index(key) + 1 < len(keys) else None
-    comment = [line for line in lines if line is not None]
-    if after is not None and comment:
-        document.yaml_set_comment_before_after_key(after, before="\n".join(comment), indent=0)
-
-
-def edit_site_file(path, *, targets: list[dict] | None = None,
-                   recipients: list[dict] | None = None) -> tuple[SiteConfig, Path]:
-    """Replace the targets and/or recipients of the site file at ``path``.
-
-    Returns the validated new site and the backup of the old file. Raises
-    ConfigError (nothing written) when the result is not a valid site file or
-    the file cannot be written.
-    """
-    path = Path(path)
+def _yaml() -> YAML:
     rt = YAML()
     rt.preserve_quotes = True
     rt.width = 4096
     rt.indent(mapping=2, sequence=4, offset=2)     # "  - {…}", as the site files are written
-    try:
-        document = rt.load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(path, "(file)", "the site file is gone",
-                          "run 'lantian init --sites <file>' with the city's site file") from None
+    return rt
+
+
+def _section_span(document: CommentedMap, lines: list[str], key: str) -> tuple[int, int] | None:
+    """Lines [start, end) of the top-level ``key`` and its value, without the comment and
+    blank lines that lead into the next section (they stay where they are)."""
+    if key not in document:
+        return None
+    keys = list(document)
+    start = document.lc.key(key)[0]
+    at = keys.index(key)
+    end = document.lc.key(keys[at + 1])[0] if at + 1 < len(keys) else len(lines)
+    while end > start + 1 and (not lines[end - 1].strip()
+                               or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
+    return start, end
+
+
+def _row_key(row: dict) -> tuple:
+    """A target row compared by what it means (the grid hands numbers over as text)."""
+    out = []
+    for name in TARGET_FIELDS:
+        value = _clean(row.get(name))
+        if name == "value":
+            value = _number(value)
+        out.append("" if value is None else str(value))
+    return tuple(out)
+
+
+def _targets_text(document: CommentedMap, lines: list[str], old: SiteConfig,
+                  rows: list[dict]) -> str:
+    """The new ``targets:`` section: an unchanged row keeps its line exactly as it was
+    written (alignment, quotes), so a saved version differs from the last one only in
+    the rows that changed."""
+    kept: dict[tuple, list[str]] = {}
+    seq = document.get("targets")
+    old_rows = target_rows(old)
+    if isinstance(seq, CommentedSeq):
+        for i, item in enumerate(seq):
+            line = lines[seq.lc.item(i)[0]]
+            if i < len(old_rows) and isinstance(item, CommentedMap) and item.fa.flow_style() \
+                    and line.rstrip().endswith("}") and line.lstrip().startswith("- {"):
+                kept.setdefault(_row_key(old_rows[i]), []).append(line)
+    section = _dump({"targets": targets_section(rows)})
+    if not kept:
+        return section
+    head, *items = section.splitlines(keepends=True)
+    filled = [row for row in rows if any(_clean(row.get(k)) not in ("", None)
+                                         for k in TARGET_FIELDS)]
+    if len(items) != len(filled):     # (one line per row; anything else: as dumped)
+        return section
+    out = [head]
+    for row, dumped in zip(filled, items):
+        same = kept.get(_row_key(row))
+        out.append(same.pop(0) if same else dumped)
+    return "".join(out)
+
+
+def _dump(mapping: dict) -> str:
+    buffer = io.StringIO()
+    _yaml().dump(CommentedMap(mapping), buffer)
+    return buffer.getvalue()
+
+
+def _splice(text: str, key: str, section: str | None) -> str:
+    """``text`` with the top-level ``key`` section replaced by ``section`` (None: removed;
+    appended when absent). Every other line stays byte for byte."""
+    lines = text.splitlines(keepends=True)
+    span = _section_span(_yaml().load(text), lines, key)
+    if span is None:
+        if section is None:
+            return text
+        return text + ("" if not text or text.endswith("\n") else "\n") + "\n" + section
+    start, end = span
+    return "".join(lines[:start] + ([section] if section else []) + lines[end:])
+
+
+def edit_site_text(text: str, path, *, targets: list[dict] | None = None,
+                   recipients: list[dict] | None = None) -> tuple[SiteConfig, str]:
+    """Replace the targets and/or recipients of the site configuration ``text``.
+
+    Only the edited sections are rewritten: the other lines (comments, the districts
+    and stations as they were aligned) stay byte for byte, and so do the target rows
+    that did not change. Returns the validated new site and its text (``path`` is
+    where the site is reported to come from in errors and in ``SiteConfig.path``).
+    Raises ConfigError when the result is not a valid site file.
+    """
+    path = Path(path)
     if targets is not None:
-        _replace(document, "targets", targets_section(targets))
+        old = parse_site_config(yaml.safe_load(text), path)
+        document = _yaml().load(text)
+        text = _splice(text, "targets", _targets_text(
+            document, text.splitlines(keepends=True), old, list(targets)))
     if recipients is not None:
         section = recipients_section(recipients)
-        if section:
-            _replace(document, "recipients", section)
-        elif "recipients" in document:
-            del document["recipients"]
-    buffer = io.StringIO()
-    rt.dump(document, buffer)
-    text = buffer.getvalue()
+        text = _splice(text, "recipients", _dump({"recipients": section}) if section else None)
     site = parse_site_config(yaml.safe_load(text), path)      # raises ConfigError
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    backup = path.with_name(f"{path.name}.{stamp}.bak")
-    try:
-        shutil.copy2(path, backup)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ConfigError(path, "(file)", f"cannot write the site file ({exc.strerror})",
-                          "give the web server's user write access to the file and its "
-                          "folder, or edit the file by hand and run 'lantian init'") from None
-    return site, backup
+    return site, text

@@ -10,9 +10,22 @@ it asks for, not from which links a page shows:
 - every other page, callback and export needs a staff session; a page's
   ``ACCESS`` names its lowest role (viewer < analyst < admin), and applies to
   the page's own callbacks (their output ids start with its ``CALLBACK_PREFIX``);
-  exports need ``analyst``; a callback no page claims needs ``admin``. A district-scoped account may open only the pages
-  that honour the scope (``SCOPED = True``), and those pages show only its
-  district (:func:`scope_of`).
+  exports need ``analyst``; a callback no page claims needs ``admin``.
+- a district-scoped account (:func:`scope_of`) may open only the pages that honour
+  the scope (:func:`honours_scope`: ``SCOPED = True`` in the page module, or listed
+  in :data:`SCOPED_PATHS`): the overview, district, station, exceedances and
+  ranking pages. They are built on the scoped catalogue (``Catalog.scoped``: the
+  account's city, district and stations only), so they show its district and no
+  other district's values (the ranking page ranks every district but sends only
+  the account's own values); the city-wide rows (the city strip, the "whole city"
+  row of the exceedances grid) are left out, as on the district page. A URL naming
+  another district, station or city is answered with the account's own district
+  and the notice "not in your scope" (:mod:`dashboard.layout`). The other pages
+  (map, data, standards, upload, admin) and their exports stay refused.
+
+A refused page address (or export link) opened in the browser gets an HTML page
+saying why, with links to the account's start page and the public page; a
+refused callback gets JSON.
 
 A callback request is judged only after it matched its callback's declaration
 (:mod:`dashboard.dispatch`, 400 otherwise), from the values the function will
@@ -104,6 +117,11 @@ INDEX_ENDPOINTS = {"/", "/<path:path>"}
 ROUTE_ACCESS = {"export_table": "analyst"}
 #: Callbacks that carry no data (their outputs are URLs and link labels).
 PUBLIC_OUTPUTS = {"_pages_location.search"}
+#: Pages that honour a district scope besides those whose module says ``SCOPED = True``
+#: (district, station, exceedances): the overview narrows its cards to the scoped
+#: catalogue's districts, the ranking page ranks every district but shows only the
+#: account's own values (``catalog.scope``). See :func:`honours_scope`.
+SCOPED_PATHS = frozenset({"/", "/ranking"})
 #: Body limits (bytes), see :func:`body_limit`.
 ANONYMOUS_BODY_LIMIT = 64 * 1024
 CALLBACK_BODY_LIMIT = 1024 * 1024
@@ -139,6 +157,8 @@ register({
     "auth.forbidden": ("您的账号无权访问此内容。", "Your account may not open this."),
     "auth.not_in_scope": ("此页面不在您账号的区县范围内。",
                           "This page is outside your account's district."),
+    "auth.not_in_scope_value": ("“{value}” 不在您的权限范围内，已显示 {name}。",
+                                "“{value}” is not in your scope; showing {name}."),
     "auth.home": ("返回我的首页", "Back to my start page"),
     "auth.bad_request": ("请求格式不正确。", "The request is malformed."),
     "auth.too_large": ("请求内容过大。", "The request is too large."),
@@ -210,6 +230,8 @@ def init_auth(app: dash.Dash, settings, cookie_secure: bool | None = None) -> No
         "lockout": timedelta(minutes=settings.lockout_minutes),
         "lifetime": timedelta(hours=settings.session_hours),
         "secure": secure, "upload_max_mb": settings.upload_max_mb,
+        # where the versions of the cities' site configurations are written (admin page)
+        "data_dir": settings.data_dir,
         # a file travels base64-encoded (4/3) inside the upload callback's body
         "upload_body": int(settings.upload_max_mb * 1024 * 1024 * 4 / 3) + 64 * 1024,
     }
@@ -252,6 +274,7 @@ def init_auth(app: dash.Dash, settings, cookie_secure: bool | None = None) -> No
             return None
         return StaffUser(account, token)
 
+    mark_scoped_pages()
     server.add_url_rule("/login", "auth_login", login_view, methods=["GET", "POST"])
     server.add_url_rule("/logout", "auth_logout", logout_view, methods=["POST"])
     server.before_request(enforce)
@@ -294,6 +317,19 @@ def page_of(pathname) -> dict | None:
 
 def page_access(page: dict | None) -> str:
     return (page or {}).get("access", "viewer")
+
+
+def honours_scope(page: dict | None) -> bool:
+    """Whether a district-scoped account may open ``page`` (it shows only its district)."""
+    return bool(page) and (bool(page.get("scoped")) or page.get("path") in SCOPED_PATHS)
+
+
+def mark_scoped_pages() -> None:
+    """Record :func:`honours_scope` in the page registry (``scoped``), which the
+    navigation reads (``dashboard.app.visible_pages``)."""
+    for page in dash.page_registry.values():
+        if honours_scope(page):
+            page["scoped"] = True
 
 
 def callback_access(call: CallbackCall) -> tuple[str, dict | None]:
@@ -409,7 +445,7 @@ def enforce():
     if not user.may(need):
         return _refuse(403, "role")
     if user.account.scoped:
-        if page is not None and not page.get("scoped", False):
+        if page is not None and not honours_scope(page):
             return _refuse(403, "scope")
         if request.endpoint == "export_table":
             from .exports import SCOPED_EXPORTS
@@ -424,8 +460,9 @@ def _refuse(status: int, why: str):
                  413: "auth.too_large"}.get(status, "auth.forbidden"), lang)
     if why == "csrf":
         message = t("login.csrf", lang)
-    if request.method == "GET" and request.endpoint in INDEX_ENDPOINTS:
-        # a page address opened in the browser: a page, not JSON, with a way on
+    if _wants_page():
+        # a page address (or an export link) opened in the browser: a page, not JSON,
+        # with a way on
         user = signed_in_user()
         home = "/district" if user is not None and user.account.scoped else "/"
         if why == "scope":
@@ -441,6 +478,20 @@ def _refuse(status: int, why: str):
         response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _wants_page() -> bool:
+    """A refusal is an HTML page for a page address opened in the browser, and for any
+    other GET (an export link) whose client asks for HTML first; JSON otherwise (Dash's
+    callbacks, scripts)."""
+    if request.method != "GET":
+        return False
+    if request.endpoint in INDEX_ENDPOINTS:
+        return True
+    accept = request.accept_mimetypes
+    return request.endpoint != "/_dash-update-component" and bool(accept) and \
+        accept.best_match(["application/json", "text/html"]) == "text/html" and \
+        accept["text/html"] > accept["application/json"]
 
 
 REFUSED_PAGE = """<!DOCTYPE html><html lang="{{ html_lang }}"><head><meta charset="utf-8">

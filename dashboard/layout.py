@@ -62,9 +62,11 @@ register({
     "page.period_note": ("时段", "Period"),
     "page.provisional": ("（实时数据，未经审核，年初至今为临时结果）",
                          "(real-time data, not audited; year-to-date figures are provisional)"),
-    "page.range_stats": ("自定义时段：统计指标（HJ 663 按自然年、季、月评价）显示截至 {end} 的年初至今结果。",
-                         "Custom range: statistics (HJ 663 evaluates calendar years, quarters and "
-                         "months) show the year to date up to {end}."),
+    "page.range_stats": ("自定义时段（非 HJ 663 标准评价时段）：统计量为 {start} 至 {end} 各日的结果，均为临时结果，"
+                         "不作达标评价，年限值和目标仅供参考。",
+                         "Custom range (not an HJ 663 evaluation period): the statistics are those "
+                         "of the days from {start} to {end}, all provisional, not judged for "
+                         "compliance; annual limits and targets are for reference only."),
     "table.empty": ("没有符合条件的记录", "No rows for this choice"),
     "page.synthetic": ("合成演示数据", "SYNTHETIC demo data"),
     "synthetic.city": ("本城市的数据由 lantian demo 生成，不是监测数据。",
@@ -321,7 +323,9 @@ def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], 
     try:
         engine = current_engine()
         scope = scope_of()
-        cat = catalog(engine).scoped(scope)
+        everything = catalog(engine)
+        cat = everything.scoped(scope)
+        query, outside = outside_scope(query, everything, cat)
     except SQLAlchemyError:
         log.exception("%s: reading the database failed", page)
         return _frame(page, lang, title, subtitle, path, None, [
@@ -335,6 +339,8 @@ def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], 
                             "lantian ingest prsa /path/to/PRSA_Data_folder/\n"
                             "lantian demo"), id=ids.PAGE_EMPTY)])
     view = resolve(query, cat.city_ids(), cat.spans, cat.default_city(), page_keys)
+    if outside:
+        view = replace(view, notices=tuple(scope_notices(outside, view, cat)) + view.notices)
     children: list = []
     if cat.is_synthetic(view.city):
         children.append(banner("synthetic", SYNTHETIC_BANNER, t("synthetic.city", lang),
@@ -372,6 +378,46 @@ def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], 
     return _frame(page, lang, title, subtitle, path, view, children)
 
 
+#: URL keys that name a place, checked against a district-scoped account's scope.
+PLACE_KEYS = ("city", "district", "station")
+
+
+def outside_scope(query: dict, everything: Catalog, cat: Catalog) -> tuple[dict, list]:
+    """``query`` without the places a district-scoped account may not see, and those
+    places as (key, value) pairs (nothing for an account that sees everything).
+
+    A city, district or station that exists but lies outside the scope (another
+    district, the whole city, another district's station) is dropped here, so the page
+    shows the account's own district with the notice "not in your scope" instead of
+    "unknown district"; values that exist nowhere are left to the page (unknown).
+    """
+    if cat.scope is None:
+        return query, []
+    known = {"city": set(everything.cities["id"].astype(str)),
+             "district": set(everything.districts["id"].astype(str))
+             | set(everything.cities["id"].astype(str)),
+             "station": set(everything.stations["code"].astype(str))}
+    allowed = {"city": set(cat.cities["id"].astype(str)),
+               "district": set(cat.districts["id"].astype(str)),
+               "station": set(cat.stations["code"].astype(str))}
+    kept, outside = dict(query), []
+    for key in PLACE_KEYS:
+        value = query.get(key)
+        if isinstance(value, str) and value in known[key] and value not in allowed[key]:
+            outside.append((key, value))
+            kept.pop(key)
+    return kept, outside
+
+
+def scope_notices(outside: list, view: View, cat: Catalog) -> list[tuple[str, str]]:
+    """(zh, en) notices "“chengqu” 不在您的权限范围内，已显示 矿区。" (the account's district)."""
+    district = cat.districts["id"].iloc[0] if len(cat.districts) else view.city
+    level = "district" if len(cat.districts) else "city"
+    return [tuple(t("auth.not_in_scope_value", lang, value=value[:40],
+                    name=cat.name(level, district, lang)) for lang in ("zh", "en"))
+            for _key, value in outside]
+
+
 def period_caption(view: View) -> str:
     """"2015 年", "2015-03", "2026-01-01 – 2026-11-28 年初至今" … for titles."""
     lang = view.lang
@@ -386,9 +432,8 @@ def period_caption(view: View) -> str:
 
 
 def stats_caption(view: View) -> str:
-    """The period the statistics cover: a custom range shows the year to date of its end
-    (HJ 663 evaluates calendar periods)."""
-    return period_caption(replace(view, period="ytd") if view.period == "range" else view)
+    """The period the statistics cover (a custom range: exactly its days)."""
+    return period_caption(view)
 
 
 def _frame(page: str, lang: str, title, subtitle, path: str, view: View | None,

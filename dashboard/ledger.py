@@ -35,6 +35,10 @@ _ZH = [   # (pattern, replacement), applied in order (indicators write English)
     # the validity rules
     (r"year to date \(provisional\): ≥(\d+) valid days \((\d+) × (\d+)/(\d+) days, rounded up\)",
      r"年初至今（临时）：≥\1 个有效日（\2 × \3/\4 天，向上取整）"),
+    (r"range, not a standard evaluation period \(provisional\): ≥(\d+) valid days "
+     r"\((\d+) × (\d+)/(\d+) days, rounded up\)",
+     r"自定义时段（非标准评价时段，临时）：≥\1 个有效日（\2 × \3/\4 天，向上取整）"),
+    (r" \(a partial first or last month pro rata\)", r"（首末不完整月按比例）"),
     (r"year: ≥(\d+) valid days", r"全年：≥\1 个有效日"),
     (r"month \(February\): ≥(\d+) valid days", r"月（2 月）：≥\1 个有效日"),
     (r"month: ≥(\d+) valid days", r"月：≥\1 个有效日"),
@@ -51,7 +55,7 @@ _ZH = [   # (pattern, replacement), applied in order (indicators write English)
      r"临时结果（\1 至 \2 年初至今）"),
     (r"(\d{4}-\d{2}) to (\d{4}-\d{2}): no valid days", r"\1 至 \2：无有效天"),
     (r"no valid days, needs (\d+)", r"无有效天，应有 \1 天"),
-    (r" \(days 1–(\d+)\)", r"（1–\1 日）"),
+    (r" \(days (\d+)–(\d+)\)", r"（\1–\2 日）"),
     (r"(\d+) valid days, needs (\d+)", r"有效 \1 天，应有 \2 天"),
     (r"(\d+) dust days? removed", r"剔除沙尘 \1 天"),
     (r"each day against its own profile's limit \(([^)]*)\)", r"各日按当日标准的限值（\1）"),
@@ -71,8 +75,10 @@ _ZH = [(re.compile(p), r) for p, r in _ZH]
 _INPUT = re.compile(r"^(invalid|missing) (\S+) (\w+)(?: \((.*)\))?$")
 _INPUT_IN_TEXT = re.compile(rf"\b(invalid|missing) (\S+) ({_STATS})\b")
 _BARE_STAT = re.compile(rf"\b({_STATS})\b")
-#: Every year-to-date detail starts so; the pages say once that such figures are provisional.
-_PROVISIONAL = re.compile(r"provisional: year to date \S+ to [0-9-]+(; )?")
+#: Every year-to-date (and custom-range) detail starts so; the pages say once that such
+#: figures are provisional.
+_PROVISIONAL = re.compile(r"provisional: (year to date|not a standard evaluation period,) "
+                          r"\S+ to [0-9-]+(; )?")
 
 
 def _word(statistic: str, lang: str) -> str:

@@ -236,11 +236,13 @@ def snapshot(engine) -> Snapshot:
 
 
 def period_of(view) -> Period:
-    """The statistics period of a view (a custom range: the year to date of its end)."""
+    """The statistics period of a view."""
     if view.stats_period == "year":
         return Period.calendar_year(view.year)
     if view.stats_period == "month":
         return Period.month(view.year, view.month)
+    if view.stats_period == "range":
+        return Period.range(view.start, view.end)
     return Period.to_date(view.stats_end)
 
 
@@ -287,11 +289,13 @@ def standing_rows(engine, view) -> pd.DataFrame:
 
 
 def ranking_rows(engine, view, statistic: str, pollutant: str, level: str,
-                 areas: tuple) -> pd.DataFrame:
+                 areas: tuple, valid_only: bool = False) -> pd.DataFrame:
     """``areas`` ranked on one statistic of the view's period, with the change against
-    the same period last year (:func:`evaluation.standings.ranking_rows`)."""
+    the same period last year (:func:`evaluation.standings.ranking_rows`; ``valid_only``:
+    the strict order, valid statistics only)."""
     return standings.ranking_rows(snapshot(engine), view.city, period_of(view),
-                                  view.profile_arg, statistic, pollutant, level, tuple(areas))
+                                  view.profile_arg, statistic, pollutant, level, tuple(areas),
+                                  bool(valid_only))
 
 
 def profile_rows(engine, view, profile: str, level: str, area: str) -> pd.DataFrame:

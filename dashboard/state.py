@@ -54,16 +54,16 @@ class View:
     # -- the statistics period ------------------------------------------
     @property
     def stats_period(self) -> str:
-        """The HJ 663 period of the statistics: year, month or ytd.
+        """The period of the statistics: year, month or ytd (HJ 663), or range.
 
-        A custom range has no statistics of its own (HJ 663 defines calendar
-        periods): statistic views show the year to date of the range's end.
+        A custom range is not an HJ 663 period: its statistics are those of exactly its
+        days, marked provisional and never judged against an annual limit.
         """
-        return {"year": "year", "month": "month"}.get(self.period, "ytd")
+        return {"year": "year", "month": "month", "range": "range"}.get(self.period, "ytd")
 
     @property
     def stats_end(self) -> date:
-        """Last day of the statistics period (the year-to-date end for ytd and range)."""
+        """Last day of the statistics period (the view's end for ytd and range)."""
         return self.end
 
     @property
@@ -73,6 +73,8 @@ class View:
             return str(self.year)
         if self.stats_period == "month":
             return f"{self.year}-{self.month:02d}"
+        if self.stats_period == "range":
+            return f"{self.start}..{self.end}"
         return f"{self.end.year}-YTD-{self.end:%m-%d}"
 
     @property

@@ -43,16 +43,20 @@ class CityYear:
 
 @dataclass(frozen=True)
 class Period:
-    """An HJ 663 statistics period: a calendar year, a month, or a year to date.
+    """A statistics period: a calendar year, a month or a year to date (HJ 663), or a
+    custom range (not a standard evaluation period: its statistics are those of exactly
+    its days, always provisional).
 
-    ``year`` is the calendar year whose days are used; ``label`` is the statistics
-    frame's ``period`` value; ``ytd_end`` the last day of a year to date.
+    ``year`` is the calendar year whose days are used (a range: the year of its last
+    day, whose grades apply); ``label`` is the statistics frame's ``period`` value;
+    ``ytd_end`` the last day of a year to date or a range; ``start`` a range's first day.
     """
 
-    kind: str                     # year | month | ytd
+    kind: str                     # year | month | ytd | range
     year: int
     label: str
     ytd_end: date | None = None
+    start: date | None = None
 
     @classmethod
     def calendar_year(cls, year: int) -> "Period":
@@ -66,16 +70,24 @@ class Period:
     def to_date(cls, end: date) -> "Period":
         return cls("ytd", end.year, f"{end.year}-YTD-{end:%m-%d}", end)
 
+    @classmethod
+    def range(cls, start: date, end: date) -> "Period":
+        return cls("range", end.year, f"{start}..{end}", end, start)
+
     def previous(self) -> "Period":
         """The same period one year earlier (29 February → 28 February)."""
         if self.kind == "year":
             return Period.calendar_year(self.year - 1)
         if self.kind == "month":
             return Period.month(self.year - 1, int(self.label[-2:]))
-        end = self.ytd_end
-        back = date(end.year - 1, 2, 28) if (end.month, end.day) == (2, 29) \
-            else end.replace(year=end.year - 1)
-        return Period.to_date(back)
+        if self.kind == "range":
+            return Period.range(_year_back(self.start), _year_back(self.ytd_end))
+        return Period.to_date(_year_back(self.ytd_end))
+
+
+def _year_back(day: date) -> date:
+    return date(day.year - 1, 2, 28) if (day.month, day.day) == (2, 29) \
+        else day.replace(year=day.year - 1)
 
 
 def empty_stats() -> pd.DataFrame:
@@ -151,9 +163,14 @@ def period_stats(snap: Snapshot, city: str, period: Period, profile: str | None 
     city; ``areas_only``: of the districts and the city only (the same rows, without
     computing the stations')."""
     cy = city_year(snap, city, period.year, profile)
-    if cy.empty:
+    if period.kind == "range":
+        daily, aqi = daily_between(snap, city, period.start, period.ytd_end, profile)
+        if daily.empty:
+            return empty_stats()
+    elif cy.empty:
         return empty_stats()
-    daily, aqi = cy.daily, cy.aqi
+    else:
+        daily, aqi = cy.daily, cy.aqi
     if areas_only:
         # an area's statistics come from its own daily values: the stations' rows (all
         # but ~1 % of a network's) are not needed for district and city figures
@@ -170,7 +187,8 @@ def period_stats(snap: Snapshot, city: str, period: Period, profile: str | None 
         aqi = aqi[(aqi["date"] >= first) & (aqi["date"] <= last)]
     stats = pipeline.period_table(daily, aqi, period=period.kind, grades=cy.grades,
                                   profile=profile,
-                                  ytd_end=period.ytd_end if period.kind == "ytd" else None)
+                                  ytd_end=period.ytd_end if period.kind in ("ytd", "range")
+                                  else None, range_start=period.start)
     return stats[stats["period"].astype(str) == period.label].reset_index(drop=True)
 
 
@@ -192,9 +210,12 @@ def stats_with_change(snap: Snapshot, city: str, period: Period, profile: str | 
     if stats.empty:
         return stats
     if previous is None:
+        from indicators.ranking import change_kind
         return stats.assign(previous_period=None, previous_reported=float("nan"),
                             change_valid=False, change_rate=float("nan"),
-                            change_rate_reported=float("nan"), improved=pd.NA)
+                            change_rate_reported=float("nan"), improved=pd.NA,
+                            change_kind=change_kind(stats["statistic"].to_numpy()),
+                            change=float("nan"))
     return change_rate(stats, previous, profile=profile)
 
 

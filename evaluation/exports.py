@@ -90,10 +90,18 @@ def daily_table(snap: Snapshot, first: date, last: date, level: str,
 
 
 def rank_table(snap: Snapshot, year: int, level: str, by: str, profile: str | None = None,
-               city: str | None = None, dust: Path | None = None) -> pd.DataFrame:
+               city: str | None = None, dust: Path | None = None, valid_only: bool = False,
+               lang: str = "zh") -> pd.DataFrame:
     """``lantian rank``: areas of ``level`` ranked on ``by`` (:data:`RANK_BY`) for ``year``,
-    with the change against the year before when it has data."""
+    with the change against the year before when it has data.
+
+    Every area with a value is ranked (standards.md §7), one whose statistic is not
+    valid with status ``provisional`` and the reason; ``valid_only`` ranks valid
+    statistics only. Columns: :func:`indicators.ranking.rank`'s with ``name`` (in
+    ``lang``) after ``area`` (the id), and the change as ``change`` in its
+    ``change_kind`` (percent | points | days)."""
     from indicators import ranking
+    from store.frames import cities, districts, station_table
 
     pollutant, statistic = RANK_BY[by]
     tables = []
@@ -113,22 +121,34 @@ def rank_table(snap: Snapshot, year: int, level: str, by: str, profile: str | No
                                             profile=profile,
                                             dust_days=dust_days(dust, members)))
     previous, current = tables
-    return ranking.rank(current, by=statistic, pollutant=pollutant, level=level,
-                        previous=previous)
+    table = ranking.rank(current, by=statistic, pollutant=pollutant, level=level,
+                         previous=previous, valid_only=valid_only)
+    if previous is None:
+        table = table.assign(previous_reported=float("nan"), change_rate=float("nan"),
+                             change_rate_reported=float("nan"),
+                             change_kind=ranking.change_kind(statistic), change=float("nan"),
+                             improved=pd.array([pd.NA] * len(table), dtype="boolean"))
+    with snap.connect() as conn:
+        frame, key = {"district": (districts(conn, city), "code"), "city": (cities(conn), "id"),
+                      "station": (station_table(conn), "code")}[level]
+    first, second = ("name_en", "name_zh") if lang == "en" else ("name_zh", "name_en")
+    names = {k: (a if isinstance(a, str) and a else b if isinstance(b, str) and b else k)
+             for k, a, b in zip(frame[key].astype(str), frame[first], frame[second])}
+    table.insert(table.columns.get_loc("area") + 1, "name",
+                 table["area"].astype(str).map(names).fillna(table["area"].astype(str)))
+    return table
 
 
 def targets_evaluation(snap: Snapshot, year: int, city: str | None = None,
                        until: date | None = None):
     """``lantian targets``: (table, last day evaluated, in progress) of each district
-    against its local targets and the national limits (``indicators.targets.target_table``).
+    against its local targets and, where it has none, the national limits of its grade:
+    the overview's table (``indicators.targets.standing``, whose ``verdict`` is the status
+    every view shows), with the district's names (``name_zh``, ``name_en``) after its id.
     A year whose data end before 31 December (or ``until``) is a year to date."""
-    from indicators.targets import target_table
+    from indicators.targets import standing
 
     objectives = stored_targets(snap, city)
-    if not objectives:
-        raise NoDataError("no local targets are stored"
-                          + (f" for city {city!r}" if city else "")
-                          + "; add them to the site file and run 'lantian init --sites FILE'")
     start, end = pipeline.year_bounds(year)
     hourly, members, _ = indicator_inputs(snap, start, end, city)
     last_day = np.datetime64(hourly["time"].max(), "D")
@@ -141,5 +161,25 @@ def targets_evaluation(snap: Snapshot, year: int, city: str | None = None,
     daily_aqi = select_level(daily_aqi, "district", None)
     stats = pipeline.period_table(daily, daily_aqi, period="ytd" if in_progress else "year",
                                   grades=pipeline.grades_of(members), ytd_end=ytd_end)
-    table = target_table(stats, objectives, pipeline.grades_of(members), year=year)
+    areas = sorted(set(members.loc[members["level"] == "district", "area"].astype(str)))
+    table = standing(stats, objectives, pipeline.grades_of(members), year=year, areas=areas,
+                     daily=daily)
+    table = _with_district_names(snap, table, city)
     return table, ytd_end, bool(in_progress)
+
+
+def _with_district_names(snap: Snapshot, table: pd.DataFrame, city: str | None
+                         ) -> pd.DataFrame:
+    """``table`` with ``name_zh`` and ``name_en`` of each district after ``area`` (the id
+    where the store has no name)."""
+    from store.frames import districts
+    with snap.connect() as conn:
+        rows = districts(conn, city)
+    zh = dict(zip(rows["code"].astype(str), rows["name_zh"]))
+    en = dict(zip(rows["code"].astype(str), rows["name_en"]))
+    area = table["area"].astype(str)
+    at = list(table.columns).index("area") + 1
+    table = table.copy()
+    table.insert(at, "name_en", [en.get(a) or zh.get(a) or a for a in area])
+    table.insert(at, "name_zh", [zh.get(a) or en.get(a) or a for a in area])
+    return table

@@ -24,7 +24,7 @@ ANNUAL_ROWS = (
     + [("ALL", "composite_index")]
 )
 ANNUAL_COLUMNS = ["level", "area", "year", "pollutant", "statistic", "value", "reported",
-                  "valid", "n_valid", "n_required"]
+                  "valid", "n_valid", "n_required", "reason"]
 DAILY_EXPORT_COLUMNS = ["level", "area", "date", "pollutant", "value", "reported", "valid"]
 
 
@@ -85,11 +85,13 @@ def grades_of(membership: pd.DataFrame | None, station_grades: dict | None = Non
 
 def period_table(daily: pd.DataFrame, daily_aqi: pd.DataFrame, *, period: str = "year",
                  grades: dict | None = None, profile: str | None = None,
-                 ytd_end=None, dust_days=None) -> pd.DataFrame:
-    """Period statistics plus the composite index, in the statistics frame layout."""
+                 ytd_end=None, dust_days=None, range_start=None) -> pd.DataFrame:
+    """Period statistics plus the composite index, in the statistics frame layout
+    (``range_start``: the first day of a ``period="range"``)."""
     chinese, comparison = split_profile(profile)
     stats = statistics.period_statistics(daily, daily_aqi, period=period, grades=grades,
-                                         profile=profile, ytd_end=ytd_end, dust_days=dust_days)
+                                         profile=profile, ytd_end=ytd_end, dust_days=dust_days,
+                                         range_start=range_start)
     inputs = stats
     if comparison is not None and chinese is None:
         # The composite index is a Chinese statistic: the profile in force at the period end.
@@ -98,26 +100,108 @@ def period_table(daily: pd.DataFrame, daily_aqi: pd.DataFrame, *, period: str = 
     return pd.concat([stats, comp], ignore_index=True)
 
 
+#: Statistics published as whole numbers (day counts).
+_COUNT_STATISTICS = frozenset({"exceedance_days", "good_days", "heavy_days", "valid_aqi_days"})
+
+
+def _rules_profile(profile: str, end):
+    """The Chinese profile whose rounding rules a row follows: its own profile when
+    Chinese, else (a comparison profile) the Chinese one in force at ``end``."""
+    from config.standards import profile_for_period_end
+
+    prof = load_profile(str(profile)) if isinstance(profile, str) and profile else None
+    if prof is not None and prof.kind == "cn":
+        return prof
+    return profile_for_period_end(pd.Timestamp(end).date())
+
+
+def statistic_decimals(pollutant: str, statistic: str, prof) -> int:
+    """Published decimals of a statistic (standards.md §4): concentrations as the
+    pollutant (CO 1, others 0), rates ``rate_decimals``, indices ``index_decimals``,
+    multiples ``multiple_decimals``, day counts 0."""
+    if statistic in _COUNT_STATISTICS:
+        return 0
+    if statistic in ("good_day_ratio", "change_rate"):
+        return prof.rate_decimals
+    if statistic in ("composite_index", "single_index"):
+        return prof.index_decimals
+    if statistic == "max_multiple":
+        return prof.multiple_decimals
+    return prof.decimals(pollutant)
+
+
+def as_published(values, decimals) -> pd.Series:
+    """Reported values as exact decimals with the standard's decimals: 13 → ``Decimal('13')``,
+    CO ``Decimal('3.5')``, a composite index ``Decimal('7.40')``; None where NaN.
+
+    ``values`` are already rounded (GB/T 8170): each float is the one nearest to its
+    published decimal, so formatting it to ``decimals`` places gives that decimal back
+    (no second rounding). The column reads as published in CSV (``str``) and as a number
+    in JSON and xlsx (``lantian.cli._write_table``)."""
+    from decimal import Decimal
+
+    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64",
+                                                                   na_value=np.nan)
+    d = np.broadcast_to(np.asarray(decimals, dtype=np.int64), x.shape)
+    out = [None if np.isnan(v) else Decimal(f"{v:.{k}f}") for v, k in zip(x.tolist(), d.tolist())]
+    return pd.Series(out, dtype=object)
+
+
 def annual_export(stats: pd.DataFrame, year: int) -> pd.DataFrame:
-    """The ``lantian stats annual`` table: one row per contract statistic and area."""
+    """The ``lantian stats annual`` table: one row per contract statistic and area.
+
+    ``value`` unrounded (full precision), ``reported`` as published (exact decimals with
+    the standard's decimals, :func:`as_published`), ``reason`` why a statistic is not valid
+    or only provisional (the statistics frame's ``detail``; empty for a valid final one).
+    """
     wanted = pd.DataFrame(ANNUAL_ROWS, columns=["pollutant", "statistic"])
     rows = stats[stats["period"].astype(str) == str(year)].merge(wanted, on=["pollutant", "statistic"])
     order = {key: i for i, key in enumerate(ANNUAL_ROWS)}
     rows = rows.assign(_order=[order[(p, s)] for p, s in zip(rows["pollutant"], rows["statistic"])])
-    rows = rows.sort_values(["level", "area", "_order"], kind="stable")
-    out = rows.assign(year=int(year))[ANNUAL_COLUMNS].reset_index(drop=True)
+    rows = rows.sort_values(["level", "area", "_order"], kind="stable").reset_index(drop=True)
+    valid = rows["valid"].astype(bool).to_numpy()
+    detail = rows["detail"].fillna("").astype(str)
+    provisional = detail.str.startswith("provisional").to_numpy()
+    rules = {}
+    decimals = []
+    for p, s, prof, end in zip(rows["pollutant"], rows["statistic"], rows["profile"], rows["end"]):
+        key = (prof, pd.Timestamp(end).date() if pd.notna(end) else None)
+        if key not in rules:
+            rules[key] = _rules_profile(prof, end if pd.notna(end) else f"{year}-12-31")
+        decimals.append(statistic_decimals(str(p), str(s), rules[key]))
+    rows = rows.assign(year=int(year), reported=as_published(rows["reported"], decimals),
+                       reason=np.where(~valid | provisional, detail.to_numpy(dtype=object), ""))
+    out = rows[ANNUAL_COLUMNS].reset_index(drop=True)
     out["valid"] = out["valid"].astype(bool)
     out["n_valid"] = out["n_valid"].astype("Int64")
     out["n_required"] = out["n_required"].astype("Int64")
+    out["reason"] = out["reason"].astype(str)
     return out
 
 
 def daily_export(daily: pd.DataFrame, daily_aqi: pd.DataFrame) -> pd.DataFrame:
-    """The ``lantian stats daily`` table: daily values and the AQI, long."""
+    """The ``lantian stats daily`` table: daily values and the AQI, long.
+
+    ``value`` unrounded, ``reported`` as published (:func:`as_published`: the decimals of
+    the day's profile, CO 0.1 mg/m³, others and the AQI whole numbers)."""
     values = daily[DAILY_EXPORT_COLUMNS]
+    profiles = daily["profile"].astype(object).where(daily["profile"].notna(),
+                                                     default_cn_profile())
+    dec_of = {}
+    decimals = []
+    for q, prof in zip(values["pollutant"].astype(str), profiles):
+        if (q, prof) not in dec_of:
+            rules = load_profile(str(prof))       # daily values follow a Chinese profile
+            rules = rules if rules.kind == "cn" else load_profile(default_cn_profile())
+            dec_of[(q, prof)] = rules.decimals(q)
+        decimals.append(dec_of[(q, prof)])
+    values = values.assign(reported=as_published(values["reported"], decimals).to_numpy())
     a = daily_aqi
+    aqi = a["aqi"].astype("Float64")
     aqi_rows = pd.DataFrame({"level": a["level"], "area": a["area"], "date": a["date"],
-                             "pollutant": "AQI", "value": a["aqi"], "reported": a["aqi"],
+                             "pollutant": "AQI", "value": aqi.to_numpy(dtype="float64",
+                                                                        na_value=np.nan),
+                             "reported": as_published(aqi, 0).to_numpy(),
                              "valid": a["aqi"].notna().to_numpy()})
     out = pd.concat([values, aqi_rows], ignore_index=True)
     level_order = {"station": 0, "district": 1, "city": 2}

@@ -3,16 +3,25 @@
 Areas are ranked on the *reported* value (the composite index at 0.01, a
 concentration at its published decimals), ascending — lower is better — except
 for the good-day ratio (and good-day count), which rank descending. Ties share
-a rank, competition style (1, 1, 3). Only valid statistics get a rank; areas
-whose statistic is not valid are listed after the ranked ones with rank <NA>,
-status ``"insufficient data"`` and the statistic's ``detail`` as the reason —
-never silently dropped.
+a rank, competition style (1, 1, 3).
 
-Change rate vs a previous period: ``(I − I_prev) / I_prev × 100 %`` on the
-reported values, computed exactly (both values as integers on their decimal
-grid) and reported half-even to the profile's ``rounding.rate_decimals``
-(0.1 %). Negative is an improvement for everything ranked ascending; for the
-good-day ratio a positive change is the improvement (column ``improved``).
+**Every area with a value is ranked.** An area whose statistic fails its
+capture rule keeps its place in the order with status ``"provisional"`` (暂定)
+and the statistic's ``detail`` as the reason, so a district is never dropped
+over one missing day. An area with no value at all is listed last, unranked
+(rank <NA>), status ``"insufficient data"`` with the reason. ``valid_only=True``
+gives the strict order: only valid statistics are ranked, the others are listed
+after them as insufficient data.
+
+Change vs a previous period (:func:`change_rate`), on the reported values and
+exact (both values as integers on their decimal grid), in the unit the
+statistic calls for (:func:`change_kind`): a concentration or an index as the
+rate ``(I − I_prev) / I_prev × 100 %``, half-even to the profile's
+``rounding.rate_decimals`` (0.1 %); a ratio (good-day ratio) as the difference
+in percentage points (53.6 % vs 50.4 % = +3.2 个百分点); a count (heavy days,
+exceedance days) as the difference in days. Negative is an improvement for
+everything ranked ascending; for the good-day ratio and good days a positive
+change is the improvement (column ``improved``).
 """
 from __future__ import annotations
 
@@ -27,7 +36,18 @@ from .rounding import round_ratio, scaled_integers
 #: Statistics where a higher value is better (ranked descending).
 HIGHER_IS_BETTER = ("good_day_ratio", "good_days")
 RANKED = "ranked"
+#: Ranked although its statistic fails a capture rule (暂定, standards.md §7).
+PROVISIONAL = "provisional"
+#: Not ranked: no value at all (or, with ``valid_only``, not valid).
 INSUFFICIENT = "insufficient data"
+#: Statuses that carry a rank.
+RANKED_STATUSES = (RANKED, PROVISIONAL)
+#: The unit of a change (:func:`change_kind`): relative [%], percentage points, days.
+PERCENT, POINTS, DAYS = "percent", "points", "days"
+#: Statistics that are ratios (their change is in percentage points) …
+RATIO_STATISTICS = ("good_day_ratio",)
+#: … and counts of days (their change is in days); everything else changes in %.
+COUNT_STATISTICS = ("good_days", "heavy_days", "exceedance_days", "valid_aqi_days")
 MATCH = ["level", "area", "pollutant", "statistic"]
 _MAX_DECIMALS = 9
 
@@ -37,6 +57,40 @@ def higher_is_better(statistic) -> np.ndarray | bool:
     if isinstance(statistic, str):
         return statistic in HIGHER_IS_BETTER
     return np.isin(np.asarray(statistic, dtype=object), HIGHER_IS_BETTER)
+
+
+def change_kind(statistic) -> np.ndarray | str:
+    """Unit of the change of ``statistic`` vs a previous period (standards.md §7):
+    ``"points"`` for a ratio (good-day ratio), ``"days"`` for a count of days (heavy
+    days, exceedance days, good days), ``"percent"`` (the change rate) for the rest."""
+    if isinstance(statistic, str):
+        return POINTS if statistic in RATIO_STATISTICS else (
+            DAYS if statistic in COUNT_STATISTICS else PERCENT)
+    s = np.asarray(statistic, dtype=object)
+    return np.where(np.isin(s, RATIO_STATISTICS), POINTS,
+                    np.where(np.isin(s, COUNT_STATISTICS), DAYS, PERCENT)).astype(object)
+
+
+_UNIT_WORDS = {PERCENT: ("%", "%"), POINTS: (" 个百分点", " points"), DAYS: (" 天", " days")}
+
+
+def change_text(change, kind: str, lang: str = "en", arrow: bool = False,
+                decimals: int | None = None) -> str:
+    """One change for display, with its unit: ``-8.0%``, ``+3.2 个百分点`` / ``+3.2 points``,
+    ``+11 天`` / ``+11 days`` (``arrow``: ``▼8.0%``, ``▲3.2 个百分点``, ``＝0 天``); ``—``
+    without a change. ``decimals``: default 1 (%, points) or 0 (days)."""
+    if change is None or pd.isna(change):
+        return "—"
+    kind = kind if kind in _UNIT_WORDS else PERCENT
+    d = decimals if decimals is not None else (0 if kind == DAYS else 1)
+    value = float(change)
+    unit = _UNIT_WORDS[kind][0 if lang == "zh" else 1]
+    if kind == DAYS and lang != "zh" and abs(value) == 1:
+        unit = " day"
+    if arrow:
+        mark = "▲" if value > 0 else ("▼" if value < 0 else "＝")
+        return f"{mark}{abs(value):.{d}f}{unit}"
+    return f"{value:+.{d}f}{unit}" if value != 0 else f"{0:.{d}f}{unit}"
 
 
 def grid_decimals(values) -> np.ndarray:
@@ -109,8 +163,13 @@ def change_rate(current: pd.DataFrame, previous: pd.DataFrame, profile=None) -> 
     DataFrame, one row per current row: level, area, pollutant, statistic,
     period, previous_period, reported, previous_reported, valid (both valid),
     change_rate (unrounded [%]), change_rate_reported (half-even to the rate
-    decimals [%]), improved (bool; <NA> without a change). The change is NaN
-    where either value is missing or the previous value is ≤ 0.
+    decimals [%]), change_kind (``percent`` | ``points`` | ``days``,
+    :func:`change_kind`), change (the change to show, in that unit: the
+    reported rate [%], the difference in percentage points on the ratio's
+    grid, or in days), improved (bool; <NA> without a change). The rate is NaN
+    where either value is missing or the previous value is ≤ 0; a difference
+    (points, days) only where either value is missing. Show ``change`` with
+    its ``change_kind``, never a ratio's or a count's rate.
     """
     check_columns(current, STAT_COLUMNS, "current statistics")
     check_columns(previous, STAT_COLUMNS, "previous statistics")
@@ -134,21 +193,29 @@ def change_rate(current: pd.DataFrame, previous: pd.DataFrame, profile=None) -> 
     reported = np.full(len(m), np.nan)
     if ok.any():
         reported[ok] = round_ratio(diff100[ok], b_safe[ok], rate_dec[ok])
+    kind = change_kind(m["statistic"].to_numpy())
+    # a ratio or a count: the exact difference on the values' common grid
+    difference = (a - b) / np.power(10.0, d)
+    differs = kind != PERCENT
+    change = np.where(differs, np.where(both, difference, np.nan), reported)
+    shown = np.where(differs, both, ok)
     better = np.where(higher_is_better(m["statistic"].to_numpy()), a > b, a < b)
-    improved = pd.array(np.where(ok, better, False), dtype="boolean")
-    improved[~ok] = pd.NA
+    improved = pd.array(np.where(shown, better, False), dtype="boolean")
+    improved[~shown] = pd.NA
     return pd.DataFrame({
         "level": m["level"], "area": m["area"], "pollutant": m["pollutant"],
         "statistic": m["statistic"], "period": m["period"],
         "previous_period": m["previous_period"], "reported": cur, "previous_reported": old,
         "valid": m["valid"].fillna(False).astype(bool).to_numpy()
         & m["previous_valid"].fillna(False).astype(bool).to_numpy(),
-        "change_rate": exact, "change_rate_reported": reported, "improved": improved})
+        "change_rate": exact, "change_rate_reported": reported,
+        "change_kind": kind, "change": change.astype("float64"), "improved": improved})
 
 
 def rank(stats: pd.DataFrame, by: str = "composite_index", pollutant: str | None = None,
          level: str = "district", period: str | None = None, ascending: bool | None = None,
-         previous: pd.DataFrame | None = None, areas=None, profile=None) -> pd.DataFrame:
+         previous: pd.DataFrame | None = None, areas=None, profile=None,
+         valid_only: bool = False) -> pd.DataFrame:
     """Rank the areas of one level on one statistic of one period.
 
     Parameters
@@ -171,20 +238,24 @@ def rank(stats: pd.DataFrame, by: str = "composite_index", pollutant: str | None
         and ``good_days``.
     previous : DataFrame, optional
         Statistics of the comparison period (e.g. the same period last year):
-        adds ``previous_reported``, ``change_rate``, ``change_rate_reported``
-        and ``improved`` (:func:`change_rate`).
+        adds ``previous_reported``, ``change_rate``, ``change_rate_reported``,
+        ``change_kind``, ``change`` and ``improved`` (:func:`change_rate`).
     areas : iterable of str, optional
         Every area expected; those without a row are listed as insufficient
         data with reason ``"no statistic"``.
     profile : str or Profile, optional
         Profile for the change-rate decimals (default: the rows' profile).
+    valid_only : bool
+        The strict order: rank valid statistics only (default False: every
+        area with a value is ranked, those not valid as ``"provisional"``).
 
     Returns
     -------
     DataFrame: rank (Int64; <NA> when not ranked), area, value, reported,
-    valid, status (``"ranked"`` | ``"insufficient data"``), reason, n_valid,
+    valid, status (``"ranked"`` | ``"provisional"`` | ``"insufficient
+    data"``), reason (why provisional or not ranked; "" when ranked), n_valid,
     n_required, level, period, pollutant, statistic [, change columns]; ranked
-    areas first by rank then area, then the others by area.
+    and provisional areas first by rank then area, then the others by area.
     """
     check_columns(stats, STAT_COLUMNS, "statistics")
     rows = _rows_to_rank(stats, by, pollutant, level, period, required=areas is None)
@@ -194,16 +265,18 @@ def rank(stats: pd.DataFrame, by: str = "composite_index", pollutant: str | None
         ascending = not higher_is_better(by)
 
     reported = rows["reported"].astype("float64")
-    rankable = rows["valid"].fillna(False).astype(bool) & reported.notna()
+    valid = rows["valid"].fillna(False).astype(bool)
+    rankable = reported.notna() & (valid if valid_only else True)
     ranks = reported.where(rankable).rank(method="min", ascending=ascending)
     detail = rows["detail"].astype(object).where(rows["detail"].notna(), "").astype(str)
-    reason = np.where(rankable, "", np.where(detail != "", detail,
-                                             np.where(reported.isna(), "no value", "not valid")))
+    clean = (valid & rankable).to_numpy()
+    reason = np.where(clean, "", np.where(detail != "", detail,
+                                          np.where(reported.isna(), "no value", "not valid")))
+    status = np.where(clean, RANKED, np.where(rankable, PROVISIONAL, INSUFFICIENT))
     out = pd.DataFrame({
         "rank": pd.array(ranks, dtype="Int64"), "area": rows["area"],
         "value": rows["value"].astype("float64"), "reported": reported,
-        "valid": rows["valid"].fillna(False).astype(bool),
-        "status": np.where(rankable, RANKED, INSUFFICIENT), "reason": reason,
+        "valid": valid, "status": status, "reason": reason,
         "n_valid": pd.array(pd.to_numeric(rows.get("n_valid")), dtype="Int64")
         if "n_valid" in rows else pd.NA,
         "n_required": pd.array(pd.to_numeric(rows.get("n_required")), dtype="Int64")
@@ -269,4 +342,6 @@ def _with_change(out: pd.DataFrame, rows: pd.DataFrame, previous: pd.DataFrame, 
     return out.assign(previous_reported=ch["previous_reported"].to_numpy(),
                       change_rate=ch["change_rate"].to_numpy(),
                       change_rate_reported=ch["change_rate_reported"].to_numpy(),
+                      change_kind=ch["change_kind"].to_numpy(),
+                      change=ch["change"].to_numpy(),
                       improved=ch["improved"].array)

@@ -218,24 +218,66 @@ HourLabelOpt = Annotated[HourLabel, typer.Option("--hour-label",
 @app.command()
 @user_errors
 def init(sites: Annotated[Optional[list[Path]], typer.Option(
-        "--sites", help="Site file(s) to load, e.g. config/sites/beijing.yaml.")] = None):
-    """Create or migrate the database and load site files (idempotent)."""
-    from config.sites import load_site_config
+        "--sites", help="Site file(s) to load, e.g. config/sites/beijing.yaml.")] = None,
+         replace: Annotated[bool, typer.Option(
+             "--replace", help="Load a site file even though the city's copy was edited "
+             "(on the dashboard) since it was loaded: the file becomes the city's "
+             "configuration, the edits stay in 'lantian sites history'.")] = False):
+    """Create or migrate the database and load site files (idempotent).
+
+    A site file is stored as the city's editable copy (in the database, every version
+    kept: 'lantian sites history --city C'); the file itself is never written, so the
+    files in config/sites/ stay as git has them. Without --sites every city's current
+    copy, with the edits made on the dashboard, is loaded again. A file that changed
+    since an edited copy was loaded from it is refused (nothing is loaded) unless
+    --replace; the same file again keeps the edits.
+    """
+    from store import site_copies
     from store.db import make_engine, migrate
-    from store.sites import sync_site_config
 
     settings = load_settings()
-    configs = [load_site_config(p) for p in sites or []]  # validate all before touching the db
+    texts = [(p, site_copies.read_text(p)) for p in sites or []]
+    configs = [site_copies.parse(text, p) for p, text in texts]   # validate all first
     engine = make_engine(settings.database_url)
     revision = migrate(engine)
     out.print(f"database {engine.url.render_as_string(hide_password=True)} at schema {revision}")
     _daily_backfill(engine)
-    for site in configs:
+    if not replace:                     # refuse before loading anything
+        with engine.connect() as conn:
+            for (path, text), site in zip(texts, configs):
+                action, edits = site_copies.plan_load(conn, site.city.id, text)
+                if action == "conflict":
+                    raise site_copies.SiteCopyConflict(path, site.city.id, edits)
+    if not sites:
         with engine.begin() as conn:
-            counts = sync_site_config(conn, site)
-        label = " (SYNTHETIC demo city)" if site.city.synthetic else ""
-        out.print(f"loaded {site.path}: city {site.city.id}{label}, {counts['districts']} districts, "
-                  f"{counts['stations']} stations, {counts['targets']} targets", markup=False)
+            loaded = site_copies.load_current(conn, settings.data_dir)
+        for item in loaded:
+            _print_loaded(item, "the stored copy")
+    for (path, text), site in zip(texts, configs):
+        with engine.begin() as conn:
+            item = site_copies.load_file(conn, path, data_dir=settings.data_dir,
+                                         replace_edits=replace, text=text)
+        _print_loaded(item, str(path))
+
+
+def _print_loaded(item, what: str) -> None:
+    """One line per loaded site: the city, its counts and which version of its copy."""
+    site, v, counts = item.site, item.version, item.counts
+    label = " (SYNTHETIC demo city)" if site.city.synthetic else ""
+    how = {"new": "stored as version 1 of the city's copy",
+           "same": f"= version {v.version} of the city's copy",
+           "follow": f"the file changed: stored as version {v.version}",
+           "replace": f"replaced the edited copy: stored as version {v.version}",
+           "current": f"version {v.version} of the city's copy ({v.source}, {v.saved_by}, "
+                      f"{v.saved_at:%Y-%m-%d %H:%M})",
+           "kept": f"unchanged since it was loaded; kept the edited copy, version {v.version} "
+                   f"({len(item.edits)} edit(s), the newest by {v.saved_by} at "
+                   f"{v.saved_at:%Y-%m-%d %H:%M})"}[item.action]
+    if item.action == "new" and v.version != 1:
+        how = f"stored as version {v.version} of the city's copy"
+    out.print(f"loaded {what}: city {site.city.id}{label}, {counts['districts']} districts, "
+              f"{counts['stations']} stations, {counts['targets']} targets — {how}",
+              markup=False)
 
 
 def _daily_backfill(engine) -> None:
@@ -522,18 +564,23 @@ def demo(sites: Annotated[Path, typer.Option("--sites")] = Path(__file__).resolv
     from config.sites import load_site_config
     from ingest.demo import generate_demo
     from ingest.loader import LoadResult, finish_run, load_frame, start_run
+    from store import site_copies
     from store.db import make_engine, migrate
-    from store.sites import sync_site_config
 
     site = load_site_config(sites)
     if not site.city.synthetic:
         raise ConfigError(sites, "city.synthetic", "the demo only writes into a synthetic city",
                           "use config/sites/yangquan.yaml or set synthetic: true")
     last = _day(until, "--until") if until else None
-    engine = make_engine(load_settings().database_url)
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
     migrate(engine)
     with engine.begin() as conn:
-        sync_site_config(conn, site)
+        # the city's copy as 'lantian init --sites' stores it; an edited copy is kept
+        try:
+            site_copies.load_file(conn, sites, data_dir=settings.data_dir)
+        except site_copies.SiteCopyConflict:
+            pass                        # the city is loaded, from its edited copy
     frame = generate_demo(site, until=last, progress=not quiet)
     name = f"synthetic:{site.city.id} ({frame['time'].min():%Y-%m-%d} … {frame['time'].max():%Y-%m-%d})"
     result = LoadResult(file=name, reader="demo")
@@ -590,6 +637,62 @@ def _check_out_dir(path: Path | None, option: str = "--out") -> None:
                         "give a folder that exists or can be created")
 
 
+def _decimals_as_numbers(frame):
+    """Columns of exact decimals (published values, ``indicators.pipeline.as_published``) as
+    JSON/xlsx numbers: whole numbers as int (``12``), others as float (``0.9``); CSV
+    writes the decimals themselves (``7.40``)."""
+    from decimal import Decimal
+
+    import pandas as pd
+
+    def number(x):
+        if not isinstance(x, Decimal):
+            return x
+        return int(x) if x == x.to_integral_value() else float(x)
+
+    columns = [c for c in frame.columns if frame[c].dtype == object
+               and any(isinstance(x, Decimal) for x in frame[c])]
+    if not columns:
+        return frame
+    # built as object columns (``map`` would infer float64 and write 12 as 12.0)
+    return frame.assign(**{c: pd.Series([number(x) for x in frame[c]], index=frame.index,
+                                        dtype=object) for c in columns})
+
+
+def _json_records(frame) -> str:
+    """The frame as a JSON list of records: numbers stay numbers, floats at full precision
+    (their shortest round-trip form: ``13.110192837465565``, ``50.4``; pandas' ``to_json``
+    cuts to 10 decimals or, asked for 15, writes 50.4 as 50.399999999999999), missing
+    values null, dates ISO text."""
+    import json
+    import math
+    from datetime import date as _date
+
+    import numpy as np
+
+    def cell(v):
+        if isinstance(v, np.generic):
+            v = v.item()
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return None
+        if isinstance(v, (str, bool, int, float)):
+            return v
+        if isinstance(v, _date):
+            return v.isoformat()
+        try:
+            import pandas as pd
+            if pd.isna(v):
+                return None
+        except (TypeError, ValueError):
+            pass
+        return str(v)
+
+    columns = [str(c) for c in frame.columns]
+    records = [dict(zip(columns, map(cell, row)))
+               for row in frame.itertuples(index=False, name=None)]
+    return json.dumps(records, ensure_ascii=False, indent=1)
+
+
 def _write_table(frame, format: OutFormat, out_path: Path | None) -> None:
     """The one writer of the command's tables (stdout or ``--out FILE``): every CSV and xlsx
     goes through here, with text cells a spreadsheet would run as a formula neutralised
@@ -600,11 +703,13 @@ def _write_table(frame, format: OutFormat, out_path: Path | None) -> None:
     if format == OutFormat.xlsx and out_path is None:
         raise UserError("--format xlsx needs --out FILE.xlsx")
     _check_out_file(out_path)
+    if format in (OutFormat.json, OutFormat.xlsx):
+        frame = _decimals_as_numbers(frame)
     try:
         if format == OutFormat.xlsx:
             frame.to_excel(out_path, index=False)
         elif format == OutFormat.json:
-            text = frame.to_json(orient="records", force_ascii=False, indent=1)
+            text = _json_records(frame)
             out_path.write_text(text + "\n", encoding="utf-8") if out_path else sys.stdout.write(text + "\n")
         else:
             text = frame.to_csv(index=False, lineterminator="\n")
@@ -637,7 +742,9 @@ def stats_annual(year: YearOpt, level: LevelOpt = Level.district, profile: Profi
                  format: FormatOpt = OutFormat.csv, out: OutOpt = None, area: AreaOpt = None,
                  city: CityOpt = None, dust: DustOpt = None):
     """Annual statistics, one row per statistic:
-    level,area,year,pollutant,statistic,value,reported,valid,n_valid,n_required."""
+    level,area,year,pollutant,statistic,value,reported,valid,n_valid,n_required,reason
+    (value unrounded; reported as published, e.g. 12, CO 0.9, composite index 4.56;
+    reason why a statistic is not valid)."""
     from evaluation.exports import annual_table
 
     _check_out_file(out)
@@ -655,7 +762,8 @@ def stats_daily(start: Annotated[str, typer.Option("--from", help="First day, YY
                 level: LevelOpt = Level.district, profile: ProfileOpt = None,
                 format: FormatOpt = OutFormat.csv, out: OutOpt = None, area: AreaOpt = None,
                 city: CityOpt = None):
-    """Daily values and AQI: level,area,date,pollutant,value,reported,valid."""
+    """Daily values and AQI: level,area,date,pollutant,value,reported,valid
+    (value unrounded; reported as published: whole numbers, CO to 0.1 mg/m³)."""
     from evaluation.exports import daily_table
 
     first, last = day_range(start, end)
@@ -670,29 +778,70 @@ def rank(year: YearOpt, level: LevelOpt = Level.district,
          by: Annotated[str, typer.Option("--by", help="composite, good_day_ratio, SO2, NO2, "
                                          "PM10, PM2.5, CO (P95) or O3 (P90 MDA8).")] = "composite",
          profile: ProfileOpt = None, city: CityOpt = None, dust: DustOpt = None,
+         valid_only: Annotated[bool, typer.Option(
+             "--valid-only", help="The strict order: rank only areas whose statistic is "
+             "valid (by default every area with a value is ranked, those failing a capture "
+             "rule marked provisional).")] = False,
+         lang: Annotated[str, typer.Option("--lang", help="Area names in zh or en")] = "zh",
          format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table):
-    """Rank areas for a year (ties share a rank; insufficient data listed with the reason)."""
+    """Rank areas for a year: every area with a value is ranked, those
+    whose statistic fails a capture rule marked provisional with the reason; areas
+    without a value listed last. Ties share a rank. The change against the year before
+    is in % (concentrations, composite index), percentage points (good-day ratio) or
+    days (counts). CSV: area (id), name, rank, status, reason, change, change_kind …"""
     from evaluation.exports import RANK_BY, rank_table
 
     if by not in RANK_BY:
         raise UserError(f"--by {by!r} is not a ranking; use one of {', '.join(RANK_BY)}")
+    if lang not in ("zh", "en"):
+        raise UserError(f"--lang {lang!r}: use zh or en")
     pollutant, statistic = RANK_BY[by]
-    ranked = rank_table(_snapshot(), year, level.value, by, profile, city, dust)
+    ranked = rank_table(_snapshot(), year, level.value, by, profile, city, dust,
+                        valid_only=valid_only, lang=lang)
     if format == StatusFormat.csv:
         _write_table(ranked, OutFormat.csv, None)
         return
     from rich.table import Table
-    table = Table(title=f"{year} {level.value} ranking by {by} ({pollutant} {statistic})")
-    shown = {"rank": "rank", "area": "area", "reported": "value", "change_rate_reported":
-             f"vs {year - 1} %", "status": "status", "reason": "reason"}
-    for col, title in shown.items():
-        if col in ranked.columns:
-            table.add_column(title, justify="right" if col in ("rank", "reported",
-                             "change_rate_reported") else "left",
-                             no_wrap=col != "reason", max_width=70 if col == "reason" else None)
-    for row in ranked[[c for c in shown if c in ranked.columns]].itertuples(index=False):
-        table.add_row(*["" if pd_isna(v) else str(v) for v in row])
+    decimals = 2 if statistic == "composite_index" else (
+        1 if statistic == "good_day_ratio" or pollutant == "CO" else 0)
+    strict = ", valid statistics only" if valid_only else ""
+    table = Table(title=f"{year} {level.value} ranking by {by} ({pollutant} {statistic}"
+                        f"{strict})")
+    for title in ("rank", "name", "value", f"vs {year - 1}", "status", "reason"):
+        table.add_column(title, justify="right" if title in ("rank", "value") or
+                         title.startswith("vs") else "left", no_wrap=title != "reason",
+                         max_width=70 if title == "reason" else None)
+    for r in ranked.itertuples(index=False):
+        table.add_row("" if pd_isna(r.rank) else str(int(r.rank)), str(r.name),
+                      "" if pd_isna(r.reported) else f"{r.reported:.{decimals}f}",
+                      _change_text(r.change, r.change_kind), str(r.status),
+                      _short_reason(r.reason))
     out.print(table)
+    if ranked["reason"].astype(str).str.contains("valid days, needs").any():
+        out.print("reason: the inputs failing a capture rule, with the month's valid days / "
+                  "days needed (full text in --format csv)", markup=False)
+
+
+def _change_text(change, kind) -> str:
+    """A change in its unit (``indicators.ranking.change_kind``): ``-8.0%`` (concentrations,
+    the composite index), ``+3.2 points`` (the good-day ratio), ``+11 days`` (counts)."""
+    if change is None or pd_isna(change):
+        return ""
+    if kind == "days":
+        return f"{change:+.0f} day{'' if abs(change) == 1 else 's'}" if change else "0 days"
+    if kind == "points":
+        return f"{change:+.1f} points" if change else "0.0 points"
+    return f"{change:+.1f}%" if change else "0.0%"
+
+
+def _short_reason(reason) -> str:
+    """A ranking reason for the terminal: "SO2 (2016-09: 26/27); NO2 (…)" instead of
+    "invalid SO2 annual_mean (2016-09: 26 valid days, needs 27); …"."""
+    import re
+    text = "" if reason is None or pd_isna(reason) else str(reason)
+    text = re.sub(r"provisional: year to date \S+ to \S+?(; |(?=\)))", "", text)
+    text = re.sub(r"\binvalid (\S+) \w+ \(", r"\1 (", text)
+    return re.sub(r"(\d+) valid days?, needs (\d+)", r"\1/\2", text)
 
 
 @app.command()
@@ -704,34 +853,85 @@ def targets(year: YearOpt, city: CityOpt = None,
             lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
             format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table):
     """Each district against its local targets and the national limits; for a year in
-    progress, what the rest of the year must average."""
+    progress, what the rest of the year must average.
+
+    The status is decided against the binding figure (the stricter of the target and
+    the limit): met / not met / insufficient data for a complete year, on track / at
+    risk / already exceeded for a year to date. ``--lang`` chooses the language of the
+    table (names, headers, statuses); ``--format csv`` keeps stable English codes and
+    gives the district names in both languages (name_zh, name_en)."""
     from evaluation.exports import targets_evaluation
 
+    if lang not in ("zh", "en"):
+        raise UserError(f"--lang {lang!r} is not a language; use zh or en")
     table, ytd_end, in_progress = targets_evaluation(
         _snapshot(), year, city, _day(until, "--until") if until else None)
     if format == StatusFormat.csv:
         _write_table(table, OutFormat.csv, None)
         return
+    out.print(_targets_view(table, year, ytd_end, in_progress, lang))
+
+
+#: (zh, en) of the ``lantian targets`` table's title and headers.
+_TARGET_WORDS = {
+    "title": ("目标完成情况 — {year} 年", "Targets — {year}"),
+    "title_ytd": ("目标完成情况 — {year} 年年初至今（截至 {end}），临时结果",
+                  "Targets — {year} year to date (to {end}), provisional"),
+    "area": ("区县", "district"), "pollutant": ("污染物", "pollutant"),
+    "statistic": ("统计量", "statistic"), "reported": ("数值", "value"),
+    "capture": ("有效天数", "valid days"), "target": ("目标", "target"),
+    "national_limit": ("国家限值", "national limit"), "binding": ("约束值", "binding"),
+    "margin": ("差值", "margin"), "verdict": ("状态", "status"),
+    "each": ("对照目标 / 国标", "vs target / limit"),
+    "rest": ("剩余时段需 / 原因", "rest of year / why"),
+    "basis.target": ("目标", "target"), "basis.national": ("国标", "limit"),
+    "note": ("状态按约束值（目标与国家限值中较严者）判定；差值 = 数值 − 约束值。",
+             "The status is judged against the binding figure (the stricter of the target "
+             "and the national limit); margin = value − binding figure."),
+}
+
+
+def _targets_view(table, year: int, ytd_end, in_progress: bool, lang: str):
+    """The ``lantian targets`` table in ``lang``: every header, name and status word."""
+    from rich.console import Group
     from rich.table import Table
-    title = (f"{year} year to date (to {ytd_end}), provisional" if in_progress else f"{year}")
-    view = Table(title=f"Targets — {title}")
-    needed = "needed_zh" if lang == "zh" else "needed_en"
-    for name in ("area", "pollutant", "statistic", "reported", "capture", "target",
-                 "national_limit", "status_target", "status_national", "rest of year / why"):
-        view.add_column(name, justify="right" if name in ("reported", "target",
-                        "national_limit") else "left", max_width=60 if name.startswith("rest")
-                        else None)
+    from rich.text import Text
+
+    from dashboard.ledger import ledger_text
+    from reports.texts import statistic as statistic_name
+    from reports.texts import status as status_text
+
+    i = 1 if lang == "en" else 0
+
+    def w(key: str, **kw) -> str:
+        return _TARGET_WORDS[key][i].format(**kw)
+
+    view = Table(title=w("title_ytd", year=year, end=ytd_end) if in_progress
+                 else w("title", year=year))
+    numeric = {"reported", "capture", "target", "national_limit", "binding", "margin"}
+    for key in ("area", "pollutant", "statistic", "reported", "capture", "target",
+                "national_limit", "binding", "margin", "verdict", "each", "rest"):
+        view.add_column(w(key), justify="right" if key in numeric else "left",
+                        max_width=60 if key == "rest" else None)
+    name_col = "name_en" if lang == "en" else "name_zh"
     for r in table.itertuples(index=False):
         capture = f"{r.n_valid}/{r.n_required}" if not pd_isna(r.n_valid) else ""
-        rest = getattr(r, needed, "")
-        if r.status_target == "insufficient data":
-            rest = r.detail  # why the statistic is not valid, e.g. which month fell short
-        view.add_row(str(r.area), str(r.pollutant), str(r.statistic),
+        rest = r.needed_en if lang == "en" else r.needed_zh
+        if r.verdict == "insufficient data":
+            rest = ledger_text(r.detail, lang)   # why the statistic is not valid
+        local = getattr(r, "basis", "target") == "target"   # else no local target
+        each = (f"{status_text(r.verdict_target, lang)} / "
+                f"{status_text(r.verdict_national, lang)}") if local else ""
+        binding = ("" if pd_isna(r.binding) else
+                   f"{r.binding:g} {w('basis.' + str(r.binding_basis))}")
+        view.add_row(str(getattr(r, name_col, r.area)), str(r.pollutant),
+                     statistic_name(str(r.statistic), lang),
                      "" if pd_isna(r.reported) else f"{r.reported:g}", capture,
-                     f"{r.target:g}", "" if pd_isna(r.national_limit) else f"{r.national_limit:g}",
-                     str(r.status_target), str(r.status_national),
-                     "" if pd_isna(rest) else str(rest))
-    out.print(view)
+                     f"{r.target:g}" if local else "—",
+                     "" if pd_isna(r.national_limit) else f"{r.national_limit:g}",
+                     binding, "" if pd_isna(r.margin) else f"{r.margin:+g}",
+                     status_text(r.verdict, lang), each, "" if pd_isna(rest) else str(rest))
+    return Group(view, Text(w("note")))
 
 
 def pd_isna(value) -> bool:
@@ -925,6 +1125,7 @@ from lantian import users_cli  # noqa: E402,F401 - registers 'lantian users' on 
 from lantian import runs_cli  # noqa: E402,F401 - registers 'lantian runs', 'lantian history'
 from lantian import realtime_cli  # noqa: E402,F401 - 'ingest cnemc-live', 'stats hourly'
 from lantian import alerts_cli  # noqa: E402,F401 - 'lantian alerts'
+from lantian import sites_cli  # noqa: E402,F401 - 'lantian sites history|show|diff'
 
 
 def main() -> None:

@@ -12,7 +12,9 @@ pure (frames in, frames out) and does the whole city at once:
   Sunday): ``pipeline.period_table(period="ytd")``; the standing against the
   local annual targets (national limits where a district has none) with "needs
   ≤ X for the rest of the year" from ``indicators.targets.standing``; the
-  district rank by composite index from ``indicators.ranking.rank``;
+  district rank by composite index from ``indicators.ranking.rank`` (every
+  district with a value ranked, one whose index fails a capture rule marked
+  provisional with the reason, standards.md §7);
 * data-capture caveats: every (area, quantity, day) of the week without a valid
   daily value, for the area and its evaluation stations;
 * the series the two charts draw (the week's daily values against the limits;
@@ -30,6 +32,7 @@ from config.sites import Target
 from config.standards import load_profile
 from indicators import pipeline, ranking, statistics
 from indicators.targets import standing
+from indicators.targets import worst as worst_status
 
 from evaluation.weekly import Area, CityInputs, city_inputs, city_row  # noqa: F401
 
@@ -61,7 +64,7 @@ class ScopeReport:
     week_aqi: pd.DataFrame         # date, aqi, category_zh, category_en, colour, primary
     caveats: pd.DataFrame          # level, area, name_zh, name_en, quantity, n_days, dates
     standing: pd.DataFrame         # indicators.targets.standing rows of this area
-    rank: dict | None              # rank, n_ranked, n_areas, reported, status, reason
+    rank: dict | None              # rank, n_ranked, n_areas, reported, status, provisional, reason
     ranking: pd.DataFrame          # the whole district ranking (ytd composite index)
     ytd_path: pd.DataFrame         # date, pollutant, running_mean, target, percent
     ytd_start: date
@@ -214,13 +217,16 @@ def compute(inputs: CityInputs, week: IsoWeek, scopes: list[str] | None = None) 
     stats = stats.assign(level=stats["level"].astype(str), area=stats["area"].astype(str))
     label = f"{week.end.year}-YTD-{week.end:%m-%d}"
     stats = stats[stats["period"].astype(str) == label]
+    # (the year's daily values so far bound what "the rest of the year must average" can be)
     stand_d = standing(stats, inputs.targets, grades, year=week.end.year, period=label,
-                       level="district", areas=known)
+                       level="district", areas=known, daily=ytd_daily)
     stand_c = standing(stats, [], grades, year=week.end.year, period=label, level="city",
+                       daily=ytd_daily,
                        areas=[inputs.city.id])
     ranked = ranking.rank(stats, by="composite_index", pollutant="ALL", level="district",
                           period=label, areas=known) if known else pd.DataFrame()
-    n_ranked = int((ranked["status"] == ranking.RANKED).sum()) if len(ranked) else 0
+    # provisional ranks count: "rank 3 of 8 (provisional: …)"
+    n_ranked = int(ranked["status"].isin(ranking.RANKED_STATUSES).sum()) if len(ranked) else 0
 
     names = {("city", inputs.city.id): (inputs.city.name_zh, inputs.city.name_en)}
     names.update({("district", d.id): (d.name_zh, d.name_en) for d in inputs.districts})
@@ -261,7 +267,9 @@ def compute(inputs: CityInputs, week: IsoWeek, scopes: list[str] | None = None) 
             rank_info = {"rank": None if pd.isna(r["rank"]) else int(r["rank"]),
                          "n_ranked": n_ranked, "n_areas": len(ranked),
                          "reported": float(r["reported"]) if pd.notna(r["reported"]) else None,
-                         "status": str(r["status"]), "reason": str(r["reason"])}
+                         "status": str(r["status"]),
+                         "provisional": str(r["status"]) == ranking.PROVISIONAL,
+                         "reason": str(r["reason"])}
         report = ScopeReport(
             scope=scope, area=area, city=inputs.city, synthetic=inputs.synthetic, week=week,
             exceedances=e, week_values=v, week_aqi=a, caveats=cav, standing=stand,
@@ -284,11 +292,7 @@ def _overview(exc: pd.DataFrame, ranked: pd.DataFrame, stand: pd.DataFrame,
         e = exc[(exc["level"] == "district") & (exc["area"] == d.id)]
         r = ranked[ranked["area"] == d.id] if len(ranked) else ranked
         s = stand[stand["area"] == d.id]
-        worst = None
-        for o in ("exceeded", "at risk", "insufficient data", "on track"):
-            if (s["outlook"] == o).any():
-                worst = o
-                break
+        worst = worst_status(s["verdict"])        # indicators.targets.judge's words
         rows.append({"area": d.id, "name_zh": d.name_zh, "name_en": d.name_en,
                      "exceedance_days": int(e["date"].nunique()),
                      "main_pollutant": _main_pollutant(e.drop(columns=["level", "area"])),
@@ -297,6 +301,8 @@ def _overview(exc: pd.DataFrame, ranked: pd.DataFrame, stand: pd.DataFrame,
                      "rank": int(r["rank"].iloc[0]) if len(r) and pd.notna(r["rank"].iloc[0])
                      else None,
                      "reason": str(r["reason"].iloc[0]) if len(r) else "",
+                     "provisional": bool(len(r)) and str(r["status"].iloc[0])
+                     == ranking.PROVISIONAL,
                      "outlook": worst})
     out = pd.DataFrame(rows)
     if len(out):

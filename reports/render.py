@@ -15,7 +15,8 @@ import css_inline
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from indicators.targets import OUTLOOK_TEXT
+from indicators.targets import (AT_RISK, EXCEEDED, INSUFFICIENT, MET, NO_LIMIT, NOT_MET,
+                                ON_TRACK, REFERENCE, status_text)
 
 from . import texts
 from .charts import Chart
@@ -24,8 +25,10 @@ from .weeks import CST
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SYNTHETIC_TAG = "SYNTHETIC DEMO DATA 合成演示数据"
-OUTLOOK_COLOUR = {"on track": "#1a7f37", "at risk": "#b35900", "exceeded": "#b00020",
-                  "insufficient data": "#666666"}
+#: colour of each status word (indicators.targets.judge)
+OUTLOOK_COLOUR = {MET: "#1a7f37", ON_TRACK: "#1a7f37", AT_RISK: "#b35900", NOT_MET: "#b00020",
+                  EXCEEDED: "#b00020", INSUFFICIENT: "#666666", REFERENCE: "#666666",
+                  NO_LIMIT: "#666666"}
 
 
 @dataclass
@@ -109,30 +112,20 @@ def context(report: ScopeReport, lang: str, charts: list[Chart],
 
     standing = []
     for r in report.standing.itertuples(index=False):
-        p = r.pollutant
-        outlook = str(r.outlook) if isinstance(r.outlook, str) and r.outlook else \
-            "insufficient data"
-        rest = r.needed_zh if lang == "zh" else r.needed_en
-        if not isinstance(rest, str) or not rest:
-            rest = ""
-        target = _value(r.target, p)
-        if r.basis == "national":
-            target += f" ({t('basis_national')})"
-        capture = "" if pd.isna(r.n_valid) else f"{int(r.n_valid)} / {int(r.n_required)}"
-        note = "" if bool(r.valid) else capture_note(r.detail, lang)
-        standing.append({
-            "pollutant": texts.pollutant(p, lang), "statistic": texts.statistic(r.statistic, lang),
-            "value": _value(r.reported, p), "capture": capture, "capture_note": note,
-            "target": target,
-            "outlook": OUTLOOK_TEXT.get(outlook, (outlook, outlook))[0 if lang == "zh" else 1],
-            "outlook_colour": OUTLOOK_COLOUR.get(outlook, "#333"), "rest": rest})
+        standing.append(_standing_row(r, lang, t))
 
     rank_line = ""
     if report.rank is not None:
         rk = report.rank
         if rk["rank"] is not None:
             n = rk["n_ranked"]
-            rank_line = t("rank_line", value=f"{rk['reported']:.2f}", rank=rk["rank"], n=n)
+            if rk.get("provisional"):
+                # ranked with the others although its index fails a capture rule
+                # (standards.md §7): "rank 3 of 8 (provisional: …)"
+                rank_line = t("rank_line_prov", value=f"{rk['reported']:.2f}", rank=rk["rank"],
+                              n=n, reason=_reason(rk["reason"], lang, prefix=False))
+            else:
+                rank_line = t("rank_line", value=f"{rk['reported']:.2f}", rank=rk["rank"], n=n)
             if rk["n_areas"] > n:
                 rank_line += (f" 另有 {rk['n_areas'] - n} 个区县因数据不足未排名。" if lang == "zh"
                               else f" {rk['n_areas'] - n} more districts are not ranked "
@@ -151,9 +144,13 @@ def context(report: ScopeReport, lang: str, charts: list[Chart],
                 else f"{r.composite:.2f}",
                 "rank": t("insufficient") if r.rank is None or pd.isna(r.rank)
                 else str(int(r.rank)),
-                "outlook": "—" if r.outlook is None else
-                OUTLOOK_TEXT.get(r.outlook, (r.outlook, r.outlook))[0 if lang == "zh" else 1],
+                "prov": t("rank_prov") if getattr(r, "provisional", False) else "",
+                "outlook": "—" if r.outlook is None else status_text(r.outlook, lang),
                 "outlook_colour": OUTLOOK_COLOUR.get(r.outlook, "#333")})
+
+    # the city summary: a note when some district's rank is provisional
+    rank_note = t("rank_prov_note") if report.overview is not None and len(report.overview) \
+        and "provisional" in report.overview and report.overview["provisional"].any() else ""
 
     caveats = []
     cav = report.caveats
@@ -192,10 +189,13 @@ def context(report: ScopeReport, lang: str, charts: list[Chart],
         "week_label": week.label, "week_range": week_range, "summary": summary,
         "summary_extra": summary_extra, "exceedances": exceedances,
         "exc_basis": t("exc_basis", grade=grade, profiles=profiles),
-        "ytd_title": t("ytd_title", start=texts.full_date(report.ytd_start, lang),
+        # a week ending on 31 December closes the year: judged (met / not met), not a year to date
+        "ytd_title": t("year_title" if (report.ytd_end.month, report.ytd_end.day) == (12, 31)
+                       else "ytd_title", year=report.ytd_end.year,
+                       start=texts.full_date(report.ytd_start, lang),
                        end=texts.full_date(report.ytd_end, lang)),
         "ytd_basis": t("ytd_basis", grade=grade), "standing": standing,
-        "rank_line": rank_line, "overview": overview, "is_city": is_city, "caveats": caveats,
+        "rank_line": rank_line, "rank_note": rank_note, "overview": overview, "is_city": is_city, "caveats": caveats,
         "charts": {c.name: c for c in charts},
         "footer": t("footer", generated=generated.strftime("%Y-%m-%d %H:%M") + " CST"),
         "subject": subject,
@@ -206,6 +206,37 @@ _MONTH_RULE = re.compile(r"(\d{4})-(\d{2})(?: \(days 1–(\d+)\))?: (\d+) valid 
 _MONTHS_NONE = re.compile(r"(\d{4})-(\d{2}) to (\d{4})-(\d{2}): no valid days")
 _TOTAL_RULE = re.compile(r"^(\d+) valid days?, needs (\d+)$")
 _INVALID = re.compile(r"invalid (\S+) (\w+) \((.*?)\)(?:; (?=invalid )|$)")
+
+
+def _standing_row(r, lang: str, t) -> dict:
+    """One row of the year-to-date table: value, capture, target (with the stricter national
+    limit when that decides), status (``verdict``, :func:`indicators.targets.judge`), margin
+    against the deciding figure, and what the rest of the year must average."""
+    p = r.pollutant
+    status = str(r.verdict) if isinstance(r.verdict, str) and r.verdict else INSUFFICIENT
+    judged = status not in (INSUFFICIENT, REFERENCE, NO_LIMIT)
+    rest = r.needed_zh if lang == "zh" else r.needed_en
+    if not isinstance(rest, str) or not rest:
+        rest = ""
+    target = _value(r.target, p)
+    if r.basis == "national":
+        target += f" ({t('basis_national')})"
+    elif r.binding_basis == "national":
+        target += f" ({t('binding_national', limit=_value(r.national_limit, p, unit=False))})"
+        if judged and r.verdict_target != r.verdict_national:
+            each = t("each_status", st_target=status_text(r.verdict_target, lang),
+                     st_limit=status_text(r.verdict_national, lang))
+            rest = f"{rest}{'；' if lang == 'zh' else '; '}{each}" if rest else each
+    margin = ""
+    if judged and not pd.isna(r.margin):
+        margin = "0" if r.margin == 0 else (("+" if r.margin > 0 else "")
+                                           + _value(r.margin, p, unit=False))
+    capture = "" if pd.isna(r.n_valid) else f"{int(r.n_valid)} / {int(r.n_required)}"
+    note = "" if bool(r.valid) else capture_note(r.detail, lang)
+    return {"pollutant": texts.pollutant(p, lang), "statistic": texts.statistic(r.statistic, lang),
+            "value": _value(r.reported, p), "capture": capture, "capture_note": note,
+            "target": target, "margin": margin, "outlook": status_text(status, lang),
+            "outlook_colour": OUTLOOK_COLOUR.get(status, "#333"), "rest": rest}
 
 
 def capture_note(detail, lang: str) -> str:
@@ -234,19 +265,23 @@ def capture_note(detail, lang: str) -> str:
     return "；".join(out)
 
 
-def _reason(reason: str, lang: str) -> str:
-    """The ranking's reason (the composite index's inputs that are not valid), shortened."""
+def _reason(reason: str, lang: str, prefix: bool = True) -> str:
+    """The ranking's reason (the composite index's inputs that are not valid), shortened;
+    ``prefix``: led by "insufficient data" (an unranked area; a provisional rank says
+    "provisional" itself)."""
     found = _INVALID.findall(reason or "")
     if not found:
+        if not prefix:
+            return capture_note(reason, lang) or texts.t("insufficient", lang)
         return texts.t("insufficient", lang) + (f" ({reason})" if reason and lang == "en" else "")
     pollutant, statistic, detail = found[0]
     more = len(found) - 1
     head = f"{texts.pollutant(pollutant, lang)} {texts.statistic(statistic, lang)}"
     note = capture_note(detail, lang)
     if lang == "zh":
-        text = f"{texts.t('insufficient', lang)}：{head}（{note}）"
+        text = (f"{texts.t('insufficient', lang)}：" if prefix else "") + f"{head}（{note}）"
         return text + (f"等 {more + 1} 项" if more else "")
-    text = f"{texts.t('insufficient', lang)}: {head} ({note})"
+    text = (f"{texts.t('insufficient', lang)}: " if prefix else "") + f"{head} ({note})"
     return text + (f" and {more} more" if more else "")
 
 

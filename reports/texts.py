@@ -38,7 +38,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_ytd": ("年初至今", "Year to date"),
     "col_capture": ("有效天数", "Valid days"),
     "col_target": ("目标", "Target"),
-    "col_outlook": ("进度", "Outlook"),
+    "col_outlook": ("状态", "Status"),
+    "col_margin": ("差值", "Margin"),
     "col_rest": ("全年达标所需", "For the year"),
     "col_district": ("区县", "District"),
     "col_exc_days": ("本周超标天数", "Exceedance days"),
@@ -46,17 +47,36 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_composite": ("综合指数", "Composite index"),
     "col_rank": ("排名", "Rank"),
     "ytd_title": ("年初至今（{start} 至 {end}）达标进度", "Year to date ({start} to {end})"),
+    "year_title": ("{year} 年全年（{start} 至 {end}）达标情况", "The year {year} ({start} to {end})"),
     "ytd_basis": ("与本地年度目标比较；未设本地目标的污染物以国家标准限值（{grade}类区）代替，标注“国标”。"
-                  "年初至今数值为暂定值。",
+                  "目标宽于国家限值时，以较严的国家限值判定状态和“全年达标所需”。差值 = 年初至今数值 − 判定所用数值。"
+                  "年初至今数值为暂定值；“已确保达标”表示剩余天数的均值即使高于今年以来最高的日均值和国家24小时限值，"
+                  "全年仍能达标。",
                   "Compared with the local annual targets; where a pollutant has no local "
                   "target the national limit (Grade {grade}) stands in, marked “national”. "
-                  "Year-to-date values are provisional."),
+                  "Where a target is looser than the national limit, the stricter limit "
+                  "decides the status and what the year needs. Margin = year-to-date value − "
+                  "the figure that decides. Year-to-date values are provisional; “already "
+                  "secured” means the year meets it even if the remaining days average above "
+                  "both the worst day so far this year and the national 24-hour limit."),
     "basis_national": ("国标", "national"),
+    "binding_national": ("国标 {limit} 更严，按国标判定", "the national limit {limit} is "
+                         "stricter and decides"),
+    "each_status": ("对照目标：{st_target}；对照国标：{st_limit}",
+                    "against the target: {st_target}; against the limit: {st_limit}"),
     "not_valid": ("有效性不足：", "not valid: "),
     "rank_title": ("区县排名", "Rank among districts"),
     "rank_line": ("年初至今综合指数 {value}，在 {n} 个区县中排第 {rank} 名（数值越小越好）。",
                   "Year-to-date composite index {value}: rank {rank} of {n} districts "
                   "(lower is better)."),
+    "rank_line_prov": ("年初至今综合指数 {value}，在 {n} 个区县中排第 {rank} 名（暂定：{reason}），"
+                       "数值越小越好。",
+                       "Year-to-date composite index {value}: rank {rank} of {n} districts "
+                       "(provisional: {reason}); lower is better."),
+    "rank_prov": ("（暂定）", " (provisional)"),
+    "rank_prov_note": ("标“暂定”的区县综合指数的部分分项未满足数据有效性要求，仍按数值参与排名。",
+                       "A district marked \"provisional\" has composite-index inputs that fail "
+                       "a data-capture rule; it is still ranked on its value."),
     "rank_none": ("年初至今综合指数暂无排名，{reason}。",
                   "No rank for the year-to-date composite index — {reason}."),
     "rank_city": ("各区县本周概况与年初至今综合指数排名（数值越小越好）",
@@ -140,6 +160,12 @@ def pollutant(name: str, lang: str) -> str:
 
 def statistic(name: str, lang: str) -> str:
     return STATISTIC.get(name, (name, name))[_i(lang)]
+
+
+def status(code: str, lang: str) -> str:
+    """The word of a status code (``indicators.targets.judge``: met, not met, on track …)."""
+    from indicators.targets import status_text
+    return status_text(code, LANGS[_i(lang)])
 
 
 def days(n: int, lang: str) -> str:

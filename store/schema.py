@@ -326,3 +326,24 @@ published_revisions = Table(
     Column("source", String(16), nullable=False),
     Index(None, "run_id"),
 )
+
+# Every saved version of each city's site configuration (issue 16 §12, store/site_copies.py):
+# the shipped file as ``lantian init --sites`` loaded it, then each edit made on the
+# administrators' page. The newest version is the city's configuration; the site files
+# in config/sites/ are never written. ``source``: shipped (a file loaded, or an updated
+# one followed), replace (``--replace`` over edits), admin (an edit on the page), file
+# (the file a database loaded before copies existed). ``origin``: the file loaded or
+# what an edit changed.
+site_versions = Table(
+    "site_versions", metadata,
+    Column("city_id", String(64), ForeignKey("cities.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("content", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("origin", Text, nullable=False, default=""),
+    Column("saved_by", String(64), nullable=False, default=""),
+    Column("saved_at", DateTime, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+)

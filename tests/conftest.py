@@ -27,6 +27,14 @@ POSTGRES_URL = os.environ.get("LANTIAN_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def pytest_configure(config):
+    """Nothing a test runs (in-process or the installed ``lantian``) writes into the user's
+    data directory: the session gets a data directory of its own."""
+    if not os.environ.get("LANTIAN_DATA_DIR"):
+        import tempfile
+        os.environ["LANTIAN_DATA_DIR"] = tempfile.mkdtemp(prefix="lantian-test-data-")
+
+
 def pytest_addoption(parser):
     parser.addoption("--db", default=os.environ.get("LANTIAN_TEST_DB", "all"),
                      choices=("all", "sqlite", "postgresql"),

@@ -1,8 +1,9 @@
-"""The administration page: accounts, targets and recipients (saved to the site file),
-the audit log — through the real callbacks, as the browser calls them.
+"""The administration page: accounts, targets and recipients (saved as versions of the
+city's site configuration, store/site_copies.py), the audit log — through the real
+callbacks, as the browser calls them.
 
-Each test gets its own database initialised from a temporary copy of the demo
-site file, so the edits never touch config/sites/.
+Each test gets its own database and data directory, initialised from a temporary copy
+of the demo site file; the edits never write that file (nor config/sites/).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dashboard.context import engine_of
 from store import schema
 from store.db import data_version
 from store.users import audit_entries, get_account
+from store.site_copies import newest, versions
 from tests.conftest import YANGQUAN_SITES, _lantian
 from tests.dash_helpers import dump, login, router_payload, staff_client
 
@@ -27,9 +29,10 @@ BUTTONS = {"add": ids.ADMIN_USER_ADD, "role": ids.ADMIN_USER_ROLE_BTN,
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, monkeypatch):
     """(app, site file copy): a database initialised from a copy of the demo site file."""
     from dashboard.app import create_app
+    monkeypatch.setenv("LANTIAN_DATA_DIR", str(tmp_path / "data"))
     site_file = tmp_path / "yangquan.yaml"
     shutil.copy(YANGQUAN_SITES, site_file)
     url = f"sqlite:///{tmp_path / 'admin.sqlite'}"
@@ -37,6 +40,18 @@ def site(tmp_path):
     app = create_app(url, cache_url="")
     app.server.test_client().get("/public")
     return app, site_file
+
+
+def current_site(app, city: str = "yangquan-demo"):
+    """(site, version): the city's newest saved version, read from the file that
+    ``cities.site_file`` names (as the weekly reports and alerts read it)."""
+    with engine_of(app.server).connect() as conn:
+        version = newest(conn, city)
+        path = conn.execute(select(schema.cities.c.site_file).where(
+            schema.cities.c.id == city)).scalar()
+    with open(path, encoding="utf-8") as handle:
+        assert handle.read() == version.content
+    return load_site_config(path), version
 
 
 def account(client, action: str, username: str, password: str = "", role: str = "viewer",
@@ -81,7 +96,7 @@ def test_the_page_shows_accounts_targets_recipients_and_the_audit_log(site):
     assert "page-error" not in body
     for part in (ids.ADMIN_USERS_GRID, ids.ADMIN_TARGETS_GRID, ids.ADMIN_RECIPIENTS_GRID,
                  ids.ADMIN_AUDIT_GRID, "test-admin", "demo-head@example.org",
-                 str(site_file)):
+                 "lantian sites history --city yangquan-demo"):
         assert part in body, part
     # the twelve Yangquan targets of the site file (NO2 37 … SO2 44)
     assert body.count('"statistic": "annual_mean"') == 12
@@ -142,6 +157,7 @@ def test_targets_saved_to_the_site_file_and_the_database(site):
     app, site_file = site
     client = staff_client(app, "admin")
     from config.site_edit import target_rows
+    shipped = site_file.read_bytes()
     rows = target_rows(load_site_config(site_file))
     assert rows[0]["district"] == "chengqu" and rows[0]["value"] == 37
     rows[0]["value"] = "36"                                  # the grid hands over text
@@ -153,13 +169,16 @@ def test_targets_saved_to_the_site_file_and_the_database(site):
     with engine.connect() as conn:
         version = data_version(conn)
     response = save(client, "targets", rows)
-    assert "已保存：13 行" in message(response)
-    saved = load_site_config(site_file)
+    assert "已保存：13 行" in message(response) and "第 2 版" in message(response)
+    saved, stored_version = current_site(app)
     assert [(t.district, t.pollutant, t.value) for t in saved.targets][0] == \
         ("chengqu", "NO2", 36)
     assert saved.targets[-1].first_year == 2026 and saved.targets[-1].last_year == 2027
-    assert "# Weekly report emails" in site_file.read_text(encoding="utf-8")  # comments kept
-    assert len(list(site_file.parent.glob("yangquan.yaml.*.bak"))) == 1
+    assert "# Weekly report emails" in stored_version.content            # comments kept
+    assert stored_version.version == 2 and stored_version.saved_by == "test-admin"
+    # the file the city was loaded from is not written, and nothing is left beside it
+    assert site_file.read_bytes() == shipped
+    assert not list(site_file.parent.glob("*.bak"))
     t, d = schema.targets, schema.districts
     with engine.connect() as conn:
         stored = conn.execute(select(d.c.code, t.c.pollutant, t.c.value, t.c.first_year)
@@ -187,6 +206,7 @@ def test_an_invalid_edit_names_the_row_and_changes_nothing(site):
     assert site_file.read_bytes() == before
     assert not list(site_file.parent.glob("*.bak"))
     with engine_of(app.server).connect() as conn:
+        assert len(versions(conn, "yangquan-demo")) == 1     # no version saved
         assert conn.execute(select(schema.targets.c.value).where(
             schema.targets.c.value == 36)).first() is None
         assert audit_entries(conn, 5, ("targets_change",)).empty
@@ -201,7 +221,8 @@ def test_recipients_saved_to_the_site_file(site):
                  "name": "New Person"})
     rows = [r for r in rows if r["email"] != "yuxian@example.org"]
     assert "已保存" in message(save(client, "recipients", rows))
-    recipients = load_site_config(site_file).recipients
+    # the weekly reports and alerts read the file cities.site_file names: the new version
+    recipients = current_site(app)[0].recipients
     assert [r.email for r in recipients.of("kuangqu")] == ["kuangqu@example.org",
                                                            "new.person@example.org"]
     assert recipients.of("kuangqu")[1].lang == "en"

@@ -23,7 +23,8 @@ stations:
   - {code: T09, name_zh: 对照, name_en: Background, district: west, lon: 116.4, lat: 39.4,
      role: background}
 """
-ANNUAL_COLUMNS = "level,area,year,pollutant,statistic,value,reported,valid,n_valid,n_required"
+ANNUAL_COLUMNS = ("level,area,year,pollutant,statistic,value,reported,valid,n_valid,n_required,"
+                  "reason")
 
 
 def _readings():
@@ -170,13 +171,17 @@ def test_beijing_district_ranking(beijing):
     ranked = _csv(result)
     assert set(ranked["area"]) == {"dongcheng", "xicheng", "chaoyang", "haidian", "shijingshan",
                                    "changping", "shunyi", "huairou"}
-    ok = ranked[ranked["status"] == "ranked"]
-    assert ok["rank"].tolist() == sorted(ok["rank"].tolist()) and ok["rank"].iloc[0] == 1
+    # every district has a value: all ranked (standards.md §7), in order, from 1
+    assert ranked["rank"].tolist() == sorted(ranked["rank"].tolist()) and \
+        ranked["rank"].iloc[0] == 1 and ranked["rank"].notna().all()
     # ties share a rank on the reported value
-    for value, group in ok.groupby("reported"):
+    for value, group in ranked.groupby("reported"):
         assert group["rank"].nunique() == 1
-    short = ranked[ranked["status"] == "insufficient data"]
-    assert short["rank"].isna().all() and short["reason"].str.contains("valid days, needs").all()
+    short = ranked[ranked["status"] == "provisional"]
+    assert len(short) == 4 and short["reason"].str.contains("valid days, needs").all()
+    strict = _csv(beijing("rank", "--year", "2016", "--valid-only", "--format", "csv"))
+    missing = strict[strict["status"] == "insufficient data"]
+    assert missing["rank"].isna().all() and set(missing["area"]) == set(short["area"])
 
 
 def test_beijing_under_comparison_profiles(beijing):

@@ -48,7 +48,8 @@ def test_month_and_range_views():
     rng = resolve({"city": "beijing", "period": "range", "from": "2016-12-20",
                    "to": "2017-01-10"}, CITIES, SPANS)
     assert (rng.start, rng.end, rng.year) == (date(2016, 12, 20), date(2017, 1, 10), 2017)
-    assert rng.stats_period == "ytd" and rng.stats_label == "2017-YTD-01-10"
+    # a custom range is its own (non-standard) period: exactly its days
+    assert rng.stats_period == "range" and rng.stats_label == "2016-12-20..2017-01-10"
     # the end never runs past the data
     late = resolve({"city": "beijing", "period": "year", "year": "2017"}, CITIES, SPANS)
     assert late.end == date(2017, 2, 28)
@@ -84,7 +85,7 @@ def test_overview_on_beijing_2015(beijing_app):
     cards = by_id(page, ids.OVERVIEW_CARDS)
     assert len(cards.children) == 8  # the site file's eight districts
     dongcheng = text(by_id(page, ids.overview_card("dongcheng")))
-    assert "超标" in dongcheng and "PM2.5" in dongcheng
+    assert "未达标" in dongcheng and "PM2.5" in dongcheng   # a complete year is judged
     assert by_id(page, ids.PAGE_SYNTHETIC_BANNER) is None
     assert by_id(page, ids.PAGE_ERROR) is None
 

@@ -10,6 +10,7 @@ import pytest
 from dashboard import ids
 from dashboard.figures.public import aqi_strip, pm25_bars
 from dashboard.pages import public
+from indicators.ranking import change_text
 from tests.dash_helpers import staff_client, by_id, dump, of_type, render, route, text, walk
 
 BEIJING_DISTRICTS = ("dongcheng", "xicheng", "chaoyang", "haidian", "shijingshan",
@@ -97,9 +98,11 @@ def test_ytd_tiles_equal_stats_with_change(beijing_app):
         row = city[(city["pollutant"] == pollutant) & (city["statistic"] == statistic)].iloc[0]
         assert f"{row['reported']:g}" in shown
         assert f"去年同期 {row['previous_reported']:g}" in shown
-        assert f"{abs(row['change_rate_reported']):g}%" in shown
-    # hand-checked: the good-day ratio 54.4 % (76.3 % a year earlier), 14 heavy days
+        # the change in its unit: points for the ratio, days for a count, % for PM2.5
+        assert change_text(row["change"], row["change_kind"], "zh", arrow=True) in shown
+    # hand-checked: the good-day ratio 54.4 % (76.3 % a year earlier), 14 heavy days (5)
     assert "54.4" in shown and "76.3" in shown and "14" in shown
+    assert "变化 ▼21.9 个百分点" in shown and "变化 ▲9 天" in shown       # not ▼28.7%, ▲180%
 
 
 @pytest.mark.realdata
@@ -108,9 +111,12 @@ def test_rankings_follow_ranking_rows(beijing_app):
     month = text(by_id(tree, ids.PUBLIC_RANK_MONTH))
     ytd = text(by_id(tree, ids.PUBLIC_RANK_YTD))
     assert month.startswith("2017 年 2 月") and ytd.startswith("2017 年初至今")
-    # composite index, ascending; Shijingshan lacks data in both periods
+    # composite index, ascending; Shijingshan's fails a capture rule in both periods: it is
+    # ranked all the same, marked provisional (standards.md §7)
     assert "1 怀柔区 4.89" in month and "1 怀柔区 6.08" in ytd
-    assert "— 石景山区 数据不足 —" in month and "— 石景山区 数据不足 —" in ytd
+    assert "5 暂定 石景山区 6.42" in month and "6 暂定 石景山区 8.21" in ytd
+    assert "4 西城区 6.40" in month                   # the index to 0.01, as published
+    assert "数据不足" not in month + ytd
 
 
 @pytest.mark.realdata

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard import ids
-from dashboard.figures.ranking import ranking_bars, status_keys
+from dashboard.figures.ranking import ranking_chart, status_keys
 from dashboard.pages import ranking
 from tests.dash_helpers import staff_client, by_id, independent_daily, render, routed, text
 
@@ -77,20 +77,26 @@ def test_composite_ranking_of_beijing_2015_matches_indicators(beijing_app, bj201
     # the reported composite index of every district, valid or not
     for area in DISTRICTS:
         assert grid.loc[area, "value"] == pytest.approx(expected.loc[area, "reported"])
-        assert grid.loc[area, "insufficient"] == (not valid[area])
-    # ranks: ascending on the reported value among the valid areas only
-    ranks = competition_ranks(expected.loc[valid, "reported"])
+        assert grid.loc[area, "provisional"] == (not valid[area])
+        assert not grid.loc[area, "insufficient"]
+    # ranks: ascending on the reported value of every district with a value (§7); those
+    # whose index fails a capture rule are ranked too, marked provisional
+    ranks = competition_ranks(expected["reported"])
     for area in DISTRICTS:
-        got = grid.loc[area, "rank"]
-        assert (got == ranks[area]) if valid[area] else pd.isna(got)
-    # hand-checked: 2015 has three valid districts, xicheng 7.63 < dongcheng 7.64 < chaoyang 7.97
-    top = rows_of(page).head(3)
-    assert list(top["area"]) == ["xicheng", "dongcheng", "chaoyang"]
-    assert list(top["value"]) == [7.63, 7.64, 7.97] and list(top["rank"]) == [1, 2, 3]
-    # insufficient districts keep their reason (the validity ledger, in Chinese)
+        assert grid.loc[area, "rank"] == ranks[area]
+    # hand-checked: 2015 has three valid districts, xicheng 7.63 < dongcheng 7.64 < chaoyang
+    # 7.97; the cleanest three (huairou 6.06, changping 6.65, shunyi 6.97) are provisional
+    top = rows_of(page).head(5)
+    assert list(top["area"]) == ["huairou", "changping", "shunyi", "xicheng", "dongcheng"]
+    assert list(top["value"]) == [6.06, 6.65, 6.97, 7.63, 7.64]
+    assert list(top["rank"]) == [1, 2, 3, 4, 5]
+    assert list(top["status"]) == ["暂定", "暂定", "暂定", "有效", "有效"]
+    assert grid.loc["chaoyang", "rank"] == 8
+    # provisional districts keep their reason (the validity ledger, in Chinese)
     assert "2015-04：有效 8 天，应有 27 天" in grid.loc["haidian", "reason"]
     assert "NO2" in grid.loc["haidian", "reason"]
-    assert text(by_id(page, ids.RANKING_COUNTS)) == "3 个参与排名，5 个数据不足"
+    assert text(by_id(page, ids.RANKING_COUNTS)) == \
+        "8 个参与排名，其中 5 个暂定（数据有效性不足）"
     # change against 2014, from the independent statistics
     before = pick(bj2014, "district", "ALL", "composite_index", "2014")
     for area in DISTRICTS:
@@ -106,14 +112,12 @@ def test_pm25_ranking_by_district_and_by_station_with_shared_ranks(beijing_app, 
     page = render(beijing_app, ranking, city="beijing", year="2015", by="PM2.5")
     grid = rows_of(page).set_index("area")
     expected = pick(bj2015, "district", "PM2.5", "annual_mean", "2015")
-    valid = expected["valid"].astype(bool)
-    ranks = competition_ranks(expected.loc[valid, "reported"])
+    ranks = competition_ranks(expected["reported"])
     for area in DISTRICTS:
         assert grid.loc[area, "value"] == expected.loc[area, "reported"]
         assert grid.loc[area, "limit"] == 35                  # GB 3095-2012 Grade II annual
-        if valid[area]:
-            assert grid.loc[area, "rank"] == ranks[area]
-    # the chart: every valid district exceeds 35 µg/m³, so its bar is red
+        assert grid.loc[area, "rank"] == ranks[area]
+    # the chart: every valid district exceeds 35 µg/m³, so its dot is red
     fig = by_id(page, ids.RANKING_CHART).figure
     names = {tr.name for tr in fig.data}
     assert "超标" in names and "国标限值 35" in names
@@ -124,17 +128,20 @@ def test_pm25_ranking_by_district_and_by_station_with_shared_ranks(beijing_app, 
     assert len(rows) == 12                                    # every station of the city
     stations = pick(bj2015, "station", "PM2.5", "annual_mean", "2015")
     # the background station Dingling (1002A, 65, the cleanest) is listed apart, unranked
-    ok = stations["valid"].astype(bool) & (stations.index != "1002A")
+    ok = pd.Series(stations.index != "1002A", index=stations.index)
     ranks = competition_ranks(stations.loc[ok, "reported"])
     grid = rows.set_index("area")
     for code in stations.index:
         assert grid.loc[code, "value"] == stations.loc[code, "reported"]
         if ok[code]:
             assert grid.loc[code, "rank"] == ranks[code]
-    # Tiantan (1004A) and Guanyuan (1006A) both publish 83: they share rank 5, next is 7
-    assert grid.loc["1004A", "rank"] == grid.loc["1006A", "rank"] == 5
+            assert grid.loc[code, "provisional"] == (not stations.loc[code, "valid"])
+    # Tiantan (1004A) and Guanyuan (1006A) both publish 83: they share rank 6, next is 8
+    assert grid.loc["1004A", "rank"] == grid.loc["1006A", "rank"] == 6
     assert grid.loc["1004A", "value"] == grid.loc["1006A", "value"] == 83
-    assert 6 not in set(rows["rank"].dropna()) and 7 in set(rows["rank"].dropna())
+    assert 7 not in set(rows["rank"].dropna()) and 8 in set(rows["rank"].dropna())
+    # Changping (1010A, 70; 23 valid days in October) is provisional, first all the same
+    assert grid.loc["1010A", "rank"] == 1 and grid.loc["1010A", "provisional"]
     # the background station: labelled, listed last, never ranked
     assert grid.loc["1002A", "name"] == "定陵 (对照点)"
     assert pd.isna(grid.loc["1002A", "rank"]) and rows["area"].iloc[-1] == "1002A"
@@ -152,8 +159,10 @@ def test_station_ranking_in_a_month_with_a_gap_shows_insufficient_data(beijing_a
                   month="4", level="station", by="NO2", lang="en")
     grid = rows_of(page).set_index("area")
     row = grid.loc["1007A"]
-    assert pd.isna(row["rank"]) and row["insufficient"]
-    assert row["value"] == expected.loc["1007A", "reported"] == 61   # shown, not ranked
+    # ranked on its value (the highest: last of the evaluation stations), provisional
+    assert row["rank"] == 11 and row["provisional"] and not row["insufficient"]
+    assert row["status"] == "provisional"
+    assert row["value"] == expected.loc["1007A", "reported"] == 61
     assert row["capture"] == "8/27" and row["valid"] == "no"
     assert row["reason"] == "2015-04: 8 valid days, needs 27"
     # listed after every ranked station (the background station comes last, apart)
@@ -163,9 +172,9 @@ def test_station_ranking_in_a_month_with_a_gap_shows_insufficient_data(beijing_a
     # a month is not judged against the annual limit: no limit column, neutral bars
     assert "limit" not in [c["field"] for c in by_id(page, ids.RANKING_TABLE).columnDefs]
     fig = by_id(page, ids.RANKING_CHART).figure
-    hatched = [tr for tr in fig.data if tr.name == "insufficient data (not ranked)"]
-    assert len(hatched) == 1 and hatched[0].marker.pattern.shape == "/"
-    assert "2015-04: 8 valid days, needs 27" in hatched[0].customdata[0]
+    prov = [tr for tr in fig.data if tr.name == "provisional (capture rule not met)"]
+    assert len(prov) == 1 and prov[0].marker.symbol == "circle-open"
+    assert "2015-04: 8 valid days, needs 27" in prov[0].customdata[0]
     assert {tr.name for tr in fig.data} >= {"ranked"}
     assert "Monthly values are not judged" in text(page)
 
@@ -197,7 +206,10 @@ def test_ranking_export_csv(beijing_app):
     lines = body.strip().splitlines()
     assert lines[0].startswith("指标,时段,单位,排名,名称,代码,数值")
     assert len(lines) == 13
-    assert "PM2.5 平均浓度,2015,µg/m³,5,天坛,1004A,83,是,358/324,86,-3.5,改善,35," in lines
+    assert "PM2.5 平均浓度,2015,µg/m³,6,天坛,1004A,83,是,有效,358/324,86,-3.5,改善,35," in lines
+    # a provisional rank is a number, with its status
+    assert any(line.startswith("PM2.5 平均浓度,2015,µg/m³,1,昌平镇,1010A,70,否,暂定,")
+               for line in lines)
 
 
 @pytest.mark.realdata
@@ -226,31 +238,44 @@ def test_ranking_on_the_demo_is_labelled_synthetic(demo_app):
 
 # -- pure parts -----------------------------------------------------------------------
 
-def test_ranking_bars_figure():
+def test_ranking_chart_figure():
     table = pd.DataFrame({
-        "rank": pd.array([1, 1, pd.NA, pd.NA], dtype="Int64"), "area": ["a", "b", "c", "d"],
+        "rank": pd.array([1, 1, 3, pd.NA], dtype="Int64"), "area": ["a", "b", "c", "d"],
         "reported": [30.0, 30.0, 50.0, np.nan], "valid": [True, True, False, False],
-        "status": ["ranked", "ranked", "insufficient data", "insufficient data"],
+        "status": ["ranked", "ranked", "provisional", "insufficient data"],
         "reason": ["", "", "2015-03: 25 valid days, needs 27", "no statistic"],
         "n_valid": pd.array([31, 31, 25, pd.NA], dtype="Int64"),
         "n_required": pd.array([27, 27, 27, pd.NA], dtype="Int64"),
         "limit": [35.0, 35.0, 35.0, 35.0],
-        "meets": pd.array([True, False, pd.NA, pd.NA], dtype="boolean")})
-    assert list(status_keys(table)) == ["meets", "exceeds", "insufficient data",
+        "meets": pd.array([True, False, pd.NA, pd.NA], dtype="boolean"),
+        "href": ["/district?city=x&district=a", None, None, None]})
+    assert list(status_keys(table)) == ["meets", "exceeds", "provisional",
                                         "insufficient data"]
-    fig = ranking_bars(table, {"a": "甲", "b": "乙"}, lang="en", unit="µg/m³",
-                       limit_label="limit")
+    fig = ranking_chart(table, {"a": "甲", "b": "乙"}, lang="en", unit="µg/m³",
+                        limit_label="limit")
     go.Figure(fig.to_dict())                      # a valid plotly specification
     by_name = {tr.name: tr for tr in fig.data}
     assert by_name["meets the limit"].y == ("1  甲",)
     assert by_name["exceeds the limit"].y == ("1  乙",)
-    hatched = by_name["insufficient data (not ranked)"]
-    assert hatched.x == (50.0,) and hatched.marker.pattern.shape == "/"
-    assert "2015-03: 25 valid days, needs 27" in hatched.customdata[0]
+    prov = by_name["provisional (capture rule not met)"]
+    assert prov.x == (50.0,) and prov.y == ("3  c (prov.)",)
+    assert prov.marker.symbol == "circle-open"
+    assert "2015-03: 25 valid days, needs 27" in prov.customdata[0]
     assert by_name["no value"].y == ("—  d",)
     assert "limit 35" in by_name
     assert fig.layout.shapes[0].x0 == 35
-    empty = ranking_bars(table.iloc[:0], {}, lang="zh")
+    # the name links to the area's page (in the same tab)
+    assert fig.layout.yaxis.ticktext[0] == ('<a href="/district?city=x&amp;district=a" '
+                                            'target="_self" style="color:#1f5fa8">1  甲</a>')
+    assert fig.layout.yaxis.ticktext[1] == "1  乙"
+    # 30 and 50: the axis starts near the smallest value, not at zero, and says so
+    start, end = fig.layout.xaxis.range
+    assert 20 < start < 30 and end > 50
+    assert "does not start at 0" in fig.layout.xaxis.title.text
+    # counts from zero: the axis starts at zero
+    days = table.assign(reported=[0.0, 2.0, 5.0, np.nan], limit=np.nan)
+    assert ranking_chart(days, {}, lang="en").layout.xaxis.range[0] == 0
+    empty = ranking_chart(table.iloc[:0], {}, lang="zh")
     assert empty.layout.annotations[0].text == "暂无数据"
 
 

@@ -40,19 +40,33 @@ def test_competition_ranking_1_1_3():
     assert list(out["area"]) == ["a", "b", "c"]          # ties listed by area
 
 
-def test_insufficient_data_listed_after_with_reason():
+def test_every_value_ranked_invalid_ones_provisional_no_value_last():
+    """standards.md §7: an area whose statistic fails a capture rule keeps its place,
+    marked provisional with the reason; an area without a value is listed last."""
     s = stats(row("a", 4.2), row("z", 3.0, valid=False, detail="invalid CO p95_daily (…)"),
               row("b", 5.0), row("y", np.nan, valid=False, detail="missing O3 p90_mda8"))
     out = rank(s, areas=["a", "b", "x", "y", "z"])
+    assert list(out["area"]) == ["z", "a", "b", "x", "y"]
+    ranks = out["rank"].astype(object).where(out["rank"].notna(), None)
+    assert list(ranks) == [1, 2, 3, None, None]
+    assert list(out["status"]) == ["provisional", "ranked", "ranked"] + \
+        ["insufficient data"] * 2
+    assert list(out["reason"]) == ["invalid CO p95_daily (…)", "", "", "no statistic",
+                                   "missing O3 p90_mda8"]
+    assert out.set_index("area").loc["z", "reported"] == 3.0
+    assert not out.set_index("area").loc["z", "valid"]
+
+
+def test_valid_only_is_the_strict_order():
+    s = stats(row("a", 4.2), row("z", 3.0, valid=False, detail="invalid CO p95_daily (…)"),
+              row("b", 5.0), row("y", np.nan, valid=False, detail="missing O3 p90_mda8"))
+    out = rank(s, areas=["a", "b", "x", "y", "z"], valid_only=True)
     assert list(out["area"]) == ["a", "b", "x", "y", "z"]
     ranks = out["rank"].astype(object).where(out["rank"].notna(), None)
     assert list(ranks) == [1, 2, None, None, None]
     assert list(out["status"]) == ["ranked", "ranked"] + ["insufficient data"] * 3
     assert list(out["reason"]) == ["", "", "no statistic", "missing O3 p90_mda8",
                                    "invalid CO p95_daily (…)"]
-    # an invalid value is shown with its flag, never ranked
-    assert out.set_index("area").loc["z", "reported"] == 3.0
-    assert not out.set_index("area").loc["z", "valid"]
 
 
 def test_good_day_ratio_ranks_descending():
@@ -117,6 +131,8 @@ def test_good_day_ratio_improvement_is_an_increase():
     prev = stats(row("a", 80.0, statistic="good_day_ratio", pollutant="AQI", period="2023"))
     ch = change_rate(cur, prev).iloc[0]
     assert ch["change_rate_reported"] == 10.0 and ch["improved"] == True  # noqa: E712
+    # a ratio changes in percentage points, not in %
+    assert ch["change_kind"] == "points" and ch["change"] == 8.0
 
 
 def test_rank_with_previous_period():
@@ -128,7 +144,8 @@ def test_rank_with_previous_period():
     assert out.loc["a", "change_rate_reported"] == -10.0
     assert out.loc["b", "change_rate_reported"] == 0.0
     assert out.loc["a", "previous_reported"] == 5.0
-    assert out.loc["c", "status"] == "insufficient data"
+    assert out.loc["c", "status"] == "provisional" and out.loc["c", "rank"] == 1
+    assert out.loc["c", "change_kind"] == "percent" and out.loc["c", "change"] == -20.0
 
 
 def test_grid_decimals():

@@ -357,9 +357,13 @@ def test_known_week_sent_to_every_district_with_the_exceedance_rows(beijing_copy
     assert re.search(r"486 Severely polluted", html_en)
 
     # year to date: national limits stand in (Beijing has no local targets), with what is needed
-    assert "SO₂ mean: 13 µg/m³" in text_en and "needs ≤ 699 µg/m³ for the remaining 25 days" in text_en
-    assert "already out of reach" in text_en
-    assert "rank 2 of 2 districts" in text_en
+    # (SO₂ would "need ≤ 699 µg/m³ for the remaining 25 days": beyond any plausible value, so
+    # the target is secured; issue 16 §7)
+    assert "SO₂ mean: 13 µg/m³" in text_en and "already secured" in text_en
+    assert "699" not in text_en
+    assert "can no longer be met" in text_en
+    # every district with a value is ranked (standards.md §7): 8, not the 2 valid ones
+    assert "rank 5 of 8 districts" in text_en
     assert "could not be evaluated for CO at station Tiantan (1004A): 1 Dec" in text_en
 
     (head,) = smtp.to("head@example.org")

@@ -6,6 +6,8 @@ SYNTHETIC demo database (accounts and the audit log are written to the copy).
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 import time
@@ -398,7 +400,8 @@ def test_a_district_scoped_viewer_sees_only_its_district(app):
     client = staff_client(app, "viewer", city="yangquan-demo", district="kuangqu")
     layout = layout_text(client)
     nav = {p["path"] for p in dash.page_registry.values() if f'"page": "{p["path"]}"' in layout}
-    assert nav == {"/district", "/station", "/public"}
+    # issue 16 §10: the overview, exceedances and ranking pages too, narrowed to its district
+    assert nav == {"/", "/district", "/station", "/exceedances", "/ranking", "/public"}
     for page in dash.page_registry.values():
         response = client.post("/_dash-update-component", json=router_payload(page["path"]))
         expected = 200 if page["path"] in nav else 403
@@ -418,7 +421,7 @@ def test_a_district_scoped_viewer_sees_only_its_district(app):
         assert "矿区合成站一" in body, search
         assert "城区合成站一" not in body and "盂县合成站" not in body, search
     # a refused page address opened in the browser is a page that says why and leads on
-    for path in ("/", "/ranking?lang=en", "/exceedances"):
+    for path in ("/map", "/standards?lang=en", "/data"):
         page = client.get(path)
         assert page.status_code == 403 and page.mimetype == "text/html", path
         text = page.get_data(as_text=True)
@@ -440,8 +443,21 @@ def test_a_district_scoped_analyst_exports_only_its_district(app):
     assert readings.status_code == 200
     assert "SYN03" in readings.data.decode("utf-8-sig")
     assert "SYN01" not in readings.data.decode("utf-8-sig")
-    for name in ("ranking", "exceedances", "map", "standards"):
+    for name in ("map", "standards"):
         assert client.get(f"/export/{name}.csv?city=yangquan-demo").status_code == 403, name
+    # issue 16 §10: the exceedance table of the page it may open, its district's rows only
+    exceedances = client.get("/export/exceedances.csv?city=yangquan-demo&period=year&year=2024")
+    assert exceedances.status_code == 200
+    text_ = exceedances.data.decode("utf-8-sig")
+    assert "kuangqu" in text_ and "chengqu" not in text_ and "yangquan-demo," not in text_
+    # and the ranking: every district's rank, the numbers of its own district only
+    ranking = client.get("/export/ranking.csv?city=yangquan-demo&period=year&year=2024")
+    assert ranking.status_code == 200
+    rows = list(csv.reader(io.StringIO(ranking.data.decode("utf-8-sig"))))
+    value, previous = rows[0].index("数值"), rows[0].index("去年同期")
+    for row in rows[1:]:
+        mine = row[rows[0].index("代码")] == "kuangqu"
+        assert bool(row[value]) == mine and bool(row[previous]) == mine, row
 
 
 def test_staff_responses_are_not_cached_but_the_javascript_is(app):

@@ -10,7 +10,7 @@ import pytest
 from config.sites import Target, load_site_config
 from indicators.frames import STAT_COLUMNS
 from indicators.rounding import round_ratio
-from indicators.targets import outlook, remaining_average_needed, standing, target_table
+from indicators.targets import judge, remaining_average_needed, standing, target_table
 from tests.conftest import YANGQUAN_SITES
 
 
@@ -38,7 +38,7 @@ def test_out_of_reach():
     res = remaining_average_needed(340 * 45, 340, 25, 37, 0).iloc[0]
     assert res["status"] == "out of reach"
     assert np.isnan(res["needed"])
-    assert res["text_en"] == "already out of reach" and res["text_zh"] == "已无法达标"
+    assert res["text_en"] == "can no longer be met" and res["text_zh"] == "已无法达标"
 
 
 @pytest.mark.parametrize("target, total, meets", [
@@ -193,11 +193,12 @@ def test_standing_puts_national_limits_where_there_is_no_local_target():
     assert t.loc[("PM10", "annual_mean"), "basis"] == "national"
     # order: SO2, NO2, PM10, PM2.5, CO, O3
     assert out["pollutant"].tolist() == ["SO2", "NO2", "PM10", "PM2.5", "CO", "O3"]
-    assert t.loc[("NO2", "annual_mean"), "outlook"] == "exceeded"      # complete year, 38 > 37
-    assert t.loc[("PM2.5", "annual_mean"), "outlook"] == "exceeded"    # 36 > 35
-    assert t.loc[("CO", "p95_daily"), "outlook"] == "on track"
-    assert t.loc[("SO2", "annual_mean"), "outlook"] == "insufficient data"  # no statistic
-    assert t.loc[("PM10", "annual_mean"), "outlook"] == "insufficient data"
+    # a complete year is judged: met / not met, never "on track" or "exceeded"
+    assert t.loc[("NO2", "annual_mean"), "verdict"] == "not met"      # complete year, 38 > 37
+    assert t.loc[("PM2.5", "annual_mean"), "verdict"] == "not met"    # 36 > 35
+    assert t.loc[("CO", "p95_daily"), "verdict"] == "met"
+    assert t.loc[("SO2", "annual_mean"), "verdict"] == "insufficient data"  # no statistic
+    assert t.loc[("PM10", "annual_mean"), "verdict"] == "insufficient data"
 
 
 def test_outlook_of_a_year_in_progress():
@@ -207,26 +208,24 @@ def test_outlook_of_a_year_in_progress():
     outs = [standing(frame(r), TARGETS[:1], year=2021, areas=["chengqu"]) for r in rows]
     no2 = [o[o["pollutant"] == "NO2"].iloc[0] for o in outs]
     # 30 now: the rest may average up to (37.5·366 − 9000)/66 → needs ≤ 71, above the target
-    assert (no2[0]["needed"], no2[0]["outlook"]) == (71.0, "on track")
+    assert (no2[0]["needed"], no2[0]["verdict"]) == (71.0, "on track")
     # 38 now: needs ≤ 35 for the rest, still possible → at risk
-    assert (no2[1]["needed"], no2[1]["outlook"]) == (35.0, "at risk")
+    assert (no2[1]["needed"], no2[1]["verdict"]) == (35.0, "at risk")
     # 60 now: even 66 days at zero give (18000)/366 = 49.2 > 37 → exceeded already
-    assert (no2[2]["needed_status"], no2[2]["outlook"]) == ("out of reach", "exceeded")
+    assert (no2[2]["needed_status"], no2[2]["verdict"]) == ("out of reach", "already exceeded")
 
 
 def test_outlook_needs_below_target_is_at_risk_even_when_below_now():
     # at or below the target now, but the rest of the year must average below the
     # target to stay there: at risk; a rest allowed above the target: on track
-    table = pd.DataFrame({"status_target": ["meets", "meets", "exceeds", "insufficient data"],
-                          "provisional": [True, True, False, False],
-                          "needed_status": ["needs", "needs", "", ""],
-                          "needed": [36.0, 40.0, np.nan, np.nan],
-                          "target": [37.0, 37.0, 37.0, 37.0]})
-    assert outlook(table).tolist() == ["at risk", "on track", "exceeded", "insufficient data"]
+    got = judge(["running", "running", "ended", "ended"],
+                ["meets", "meets", "exceeds", "insufficient data"],
+                ["needs", "needs", "", ""], [36.0, 40.0, np.nan, np.nan], [37.0] * 4)
+    assert got.tolist() == ["at risk", "on track", "not met", "insufficient data"]
 
 
 def test_standing_under_a_comparison_profile_uses_its_limits_and_chinese_decimals():
     stats = frame(stat("chengqu", "PM2.5", "annual_mean", 36, profile="who-2021"))
     out = standing(stats, [], profile="who-2021", year=2021, areas=["chengqu"])
     pm = out[out["pollutant"] == "PM2.5"].iloc[0]
-    assert (pm["national_limit"], pm["target"], pm["outlook"]) == (5.0, 5.0, "exceeded")
+    assert (pm["national_limit"], pm["target"], pm["verdict"]) == (5.0, 5.0, "not met")

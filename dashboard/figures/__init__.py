@@ -49,6 +49,9 @@ NO_DATA_COLOR = "#d5dae0"
 STATUS_COLORS = {"meets": "#1b7f3b", "at_risk": "#b7791f", "exceeds": "#c62828",
                  "insufficient data": "#7b8794"}
 LIMIT_COLOR = "#c62828"       # national limit lines
+#: A white halo around value labels: a reference line drawn under the traces
+#: (``layer="between"``) then never strikes a label through.
+LABEL_HALO = "-1px -1px 0 #fff, 1px -1px 0 #fff, -1px 1px 0 #fff, 1px 1px 0 #fff, 0 0 3px #fff"
 TARGET_COLOR = "#1565c0"      # local target lines
 WHO_COLOR = "#6b4fbb"         # WHO guideline lines
 

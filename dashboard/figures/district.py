@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import (LIMIT_COLOR, NO_DATA_COLOR, POLLUTANT_COLORS, TARGET_COLOR, empty_figure,
-               fast_figure)
+from . import (LABEL_HALO, LIMIT_COLOR, NO_DATA_COLOR, POLLUTANT_COLORS, TARGET_COLOR,
+               empty_figure, fast_figure)
 
 INVALID_COLOR = "#9aa5b1"
 BOTTOM_LEGEND = {"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "xanchor": "left"}
@@ -43,9 +43,13 @@ _T = {  # the words of these figures: (zh, en)
 
 def reference_line(y: float, name: str, color: str, dash: str,
                    unit: str = "") -> tuple[dict, go.Scatter]:
-    """A full-width horizontal line (a layout shape) and its legend entry (an empty trace)."""
+    """A full-width horizontal line (a layout shape) and its legend entry (an empty trace).
+
+    The line lies between the grid and the traces: bars and their value labels (with
+    :data:`LABEL_HALO`) are drawn over it, so it never strikes a label through."""
     shape = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": float(y),
-             "y1": float(y), "line": {"color": color, "dash": dash, "width": 1.5}}
+             "y1": float(y), "line": {"color": color, "dash": dash, "width": 1.5},
+             "layer": "between"}
     entry = go.Scatter(x=[None], y=[None], mode="lines", name=f"{name} {y:g} {unit}".strip(),
                        line={"color": color, "dash": dash, "width": 1.5}, hoverinfo="skip")
     return shape, entry
@@ -166,7 +170,7 @@ def monthly_bars(rows: pd.DataFrame, *, pollutant: str, unit: str, decimals: int
     text = [_fmt(v, decimals) for v in value]
     bars = go.Bar(
         x=label, y=np.nan_to_num(value, nan=0.0), text=text, textposition="outside",
-        name=statistic_name, cliponaxis=False,
+        name=statistic_name, cliponaxis=False, textfont={"shadow": LABEL_HALO},
         marker={"color": np.where(valid, color, NO_DATA_COLOR).astype(object),
                 "pattern": {"shape": np.where(valid, "", "/").astype(object),
                             "fgcolor": INVALID_COLOR},
@@ -252,7 +256,7 @@ def station_bars(rows: pd.DataFrame, *, pollutant: str, unit: str, decimals: int
     bars = go.Bar(
         x=rows["name"].astype(str), y=np.nan_to_num(value, nan=0.0),
         text=[_fmt(v, decimals) for v in value], textposition="outside", cliponaxis=False,
-        name=statistic_name,
+        name=statistic_name, textfont={"shadow": LABEL_HALO},
         marker={"color": np.where(valid, color, NO_DATA_COLOR).astype(object),
                 "pattern": {"shape": np.where(valid, "", "/").astype(object),
                             "fgcolor": INVALID_COLOR}},

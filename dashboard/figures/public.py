@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import LIMIT_COLOR, WHO_COLOR, aqi_colorscale, empty_figure, fast_figure
+from . import LABEL_HALO, LIMIT_COLOR, WHO_COLOR, aqi_colorscale, empty_figure, fast_figure
 
 
 def aqi_strip(aqi: pd.DataFrame, names: dict, lang: str, title: str,
@@ -48,13 +48,15 @@ def pm25_bars(values: pd.DataFrame, names: dict, *, limit: float | None, who: fl
         return empty_figure(empty_message)
     values = values.sort_values("reported")
     labels = [names.get(a, a) for a in values["area"]]
-    # light fills, so the limit and guideline lines stay visible across the bars
+    # light, slightly see-through fills: the limit and guideline lines (drawn under the
+    # bars, so that they never strike a value label through) stay visible across them;
+    # the labels carry a white halo where a line passes behind them
     colours = ["#ef9a9a" if limit is not None and v > limit else "#a5d6a7"
                for v in values["reported"]]
     traces = [{"type": "bar", "orientation": "h", "x": values["reported"].tolist(),
-               "y": labels, "marker": {"color": colours}, "showlegend": False,
+               "y": labels, "marker": {"color": colours, "opacity": 0.8}, "showlegend": False,
                "text": [f"{v:g}" for v in values["reported"]], "textposition": "outside",
-               "cliponaxis": False,
+               "cliponaxis": False, "textfont": {"shadow": LABEL_HALO},
                "hovertemplate": "%{y}: %{x} µg/m³<extra></extra>"}]
     shapes, annotations = [], []
     for value, colour, text, y in ((limit, LIMIT_COLOR, limit_label, 1.0),
@@ -63,7 +65,7 @@ def pm25_bars(values: pd.DataFrame, names: dict, *, limit: float | None, who: fl
             continue
         shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": value, "x1": value,
                        "y0": 0, "y1": 1, "line": {"color": colour, "width": 2, "dash": "dash"},
-                       "layer": "above"})
+                       "layer": "between"})
         annotations.append({"x": value, "xref": "x", "y": y, "yref": "paper",
                             "text": f"{text} {value:g}", "showarrow": False,
                             "xanchor": "left", "yanchor": "bottom",

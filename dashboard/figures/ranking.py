@@ -1,5 +1,14 @@
-"""Ranking figure: areas as horizontal bars in rank order, insufficient data kept visible."""
+"""Ranking figure: one dot per area in rank order, provisional ranks and gaps kept visible.
+
+A dot plot, not bars: the composite indices of a city's districts lie close together
+(7.03, 7.14, 7.19 …), and bars drawn from zero make them look alike. The value axis
+starts near the smallest value (or at zero when the values reach down to it), which
+only a dot can honestly do. Every area's name is a link to its district (or station)
+page when the table carries an ``href``.
+"""
 from __future__ import annotations
+
+from html import escape
 
 import numpy as np
 import pandas as pd
@@ -7,14 +16,17 @@ import plotly.graph_objects as go
 
 from . import LIMIT_COLOR, STATUS_COLORS, empty_figure, fast_figure
 
-#: Bar colour of a ranked statistic that has no limit to meet (composite index, ratios).
+#: Dot colour of a ranked statistic that has no limit to meet (composite index, ratios).
 RANKED_COLOR = "#4a6fa5"
-INSUFFICIENT_COLOR = "#b8c2cc"
+PROVISIONAL_COLOR = "#c77700"
+INSUFFICIENT_COLOR = "#9aa5b1"
+LINK_COLOR = "#1f5fa8"
 
 _WORDS = {
     "meets": ("达标", "meets the limit"),
     "exceeds": ("超标", "exceeds the limit"),
     "ranked": ("已排名", "ranked"),
+    "provisional": ("暂定（有效数据不足）", "provisional (capture rule not met)"),
     "insufficient data": ("数据不足（不参与排名）", "insufficient data (not ranked)"),
     "background": ("对照点（单独列出，不参与排名）", "background station (apart, not ranked)"),
     "no value": ("无数据", "no value"),
@@ -23,6 +35,18 @@ _WORDS = {
     "reason": ("原因", "reason"),
     "limit": ("限值", "limit"),
     "not valid": ("无效", "not valid"),
+    "prov": ("暂定", "prov."),
+    "not_zero": ("坐标轴未从 0 开始", "axis does not start at 0"),
+}
+
+#: Marker of each status class: (colour, symbol, legend order).
+_STYLE = {
+    "meets": (STATUS_COLORS["meets"], "circle"),
+    "exceeds": (STATUS_COLORS["exceeds"], "circle"),
+    "ranked": (RANKED_COLOR, "circle"),
+    "provisional": (PROVISIONAL_COLOR, "circle-open"),
+    "insufficient data": (INSUFFICIENT_COLOR, "diamond-open"),
+    "background": (INSUFFICIENT_COLOR, "square"),
 }
 
 
@@ -37,27 +61,49 @@ def _fmt(values: pd.Series, decimals: int) -> pd.Series:
 
 
 def status_keys(table: pd.DataFrame) -> np.ndarray:
-    """Colour class of each row: meets | exceeds | ranked | insufficient data | background."""
-    ranked = (table["status"] == "ranked").to_numpy()
+    """Colour class of each row: meets | exceeds | ranked (a valid rank, by its limit),
+    provisional, insufficient data or background."""
+    status = table["status"].astype(str).to_numpy()
     meets = table["meets"].astype("boolean") if "meets" in table else \
         pd.Series(pd.NA, index=table.index, dtype="boolean")
-    out = np.where(meets.fillna(False).to_numpy(bool), "meets",
-                   np.where((~meets.fillna(True)).to_numpy(bool), "exceeds", "ranked"))
-    background = (table["status"] == "background").to_numpy()
-    return np.where(ranked, out, np.where(background, "background", "insufficient data"))
+    judged = np.where(meets.fillna(False).to_numpy(bool), "meets",
+                      np.where((~meets.fillna(True)).to_numpy(bool), "exceeds", "ranked"))
+    return np.where(status == "ranked", judged,
+                    np.where(status == "provisional", "provisional",
+                             np.where(status == "background", "background",
+                                      "insufficient data")))
 
 
-def ranking_bars(table: pd.DataFrame, names: dict, *, lang: str = "zh", title: str = "",
-                 unit: str = "", decimals: int = 0, limit_label: str | None = None,
-                 empty_message: str | None = None) -> go.Figure:
-    """Horizontal bars of the reported statistic, rank 1 at the top.
+def value_range(values, limits=None) -> tuple[float, float, bool]:
+    """(start, end, from_zero) of the value axis: from zero when the smallest value is
+    within a third of the largest (counts of days, most ranges), otherwise from a
+    little below the smallest value, so that close values stay apart."""
+    x = pd.Series(values, dtype="float64").dropna()
+    if limits is not None:
+        x = pd.concat([x, pd.Series(limits, dtype="float64").dropna()])
+    if x.empty:
+        return 0.0, 1.0, True
+    lo, hi = float(x.min()), float(x.max())
+    if hi <= 0:
+        return min(lo * 1.1, 0.0), 1.0, True
+    if lo <= hi / 3:
+        return (min(lo * 1.1, 0.0), hi * 1.12, True)
+    span = hi - lo if hi > lo else abs(hi) * 0.1 or 1.0
+    return lo - 0.25 * span, hi + 0.2 * span, False
+
+
+def ranking_chart(table: pd.DataFrame, names: dict, *, lang: str = "zh", title: str = "",
+                  unit: str = "", decimals: int = 0, limit_label: str | None = None,
+                  empty_message: str | None = None) -> go.Figure:
+    """Dots of the reported statistic, rank 1 at the top.
 
     Parameters
     ----------
     table : DataFrame
         :func:`indicators.ranking.rank` output (rank, area, reported, valid,
         status, reason, n_valid, n_required) with, optionally, ``limit`` and
-        ``meets`` from :func:`indicators.comparison.against_limits`.
+        ``meets`` (:func:`indicators.comparison.against_limits`) and ``href``
+        (the area's page: its name becomes a link).
     names : dict
         Area id → display name.
     unit, decimals : str, int
@@ -65,9 +111,11 @@ def ranking_bars(table: pd.DataFrame, names: dict, *, lang: str = "zh", title: s
     limit_label : str, optional
         Legend text of the limit marks (e.g. "国标限值"); None draws no limit.
 
-    Ranked bars are green (meets the limit), red (exceeds) or blue (no limit);
-    areas with insufficient data keep their (not valid) value as a grey hatched
-    bar, or a "no value" mark at zero, with the reason on hover.
+    Valid ranks are filled dots, green (meets the limit), red (exceeds) or blue
+    (no limit); provisional ranks (the statistic fails a capture rule) amber
+    rings with "暂定" beside the rank; areas not ranked keep their value as a
+    grey diamond, or a "no value" mark at the start of the axis, with the
+    reason on hover.
     """
     if table.empty:
         return empty_figure(empty_message or ("暂无数据" if lang == "zh" else "no data"))
@@ -75,7 +123,11 @@ def ranking_bars(table: pd.DataFrame, names: dict, *, lang: str = "zh", title: s
     key = status_keys(t)
     rank_text = t["rank"].astype("Int64").astype(object).where(t["rank"].notna(), "—") \
         .astype(str)
-    labels = (rank_text + "  " + t["area"].map(lambda a: names.get(a, a)).astype(str)).tolist()
+    shown_names = t["area"].map(lambda a: names.get(a, a)).astype(str)
+    prov = key == "provisional"
+    labels = (rank_text + "  " + shown_names).tolist()
+    labels = [lab + (f"（{_w('prov', lang)}）" if lang == "zh" else f" ({_w('prov', lang)})")
+              if p else lab for lab, p in zip(labels, prov)]
     # labels must be unique category values
     labels = [lab if labels.index(lab) == i else f"{lab} ({t['area'][i]})"
               for i, lab in enumerate(labels)]
@@ -93,36 +145,33 @@ def ranking_bars(table: pd.DataFrame, names: dict, *, lang: str = "zh", title: s
         lim = _fmt(t["limit"], 0 if decimals == 0 else decimals)
         hover = hover.where(lim == "", hover + "<br>" + _w("limit", lang) + " " + lim + suffix)
 
-    colours = {"meets": STATUS_COLORS["meets"], "exceeds": STATUS_COLORS["exceeds"],
-               "ranked": RANKED_COLOR, "insufficient data": INSUFFICIENT_COLOR,
-               "background": INSUFFICIENT_COLOR}
+    with_limit = bool(limit_label) and "limit" in t and t["limit"].notna().any()
+    start, end, from_zero = value_range(value, t["limit"] if with_limit else None)
     y_all = np.asarray(labels, dtype=object)
     traces, shapes = [], []
-    for k in ("meets", "exceeds", "ranked", "insufficient data", "background"):
+    for k, (colour, symbol) in _STYLE.items():
         sel = (key == k) & value.notna().to_numpy()
         if not sel.any():
             continue
-        invalid = k == "insufficient data"
-        text = shown[sel] + (" (" + _w("not valid", lang) + ")" if invalid else "")
-        marker = {"color": colours[k],
-                  "line": {"color": "#7b8794" if invalid else colours[k], "width": 1}}
-        if invalid:
-            marker["pattern"] = {"shape": "/", "fgcolor": "#7b8794", "size": 6}
-        traces.append({"type": "bar", "orientation": "h", "name": _w(k, lang),
+        text = shown[sel] + (" (" + _w("not valid", lang) + ")"
+                             if k == "insufficient data" else "")
+        traces.append({"type": "scatter", "mode": "markers+text", "name": _w(k, lang),
                        "y": y_all[sel].tolist(), "x": value[sel].tolist(),
-                       "text": text.tolist(), "textposition": "outside", "cliponaxis": False,
-                       "marker": marker, "customdata": hover[sel].tolist(),
+                       "text": text.tolist(), "textposition": "middle right",
+                       "cliponaxis": False,
+                       "marker": {"color": colour, "symbol": symbol, "size": 13,
+                                  "line": {"color": colour, "width": 2.5}},
+                       "customdata": hover[sel].tolist(),
                        "hovertemplate": "%{customdata}<extra></extra>"})
     missing = value.isna().to_numpy()
     if missing.any():
         n_missing = int(missing.sum())
-        traces.append({"type": "scatter", "y": y_all[missing].tolist(), "x": [0] * n_missing,
+        traces.append({"type": "scatter", "y": y_all[missing].tolist(), "x": [start] * n_missing,
                        "mode": "markers+text", "text": [_w("no value", lang)] * n_missing,
                        "textposition": "middle right", "cliponaxis": False,
                        "marker": {"symbol": "x-thin-open", "size": 10, "color": "#7b8794"},
                        "name": _w("no value", lang), "customdata": hover[missing].tolist(),
                        "hovertemplate": "%{customdata}<extra></extra>"})
-    with_limit = bool(limit_label) and "limit" in t and t["limit"].notna().any()
     if with_limit:
         limits = t["limit"].astype("float64")
         if limits.dropna().nunique() == 1:
@@ -133,19 +182,31 @@ def ranking_bars(table: pd.DataFrame, names: dict, *, lang: str = "zh", title: s
             # the line's label goes in the legend (an annotation would collide with it)
             traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines",
                            "name": f"{limit_label} {lim:g}", "line": line})
-        else:     # areas of different grades: a mark per bar
+        else:     # areas of different grades: a mark per row
             traces.append({"type": "scatter", "y": labels, "x": limits.tolist(),
                            "mode": "markers", "name": limit_label, "hoverinfo": "skip",
                            "marker": {"symbol": "line-ns-open", "size": 22,
                                       "color": LIMIT_COLOR, "line": {"width": 3}}})
-    top = value.max(skipna=True)
-    if with_limit:
-        top = np.nanmax([top if pd.notna(top) else 0, t["limit"].max()])
-    top = float(top) if pd.notna(top) and top > 0 else 1.0
+    # the tick labels link to the area's page (same tab: the app's own page)
+    hrefs = t["href"].tolist() if "href" in t else [None] * len(t)
+    ticktext = [f'<a href="{escape(h, quote=True)}" target="_self" '
+                f'style="color:{LINK_COLOR}">{escape(lab)}</a>'
+                if isinstance(h, str) and h else escape(lab) for lab, h in zip(labels, hrefs)]
+    axis_title = unit or ""
+    if not from_zero:
+        note = _w("not_zero", lang)
+        axis_title = (note if not axis_title else f"{axis_title}（{note}）" if lang == "zh"
+                      else f"{axis_title} ({note})")
     return fast_figure(traces, {
-        "shapes": shapes, "barmode": "overlay", "bargap": 0.3, "showlegend": True,
-        "height": max(240, 110 + 30 * len(t)), "margin": {"l": 150, "r": 40, "t": 70, "b": 40},
+        "shapes": shapes, "showlegend": True,
+        "height": max(240, 110 + 30 * len(t)), "margin": {"l": 170, "r": 60, "t": 70, "b": 50},
         "yaxis": {"autorange": "reversed", "categoryorder": "array", "categoryarray": labels,
-                  "gridcolor": "rgba(0,0,0,0)", "showline": False, "ticksuffix": "  "},
-        "xaxis": {"title": {"text": unit or None}, "rangemode": "tozero",
-                  "gridcolor": "#e4e7eb", "range": [0, top * 1.15]}}, title)
+                  "tickmode": "array", "tickvals": labels, "ticktext": ticktext,
+                  "gridcolor": "#eef1f4", "showgrid": True, "showline": False,
+                  "ticksuffix": "  "},
+        "xaxis": {"title": {"text": axis_title or None}, "gridcolor": "#e4e7eb",
+                  "range": [start, end], "zeroline": from_zero}}, title)
+
+
+#: The former name (the chart drew bars from zero).
+ranking_bars = ranking_chart

@@ -74,6 +74,11 @@ def limits_figure(table: pd.DataFrame, profiles: list[str], labels: dict, *, lan
     profiles disagree, each profile gets its own narrow bar under its limit
     mark. Each profile's limit is a short coloured mark, side by side so that
     equal limits do not hide each other; a value not valid is marked ``*``.
+
+    The values are written under the axis, in the tick labels ("均值" over "41"), not
+    on the bars: a limit mark at the top of a bar struck through a label there, and a
+    low bar squeezed its label to an unreadable sliver (SO2's mean shrank to "#"). The
+    bars keep their ``text`` (the same values) for the tests, but draw none.
     """
     rows = table[table["statistic"].isin(CONCENTRATION_STATS)
                  & table["pollutant"].isin(POLLUTANT_ORDER)]
@@ -102,9 +107,16 @@ def limits_figure(table: pd.DataFrame, profiles: list[str], labels: dict, *, lan
             series = [(None, list(distinct)[0] if distinct else [None] * len(stats))]
         else:
             series = [(pid, values[pid]) for pid in profiles]
+        shown_values = [[] for _ in stats]     # the tick labels' values, per statistic
         for pid, ys in series:
             ok = [any(bool(valid_of.get((p, s, q), False)) for q in profiles) if pid is None
                   else bool(valid_of.get((p, s, pid), False)) for s in stats]
+            labels_ = [("" if y is None else f"{y:g}") + ("" if o else "*")
+                       for y, o in zip(ys, ok)]
+            for j, lab in enumerate(labels_):
+                if lab and lab != "*":
+                    shown_values[j].append(lab if pid is None else
+                                           f'<span style="color:{_colour(pid)}">{lab}</span>')
             shift = 0.0 if pid is None else (profiles.index(pid) - (len(profiles) - 1) / 2) * step
             key = "value" if pid is None else f"value-{pid}"
             name = value_name if pid is None else labels.get(pid, pid)
@@ -114,9 +126,7 @@ def limits_figure(table: pd.DataFrame, profiles: list[str], labels: dict, *, lan
                 "showlegend": key not in shown, "width": 0.62 if pid is None else step * 0.9,
                 "marker": {"color": VALUE_COLOR if pid is None else _colour(pid),
                            "opacity": 1 if pid is None else 0.55},
-                "text": [("" if y is None else f"{y:g}") + ("" if o else "*")
-                         for y, o in zip(ys, ok)],
-                "textposition": "inside", "insidetextanchor": "end", "customdata": ticks,
+                "text": labels_, "textposition": "none", "customdata": ticks,
                 "hovertemplate": f"{p} %{{customdata}}: %{{y:g}}<extra>{name}</extra>"})
             shown.add(key)
         for k, pid in enumerate(profiles):
@@ -134,8 +144,10 @@ def limits_figure(table: pd.DataFrame, profiles: list[str], labels: dict, *, lan
                 "hovertemplate": (f"{p} %{{customdata}} · {labels.get(pid, pid)}: "
                                   f"%{{y:g}}<extra></extra>")})
             shown.add(pid)
+        ticktext = [f"{tick}<br><b>{' / '.join(v)}</b>" if v else tick
+                    for tick, v in zip(ticks, shown_values)]
         layout[f"xaxis{ax}"] = {"domain": [x0, x0 + width], "anchor": f"y{ax}",
-                                "tickvals": list(range(len(stats))), "ticktext": ticks,
+                                "tickvals": list(range(len(stats))), "ticktext": ticktext,
                                 "range": [-0.6, len(stats) - 0.4], "showline": True,
                                 "linecolor": "#9aa5b1"}
         layout[f"yaxis{ax}"] = {"domain": [y1 - height_share, y1], "anchor": f"x{ax}",
@@ -145,11 +157,11 @@ def limits_figure(table: pd.DataFrame, profiles: list[str], labels: dict, *, lan
                             "xref": "paper", "yref": "paper", "x": x0 + width / 2, "y": y1,
                             "xanchor": "center", "yanchor": "bottom", "showarrow": False,
                             "font": {"size": 13}})
-    height = 260 * n_rows + 130
+    height = 260 * n_rows + 150
     layout.update(barmode="overlay", height=height, annotations=annotations,
-                  margin={"l": 50, "r": 20, "t": 130, "b": 30},
+                  margin={"l": 50, "r": 20, "t": 130, "b": 50},     # b: two-line tick labels
                   title={"yref": "container", "y": 0.985, "yanchor": "top"},
-                  legend={"orientation": "h", "y": 1 + 40 / (height - 160),
+                  legend={"orientation": "h", "y": 1 + 40 / (height - 180),
                           "yanchor": "bottom", "x": 0, "xanchor": "left"})
     return fast_figure(traces, layout, title)
 

@@ -3,9 +3,12 @@
 - Accounts: list, add, change role and district scope, reset a password,
   disable and enable, lift sign-in locks (store/users.py; each change ends the account's open
   sessions and is written to the audit log with the administrator's name).
-- Targets and report recipients of the city: edited in a table and saved to
-  the city's site file (config/site_edit.py: validated like ``lantian init``,
-  backed up, written atomically), then applied to the database.
+- Targets and report recipients of the city: edited in a table, validated like
+  ``lantian init`` validates a site file (config/site_edit.py) and saved as the next
+  version of the city's site configuration (store/site_copies.py: kept in the
+  database with who and when, every version listed by ``lantian sites history``),
+  then applied to the database. The site files shipped in config/sites/ are never
+  written.
 - The newest entries of the audit log.
 
 ``dashboard/auth.py`` lets only ``admin`` accounts open the page and call its
@@ -19,18 +22,18 @@ import logging
 import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, callback_context, dcc, html, no_update
-from flask import request
+from flask import current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import ConfigError
-from config.site_edit import edit_site_file, recipient_rows, target_rows
-from config.sites import POLLUTANTS, TARGET_STATISTICS, load_site_config
-from store.places import city_site_file
+from config.site_edit import edit_site_text, recipient_rows, target_rows
+from config.sites import POLLUTANTS, TARGET_STATISTICS
+from store import site_copies
 from store.users import (ROLES, AccountError, add_user, audit, audit_entries, list_users, now,
                          set_active, set_password, set_role, unlock)
 
 from .. import ids
-from ..auth import signed_in_user
+from ..auth import EXTENSION, signed_in_user
 from ..context import current_engine
 from ..i18n import referrer_lang, register, t
 from ..layout import GRID_LOCALE_ZH, banner, card, empty_state, grid, notes, staff_page
@@ -85,16 +88,24 @@ register({
     "adm.need_name": ("请先填写用户名。", "Enter a username first."),
     "adm.targets": ("区县目标（{city}）", "District targets ({city})"),
     "adm.recipients": ("周报收件人（{city}）", "Weekly report recipients ({city})"),
-    "adm.site_file": ("保存到站点文件 {path}（保存前校验，旧文件备份在旁）。",
-                      "Saved to the site file {path} (validated first; the old file is backed "
-                      "up beside it)."),
-    "adm.no_site_file": ("此城市没有记录站点文件，无法在此编辑；请用 lantian init --sites 载入。",
-                         "No site file is recorded for this city, so it cannot be edited here; "
-                         "load it with lantian init --sites."),
+    "adm.site_file": ("当前为本市站点配置第 {version} 版（{who}，{when}）。保存前校验，保存为新版本，"
+                      "所有版本均保留（lantian sites history --city {city}）；仓库中的站点文件不会被修改。",
+                      "This is version {version} of the city's site configuration ({who}, "
+                      "{when}). Saving validates the rows and stores a new version; every "
+                      "version is kept (lantian sites history --city {city}). The site files "
+                      "in the code checkout are never written."),
+    "adm.no_site_file": ("此城市没有保存的站点配置，无法在此编辑；请用 lantian init --sites 载入。",
+                         "No site configuration is stored for this city, so it cannot be "
+                         "edited here; load it with lantian init --sites."),
     "adm.add_row": ("添加一行", "Add a row"),
     "adm.delete_rows": ("删除所选行", "Delete selected rows"),
     "adm.save": ("校验并保存", "Validate and save"),
-    "adm.saved": ("已保存：{count} 行；备份 {backup}。", "Saved: {count} rows; backup {backup}."),
+    "adm.saved": ("已保存：{count} 行，为站点配置第 {version} 版。",
+                  "Saved: {count} rows, as version {version} of the site configuration."),
+    "adm.unchanged": ("没有改动，未保存新版本。", "Nothing changed; no new version saved."),
+    "adm.busy": ("另一位管理员同时保存了此城市的配置，未保存：请刷新页面后重做。",
+                 "Another administrator saved this city's configuration at the same time; "
+                 "nothing was saved: reload the page and redo the change."),
     "adm.invalid": ("未保存：{error}", "Not saved: {error}"),
     "adm.audit": ("审计日志（最近 {n} 条）", "Audit log (newest {n})"),
     "adm.col.at": ("时间（北京时间）", "Time (CST)"),
@@ -129,13 +140,16 @@ def body(view, cat, engine) -> list:
     with engine.connect() as conn:
         users = list_users(conn)
         log_rows = audit_entries(conn, AUDIT_ROWS)
-        site_file = city_site_file(conn, view.city)
+        current = site_copies.newest(conn, view.city)
+    if current is None:                 # a city loaded before copies existed: adopt its file
+        with engine.begin() as conn:
+            current = site_copies.adopt(conn, view.city, data_dir(), "admin page")
     city_name = cat.name("city", view.city, lang)
     return [
         users_section(users, cat, lang),
-        site_section("targets", view, cat, site_file, lang,
+        site_section("targets", view, cat, current, lang,
                      t("adm.targets", lang, city=city_name)),
-        site_section("recipients", view, cat, site_file, lang,
+        site_section("recipients", view, cat, current, lang,
                      t("adm.recipients", lang, city=city_name)),
         audit_section(log_rows, lang),
         dcc.Store(id=ids.ADMIN_CITY, data=view.city),
@@ -251,12 +265,18 @@ SITE_IDS = {
 }
 
 
-def site_section(kind: str, view, cat, site_file: str | None, lang: str, title: str):
+def data_dir():
+    """The data directory of the app serving the request (its settings)."""
+    return current_app.extensions[EXTENSION]["data_dir"]
+
+
+def site_section(kind: str, view, cat, current, lang: str, title: str):
+    """The table of ``kind`` (targets | recipients) of the city's current site version."""
     grid_id, add_id, delete_id, save_id, result_id, section_id = SITE_IDS[kind]
-    if not site_file:
+    if current is None:
         return card(title, banner("info", t("adm.no_site_file", lang)), id=section_id)
     try:
-        site = load_site_config(site_file)
+        site = site_copies.parse(current.content, f"{view.city} version {current.version}")
     except ConfigError as exc:
         return card(title, banner("error", str(exc)), id=section_id)
     rows = target_rows(site) if kind == "targets" else recipient_rows(site)
@@ -268,7 +288,9 @@ def site_section(kind: str, view, cat, site_file: str | None, lang: str, title: 
                          "singleClickEdit": True, "domLayout": "autoHeight",
                          "localeText": GRID_LOCALE_ZH if lang == "zh" else {}},
         className="ag-theme-alpine", style={"width": "100%"})
-    return card(title, *notes(t("adm.site_file", lang, path=site_file)), table,
+    note = t("adm.site_file", lang, version=current.version, who=current.saved_by,
+             when=f"{current.saved_at:%Y-%m-%d %H:%M}", city=view.city)
+    return card(title, *notes(note), table,
                 html.Div(className="lt-admin-buttons", children=[
                     html.Button(t("adm.add_row", lang), id=add_id, className="lt-button"),
                     html.Button(t("adm.delete_rows", lang), id=delete_id,
@@ -348,31 +370,35 @@ def account_action(action: str, username: str, password: str, role: str, scope: 
 
 
 def save_site_rows(kind: str, city: str, rows: list[dict], lang: str) -> html.Div:
-    """Validate and save the edited rows to the city's site file; apply targets to the
-    database; audit the change."""
-    from store.sites import sync_site_config
+    """Validate the edited rows and save them as the next version of the city's site
+    configuration (store/site_copies.py; the database follows it); audit the change.
+    Nothing is written outside the database and the data directory."""
+    from sqlalchemy.exc import IntegrityError
     actor = _actor()
     engine = current_engine()
+    rows_of = target_rows if kind == "targets" else recipient_rows
+
+    def edit(text, label):
+        return edit_site_text(text, label, **{kind: list(rows or [])})
     try:
-        with engine.connect() as conn:
-            site_file = city_site_file(conn, city)
-        if not site_file:
-            return _message("error", t("adm.no_site_file", lang))
-        before = load_site_config(site_file)
-        old_rows = target_rows(before) if kind == "targets" else recipient_rows(before)
-        site, backup = edit_site_file(site_file, **{kind: list(rows or [])})
-        new_rows = target_rows(site) if kind == "targets" else recipient_rows(site)
         with engine.begin() as conn:
-            if kind == "targets":
-                sync_site_config(conn, site)        # the targets table follows the file
+            before, site, version = site_copies.save_edit(
+                conn, city, data_dir=data_dir(), saved_by=actor.username, edit=edit,
+                note=kind)
+            if version is None:
+                return _message("ok", t("adm.unchanged", lang))
+            new_rows = rows_of(site)
             audit(conn, f"{kind}_change", actor.username, request.remote_addr or "",
-                  f"{city}: {change_summary(old_rows, new_rows)}; backup {backup.name}")
+                  f"{city}: {change_summary(rows_of(before), new_rows)}; "
+                  f"site version {version.version}")
     except ConfigError as exc:
         return _message("error", t("adm.invalid", lang, error=str(exc)))
+    except IntegrityError:               # another save of this city took the same number
+        return _message("error", t("adm.busy", lang))
     except SQLAlchemyError:
         log.exception("admin: saving %s of %s failed", kind, city)
         return _message("error", t("adm.dberror", lang))
-    return _message("ok", t("adm.saved", lang, count=len(new_rows), backup=backup.name))
+    return _message("ok", t("adm.saved", lang, count=len(new_rows), version=version.version))
 
 
 def change_summary(old: list[dict], new: list[dict]) -> str:

@@ -27,6 +27,8 @@ import pandas as pd
 from dash import html
 
 from config.standards import load_profile
+from indicators.targets import (AT_RISK, EXCEEDED, INSUFFICIENT, MET, NO_LIMIT, NOT_MET, ON_TRACK,
+                                REFERENCE, REFERENCE_PERIOD, RUNNING, STATUS_TEXT)
 
 from .. import ids
 from ..exports import register_export
@@ -132,6 +134,34 @@ register({
                          "Against the {basis} of {target} {unit}: {needed}"),
     "dist.basis.target": ("地方目标", "local target"),
     "dist.basis.national": ("国家限值", "national limit"),
+    # the verdict at the top of the page
+    "dist.verdict": ("达标评价 · {caption}", "Verdict · {caption}"),
+    "dist.verdict_ytd": ("年初至今评价 · {caption}（临时）", "Year to date · {caption} (provisional)"),
+    "dist.verdict_ref": ("对照年度数值（仅供参考，不作评价） · {caption}",
+                         "Beside the annual figures (for reference, not judged) · {caption}"),
+    "dist.verdict_reference": ("{caption}：月、季或自定义时段不按年度目标或限值评价，年度数值仅供参考。",
+                               "{caption}: a month, quarter or custom range is not judged against "
+                               "the annual target or limit; the annual figures are for reference "
+                               "only."),
+    "dist.verdict_note": ("约束值 = 地方目标与国家限值中较严者，状态按它判定；差值 = 数值 − 约束值（正数为超出）。"
+                          "无地方目标的污染物按国家限值评价。",
+                          "Binding figure = the stricter of the local target and the national "
+                          "limit; the status is judged against it. Margin = value − binding "
+                          "figure (positive: above it). A pollutant without a local target is "
+                          "judged against the national limit."),
+    "dist.verdict_city": ("达标评价按区县给出：请选择一个区县。",
+                          "The verdict is given per district: choose a district."),
+    "dist.vcol.pollutant": ("污染物", "Pollutant"),
+    "dist.vcol.value": ("数值", "Value"),
+    "dist.vcol.target": ("地方目标", "Local target"),
+    "dist.vcol.limit": ("国家限值", "National limit"),
+    "dist.vcol.binding": ("约束值", "Binding figure"),
+    "dist.vcol.margin": ("差值", "Margin"),
+    "dist.vcol.status": ("状态", "Status"),
+    "dist.vcol.needed": ("剩余时段需 / 说明", "Rest of the year / note"),
+    "dist.vcol.note": ("说明", "Note"),
+    "dist.each": ("对照目标：{st_target}；对照国标：{st_limit}",
+                  "against the target: {st_target}; against the limit: {st_limit}"),
     "dist.path_note": ("累计平均 = 1 月 1 日起各有效日的发布值（取整后）的平均，按 GB/T 8170 四舍六入五成双修约一次；"
                        "最后一点即本年（或年初至今）的平均浓度统计值。“剩余天数均值需≤”假设剩余每天都有效。",
                        "The running mean is the mean of the published (rounded) valid daily "
@@ -167,10 +197,12 @@ register({
     "dist.yes": ("是", "yes"),
     "dist.no": ("否", "no"),
     "dist.export": ("下载有效性明细：", "Download the ledger:"),
-    "dist.range_note": ("自定义时段：日均值按所选日期显示；统计量（月度、累计平均、站点、有效性）为截至 {end} 的年初至今结果。",
-                        "Custom range: the daily values cover the chosen dates; the statistics "
-                        "(monthly, running mean, stations, ledger) are the year to date up to "
-                        "{end}."),
+    "dist.range_note": ("自定义时段（非 HJ 663 标准评价时段）：日均值、汇总、站点和有效性为 {start} 至 {end} "
+                        "各日的结果（临时，不作达标评价）；月度统计和累计平均按 {year} 年显示。",
+                        "Custom range (not an HJ 663 evaluation period): the daily values, the "
+                        "summary, the stations and the ledger cover the days from {start} to "
+                        "{end} (provisional, not judged for compliance); the monthly statistics "
+                        "and the running mean show {year}."),
 })
 
 
@@ -380,6 +412,88 @@ def ledger_columns(lang: str) -> list[dict]:
 
 # -- the sections ---------------------------------------------------------------------
 
+#: The verdict section at the top of the page.
+VERDICT_ID = "district-verdict"
+register({f"dist.status.{code}": words for code, words in STATUS_TEXT.items()})
+STATUS_CLASS = {MET: "ok", ON_TRACK: "ok", AT_RISK: "risk", NOT_MET: "bad", EXCEEDED: "bad"}
+
+
+def verdict_rows(c: Ctx) -> pd.DataFrame:
+    """The district's rows of ``queries.standing_rows`` (its targets, and the national
+    limit of each judged pollutant without one), the chosen pollutant first; empty for
+    the whole city."""
+    if c.level != "district":
+        return pd.DataFrame()
+    table = standing_rows(c.engine, c.view)
+    if table.empty:
+        return table
+    rows = table[table["area"] == c.area]
+    return rows.assign(_sel=(rows["pollutant"] != c.pollutant).astype(int)).sort_values(
+        "_sel", kind="stable").drop(columns="_sel").reset_index(drop=True)
+
+
+def verdict_section(c: Ctx) -> list:
+    """The page opens with the verdict: per targeted pollutant (or judged pollutant against
+    the national limit) the value, target, limit, the binding figure, the margin (value −
+    binding figure, signed), the status (``indicators.targets.judge``) and, for a year to
+    date, what the rest of the year must average."""
+    lang, view = c.lang, c.view
+    rows = verdict_rows(c)
+    if rows.empty:
+        if c.level != "district":
+            return [card(None, *notes(t("dist.verdict_city", lang)), id=VERDICT_ID)]
+        return []
+    kind = str(rows["period_kind"].iloc[0])
+    caption = period_caption(view)
+    title = t({RUNNING: "dist.verdict_ytd", REFERENCE_PERIOD: "dist.verdict_ref"}.get(
+        kind, "dist.verdict"), lang, caption=caption)
+    head = html.Tr([html.Th(t(f"dist.vcol.{k}", lang),
+                            className="lt-num" if k in ("value", "target", "limit", "binding",
+                                                        "margin") else None)
+                    for k in ("pollutant", "value", "target", "limit", "binding", "margin",
+                              "status", "needed" if kind == RUNNING else "note")])
+    body_rows = []
+    for r in rows.itertuples(index=False):
+        unit = unit_of(r.pollutant) if r.pollutant in POLLUTANTS else ""
+        dec = decimals_of(view, r.pollutant) if r.pollutant in POLLUTANTS else 1
+        local = r.basis == "target"
+        judged = r.verdict not in (REFERENCE, INSUFFICIENT, NO_LIMIT)
+        figure_word = t("dist.basis.national" if r.binding_basis == "national"
+                        else "dist.basis.target", lang)
+        binding = "—" if pd.isna(r.binding) else f"{r.binding:g}（{figure_word}）" \
+            if lang == "zh" else f"{r.binding:g} ({figure_word})"
+        margin = "—" if not judged or pd.isna(r.margin) else (
+            "0" if r.margin == 0 else f"{r.margin:+g}")
+        note = r.needed_zh if lang == "zh" else r.needed_en
+        note = note if isinstance(note, str) else ""
+        if r.verdict == INSUFFICIENT:
+            note = ledger_text(r.detail, lang) or note
+        if local and judged and pd.notna(r.national_limit) \
+                and r.verdict_target != r.verdict_national:
+            each = t("dist.each", lang, st_target=t(f"dist.status.{r.verdict_target}", lang),
+                     st_limit=t(f"dist.status.{r.verdict_national}", lang))
+            note = f"{note}{'；' if lang == 'zh' else '; '}{each}" if note else each
+        chip = html.Span(t(f"dist.status.{r.verdict}", lang),
+                         className=f"lt-chip lt-chip-{STATUS_CLASS.get(r.verdict, 'na')}")
+        body_rows.append(html.Tr(className="lt-dist-sel" if r.pollutant == c.pollutant else None,
+                                 children=[
+            html.Td([html.B(r.pollutant), html.Span(" " + stat_name(r.statistic, lang),
+                                                    className="lt-muted")]),
+            html.Td(f"{fmt(r.reported, dec)} {unit}".strip(), className="lt-num"),
+            html.Td(f"{r.target:g}" if local else "—", className="lt-num"),
+            html.Td("—" if pd.isna(r.national_limit) else f"{r.national_limit:g}",
+                    className="lt-num"),
+            html.Td(binding, className="lt-num"),
+            html.Td(html.B(margin) if judged else margin, className="lt-num"),
+            html.Td(chip),
+            html.Td(note, className="lt-message")]))
+    table = html.Div(className="lt-table-wrap", children=html.Table(
+        className="lt-table", children=[html.Thead(head), html.Tbody(body_rows)]))
+    extra = notes(t("dist.verdict_reference", lang, caption=caption)
+                  if kind == REFERENCE_PERIOD else None, t("dist.verdict_note", lang))
+    return [card(title, table, *extra, id=VERDICT_ID)]
+
+
 def summary(c: Ctx) -> html.Section:
     lang, p = c.lang, c.pollutant
     statistic = STATISTIC[p]
@@ -459,10 +573,13 @@ def monthly_section(c: Ctx) -> list:
     lang, p, view = c.lang, c.pollutant, c.view
     statistic = STATISTIC[p]
     rows = monthly_rows(c)
-    if statistic == "annual_mean" and c.target is not None:
+    annual_limit = limit_at(view, p, "annual", c.grade) if statistic == "annual_mean" else None
+    # the binding figure: the local target unless the national limit is stricter
+    if statistic == "annual_mean" and c.target is not None \
+            and (annual_limit is None or c.target <= annual_limit):
         ref, ref_name = c.target, t("dist.ref_target", lang)
     elif statistic == "annual_mean":
-        ref, ref_name = limit_at(view, p, "annual", c.grade), t("dist.ref_limit", lang)
+        ref, ref_name = annual_limit, t("dist.ref_limit", lang)
     else:
         ref = limit_at(view, p, DAILY_AVERAGING.get(p, "24h"), c.grade)
         ref_name = t("dist.ref_limit_pct", lang)
@@ -517,11 +634,12 @@ def path_section(c: Ctx) -> list:
     if not table.empty:
         st = table[(table["area"] == c.area) & (table["pollutant"] == p)
                    & (table["statistic"] == "annual_mean")]
-        for r in st.itertuples(index=False):      # one row: the target, or the national limit
+        for r in st.itertuples(index=False):      # one row: against the binding figure
             needed = r.needed_zh if lang == "zh" else r.needed_en
             if isinstance(needed, str) and needed:
-                lines.append(t("dist.path_needed", lang, basis=t(f"dist.basis.{r.basis}", lang),
-                               target=f"{r.target:g}", unit=c.unit, needed=needed))
+                lines.append(t("dist.path_needed", lang,
+                               basis=t(f"dist.basis.{r.binding_basis}", lang),
+                               target=f"{r.binding:g}", unit=c.unit, needed=needed))
     return [chart_card(fig, html.Div(id=ids.DISTRICT_NEEDED, className="lt-dist-needed",
                                      children=[html.P(x) for x in lines]),
                        t("dist.path_note", lang), id=ids.DISTRICT_PATH)]
@@ -641,7 +759,9 @@ def body(view, cat, engine) -> list:
     out.append(html.H2(f"{c.area_name} · {c.pollutant} · {period_caption(view)}",
                        className="lt-section-title"))
     if view.period == "range":
-        out += notes(t("dist.range_note", lang, end=view.end.isoformat()))
+        out += notes(t("dist.range_note", lang, start=view.start.isoformat(),
+                       end=view.end.isoformat(), year=view.end.year))
+    out += verdict_section(c)
     out.append(summary(c))
     out += trend_section(c)
     out.append(html.Div(className="lt-dist-two", children=[

@@ -20,14 +20,17 @@ For the chosen period (year, year to date, month or a custom range):
 
 Page keys: ``pollutant`` (AQI | SO2 | NO2 | PM10 | PM2.5 | CO | O3; default
 AQI = every pollutant), ``basis`` (limit | target; default limit) and
-``district`` (the calendar's area; default the city). Every number comes
+``district`` (the calendar's area; default the city). A district-scoped account
+(dashboard/auth.py) sees its own district only: the grid, the calendar, the
+summary, the hourly list and the table (and its download) hold that district's
+rows (and its stations' hours), without the whole-city row. Every number comes
 from indicators through :func:`dashboard.queries.exceedance_data`: the
 exceedances and multiples from ``indicators.statistics.exceedances``, the
 daily limits from ``indicators.daily_limits``, the AQI from ``indicators.aqi``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -52,6 +55,7 @@ NAME = "超标"
 NAME_EN = "Exceedances"
 TITLE = "超标 · 蓝天 Lantian"
 PAGE_KEYS = ("pollutant", "basis", "district")
+SCOPED = True              # honours a district-scoped account (its district only)
 CHOICES = ("AQI", *POLLUTANTS)
 BASES = ("limit", "target")
 TABLE_COLUMNS = ["date", "area", "area_name", "pollutant", "averaging", "value", "unit",
@@ -158,6 +162,8 @@ register({
                         "(mean of their evaluation stations) and the city, newest hour first; "
                         "an hour is labelled by its end. The daily mean exists only once the "
                         "day is over."),
+    "exc.hourly.scoped": ("（本账号只看到本区县及其站点。）",
+                          " (This account sees its district and its stations only.)"),
     "exc.hourly.counts": ("站点小时 AQI > 100：{n100} 个（> 200：{n200} 个）；"
                           "1 小时浓度超限：{nlim} 个站点小时。",
                           "Station-hours with AQI > 100: {n100} (> 200: {n200}); station-hours "
@@ -227,16 +233,42 @@ def choices(view, cat, targets: pd.DataFrame | None = None) -> Choice:
             if pollutant != "AQI":
                 messages.append(t("exc.no_target", lang, pollutant=pollutant))
             basis = "limit"
-    areas = [view.city] + cat.city_districts(view.city)["id"].astype(str).tolist()
-    district = view.params.get("district", view.city)
+    areas = _area_order(view, cat)
+    district = view.params.get("district", areas[0] if areas else view.city)
     if district not in areas:
         messages.append(t("exc.bad_district", lang, value=district[:40]))
-        district = view.city
+        district = areas[0] if areas else view.city
     return Choice(pollutant, basis, district, tuple(messages), tuple(sorted(found.items())))
 
 
 def _area_order(view, cat) -> list[str]:
-    return [view.city] + cat.city_districts(view.city)["id"].astype(str).tolist()
+    """The city then its districts; a district-scoped catalogue: its district only."""
+    districts = cat.city_districts(view.city)["id"].astype(str).tolist()
+    return districts if cat.scope is not None else [view.city] + districts
+
+
+def scoped_data(data, cat):
+    """``data`` (:class:`ExceedanceData`) as the catalogue's account may see it: a
+    district-scoped catalogue keeps its district's rows only (no city row, no other
+    district), so nothing else is drawn, counted, cached for it or sent."""
+    if cat.scope is None:
+        return data
+    areas = set(cat.districts["id"].astype(str))
+
+    def mine(frame: pd.DataFrame) -> pd.DataFrame:
+        if "area" not in frame:
+            return frame
+        keep = frame["area"].astype(str).isin(areas)
+        if "level" in frame:
+            keep &= frame["level"].astype(str) == "district"
+        return frame[keep].reset_index(drop=True)
+    return replace(data, days=mine(data.days), aqi=mine(data.aqi), rows=mine(data.rows),
+                   targets=mine(data.targets),
+                   grades={a: g for a, g in data.grades.items() if a in areas})
+
+
+def _data(engine, view, cat):
+    return scoped_data(exceedance_data(engine, view), cat)
 
 
 def _row_names(view, cat) -> dict:
@@ -265,11 +297,13 @@ def _titled(text: str, view, synthetic: bool) -> str:
     return f"{t('exc.synthetic', view.lang)} — {text}" if synthetic else text
 
 
-def _memo(name: str, engine, view, choice: "Choice", compute):
+def _memo(name: str, engine, view, choice: "Choice", compute, scope=None):
     """Presentation frames of this view and choice, cached by data version (warm renders
-    only draw). The key holds everything they depend on, never the calendar's area."""
+    only draw). The key holds everything they depend on (the district scope of the
+    catalogue too), never the calendar's area."""
     parts = (str(engine.url), view.city, view.start.isoformat(), view.end.isoformat(),
-             view.profile_arg, view.lang, choice.pollutant, choice.basis, choice.targets)
+             view.profile_arg, view.lang, choice.pollutant, choice.basis, choice.targets,
+             scope)
     return cached(f"exc_{name}", current_version(engine), parts, compute)
 
 
@@ -297,9 +331,10 @@ def table_frame(view, cat, engine) -> pd.DataFrame:
     primary_pollutant, profile. Sorted by date, area (city first), pollutant.
     Used by the page's grid and by ``/export/exceedances.csv|xlsx``.
     """
-    data = exceedance_data(engine, view)
+    data = _data(engine, view, cat)
     choice = choices(view, cat, data.targets)
-    return _memo("table", engine, view, choice, lambda: _table(view, cat, data, choice))
+    return _memo("table", engine, view, choice, lambda: _table(view, cat, data, choice),
+                 cat.scope)
 
 
 def _table(view, cat, data, choice: Choice) -> pd.DataFrame:
@@ -342,7 +377,7 @@ def _table(view, cat, data, choice: Choice) -> pd.DataFrame:
     return out[TABLE_COLUMNS]
 
 
-register_export("exceedances", table_frame, PAGE_KEYS)
+register_export("exceedances", table_frame, PAGE_KEYS, scoped=True)
 
 
 def _table_card(view, cat, engine, choice: Choice, synthetic: bool) -> html.Section:
@@ -430,20 +465,33 @@ def hourly_table_frame(view, cat, data) -> pd.DataFrame:
     })[HOURLY_COLUMNS]
 
 
+def scoped_hours(data, cat):
+    """The hourly list as the catalogue's account may see it: a district-scoped one keeps
+    its district's row and its stations' rows (no city, no other district)."""
+    if cat.scope is None or data.rows.empty:
+        return data
+    rows = data.rows
+    level, area = rows["level"].astype(str), rows["area"].astype(str)
+    keep = ((level == "district") & area.isin(set(cat.districts["id"].astype(str)))) | \
+        ((level == "station") & area.isin(set(cat.stations["code"].astype(str))))
+    return replace(data, rows=rows[keep].reset_index(drop=True))
+
+
 def hourly_card(view, cat, engine, synthetic: bool) -> html.Section:
     """Today's (the period's last day's) hourly exceedances: 1-h limits and AQI > 100."""
     from ..figures.realtime import hour_end
 
     lang = view.lang
     until = pd.Timestamp(view.end) + pd.Timedelta(hours=23)
-    data = hourly_exceedance_list(engine, view.city, until=until)
+    data = scoped_hours(hourly_exceedance_list(engine, view.city, until=until), cat)
     if data.hour is None or data.day != view.end:
         return card(_titled(t("exc.hourly.title", lang, day=view.end.isoformat(), label="—"),
                             view, synthetic), empty_state(t("exc.hourly.no_data", lang)),
                     id=ids.EXCEEDANCES_HOURLY)
     title = _titled(t("exc.hourly.title", lang, day=data.day.isoformat(),
                       label=f"{hour_end(data.hour):%Y-%m-%d %H:%M}"), view, synthetic)
-    rule = html.P(t("exc.hourly.rule", lang, limits=_limits_text(data.limits, lang)),
+    rule = html.P(t("exc.hourly.rule", lang, limits=_limits_text(data.limits, lang))
+                  + (t("exc.hourly.scoped", lang) if cat.scope is not None else ""),
                   className="lt-note")
     frame = hourly_table_frame(view, cat, data)
     if frame.empty:
@@ -566,7 +614,7 @@ def _controls(view, cat) -> list:
 
         from ..context import current_engine
         try:
-            targets = exceedance_data(current_engine(), view).targets
+            targets = _data(current_engine(), view, cat).targets
         except SQLAlchemyError:         # the page body reports the database error
             targets = pd.DataFrame()
         if _annual_targets(targets, choice.pollutant, view.end.year):
@@ -612,7 +660,7 @@ def _cells(view, cat, data, choice: Choice) -> pd.DataFrame | None:
 
 def body(view, cat, engine) -> list:
     lang = view.lang
-    data = exceedance_data(engine, view)
+    data = _data(engine, view, cat)
     choice = choices(view, cat, data.targets)
     out: list = []
     if choice.notices:
@@ -624,7 +672,8 @@ def body(view, cat, engine) -> list:
     out.append(_rule_note(view, choice))
     row_names = _row_names(view, cat)
     order = _area_order(view, cat)
-    counts = _memo("summary", engine, view, choice, lambda: summary_frame(data, order))
+    counts = _memo("summary", engine, view, choice, lambda: summary_frame(data, order),
+                   cat.scope)
     out.append(_summary_card(view, cat, counts, choice, _table_names(view, cat), synthetic))
     caption = period_caption(view)
     if choice.pollutant == "AQI":
@@ -634,7 +683,8 @@ def body(view, cat, engine) -> list:
         legend = fx.pollutant_state_legend(lang, target=choice.basis == "target")
         grid_title = t("exc.grid.pollutant", lang,
                        pollutant=fx.pollutant_label(choice.pollutant, lang))
-    cells = _memo("cells", engine, view, choice, lambda: _cells(view, cat, data, choice))
+    cells = _memo("cells", engine, view, choice, lambda: _cells(view, cat, data, choice),
+                  cat.scope)
     if cells is None:
         message = empty_state(t("exc.no_limit", lang, pollutant=choice.pollutant))
         out.append(card(_titled(f"{grid_title} · {caption}", view, synthetic), message,

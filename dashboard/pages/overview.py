@@ -3,10 +3,12 @@
 The city's good-day ratio, heavy-pollution days, composite index and PM2.5
 with the change against the same period last year; one card per district with
 each targeted pollutant (or, without a local target, the national limit of its
-grade): the period's value, the target, the national limit, data capture, the
-outlook (on track / at risk / exceeded / insufficient data) and what the rest
-of the year must average. Everything shown comes from ``indicators`` through
-``dashboard.queries``; nothing is computed here.
+grade): the period's value, the target, the national limit (the binding one, the
+stricter, in bold), the margin against the binding figure, data capture, the status
+(``indicators.targets.judge``: met / not met for an ended year, on track / at risk /
+already exceeded for a year to date, for reference for a month or a custom range,
+insufficient data) and what the rest of the year must average. Everything shown comes
+from ``indicators`` through ``dashboard.queries``; nothing is computed here.
 """
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ import pandas as pd
 from dash import dcc, get_relative_path, html
 
 from config.standards import load_profile
+from indicators.targets import (AT_RISK, EXCEEDED, INSUFFICIENT, MET, NO_LIMIT, NOT_MET, ON_TRACK,
+                                REFERENCE, REFERENCE_PERIOD, STATUS_TEXT, worst)
+from indicators.ranking import change_kind, change_text
 
 from .. import ids
 from ..figures.overview import standing_heatmap
@@ -43,25 +48,37 @@ register({
     "ov.no_prev": ("去年同期无数据", "no data last year"),
     "ov.not_valid": ("数据不足", "insufficient data"),
     "ov.districts": ("各区县目标完成情况", "Districts against their targets"),
-    "ov.heatmap": ("浓度 ÷ 目标（无地方目标时为国家标准）", "Value ÷ target (national limit "
-                   "where there is no local target)"),
+    "ov.heatmap": ("浓度 ÷ 约束值（地方目标与国家标准中较严者）", "Value ÷ binding figure (the "
+                   "stricter of the local target and the national limit)"),
+    "ov.heatmap_reference": ("浓度 ÷ 年度约束值（月、季或自定义时段，仅供参考，不作评价）",
+                             "Value ÷ annual binding figure (a month, quarter or custom range: "
+                             "for reference only, not judged)"),
     "ov.col.pollutant": ("污染物", "Pollutant"),
     "ov.col.value": ("当前值", "Value"),
     "ov.col.target": ("目标", "Target"),
     "ov.col.limit": ("国标", "Limit"),
     "ov.col.limit_profile": ("所选标准限值", "Profile limit"),
     "ov.col.capture": ("有效天数", "Capture"),
+    "ov.col.margin": ("差值", "Margin"),
     "ov.col.outlook": ("状态", "Status"),
     "ov.national_only": ("无地方目标，以国家标准为目标", "no local target: national limit shown"),
+    "ov.binding_note": ("加粗的是约束值（目标与国标中较严者），状态和差值（当前值 − 约束值）按它判定。",
+                        "The figure in bold is the binding one (the stricter of the target and "
+                        "the limit): the status and the margin (value − binding figure) are "
+                        "judged against it."),
+    "ov.each": ("对照目标 {target}：{st_target}；对照国标 {limit}：{st_limit}",
+                "against the target {target}: {st_target}; against the limit {limit}: "
+                "{st_limit}"),
+    "ov.reference_note": ("月、季或自定义时段不按年度目标或年度限值评价（HJ 663 未规定），表中年度数值仅供参考。",
+                          "A month, a quarter or a custom range is not judged against an annual "
+                          "target or limit (HJ 663 sets none for it): the annual figures are for "
+                          "reference only."),
     "ov.statistic.annual_mean": ("年均", "annual mean"),
+    "ov.statistic.mean": ("平均", "mean"),
     "ov.statistic.p95_daily": ("第95百分位", "95th pct"),
     "ov.statistic.p98_daily": ("第98百分位", "98th pct"),
     "ov.statistic.p90_mda8": ("8小时第90百分位", "P90 MDA8"),
     "ov.statistic.good_day_ratio": ("优良天数比例", "good-day ratio"),
-    "ov.outlook.on track": ("达标进度正常", "on track"),
-    "ov.outlook.at risk": ("有超标风险", "at risk"),
-    "ov.outlook.exceeded": ("超标", "exceeded"),
-    "ov.outlook.insufficient data": ("数据不足", "insufficient data"),
     "ov.provisional": ("年初至今为临时结果：实时数据未经审核，年度评价以全年数据为准。",
                        "Year-to-date figures are provisional: real-time data, not audited; the "
                        "year is judged on the whole year."),
@@ -71,9 +88,19 @@ register({
     "ov.no_stats": ("所选时段没有数据。", "No data in the chosen period."),
 })
 
-OUTLOOK_CLASS = {"on track": "ok", "at risk": "risk", "exceeded": "bad",
-                 "insufficient data": "na"}
-WORST = ["exceeded", "at risk", "insufficient data", "on track"]
+#: the note that a month, quarter or custom range is shown for reference only
+REFERENCE_NOTE_ID = "overview-reference-note"
+# the status words (indicators.targets.STATUS_TEXT, decided by indicators.targets.judge)
+register({f"ov.status.{code}": words for code, words in STATUS_TEXT.items()})
+#: chip colour of each status
+STATUS_CLASS = {MET: "ok", ON_TRACK: "ok", AT_RISK: "risk", NOT_MET: "bad", EXCEEDED: "bad",
+                INSUFFICIENT: "na", REFERENCE: "na", NO_LIMIT: "na"}
+
+
+def status_chip(code: str, lang: str) -> html.Span:
+    """A status (:func:`indicators.targets.judge`) as a coloured chip in ``lang``."""
+    return html.Span(t(f"ov.status.{code}", lang),
+                     className=f"lt-chip lt-chip-{STATUS_CLASS.get(code, 'na')}")
 
 
 def layout(**query) -> html.Div:
@@ -88,15 +115,24 @@ def body(view, cat, engine) -> list:
     if stats.empty:
         return [empty_state(t("ov.no_stats", lang))]
     table = standing_rows(engine, view)
+    if cat.scope is not None:     # a district-scoped account: its district only, no city row
+        table = table[table["area"].isin(cat.districts["id"])]
     names = cat.names("district", lang)
-    out = [city_strip(stats, view), html.H2(f"{t('ov.districts', lang)} · {period_caption(view)}",
-                                            className="lt-section-title")]
+    out = [city_strip(stats, view, cat),
+           html.H2(f"{t('ov.districts', lang)} · {period_caption(view)}",
+                   className="lt-section-title")]
     if table.empty:
         out.append(empty_state(t("ov.no_districts", lang)))
     else:
-        out.append(card(None, graph(standing_heatmap(table, names, lang, t("ov.heatmap", lang)),
+        reference = bool((table["period_kind"] == REFERENCE_PERIOD).all())
+        heading = t("ov.heatmap_reference" if reference else "ov.heatmap", lang)
+        out.append(card(None, graph(standing_heatmap(table, names, lang, heading),
                                     height=max(260, 80 + 44 * table["area"].nunique()))))
         out.append(district_cards(table, names, view))
+        if (table["period_kind"] == REFERENCE_PERIOD).any():
+            out.append(html.P(t("ov.reference_note", lang), id=REFERENCE_NOTE_ID,
+                              className="lt-note"))
+        out.append(html.P(t("ov.binding_note", lang), className="lt-note"))
     if view.stats_period == "ytd" or view.end < _period_end(view):
         out.append(html.P(t("ov.provisional", lang), className="lt-note"))
     return out
@@ -117,10 +153,16 @@ def _city_row(stats: pd.DataFrame, city: str, pollutant: str, statistic: str):
     return None if rows.empty else rows.iloc[0]
 
 
-def city_strip(stats: pd.DataFrame, view) -> html.Section:
-    """Tiles: good-day ratio, heavy days, composite index, PM2.5, valid days (with change)."""
+def city_strip(stats: pd.DataFrame, view, cat=None) -> html.Section:
+    """Tiles: good-day ratio, heavy days, composite index, PM2.5, valid days (with change);
+    of the account's district instead of the city for a district-scoped catalogue."""
     lang = view.lang
     tiles = []
+    title = t("ov.city", lang)
+    if cat is not None and cat.scope is not None:
+        title = cat.name("district", cat.scope[1], lang)
+        stats = stats[(stats["level"] == "district") & (stats["area"] == cat.scope[1])] \
+            .assign(level="city", area=view.city)
     # the city's rows once (a national table has ~100,000 rows: five masks of it cost 50 ms)
     stats = stats[(stats["level"] == "city") & (stats["area"] == view.city)]
     for key, pollutant, statistic, unit in (
@@ -133,7 +175,7 @@ def city_strip(stats: pd.DataFrame, view) -> html.Section:
         # more valid days is neither better nor worse air: no good/bad colour for it
         tiles.append(_tile(t(key, lang), row, unit, lang, judged=statistic != "valid_aqi_days"))
     return html.Section(id=ids.OVERVIEW_CITY, className="lt-card", children=[
-        html.H2(f"{t('ov.city', lang)} · {period_caption(view)}"),
+        html.H2(f"{title} · {period_caption(view)}"),
         html.Div(className="lt-summary", children=tiles)])
 
 
@@ -150,15 +192,18 @@ def _tile(label: str, row, unit: str, lang: str, judged: bool = True) -> html.Di
     valid = bool(row["valid"])
     value = html.Div([_fmt(row["reported"]), html.Span(unit, className="lt-unit")],
                      className="lt-stat-value" + ("" if valid else " lt-stat-invalid"))
-    change = row.get("change_rate_reported")
+    # the change in its unit (standards.md §7): % for a concentration or the index,
+    # percentage points for the good-day ratio, days for a count of days
+    change = row.get("change")
+    kind = row.get("change_kind")
+    kind = kind if isinstance(kind, str) else change_kind(str(row.get("statistic")))
     prev = row.get("previous_reported")
     if change is not None and pd.notna(change):
         improved = bool(row.get("improved")) if judged and pd.notna(row.get("improved")) \
             and change != 0 else None
-        arrow = "▲" if change > 0 else ("▼" if change < 0 else "＝")
         cls = "lt-change-good" if improved else ("lt-change-bad" if improved is False else "")
         delta = html.Div(className=f"lt-change {cls}", children=[
-            f"{t('ov.vs_last', lang)} {arrow} {abs(change):g}%",
+            f"{t('ov.vs_last', lang)} {change_text(change, kind, lang, arrow=True)}",
             html.Span(f" ({t('ov.last_year', lang)} {_fmt(prev)})", className="lt-muted")])
     elif prev is not None and pd.notna(prev):
         delta = html.Div(f"{t('ov.last_year', lang)} {_fmt(prev)}", className="lt-change")
@@ -181,22 +226,19 @@ def district_cards(table: pd.DataFrame, names: dict, view) -> html.Div:
     records: dict[str, list] = {}
     for record in table.itertuples(index=False):
         records.setdefault(record.area, []).append(record)
-    for area, rows in table.groupby("area", sort=True):
-        worst = min(rows["outlook"], key=WORST.index)
-        href = get_relative_path("/district") + view.shared_search() + f"&district={area}"
+    # the site file's order (the catalogue's names are in it), as on every other page
+    rank_of = {a: i for i, a in enumerate(names)}
+    for area, rows in sorted(table.groupby("area", sort=False),
+                             key=lambda item: (rank_of.get(item[0], len(rank_of)), item[0])):
         head = html.Div(className="lt-dcard-head", children=[
-            html.H3(names.get(area, area)),
-            html.Span(t(f"ov.outlook.{worst}", lang),
-                      className=f"lt-chip lt-chip-{OUTLOOK_CLASS[worst]}"),
-        ])
+            html.H3(names.get(area, area)), status_chip(worst(rows["verdict"]), lang)])
+        href = get_relative_path("/district") + view.shared_search() + f"&district={area}"
         # under a comparison profile (WHO, EU, US) the limit column is that profile's
         national = not view.profile or load_profile(view.profile).kind == "cn"
         limit_key = "ov.col.limit" if national else "ov.col.limit_profile"
         body_rows = [html.Tr([html.Th(t(limit_key if c == "limit" else f"ov.col.{c}", lang),
-                                      className="lt-num" if c in ("value", "target", "limit",
-                                                                  "capture") else None)
-                              for c in ("pollutant", "value", "target", "limit", "capture",
-                                        "outlook")])]
+                                      className="lt-num" if c in NUMERIC_COLUMNS else None)
+                              for c in CARD_COLUMNS])]
         for r in records[area]:
             body_rows.extend(_pollutant_row(r, lang))
         foot = [dcc.Link(t("ov.details", lang) + " →", href=href, className="lt-more")]
@@ -208,26 +250,60 @@ def district_cards(table: pd.DataFrame, names: dict, view) -> html.Div:
     return html.Div(id=ids.OVERVIEW_CARDS, className="lt-dcards", children=cards)
 
 
+CARD_COLUMNS = ("pollutant", "value", "target", "limit", "margin", "capture", "outlook")
+NUMERIC_COLUMNS = ("value", "target", "limit", "margin", "capture")
+
+
+def signed(value) -> str:
+    """A margin with its sign: ``+10``, ``-1.2``, ``0``; ``—`` for none."""
+    if value is None or pd.isna(value):
+        return "—"
+    return "0" if value == 0 else f"{value:+g}"
+
+
 def _pollutant_row(r, lang: str) -> list:
-    key = f"ov.statistic.{r.statistic}"
+    """One statistic of a district card: value, target, limit (the binding one in bold),
+    margin against the binding figure, capture and status; below it what the rest of the
+    year must average, why the statistic is not valid, or the status against each figure
+    where they differ."""
+    # a month or a custom range has a mean, not an annual mean
+    stat = "mean" if r.statistic == "annual_mean" and r.period_kind == REFERENCE_PERIOD \
+        else r.statistic
+    key = f"ov.statistic.{stat}"
     statistic = t(key, lang) if has(key) else r.statistic
     unit = "" if r.pollutant in ("AQI", "ALL") else (" mg/m³" if r.pollutant == "CO" else "")
+    value = f"{r.reported:.1f}" if r.pollutant == "CO" and pd.notna(r.reported) \
+        else _fmt(r.reported)             # CO is published to 0.1 mg/m³ (2.0, not 2)
     capture = "" if pd.isna(r.n_valid) else f"{int(r.n_valid)}/{int(r.n_required)}"
-    target = f"{r.target:g}" + ("" if r.basis == "target" else "*")
+    local = r.basis == "target"
+    target = f"{r.target:g}" + ("" if local else "*")
     limit = "—" if pd.isna(r.national_limit) else f"{r.national_limit:g}"
-    note = r.needed_zh if lang == "zh" else r.needed_en
-    if r.outlook == "insufficient data" or (not r.valid and not r.provisional):
-        note = ledger_text(r.detail, lang)
+    binding_is_limit = r.binding_basis == "national"
+    judged = r.verdict not in (REFERENCE, INSUFFICIENT, NO_LIMIT)
+    notes = []
+    needed = r.needed_zh if lang == "zh" else r.needed_en
+    if isinstance(needed, str) and needed:
+        notes.append(needed)
+    if r.verdict == INSUFFICIENT or (not r.valid and not r.provisional):
+        why = ledger_text(r.detail, lang)
+        if why:
+            notes = [why]
+    if local and judged and pd.notna(r.national_limit) and r.verdict_target != r.verdict_national:
+        notes.append(t("ov.each", lang, target=f"{r.target:g}", limit=limit,
+                       st_target=t(f"ov.status.{r.verdict_target}", lang),
+                       st_limit=t(f"ov.status.{r.verdict_national}", lang)))
     cells = [html.Td([html.B(r.pollutant), html.Span(f" {statistic}", className="lt-muted")]),
-             html.Td(_fmt(r.reported) + unit, className="lt-num"),
-             html.Td(target, className="lt-num",
-                     title=None if r.basis == "target" else t("ov.national_only", lang)),
-             html.Td(limit, className="lt-num"),
+             html.Td(value + unit, className="lt-num"),
+             html.Td(html.B(target) if local and not binding_is_limit else target,
+                     className="lt-num",
+                     title=None if local else t("ov.national_only", lang)),
+             html.Td(html.B(limit) if binding_is_limit else limit, className="lt-num"),
+             html.Td(signed(r.margin) if judged else "—", className="lt-num"),
              html.Td(capture, className="lt-num"),
-             html.Td(html.Span(t(f"ov.outlook.{r.outlook}", lang),
-                               className=f"lt-chip lt-chip-{OUTLOOK_CLASS[r.outlook]}"))]
+             html.Td(status_chip(r.verdict, lang))]
     rows = [html.Tr(cells)]
-    if isinstance(note, str) and note:
-        rows.append(html.Tr(html.Td(note, colSpan=6, className="lt-needed")))
+    if notes:
+        rows.append(html.Tr(html.Td(("；" if lang == "zh" else "; ").join(notes),
+                                    colSpan=len(CARD_COLUMNS), className="lt-needed")))
     return rows
 

@@ -10,9 +10,11 @@ as published ("2022-01-06 00:00 发布（2022-01-05 23:00–24:00）"). Below, t
 view: the latest complete day's AQI per district with its HJ
 633 level, category and the standard's health advice; the city's year-to-date
 good-day ratio, heavy-pollution days and PM2.5 against the same period last
-year; the districts' composite-index ranking (latest complete month and year
-to date); PM2.5 per district against the national limit and the WHO
-guideline; a 30-day AQI strip per district. Nothing staff-only is shown (no
+year (the ratio's change in percentage points, heavy days' in days, PM2.5's in
+%); the districts' composite-index ranking (latest complete month and year to
+date; every district with a value ranked, one whose index fails a capture rule
+marked 暂定/provisional, standards.md §7); PM2.5 per district against the national
+limit and the WHO guideline; a 30-day AQI strip per district. Nothing staff-only is shown (no
 station codes, validity ledgers, raw readings or local targets), and every
 figure is marked provisional (real-time data, not audited).
 
@@ -33,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from config.standards import profile_for_period_end, public_guideline
 from indicators.advice import ADVICE, advice  # HJ 633 表 2, shared with the alert emails
+from indicators.ranking import PROVISIONAL, RANKED, change_kind, change_text
 
 from .. import ids
 from ..cache import cache_routed_page, cached_local
@@ -81,7 +84,7 @@ register({
     "pub.heavy": ("重污染天数", "Heavy-pollution days"),
     "pub.pm25": ("PM2.5 平均浓度", "PM2.5 mean"),
     "pub.last_year": ("去年同期 {value}", "Same period last year {value}"),
-    "pub.change": ("，变化 {arrow}{value}%", ", change {arrow}{value}%"),
+    "pub.change": ("，变化 {change}", ", change {change}"),
     "pub.no_prev": ("去年同期无数据", "No data for last year"),
     "pub.days": ("天", " days"),
     "pub.ranking": ("各区县综合指数排名", "Districts ranked on the composite index"),
@@ -92,6 +95,15 @@ register({
     "pub.col.index": ("综合指数", "Composite index"),
     "pub.col.change": ("同比", "vs last year"),
     "pub.insufficient": ("数据不足", "insufficient data"),
+    "pub.prov": ("暂定", "provisional"),
+    "pub.prov_why": ("暂定：部分月份有效监测天数不足，排名仅供参考",
+                     "Provisional: too few valid monitoring days in some month; the rank is "
+                     "for reference only"),
+    "pub.prov_note": ("标“暂定”的区县部分月份有效监测天数不足，数值和排名仅供参考；"
+                      "没有数值的区县列在最后，不排名。",
+                      "Districts marked \"provisional\" had too few valid monitoring days in "
+                      "some month: their value and rank are for reference only. A district "
+                      "without a value is listed last, unranked."),
     "pub.no_month": ("没有完整月份的数据。", "No complete month of data."),
     "pub.rank_note": ("综合指数越小，空气质量越好；数值相同并列。",
                       "The lower the composite index, the better the air; equal values share "
@@ -400,14 +412,18 @@ def ytd_section(engine, view, lang: str) -> html.Section:
         row = _city_row(stats, view.city, pollutant, statistic)
         value = None if row is None else row["reported"]
         prev = None if row is None else row.get("previous_reported")
-        change = None if row is None else row.get("change_rate_reported")
+        # the change in its unit (standards.md §7): percentage points for the good-day
+        # ratio, days for heavy days, % for PM2.5
+        change = None if row is None else row.get("change")
+        kind = None if row is None else row.get("change_kind")
+        kind = kind if isinstance(kind, str) else change_kind(statistic)
         if prev is None or pd.isna(prev):
             note = t("pub.no_prev", lang)
         else:
             note = t("pub.last_year", lang, value=_num(prev))
             if change is not None and pd.notna(change):
-                arrow = "▲" if change > 0 else ("▼" if change < 0 else "＝")
-                note += t("pub.change", lang, arrow=arrow, value=f"{abs(change):g}")
+                note += t("pub.change", lang,
+                          change=change_text(change, kind, lang, arrow=True))
         tiles.append(stat_tile(_num(value), t(key, lang), unit, note))
     return card(title, html.Div(tiles, className="lt-summary lt-pub-summary"),
                 id=ids.PUBLIC_YTD)
@@ -434,7 +450,8 @@ def ranking_section(engine, cat, city: str, ytd_view, day: date, names: dict,
                              t("pub.rank_ytd", lang, year=ytd_view.year), lang,
                              ids.PUBLIC_RANK_YTD))
     return card(t("pub.ranking", lang), html.Div(tables, className="lt-pub-ranks"),
-                html.P(t("pub.rank_note", lang), className="lt-note"))
+                html.P(t("pub.rank_note", lang), className="lt-note"),
+                html.P(t("pub.prov_note", lang), className="lt-note"))
 
 
 def rank_table(table: pd.DataFrame, names: dict, label: str, lang: str, id) -> html.Div:
@@ -444,16 +461,25 @@ def rank_table(table: pd.DataFrame, names: dict, label: str, lang: str, id) -> h
     head = html.Tr([html.Th(t(f"pub.col.{c}", lang)) for c in ("rank", "district", "index",
                                                              "change")])
     rows = []
+    # every district with a value is ranked (standards.md §7); one whose index fails a
+    # capture rule is marked provisional (暂定), without the staff-only validity ledger
     for r in table.itertuples(index=False):
-        ranked = r.status == "ranked"
-        change = r.change_rate_reported
-        change_text = "—" if pd.isna(change) or not ranked else (
-            f"{'▲' if change > 0 else ('▼' if change < 0 else '＝')}{abs(change):g}%")
-        rows.append(html.Tr([
-            html.Td(str(int(r.rank)) if ranked and pd.notna(r.rank) else "—"),
+        ranked = r.status in (RANKED, PROVISIONAL) and pd.notna(r.rank)
+        provisional = r.status == PROVISIONAL
+        kind = getattr(r, "change_kind", None)
+        kind = kind if isinstance(kind, str) else change_kind("composite_index")
+        change = getattr(r, "change", None)
+        shown_change = change_text(change, kind, lang, arrow=True) if ranked else "—"
+        rank_cell = [str(int(r.rank))] if ranked else ["—"]
+        if provisional:
+            rank_cell.append(html.Span(t("pub.prov", lang), className="lt-pub-prov",
+                                       title=t("pub.prov_why", lang)))
+        rows.append(html.Tr(className="lt-pub-row-prov" if provisional else None, children=[
+            html.Td(rank_cell),
             html.Td(names.get(r.area, r.area)),
-            html.Td(_num(r.reported) if ranked else t("pub.insufficient", lang)),
-            html.Td(change_text)]))
+            # the composite index as published, to 0.01 (6.40, not 6.4)
+            html.Td(f"{r.reported:.2f}" if ranked else t("pub.insufficient", lang)),
+            html.Td(shown_change)]))
     return html.Div(id=id, children=[html.H3(label, className="lt-pub-h3"), html.Table(
         className="lt-pub-table", children=[html.Thead(head), html.Tbody(rows)])])
 

@@ -60,14 +60,17 @@ register({
     "sd.ctl.extra": ("另外比较", "Also compare"),
     "sd.city": ("{city}（全市）", "{city} (whole city)"),
     "sd.heading": ("{area} · {period}", "{area} · {period}"),
-    "sd.explain": ("差别在哪里：各标准的限值不同（standards.md §2、§8）；GB 3095-2026 还调整了 PM10、PM2.5 的 "
-                   "AQI 分级浓度并不再用 O3 1 小时值（§5），所以优良天数不同；WHO、欧盟只带来限值，"
-                   "日均值有效性和 AQI 仍按国标（§1、§8）；美国 EPA 按其 AQI 计算优良天（§8）。",
-                   "What differs: each profile has its own limits (standards.md §2, §8); "
-                   "GB 3095-2026 "
-                   "also moves the PM10/PM2.5 AQI breakpoints and drops the O3 1-h value (§5), so "
-                   "good days differ; WHO and the EU bring limits only, daily validity and the AQI "
-                   "stay Chinese (§1, §8); the US EPA column uses the US AQI (§8)."),
+    # cites the standards themselves, never the project's notes (standards.md)
+    "sd.explain": ("差别在哪里：各标准的限值不同（GB 3095-2012、GB 3095-2026、WHO 2021 准则、"
+                   "欧盟指令 2024/2881）；2026 年起的 AQI（HJ 633-2026）还调整了 PM10、PM2.5 的"
+                   "分级浓度并不再用 O3 1 小时值，所以优良天数不同；WHO、欧盟只带来限值，日均值有效性"
+                   "（HJ 663）和 AQI（HJ 633）仍按国标；美国 EPA 按其 AQI 计算优良天。",
+                   "What differs: each profile has its own limits (GB 3095-2012, GB 3095-2026, "
+                   "the WHO 2021 guideline, EU Directive 2024/2881); the AQI from 2026 "
+                   "(HJ 633-2026) also moves the PM10/PM2.5 breakpoints and drops the O3 1-h "
+                   "value, so good days differ; WHO and the EU bring limits only, daily validity "
+                   "(HJ 663) and the AQI (HJ 633) stay Chinese; the US EPA column uses the US "
+                   "AQI."),
     "sd.chart.limits": ("统计值与各标准限值", "Statistics against each profile's limit"),
     "sd.chart.days": ("超标天数与优良天数比例", "Exceedance days and good-day ratio"),
     "sd.table": ("逐项对比", "Statistic by statistic"),
@@ -349,7 +352,7 @@ def body(view, cat, engine) -> list:
            html.P(t("sd.explain", lang), id=ids.STANDARDS_NOTE, className="lt-sd-explain")]
     out += notes(t("sd.no_areas", lang) if level == "city" and cat.city_districts(view.city).empty
                  else None,
-                 t("page.range_stats", lang, end=view.end.isoformat())
+                 t("page.range_stats", lang, start=view.start.isoformat(), end=view.end.isoformat())
                  if view.period == "range" else None)
     comp = comparison(view, cat, engine)
     if comp.empty or comp["reported"].notna().sum() == 0:

@@ -1,8 +1,10 @@
 """Change of every statistic vs the same period one year earlier (standards.md §7).
 
 The arithmetic is :func:`indicators.ranking.change_rate`'s: exact, on the reported
-values, half to even to ``rounding.rate_decimals``; here any number of periods at
-once, each matched with the period one year before.
+values, in the statistic's unit (``change_kind``: a concentration or an index in %,
+half to even to ``rounding.rate_decimals``; a ratio in percentage points; a count in
+days); here any number of periods at once, each matched with the period one year
+before.
 """
 from __future__ import annotations
 
@@ -38,7 +40,10 @@ def change_rate(stats: pd.DataFrame, previous_stats: pd.DataFrame, profile=None)
     -------
     DataFrame: the columns of ``stats`` plus previous_period,
     previous_reported, change_valid (both valid), change_rate [%] (unrounded),
-    change_rate_reported [%], improved.
+    change_rate_reported [%], change_kind (``percent`` | ``points`` | ``days``),
+    change (the change to show, in that unit), improved. Displays show
+    ``change`` with its kind: a ratio's or a count's relative rate is no
+    published figure (53.6 % vs 50.4 % is +3.2 points, not +6.3 %).
     """
     check_columns(stats, STAT_COLUMNS, "statistics")
     check_columns(previous_stats, STAT_COLUMNS, "previous statistics")
@@ -56,5 +61,7 @@ def change_rate(stats: pd.DataFrame, previous_stats: pd.DataFrame, profile=None)
     out["change_valid"] = ch["valid"].to_numpy()
     out["change_rate"] = ch["change_rate"].to_numpy()
     out["change_rate_reported"] = ch["change_rate_reported"].to_numpy()
+    out["change_kind"] = ch["change_kind"].to_numpy()
+    out["change"] = ch["change"].to_numpy()
     out["improved"] = ch["improved"].array
     return out

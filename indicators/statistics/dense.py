@@ -26,7 +26,8 @@ from .grouping import (AreaPeriods, KeyedRows, aqi_rows, area_pairs, area_period
                        months_of, unique_inverse)
 from .table import N_QUANTITIES, QUANTITIES, StatisticsRequest, assemble, empty_statistics
 from .text import TEXT
-from .validity import build_periods, ledger_counts, row_period_codes, rows_in_periods
+from .validity import (build_periods, ledger_counts, period_span, row_period_codes,
+                       rows_in_periods)
 
 #: The quantities of a day in the dense layout (the limited ones, then O3_1H_MAX).
 N_DAILY = len(DAILY_QUANTITIES)
@@ -144,24 +145,20 @@ def period_statistics_dense(dense: DenseDaily, aqi,
     a, pairs_a, a_ids = aqi_rows(aqi) if aqi is not None else (None, None, [])
     la_e, pairs_d = area_pairs(dense.entities)
     days = dense.days
-    ytd_end = req.ytd_end
-    if period == "ytd":
-        if ytd_end is None:
-            last = [days.max()] + ([a.day.max()] if a is not None and len(a) else [])
-            ytd_end = max(last)
-        ytd_end = np.datetime64(pd.Timestamp(ytd_end).date(), "D")
+    span = period_span(period, req.ytd_end, req.range_start,
+                       [days.max()] + ([a.day.max()] if a is not None and len(a) else []))
 
     pairs = pairs_d.union(pairs_a) if a is not None and len(pairs_a) else pairs_d
     la_e = pairs.get_indexer(pairs_d)[la_e]
     months = months_of(days)
-    dcode, keep = row_period_codes(period, days, ytd_end, months)
+    dcode, keep = row_period_codes(period, days, span, months)
     kept = np.flatnonzero(keep)
     if len(kept) and kept[-1] - kept[0] + 1 != len(kept):
         return None
     first = int(kept[0]) if len(kept) else 0
     days_k = slice(first, first + len(kept))
     dcode, months = dcode[days_k], months[days_k]
-    a, acode = rows_in_periods(a, pairs, pairs_a, period, ytd_end)
+    a, acode = rows_in_periods(a, pairs, pairs_a, period, span)
     n_ent = len(la_e)
     if (len(kept) == 0 or n_ent == 0) and (a is None or len(a) == 0):
         return empty_statistics()
@@ -175,7 +172,7 @@ def period_statistics_dense(dense: DenseDaily, aqi,
          else np.array([], dtype=np.int64)]))
     ap_of = ap_inv[:len(d_keys)].reshape(n_ent, len(d_periods))   # (entity, period) → ap
 
-    per = build_periods(period, codes_u, ytd_end, forced)
+    per = build_periods(period, codes_u, span, forced)
     if not all(bool(r.rounding.get("period_from_rounded_daily", True)) for r in per.rules):
         return None
     groups = area_period_groups(ap_keys, n_per, pairs, per, req.grades)

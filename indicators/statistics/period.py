@@ -15,12 +15,12 @@ from .dense import dense_daily, period_statistics_dense
 from .grouping import (KeyedRows, aqi_rows, area_period_groups, as_profile, daily_rows,
                        unique_inverse)
 from .table import PERIODS, StatisticsRequest, assemble, empty_statistics
-from .validity import build_periods, rows_in_periods
+from .validity import build_periods, period_span, rows_in_periods
 
 
 def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
                       period: str = "year", grades=None, profile=None, ytd_end=None,
-                      dust_days=None) -> pd.DataFrame:
+                      dust_days=None, range_start=None) -> pd.DataFrame:
     """Period statistics of every level, area and period (standards.md §3, §6).
 
     Parameters
@@ -32,8 +32,10 @@ def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
     aqi : DataFrame, optional
         Daily AQI: level, area, date, aqi (Int64, <NA> = not valid), profile.
         Without it no AQI statistics are produced.
-    period : {"year", "quarter", "month", "ytd"}
-        Calendar periods; ``ytd`` is 1 January to ``ytd_end`` inclusive.
+    period : {"year", "quarter", "month", "ytd", "range"}
+        Calendar periods; ``ytd`` is 1 January to ``ytd_end`` inclusive; ``range`` is
+        ``range_start`` to ``ytd_end`` inclusive (a custom range, not an HJ 663 period:
+        always provisional, never judged for compliance).
     grades : mapping or DataFrame, optional
         Area → "I"/"II" (keys area ids or (level, area)), or the membership
         frame (stations take their district's grade). Default Grade II.
@@ -41,8 +43,8 @@ def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
         Force a profile for limits (and rules, when it has them); default the
         profile in force at the end of each period (daily limits: each day's).
     ytd_end : date-like, optional
-        Last day of the year-to-date (``period="ytd"`` only); default the last
-        date in the inputs. Ignored for other periods.
+        Last day of the year to date or of the range; default the last date in the
+        inputs. Ignored for other periods.
     dust_days : DataFrame or mapping, optional
         Official dust days: columns area, date (and optionally level), or a
         mapping area → dates; removed from the statistics of the profile's
@@ -58,7 +60,7 @@ def period_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None = None, *,
     """
     if period not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
-    req = StatisticsRequest(period, grades, as_profile(profile), ytd_end, dust_days)
+    req = StatisticsRequest(period, grades, as_profile(profile), ytd_end, dust_days, range_start)
     if dust_days is None:
         dense = dense_daily(daily)
         if dense is not None:
@@ -76,19 +78,15 @@ def _row_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None,
     d, pairs_d, d_ids = daily_rows(daily, need_value)
     a, pairs_a, a_ids = aqi_rows(aqi) if aqi is not None else (None, pairs_d[:0], [])
 
-    ytd_end = req.ytd_end
-    if period == "ytd":
-        if ytd_end is None:
-            last = [r.day.max() for r in (d, a) if r is not None and len(r)]
-            if not last:
-                return empty_statistics()
-            ytd_end = max(last)
-        ytd_end = np.datetime64(pd.Timestamp(ytd_end).date(), "D")
+    span = period_span(period, req.ytd_end, req.range_start,
+                       [r.day.max() for r in (d, a) if r is not None and len(r)])
+    if period in ("ytd", "range") and span is None:
+        return empty_statistics()
 
     # area-periods: union of both inputs
     pairs = pairs_d.union(pairs_a) if len(pairs_a) else pairs_d
-    d, dcode = rows_in_periods(d, pairs, pairs_d, period, ytd_end)
-    a, acode = rows_in_periods(a, pairs, pairs_a, period, ytd_end)
+    d, dcode = rows_in_periods(d, pairs, pairs_d, period, span)
+    a, acode = rows_in_periods(a, pairs, pairs_a, period, span)
     if len(d) == 0 and (a is None or len(a) == 0):
         return empty_statistics()
     codes_u, p_inv = unique_inverse(np.concatenate([dcode, acode]))
@@ -98,7 +96,7 @@ def _row_statistics(daily: pd.DataFrame, aqi: pd.DataFrame | None,
         np.array([], dtype=np.int64)
     ap_keys, ap_inv = unique_inverse(np.concatenate([d.la.astype(np.int64) * n_per + d_pi,
                                                      a_keys]))
-    per = build_periods(period, codes_u, ytd_end, forced)
+    per = build_periods(period, codes_u, span, forced)
     groups = area_period_groups(ap_keys, n_per, pairs, per, req.grades)
 
     blocks: list[dict] = []

@@ -27,7 +27,7 @@ __all__ = ["PERIODS", "COMPLIANCE_PERIODS", "QUANTITIES", "POLLUTANTS", "DAILY_L
            "HAS_MEAN", "PERCENTILE", "STATISTICS", "RowFacts", "StatisticsRequest", "add_block",
            "assemble", "empty_statistics"]
 
-PERIODS = ("year", "quarter", "month", "ytd")
+PERIODS = ("year", "quarter", "month", "ytd", "range")
 #: Periods for which compliance with the (annual) limits is evaluated.
 COMPLIANCE_PERIODS = ("year", "ytd")
 
@@ -66,13 +66,14 @@ class RowFacts:
 @dataclass(frozen=True)
 class StatisticsRequest:
     """What :func:`~.period.period_statistics` is asked for: the kind of period, the
-    grades, the forced profile (or None), the last day of a year to date and the
-    official dust days."""
+    grades, the forced profile (or None), the last day of a year to date or a range, the
+    official dust days and the first day of a range."""
     period: str
     grades: object
     forced: Profile | None
     ytd_end: object
     dust_days: object
+    range_start: object = None
 
 
 def empty_statistics() -> pd.DataFrame:

@@ -12,6 +12,12 @@ A period statistic is valid when the period has enough valid days:
              valid and the current, incomplete month ≥ ⌈monthly count × days
              elapsed / days in month⌉. *Our choice*: on 31 December this is exactly
              the year rule. Every ytd row's ``detail`` starts with ``provisional``.
+``range``    a custom range (``range_start`` … ``range_end``): not an HJ 663 period, so
+             its statistics are the arithmetic of exactly its days and are always
+             provisional. *Our choice*: the year-to-date rule generalised — ≥
+             ⌈year_min_days × days / days of the 12 months from its first day⌉ valid
+             days and, when ``year_requires_every_month``, every month valid with a
+             partial first or last month needing its count pro rata.
 
 The counts come from the profile in force at the end of each period, or from a
 forced profile that has validity rules (standards.md §1). Failures are spelled out
@@ -56,9 +62,33 @@ class Periods:
         return self.month_req.shape[1]
 
 
-def row_period_codes(kind: str, days: np.ndarray, ytd_end,
+def period_span(period: str, ytd_end, range_start, last_days) -> tuple | None:
+    """(first day, last day) of a year to date or a range (datetime64[D]); None for the
+    calendar periods. A year to date without ``ytd_end`` ends on the last day in
+    ``last_days``; None too when there is none."""
+    if period not in SPAN_PERIODS:
+        return None
+    if ytd_end is None:
+        last = [day for day in last_days if day is not None]
+        if not last:
+            return None
+        ytd_end = max(last)
+    end = np.datetime64(pd.Timestamp(ytd_end).date(), "D")
+    if period == "range":
+        if range_start is None:
+            raise ValueError("a range needs its first day (range_start)")
+        return np.datetime64(pd.Timestamp(range_start).date(), "D"), end
+    return end.astype("datetime64[Y]").astype("datetime64[D]"), end
+
+
+#: Periods given by their first and last day rather than by the calendar.
+SPAN_PERIODS = ("ytd", "range")
+
+
+def row_period_codes(kind: str, days: np.ndarray, span,
                      months: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(period code, kept) per row: years/quarters/months since 1970, ytd: its year."""
+    """(period code, kept) per row: years/quarters/months since 1970; a year to date or a
+    range: the month of its first day (one period)."""
     if months is None:
         months = months_of(days)
     if kind == "year":
@@ -67,19 +97,20 @@ def row_period_codes(kind: str, days: np.ndarray, ytd_end,
         return months // 3, np.ones(len(days), dtype=bool)
     if kind == "month":
         return months, np.ones(len(days), dtype=bool)
-    year0 = ytd_end.astype("datetime64[Y]")
-    keep = (days >= year0.astype("datetime64[D]")) & (days <= ytd_end)
-    return np.full(len(days), year0.astype(np.int64), dtype=np.int64), keep
+    first, last = span
+    keep = (days >= first) & (days <= last)
+    code = first.astype("datetime64[M]").astype(np.int64)
+    return np.full(len(days), code, dtype=np.int64), keep
 
 
-def rows_in_periods(rows, pairs, rows_pairs, period, ytd_end):
+def rows_in_periods(rows, pairs, rows_pairs, period, span):
     """Daily or AQI rows keyed to the union of area pairs, with their period codes
     (rows outside the periods dropped); ``(None, empty)`` when there are no rows."""
     if rows is None:
         return None, np.array([], dtype=np.int64)
     rows.cols["la"] = pairs.get_indexer(rows_pairs)[rows.la]
     rows.cols["month"] = months_of(rows.day)
-    code, keep = row_period_codes(period, rows.day, ytd_end, rows.month)
+    code, keep = row_period_codes(period, rows.day, span, rows.month)
     if not keep.all():
         rows = rows.take(keep)
         code = code[keep]
@@ -96,13 +127,13 @@ class _Bounds:
     width: int
     start: np.ndarray
     end: np.ndarray
-    ytd_end: np.datetime64 | None
+    span: tuple | None
 
 
-def build_periods(kind: str, codes: np.ndarray, ytd_end, forced: Profile | None) -> Periods:
+def build_periods(kind: str, codes: np.ndarray, span, forced: Profile | None) -> Periods:
     """The periods of ``kind`` with these codes: their days, labels, profiles and the valid
     days each one (and each of its months) needs."""
-    b = _bounds(kind, np.asarray(codes, dtype=np.int64), ytd_end)
+    b = _bounds(kind, np.asarray(codes, dtype=np.int64), span)
     rules, rules_code, limits, limits_code = _period_profiles(b.end, forced)
     month_req, month_label, settings = _month_requirements(b, rules, rules_code)
     total, every, rule, prefix = _period_rule(b, settings, month_req, month_label)
@@ -110,32 +141,33 @@ def build_periods(kind: str, codes: np.ndarray, ytd_end, forced: Profile | None)
                    label=as_text(_labels(b)), month_label=month_label, month_req=month_req,
                    total_req=np.asarray(total, dtype=np.int64),
                    every_month=np.asarray(every, dtype=bool),
-                   show_total=kind in ("year", "ytd"), rule=as_text(rule),
+                   show_total=kind in ("year", *SPAN_PERIODS), rule=as_text(rule),
                    prefix=as_text(prefix), rules=rules, rules_code=rules_code, limits=limits,
                    limits_code=limits_code)
 
 
-def _bounds(kind: str, codes: np.ndarray, ytd_end) -> _Bounds:
+def _bounds(kind: str, codes: np.ndarray, span) -> _Bounds:
     n_p = len(codes)
+    if kind in SPAN_PERIODS:
+        first, last = span
+        start_month = np.full(n_p, first.astype("datetime64[M]").astype(np.int64))
+        width = int((last.astype("datetime64[M]") - first.astype("datetime64[M]"))
+                    .astype(np.int64)) + 1
+        return _Bounds(kind, codes, start_month, width, np.full(n_p, first, "datetime64[D]"),
+                       np.full(n_p, last, "datetime64[D]"), span)
     if kind == "year":
         start_month, width = codes * 12, 12
     elif kind == "quarter":
         start_month, width = codes * 3, 3
-    elif kind == "month":
+    else:
         start_month, width = codes, 1
-    else:
-        start_month = codes * 12
-        width = int(ytd_end.astype("datetime64[M]").astype(np.int64) % 12) + 1
     start = start_month.astype("datetime64[M]").astype("datetime64[D]")
-    if kind == "ytd":
-        end = np.full(n_p, ytd_end, dtype="datetime64[D]")
-    else:
-        end = (start_month + width).astype("datetime64[M]").astype("datetime64[D]") - 1
-    return _Bounds(kind, codes, start_month, width, start, end, ytd_end)
+    end = (start_month + width).astype("datetime64[M]").astype("datetime64[D]") - 1
+    return _Bounds(kind, codes, start_month, width, start, end, span)
 
 
 def _labels(b: _Bounds) -> np.ndarray:
-    """``2015``, ``2015-Q1``, ``2015-03``, ``2015-YTD-11-22``."""
+    """``2015``, ``2015-Q1``, ``2015-03``, ``2015-YTD-11-22``, ``2016-03-01..2017-02-28``."""
     years = as_text(b.start_month // 12 + 1970)
     if b.kind == "year":
         return years
@@ -143,7 +175,14 @@ def _labels(b: _Bounds) -> np.ndarray:
         return years + "-Q" + as_text(b.codes % 4 + 1)
     if b.kind == "month":
         return as_text(b.start_month.astype("datetime64[M]").astype(str))
+    if b.kind == "range":
+        return range_label(b.span[0], b.span[1]) if len(b.codes) else as_text(b.codes)
     return years + "-YTD-" + as_text(np.strings.slice(np.datetime_as_string(b.end), 5, None))
+
+
+def range_label(first, last) -> np.ndarray:
+    """The statistics frame's ``period`` label of a range: ``2016-03-01..2017-02-28``."""
+    return as_text(np.array([f"{np.datetime64(first, 'D')}..{np.datetime64(last, 'D')}"]))
 
 
 def _period_profiles(end: np.ndarray, forced: Profile | None):
@@ -208,17 +247,59 @@ def _period_rule(b: _Bounds, settings: dict, month_req: np.ndarray, month_label:
         every = settings["every_year"]
         year_rule = "year: ≥" + as_text(year_min) + " valid days"
         rule = np.where(every, year_rule + " and every " + month_rule, year_rule)
-    else:
+    elif b.kind == "ytd":
         total, rule, prefix = _ytd_rule(b, year_min, month_req, month_label)
         every = settings["every_year"]
         rule = np.where(every, rule + _ytd_month_part(b, month_rule, month_req), rule)
+    else:
+        total, rule, prefix = _range_rule(b, year_min, month_req, month_label)
+        every = settings["every_year"]
+        rule = np.where(every, rule + " and every " + month_rule
+                        + " (a partial first or last month pro rata)", rule)
     return total, every, rule, prefix
+
+
+def _pro_rata(month_req: np.ndarray, month_label: np.ndarray, col: int, first, last) -> None:
+    """A partial month's need: its full count × days / days in the month, rounded up; its
+    label says which days count."""
+    month0 = first.astype("datetime64[M]").astype("datetime64[D]")
+    dim = int(((first.astype("datetime64[M]") + 1).astype("datetime64[D]") - month0)
+              .astype(np.int64))
+    day0 = int((first - month0).astype(np.int64)) + 1
+    day1 = int((last - month0).astype(np.int64)) + 1
+    if day0 == 1 and day1 == dim:
+        return
+    month_req[:, col] = -(-month_req[:, col] * (day1 - day0 + 1) // dim)
+    month_label[:, col] = month_label[:, col] + f" (days {day0}–{day1})"
+
+
+def _range_rule(b: _Bounds, year_min: np.ndarray, month_req: np.ndarray,
+                month_label: np.ndarray):
+    """A range's (needed days, rule text, prefix): the year rule pro rata over its days,
+    partial first and last months pro rata."""
+    first, last = b.span
+    elapsed = int((last - first).astype(np.int64)) + 1
+    offset = first - first.astype("datetime64[M]").astype("datetime64[D]")
+    n_days = int(((first.astype("datetime64[M]") + 12).astype("datetime64[D]") + offset - first)
+                 .astype(np.int64))
+    total = -(-year_min * elapsed // n_days)                   # ceil, exact
+    first_month_end = (first.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+    _pro_rata(month_req, month_label, 0, first, min(last, first_month_end))
+    if month_req.shape[1] > 1:
+        _pro_rata(month_req, month_label, month_req.shape[1] - 1,
+                  last.astype("datetime64[M]").astype("datetime64[D]"), last)
+    rule = ("range, not a standard evaluation period (provisional): ≥" + as_text(total)
+            + " valid days (" + as_text(year_min) + " × " + str(elapsed) + "/" + str(n_days)
+            + " days, rounded up)")
+    prefix = np.full(len(b.codes), f"provisional: not a standard evaluation period, {first} "
+                     f"to {last}", dtype=TEXT)
+    return total, rule, prefix
 
 
 def _ytd_rule(b: _Bounds, year_min: np.ndarray, month_req: np.ndarray, month_label: np.ndarray):
     """The year to date's (needed days, rule text, prefix); its current, incomplete month's
     need is pro rata (rounded up) and its label says which days count."""
-    ytd_end = b.ytd_end
+    ytd_end = b.span[1]
     year_start = b.start
     elapsed = (b.end - year_start).astype(np.int64) + 1
     n_days = ((b.start_month + 12).astype("datetime64[M]").astype("datetime64[D]")
@@ -241,7 +322,7 @@ def _ytd_rule(b: _Bounds, year_min: np.ndarray, month_req: np.ndarray, month_lab
 
 def _ytd_month_part(b: _Bounds, month_rule, month_req: np.ndarray):
     """The monthly part of the year-to-date rule's text."""
-    ytd_end = b.ytd_end
+    ytd_end = b.span[1]
     month_end = (ytd_end.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
     month_part = " and every complete " + month_rule
     if ytd_end != month_end:
