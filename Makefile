@@ -5,12 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m dashboard.translations compile
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +30,13 @@ demo: install
 # Whole suite, database tests on SQLite and PostgreSQL (see tests/conftest.py).
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# After editing dashboard/locale/*/LC_MESSAGES/lantian.po: check the catalogs against the
+# code, refresh their "used at" references and compile the .mo files.
+translations: install
+	$(BIN)/python -m dashboard.translations check
+	$(BIN)/python -m dashboard.translations update
+	$(BIN)/python -m dashboard.translations compile
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py

@@ -15,14 +15,14 @@ the dashboard must work on a machine without internet access.
 from __future__ import annotations
 
 import dash
-from dash import Dash, dcc, html
+from dash import Dash, Input, Output, dcc, html, no_update
 
 from . import ids
 from .auth import PUBLIC, csrf_token, init_auth, signed_in_user
 from .cache import init_cache
 from .context import attach_engine, engine_of
 from .exports import register_routes
-from .i18n import HTML_LANG, referrer_lang, t
+from .i18n import HTML_LANG, normalize_lang, referrer_lang, t
 from .layout import register_callbacks
 from .pages import PAGES
 
@@ -45,11 +45,40 @@ INDEX_STRING = f"""<!DOCTYPE html>
 </html>"""
 
 
+def page_title(page):
+    """The browser tab's title of ``page`` in the language of the request (Dash calls it
+    for the page's HTML and for each page the router builds)."""
+    def title() -> str:
+        return page.TITLE if request_lang() == "zh" else \
+            f"{getattr(page, 'NAME_EN', page.NAME)} · Lantian"
+    return title
+
+
+def request_lang() -> str:
+    """The language of this request: a page's ``?lang=``, or for the pages router the
+    ``?lang=`` of the location it builds a page for, else the referring page's."""
+    from urllib.parse import parse_qs
+
+    from flask import g, has_request_context, request
+
+    from .i18n import DEFAULT_LANG, normalize_lang, referrer_lang
+    if not has_request_context():
+        return DEFAULT_LANG
+    if request.method == "GET":
+        return normalize_lang(request.args.get("lang"))
+    call = g.get("callback_call")
+    if call is not None and ("_pages_location", "search") in call.declared:
+        search = call.value_of("_pages_location", "search")
+        if isinstance(search, str):
+            return normalize_lang(parse_qs(search.lstrip("?")).get("lang", [""])[0])
+    return referrer_lang()
+
+
 def register_pages() -> None:
     """Reset Dash's global page registry to exactly this app's pages."""
     dash.page_registry.clear()
     for order, page in enumerate(PAGES):
-        dash.register_page(page.__name__, path=page.PATH, name=page.NAME, title=page.TITLE,
+        dash.register_page(page.__name__, path=page.PATH, name=page.NAME, title=page_title(page),
                            order=order, layout=page.layout, description=t("app.tagline"),
                            name_en=getattr(page, "NAME_EN", page.NAME),
                            # who may open it (dashboard/auth.py): its lowest role, and
@@ -78,15 +107,43 @@ def user_box(user) -> html.Div:
             html.A(t("auth.login"), href="/login", id=ids.LOGIN_LINK, className="lt-nav-link")])
     account = user.account
     lang = referrer_lang()
-    scope = f" · {account.district_code}" if account.scoped else ""
     return html.Div(className="lt-user", children=[
-        html.Span(f"{account.username} ({t('role.' + account.role, lang)}{scope})",
-                  id=ids.USER_NAME, className="lt-user-name"),
+        html.Span(user_label(account, lang), id=ids.USER_NAME, className="lt-user-name"),
         html.Form(action="/logout", method="POST", className="lt-logout", children=[
             dcc.Input(type="hidden", name="csrf_token", value=csrf_token(), id=ids.LOGOUT_TOKEN),
             html.Button(t("auth.logout", lang), type="submit", id=ids.LOGOUT, className="lt-logout-btn"),
         ]),
     ])
+
+
+def lang_of_search(search) -> str:
+    from urllib.parse import parse_qs
+    return normalize_lang(parse_qs(str(search or "").lstrip("?")).get("lang", [""])[0])
+
+
+def register_header_callbacks(app: Dash) -> None:
+    """The header's words follow the language of the page shown: the frame is built once
+    per load, the language changes with the address (``?lang=en``) without a reload."""
+    @app.callback(Output(ids.LOGIN_LINK, "children"), Output(ids.LOGIN_LINK, "href"),
+                  Input("_pages_location", "search"))
+    def login_link(search):
+        lang = lang_of_search(search)
+        return t("auth.login", lang), "/login" + ("?lang=en" if lang == "en" else "")
+
+    @app.callback(Output(ids.USER_NAME, "children"), Output(ids.LOGOUT, "children"),
+                  Input("_pages_location", "search"))
+    def user_words(search):
+        user = signed_in_user()
+        if user is None:
+            return no_update, no_update
+        return user_label(user.account, lang_of_search(search)), \
+            t("auth.logout", lang_of_search(search))
+
+
+def user_label(account, lang: str) -> str:
+    """``boss (administrator)`` / ``boss（管理）``, with a scoped account's district."""
+    scope = f" · {account.district_code}" if account.scoped else ""
+    return f"{account.username} ({t('role.' + account.role, lang)}{scope})"
 
 
 def root_layout() -> html.Div:
@@ -149,6 +206,7 @@ def create_app(database_url: str | None = None, cache_url: str | None = None, *,
     register_pages()
     app.layout = root_layout
     register_callbacks(app)
+    register_header_callbacks(app)
     for page in PAGES:
         # a page's own callbacks, registered on this app (dash.callback in a page module
         # would reach only the first app built in a process)

@@ -93,7 +93,7 @@ from . import ids
 from .cache import ROUTER_OUTPUT
 from .context import engine_of
 from .dispatch import BadCallback, CallbackCall, match_call, read_body
-from .i18n import normalize_lang, register, t
+from .i18n import normalize_lang, t
 
 log = logging.getLogger("lantian.auth")
 
@@ -115,8 +115,11 @@ STATIC_ENDPOINTS = {"static", "_dash_assets.static", "/_favicon.ico"}
 INDEX_ENDPOINTS = {"/", "/<path:path>"}
 #: Roles for routes that are not pages or callbacks.
 ROUTE_ACCESS = {"export_table": "analyst"}
-#: Callbacks that carry no data (their outputs are URLs and link labels).
-PUBLIC_OUTPUTS = {"_pages_location.search"}
+#: Callbacks that carry no data (their outputs are URLs and link labels, and the header's
+#: words in the page's language: the signed-in account's own name and role at most).
+PUBLIC_OUTPUTS = {"_pages_location.search",
+                  f"..{ids.LOGIN_LINK}.children...{ids.LOGIN_LINK}.href..",
+                  f"..{ids.USER_NAME}.children...{ids.LOGOUT}.children.."}
 #: Pages that honour a district scope besides those whose module says ``SCOPED = True``
 #: (district, station, exceedances): the overview narrows its cards to the scoped
 #: catalogue's districts, the ranking page ranks every district but shows only the
@@ -126,46 +129,6 @@ SCOPED_PATHS = frozenset({"/", "/ranking"})
 ANONYMOUS_BODY_LIMIT = 64 * 1024
 CALLBACK_BODY_LIMIT = 1024 * 1024
 
-register({
-    "login.title": ("工作人员登录", "Staff sign-in"),
-    "login.username": ("用户名", "Username"),
-    "login.password": ("密码", "Password"),
-    "login.submit": ("登录", "Sign in"),
-    "login.public": ("不需要登录：查看公众空气质量概况", "No account needed: the public summary"),
-    "login.bad": ("用户名或密码错误。", "Wrong username or password."),
-    "login.locked": ("从您的地址连续登录此账号失败次数过多，已暂时锁定，请 {minutes} 分钟后再试"
-                     "或联系管理员。",
-                     "Too many failed sign-ins to this account from your address: it is "
-                     "locked for {minutes} minutes. Try again later or ask an administrator."),
-    "login.badform": ("无法读取登录表单，请重新登录。", "The sign-in form could not be read; "
-                      "please try again."),
-    "login.disabled": ("账号已停用，请联系管理员。", "This account is disabled; ask an administrator."),
-    "login.slow": ("来自您地址的失败登录过多，请 {seconds} 秒后再试。",
-                   "Too many failed sign-ins from your address: try again in {seconds} s."),
-    "login.csrf": ("表单已过期，请重新登录。", "The form expired; please sign in again."),
-    "login.expired": ("登录已过期或已在别处结束，请重新登录。",
-                      "Your session ended; please sign in again."),
-    "login.dberror": ("无法读取账号数据库：数据库未初始化或不可用（管理员：lantian init）。",
-                      "Cannot read the accounts: the database is not initialised or is "
-                      "unavailable (administrators: run lantian init)."),
-    "login.required": ("请先登录。", "Please sign in first."),
-    "auth.logout": ("退出", "Sign out"),
-    "auth.login": ("工作人员登录", "Staff sign-in"),
-    "auth.database_down": ("暂时无法读取数据库，请稍后再试（页面每 30 秒自动重试；您的登录仍然有效）。",
-                           "The database cannot be read at the moment. Please try again "
-                           "shortly (this page retries every 30 s; you stay signed in)."),
-    "auth.forbidden": ("您的账号无权访问此内容。", "Your account may not open this."),
-    "auth.not_in_scope": ("此页面不在您账号的区县范围内。",
-                          "This page is outside your account's district."),
-    "auth.not_in_scope_value": ("“{value}” 不在您的权限范围内，已显示 {name}。",
-                                "“{value}” is not in your scope; showing {name}."),
-    "auth.home": ("返回我的首页", "Back to my start page"),
-    "auth.bad_request": ("请求格式不正确。", "The request is malformed."),
-    "auth.too_large": ("请求内容过大。", "The request is too large."),
-    "role.viewer": ("查看", "viewer"),
-    "role.analyst": ("分析", "analyst"),
-    "role.admin": ("管理", "admin"),
-})
 
 
 class StaffUser(UserMixin):

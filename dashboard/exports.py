@@ -1,5 +1,8 @@
 """Table downloads: ``/export/<table>.csv`` and ``/export/<table>.xlsx``.
 
+Column headers are written in the page's language (``?lang=``); ``&codes=1`` keeps the
+stable machine-readable column names (``date``, ``area``, ``PM2.5_flag`` …) for scripts.
+
 A page registers the function that builds one of its tables
 (:func:`register_export`); the route resolves the same URL state as the page
 (the query string), builds the same frame and sends it as CSV (UTF-8 with BOM,
@@ -20,6 +23,7 @@ from store.export_safety import neutralise_formulas
 
 from .auth import scope_of
 from .context import engine_of
+from .i18n import has, t
 from .queries import catalog
 from .state import View, resolve
 
@@ -44,6 +48,18 @@ def register_export(name: str, build: Callable[[View, object, object], pd.DataFr
 def export_url(name: str, fmt: str, view: View) -> str:
     from dash import get_relative_path
     return get_relative_path(f"/export/{name}.{fmt}") + view.search()
+
+
+def headers(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``frame`` with its machine-readable column names in ``lang`` (a name without a
+    translation, e.g. ``PM2.5``, stays as it is)."""
+    def name(column) -> str:
+        column = str(column)
+        if column.endswith("_flag"):
+            return t("exp.col.flag", lang, pollutant=column[:-len("_flag")])
+        key = f"exp.col.{column}"
+        return t(key, lang) if has(key) else column
+    return frame.rename(columns={c: name(c) for c in frame.columns})
 
 
 def frame_bytes(frame: pd.DataFrame, fmt: str, sheet: str = "data") -> bytes:
@@ -79,6 +95,8 @@ def register_routes(server) -> None:
         if cat.is_synthetic(view.city):
             stem += "-SYNTHETIC"
             frame = frame.assign(note="SYNTHETIC demo data, not measurements")
+        if request.args.get("codes") != "1":
+            frame = headers(frame, view.lang)
         body = frame_bytes(frame, fmt, sheet=name)
         return Response(body, mimetype=MIME[fmt], headers={
             "Content-Disposition": f'attachment; filename="{stem}.{fmt}"',

@@ -132,7 +132,7 @@ def test_the_router_renders_exactly_the_pages_the_role_may_open(app, clients, ro
             assert response.status_code == 200, (role, page["path"])
             # the router built exactly the page asked for (its title travels with it)
             answer = response.get_json()["response"]
-            assert answer["_pages_store"]["data"]["title"] == page["title"], page["path"]
+            assert answer["_pages_store"]["data"]["title"] == page["title"](), page["path"]
             assert "page-error" not in dump(answer), (role, page["path"])
         else:
             assert response.status_code == refusal(role), (role, page["path"])

@@ -129,7 +129,7 @@ def test_ledger_explains_an_invalid_statistic(beijing_app):
 @pytest.mark.realdata
 def test_ledger_export(beijing_app):
     client = staff_client(beijing_app)
-    r = client.get("/export/district-ledger.csv?city=beijing&year=2015&district=haidian&lang=en")
+    r = client.get("/export/district-ledger.csv?city=beijing&year=2015&district=haidian&lang=en&codes=1")
     assert r.status_code == 200
     body = r.get_data(as_text=True)
     assert body.splitlines()[0].lstrip("\ufeff") == \

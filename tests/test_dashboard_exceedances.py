@@ -252,11 +252,16 @@ def test_exports_hold_exactly_the_table(beijing_app):
     assert "lantian-exceedances-beijing-2015-02-01-2015-02-28.csv" in \
         response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
-    assert rows[0] == page.TABLE_COLUMNS
+    # headers in the page's language (Chinese by default), codes on request (&codes=1)
+    from dashboard.exports import headers
+    assert rows[0] == list(headers(pd.DataFrame(columns=page.TABLE_COLUMNS), "zh").columns)
+    assert rows[0][:3] == ["日期", "区域代码", "区域"]
+    coded = client.get(csv_url + "&codes=1").get_data().decode("utf-8-sig")
+    assert coded.splitlines()[0].split(",") == page.TABLE_COLUMNS
     expected = [["" if pd.isna(v) else str(v) for v in r] for r in
                 table.astype(object).itertuples(index=False)]
     assert rows[1:] == expected
-    response = client.get(xlsx_url)
+    response = client.get(xlsx_url + "&codes=1")
     assert response.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(response.get_data())).active
     cells = list(sheet.iter_rows(values_only=True))
@@ -306,7 +311,7 @@ def test_demo_titles_and_exports_are_labelled_synthetic(demo_app):
     assert response.status_code == 200
     assert "-SYNTHETIC.csv" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
-    assert rows and all(r["note"] == "SYNTHETIC demo data, not measurements" for r in rows)
+    assert rows and all(r["备注"] == "SYNTHETIC demo data, not measurements" for r in rows)
 
 
 def test_demo_target_basis_marks_days_above_the_annual_target(demo_app):

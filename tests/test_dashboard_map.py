@@ -278,7 +278,7 @@ def test_stations_without_coordinates_are_listed_not_dropped(demo_app):
 
 def test_export_lists_every_station(demo_app):
     client = staff_client(demo_app)
-    response = client.get("/export/map.csv?city=yangquan-demo&year=2025&period=year")
+    response = client.get("/export/map.csv?city=yangquan-demo&year=2025&period=year&codes=1")
     assert response.status_code == 200
     frame = pd.read_csv(pd.io.common.BytesIO(response.data), encoding="utf-8-sig")
     assert len(frame) == 9 and {"code", "lon", "lat", "aqi", "date"} <= set(frame.columns)

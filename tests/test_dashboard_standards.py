@@ -164,7 +164,7 @@ def test_standards_router_and_export(beijing_app):
     body = routed(beijing_app, "/standards", "?city=beijing&year=2015&lang=en")
     assert "Statistic by statistic" in body
     client = staff_client(beijing_app)
-    response = client.get("/export/standards.csv?city=beijing&year=2015&district=dongcheng")
+    response = client.get("/export/standards.csv?city=beijing&year=2015&district=dongcheng&codes=1")
     assert response.status_code == 200
     lines = response.get_data().decode("utf-8-sig").strip().splitlines()
     assert lines[0].startswith("area,period,profile,pollutant,statistic,reported")

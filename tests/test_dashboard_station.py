@@ -101,7 +101,7 @@ def test_year_view_series_and_readings_table(beijing_app):
 def test_readings_export_holds_every_hour_of_the_period(beijing_app):
     client = staff_client(beijing_app)
     r = client.get("/export/station-readings.csv?city=beijing&period=month&year=2015&month=5"
-                   "&station=1001A")
+                   "&station=1001A&codes=1")
     assert r.status_code == 200
     lines = r.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert lines[0].startswith("station,time,SO2,SO2_flag")
@@ -140,14 +140,15 @@ def test_demo_flagged_values_are_marked_with_their_flag_names(demo_app, demo_db_
     fig = figure_of(page, ids.STATION_SERIES)
     assert fig.layout.title.text.startswith("合成演示数据")
     line = fig.data[0]
+    from dashboard.figures.station import flag_label
     for flag in kinds:
         rows = raw[raw[f"{pollutant}_flag"] == flag]
-        traces = [tr for tr in fig.data[1:] if f"({flag})" in tr.name]
+        traces = [tr for tr in fig.data[1:] if tr.name.startswith(flag_label(flag, "zh") + " ·")]
         assert len(traces) == 1, (flag, [tr.name for tr in fig.data])
         tr = traces[0]
         assert tr.mode == "markers" and tr.name.endswith(f"· {len(rows)}")
         assert pd.to_datetime(list(tr.x)).tolist() == rows["time"].tolist()
-        assert f"({flag})" in tr.hovertemplate
+        assert flag_label(flag, "zh") in tr.hovertemplate
         hours = ((rows["time"] - pd.Timestamp("2024-01-01")) / pd.Timedelta(hours=1)).astype(int)
         if flag in EXCLUDED:
             # excluded values are markers only: never in the line
@@ -200,14 +201,13 @@ def test_hourly_series_marks_flags_and_leaves_gaps():
     assert line[:2].tolist() == [10.0, 12.0] and np.isnan(line[2:4]).all()
     assert line[4] == 300.0 and line[5] == 11.0 and np.isnan(line[6:]).all()
     names = {tr.name: tr for tr in fig.data[1:]}
-    assert set(names) == {"负值 (negative) · 1", "非数值 (non_numeric) · 1", "突变 (spike) · 1"}
-    assert list(names["负值 (negative) · 1"].y) == [-3.0]
-    assert list(names["非数值 (non_numeric) · 1"].y) == [0.0]        # no value: drawn at 0
-    assert names["非数值 (non_numeric) · 1"].customdata[0] == "无数值"
+    assert set(names) == {"负值 · 1", "非数值 · 1", "突变 · 1"}
+    assert list(names["负值 · 1"].y) == [-3.0]
+    assert list(names["非数值 · 1"].y) == [0.0]        # no value: drawn at 0
+    assert names["非数值 · 1"].customdata[0] == "无数值"
     en = hourly_series(_toy_readings(), pollutant="NO2", start="2024-01-01", end="2024-01-01",
                        unit="µg/m³", lang="en")
-    assert {tr.name for tr in en.data[1:]} == {"negative · 1", "non-numeric (non_numeric) · 1",
-                                               "spike · 1"}
+    assert {tr.name for tr in en.data[1:]} == {"negative · 1", "non-numeric · 1", "spike · 1"}
 
 
 def test_profile_and_capture_figures():

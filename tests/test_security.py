@@ -122,7 +122,7 @@ def test_every_callback_needs_a_session_except_the_data_free_ones(app):
             continue                     # decided by the page (test above)
         else:
             assert response.status_code == 401, output
-    assert public == 2
+    assert public == 4          # the controls, the navigation, the header's words (2)
     # a made-up output is refused (400: it matches no callback), not treated as public
     fake = {"output": "_pages_location.search.x", "inputs": [], "state": []}
     assert client.post("/_dash-update-component", json=fake).status_code == 400

@@ -24,27 +24,9 @@ import plotly.graph_objects as go
 
 from config.vocabulary import POLLUTANTS, unit_of
 
-from ..i18n import register, t
+from ..i18n import t
 from . import AQI_LEVELS, LIMIT_COLOR, NO_DATA_COLOR, empty_figure, fast_figure
 
-register({
-    "excfig.no_aqi": ("无有效 AQI", "no valid AQI"),
-    "excfig.no_value": ("无有效日均值", "no valid daily value"),
-    "excfig.within": ("未超过日均限值", "within the daily limit"),
-    "excfig.above_target": ("高于年均目标值（参考）", "above the annual target level (indicative)"),
-    "excfig.over": ("超过日均限值", "above the daily limit"),
-    "excfig.primary": ("首要污染物", "primary pollutant"),
-    "excfig.limit": ("限值", "limit"),
-    "excfig.limit_24h": ("24小时限值", "24-h limit"),
-    "excfig.limit_mda8": ("日最大8小时限值", "MDA8 limit"),
-    "excfig.target": ("年均目标", "annual target"),
-    "excfig.multiple": ("超标倍数", "exceedance multiple"),
-    "excfig.not_over": ("未超标", "not exceeded"),
-    "excfig.exceeded": ("超标", "exceeded"),
-    "excfig.hours": ("有效 {n}/{m}", "valid {n}/{m}"),
-    "excfig.no_limit": ("所选标准无此限值", "no such limit in this standard"),
-    "excfig.no_data": ("无数据", "no data"),
-})
 
 WITHIN_COLOR = "#a8d5b5"
 ABOVE_TARGET_COLOR = "#f0a030"

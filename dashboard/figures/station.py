@@ -54,9 +54,10 @@ def _w(key: str, lang: str) -> str:
 
 
 def flag_label(flag: str, lang: str) -> str:
-    """"突变 (spike)" / "spike": the flag in the reader's language, with its stored name."""
+    """"突变" / "spike": the flag in the reader's language only (the stored name is in
+    the downloads)."""
     zh, en = FLAG_NAMES.get(flag, (flag, flag))
-    return f"{zh} ({flag})" if lang == "zh" else en if en == flag else f"{en} ({flag})"
+    return zh if lang == "zh" else en
 
 
 def hourly_series(readings: pd.DataFrame, *, pollutant: str, start, end, unit: str,

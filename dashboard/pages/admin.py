@@ -35,7 +35,9 @@ from store.users import (ROLES, AccountError, add_user, audit, audit_entries, li
 from .. import ids
 from ..auth import EXTENSION, signed_in_user
 from ..context import current_engine
-from ..i18n import referrer_lang, register, t
+from ..i18n import has, referrer_lang, t
+from ..ledger import STAT_WORDS
+from ..queries import catalog
 from ..layout import GRID_LOCALE_ZH, banner, card, empty_state, grid, notes, staff_page
 
 log = logging.getLogger(__name__)
@@ -48,84 +50,6 @@ NAME_EN = "Admin"
 TITLE = "管理 · 蓝天 Lantian"
 AUDIT_ROWS = 200
 
-register({
-    "adm.title": ("系统管理", "Administration"),
-    "adm.subtitle": ("账号、目标、报告收件人与审计日志", "Accounts, targets, report recipients and the audit log"),
-    "adm.users": ("账号", "Accounts"),
-    "adm.username": ("用户名", "Username"),
-    "adm.password": ("新密码（至少 10 个字符）", "New password (10 characters or more)"),
-    "adm.role": ("角色", "Role"),
-    "adm.scope": ("范围", "Scope"),
-    "adm.scope_all": ("全部区县", "All districts"),
-    "adm.add": ("添加账号", "Add account"),
-    "adm.change_role": ("更改角色和范围", "Change role and scope"),
-    "adm.passwd": ("重置密码", "Reset password"),
-    "adm.disable": ("停用", "Disable"),
-    "adm.enable": ("启用", "Enable"),
-    "adm.unlock": ("解除锁定", "Unlock"),
-    "adm.users_hint": ("点选表格中的一行以填入用户名。更改角色、重置密码或停用会立即结束该账号已登录的会话。"
-                       "密码连续错误会锁定该账号在那个地址的登录；解除锁定（或重置密码）即可恢复。",
-                       "Click a row to fill in its username. Changing the role, resetting the "
-                       "password or disabling ends the account's open sessions at once. "
-                       "Repeated wrong passwords lock the account's sign-in from that address; "
-                       "Unlock (or a password reset) lifts it."),
-    "adm.col.state": ("状态", "State"),
-    "adm.col.last": ("上次登录", "Last sign-in"),
-    "adm.col.created": ("创建于", "Created"),
-    "adm.active": ("正常", "active"),
-    "adm.disabled": ("已停用", "disabled"),
-    "adm.locked": ("{n} 个地址锁定至 {until}", "locked from {n} address(es) until {until}"),
-    "adm.never": ("从未", "never"),
-    "adm.done.add": ("已添加账号 {name}。", "Added account {name}."),
-    "adm.done.role": ("已更改 {name} 的角色和范围。", "Changed the role and scope of {name}."),
-    "adm.done.passwd": ("已重置 {name} 的密码。", "Reset the password of {name}."),
-    "adm.done.disable": ("已停用 {name}。", "Disabled {name}."),
-    "adm.done.enable": ("已启用 {name}。", "Enabled {name}."),
-    "adm.done.unlock": ("已解除 {name} 的登录锁定。", "Lifted the sign-in locks of {name}."),
-    "adm.self": ("不能停用或降级自己的账号（避免系统失去管理员）。",
-                 "You cannot disable or demote your own account (the system would lose its "
-                 "administrator)."),
-    "adm.need_name": ("请先填写用户名。", "Enter a username first."),
-    "adm.targets": ("区县目标（{city}）", "District targets ({city})"),
-    "adm.recipients": ("周报收件人（{city}）", "Weekly report recipients ({city})"),
-    "adm.site_file": ("当前为本市站点配置第 {version} 版（{who}，{when}）。保存前校验，保存为新版本，"
-                      "所有版本均保留（lantian sites history --city {city}）；仓库中的站点文件不会被修改。",
-                      "This is version {version} of the city's site configuration ({who}, "
-                      "{when}). Saving validates the rows and stores a new version; every "
-                      "version is kept (lantian sites history --city {city}). The site files "
-                      "in the code checkout are never written."),
-    "adm.no_site_file": ("此城市没有保存的站点配置，无法在此编辑；请用 lantian init --sites 载入。",
-                         "No site configuration is stored for this city, so it cannot be "
-                         "edited here; load it with lantian init --sites."),
-    "adm.add_row": ("添加一行", "Add a row"),
-    "adm.delete_rows": ("删除所选行", "Delete selected rows"),
-    "adm.save": ("校验并保存", "Validate and save"),
-    "adm.saved": ("已保存：{count} 行，为站点配置第 {version} 版。",
-                  "Saved: {count} rows, as version {version} of the site configuration."),
-    "adm.unchanged": ("没有改动，未保存新版本。", "Nothing changed; no new version saved."),
-    "adm.busy": ("另一位管理员同时保存了此城市的配置，未保存：请刷新页面后重做。",
-                 "Another administrator saved this city's configuration at the same time; "
-                 "nothing was saved: reload the page and redo the change."),
-    "adm.invalid": ("未保存：{error}", "Not saved: {error}"),
-    "adm.audit": ("审计日志（最近 {n} 条）", "Audit log (newest {n})"),
-    "adm.col.at": ("时间（北京时间）", "Time (CST)"),
-    "adm.col.action": ("操作", "Action"),
-    "adm.col.address": ("地址", "Address"),
-    "adm.col.detail": ("详情", "Detail"),
-    "adm.col.district": ("区县", "District"),
-    "adm.col.pollutant": ("污染物", "Pollutant"),
-    "adm.col.statistic": ("统计量", "Statistic"),
-    "adm.col.value": ("目标值", "Target"),
-    "adm.col.unit": ("单位", "Unit"),
-    "adm.col.years": ("年份（如 2021-2025）", "Years (e.g. 2021-2025)"),
-    "adm.col.note": ("备注", "Note"),
-    "adm.col.scope": ("报告（city = 全市汇总）", "Report (city = city summary)"),
-    "adm.col.email": ("邮箱", "Email"),
-    "adm.col.lang": ("语言", "Language"),
-    "adm.col.name": ("姓名", "Name"),
-    "adm.dberror": ("读写数据库失败，未作更改。", "Reading or writing the database failed; nothing "
-                    "was changed."),
-})
 
 
 def layout(**query) -> html.Div:
@@ -158,7 +82,7 @@ def body(view, cat, engine) -> list:
 
 # -- accounts -------------------------------------------------------------------------------
 
-def user_records(users: pd.DataFrame, lang: str) -> list[dict]:
+def user_records(users: pd.DataFrame, lang: str, cat) -> list[dict]:
     stamp = now()
     out = []
     for row in users.itertuples():
@@ -168,7 +92,8 @@ def user_records(users: pd.DataFrame, lang: str) -> list[dict]:
                                until=f"{row.locked_until:%m-%d %H:%M}")
         out.append({
             "username": row.username, "role": t(f"role.{row.role}", lang),
-            "scope": f"{row.city}/{row.district}" if row.district else t("adm.scope_all", lang),
+            "scope": (f"{cat.name('city', row.city, lang)} · {cat.name('district', row.district, lang)}"
+                      if row.district else t("adm.scope_all", lang)),
             "state": state,
             "last": (f"{row.last_login_at:%Y-%m-%d %H:%M}" if pd.notna(row.last_login_at)
                      else t("adm.never", lang)),
@@ -193,7 +118,7 @@ def users_section(users: pd.DataFrame, cat, lang: str) -> html.Section:
                {"field": "last", "headerName": t("adm.col.last", lang)},
                {"field": "created", "headerName": t("adm.col.created", lang), "maxWidth": 130}]
     table = dag.AgGrid(
-        id=ids.ADMIN_USERS_GRID, rowData=user_records(users, lang), columnDefs=columns,
+        id=ids.ADMIN_USERS_GRID, rowData=user_records(users, lang, cat), columnDefs=columns,
         defaultColDef={"sortable": True, "resizable": True, "flex": 1, "minWidth": 90},
         dashGridOptions={"rowSelection": "single", "animateRows": False,
                          "domLayout": "autoHeight",
@@ -233,25 +158,33 @@ def site_columns(kind: str, cat, city: str, lang: str) -> list[dict]:
         return {"field": field, "headerName": t(key, lang), "editable": True, **kw}
 
     districts = cat.city_districts(city)["id"].tolist()
+    # the cells keep the site file's codes; refData shows them in the reader's language
+    names = {d: cat.name("district", d, lang) for d in districts}
     if kind == "targets":
+        words = {s: STAT_WORDS.get(s, (s, s))[0 if lang == "zh" else 1]
+                 for s in TARGET_STATISTICS}
         return [
             {**col("district", "adm.col.district"), "checkboxSelection": True,
-             "cellEditor": "agSelectCellEditor", "cellEditorParams": {"values": districts}},
+             "cellEditor": "agSelectCellEditor", "cellEditorParams": {"values": districts},
+             "refData": names},
             col("pollutant", "adm.col.pollutant", cellEditor="agSelectCellEditor",
                 cellEditorParams={"values": list(POLLUTANTS) + ["AQI", "ALL"]}, maxWidth=120),
             col("statistic", "adm.col.statistic", cellEditor="agSelectCellEditor",
-                cellEditorParams={"values": list(TARGET_STATISTICS)}),
+                cellEditorParams={"values": list(TARGET_STATISTICS)}, refData=words),
             col("value", "adm.col.value", type="numericColumn", maxWidth=110),
-            col("unit", "adm.col.unit", maxWidth=100),
+            col("unit", "adm.col.unit", maxWidth=100,
+                refData={"µg/m3": "µg/m³", "ug/m3": "µg/m³", "mg/m3": "mg/m³"}),
             col("years", "adm.col.years"),
             col("note", "adm.col.note"),
         ]
     return [
         {**col("scope", "adm.col.scope"), "checkboxSelection": True,
-         "cellEditor": "agSelectCellEditor", "cellEditorParams": {"values": ["city", *districts]}},
+         "cellEditor": "agSelectCellEditor", "cellEditorParams": {"values": ["city", *districts]},
+         "refData": {"city": t("adm.scope_city", lang), **names}},
         col("email", "adm.col.email", minWidth=220),
         col("lang", "adm.col.lang", cellEditor="agSelectCellEditor",
-            cellEditorParams={"values": ["zh", "en"]}, maxWidth=110),
+            cellEditorParams={"values": ["zh", "en"]}, maxWidth=110,
+            refData={code: t(f"adm.lang.{code}", lang) for code in ("zh", "en")}),
         col("name", "adm.col.name"),
     ]
 
@@ -303,8 +236,11 @@ def site_section(kind: str, view, cat, current, lang: str, title: str):
 # -- audit log -------------------------------------------------------------------------------
 
 def audit_section(rows: pd.DataFrame, lang: str) -> html.Section:
-    frame = rows.assign(at=rows["at"].map(lambda v: f"{v:%Y-%m-%d %H:%M:%S}")) \
-        if not rows.empty else rows
+    def action(code) -> str:
+        key = f"adm.action.{code}"
+        return t(key, lang) if has(key) else str(code)
+    frame = rows.assign(at=rows["at"].map(lambda v: f"{v:%Y-%m-%d %H:%M:%S}"),
+                        action=rows["action"].map(action)) if not rows.empty else rows
     columns = [{"field": "at", "headerName": t("adm.col.at", lang), "maxWidth": 190},
                {"field": "username", "headerName": t("adm.username", lang), "maxWidth": 170},
                {"field": "action", "headerName": t("adm.col.action", lang), "maxWidth": 170},
@@ -360,7 +296,7 @@ def account_action(action: str, username: str, password: str, role: str, scope: 
                 set_active(conn, username, action == "enable", actor=actor.username,
                            remote_addr=address)
         with engine.connect() as conn:
-            rows = user_records(list_users(conn), lang)
+            rows = user_records(list_users(conn), lang, catalog(engine))
     except AccountError as exc:
         return _message("error", str(exc)), no_update
     except SQLAlchemyError:

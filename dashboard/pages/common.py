@@ -14,18 +14,13 @@ import pandas as pd
 from config.standards import load_profile, profile_for_period_end
 from config.vocabulary import JUDGED_STATISTIC, POLLUTANTS, unit_of
 
-from ..i18n import register, t
+from ..i18n import t
 from ..layout import dropdown, synthetic_title
 
 DEFAULT_POLLUTANT = "PM2.5"
 #: The HJ 663 statistic each pollutant is evaluated by.
 STATISTIC = JUDGED_STATISTIC
 
-register({
-    "pol.ctl": ("污染物", "Pollutant"),
-    "pol.unknown": ("未知污染物 “{value}”，已显示 PM2.5。",
-                    "Unknown pollutant “{value}”; showing PM2.5."),
-})
 
 
 def rules_profile(view):

@@ -33,7 +33,7 @@ from indicators.targets import (AT_RISK, EXCEEDED, INSUFFICIENT, MET, NO_LIMIT, 
 from .. import ids
 from ..exports import register_export
 from ..figures.district import daily_trend, monthly_bars, station_bars, ytd_path
-from ..i18n import has, register, t
+from ..i18n import has, t
 from ..layout import (card, chart_card, dropdown, empty_state, export_links, graph, grid, notes,
                       notices, period_caption, staff_page, stat_tile)
 from ..ledger import ledger_text
@@ -56,154 +56,6 @@ STAT_ORDER = ("annual_mean", "p98_daily", "p95_daily", "p90_mda8", "exceedance_d
               "heavy_days", "good_day_ratio", "composite_index")
 POLLUTANT_ORDER = (*POLLUTANTS, "AQI", "ALL")
 
-register({
-    "dist.title": ("区县", "District"),
-    "dist.subtitle": ("单个区县（或全市）的日变化、月度统计、年初至今累计平均、各站点对比与数据有效性。",
-                      "One district (or the whole city) in detail: daily values, monthly "
-                      "statistics, the year-to-date path, its stations and the validity ledger."),
-    "dist.ctl.district": ("区县", "District"),
-    "dist.city_option": ("全市（{name}）", "Whole city ({name})"),
-    "dist.unknown_district": ("未知区县 “{value}”，已显示 {name}。",
-                              "Unknown district “{value}”; showing {name}."),
-    "dist.no_data": ("所选时段该区域没有 {pollutant} 日均值。",
-                     "No daily {pollutant} values for this area in the chosen period."),
-    "dist.no_data_hint": ("换一个时段或污染物；数据覆盖范围见“数据概况”页。",
-                          "Choose another period or pollutant; the Data page shows what is "
-                          "loaded."),
-    # summary tiles
-    "dist.tile.stat": ("{pollutant} {statistic}", "{pollutant} {statistic}"),
-    "dist.tile.exceed": ("{pollutant} 超标天数", "{pollutant} days over the limit"),
-    "dist.tile.target": ("地方年均目标", "Local annual target"),
-    "dist.tile.no_target": ("无地方目标", "No local target"),
-    "dist.tile.limit": ("国家年均限值", "National annual limit"),
-    "dist.tile.limit_pct": ("国家标准限值", "National limit"),
-    "dist.tile.stations": ("评价站点", "Evaluation stations"),
-    "dist.tile.not_valid": ("数据不足", "insufficient data"),
-    "dist.days": ("天", " d"),
-    # statistics
-    "dist.stat.annual_mean": ("平均浓度", "mean"),
-    "dist.stat.p98_daily": ("日均值第98百分位", "98th pct of daily means"),
-    "dist.stat.p95_daily": ("日均值第95百分位", "95th pct of daily means"),
-    "dist.stat.p90_mda8": ("MDA8第90百分位", "90th pct of MDA8"),
-    "dist.stat.exceedance_days": ("超标天数", "days over the limit"),
-    "dist.stat.max_multiple": ("最大超标倍数", "largest exceedance multiple"),
-    "dist.stat.single_index": ("单项指数", "single index"),
-    "dist.stat.compliance": ("达标（1 是 / 0 否）", "complies (1 yes / 0 no)"),
-    "dist.stat.valid_aqi_days": ("AQI 有效天数", "days with a valid AQI"),
-    "dist.stat.good_days": ("优良天数", "good days"),
-    "dist.stat.heavy_days": ("重污染天数", "heavy-pollution days"),
-    "dist.stat.good_day_ratio": ("优良天数比例（%）", "good-day ratio (%)"),
-    "dist.stat.composite_index": ("综合指数", "composite index"),
-    "dist.pollutant.ALL": ("全部", "all"),
-    # trend
-    "dist.trend": ("{pollutant} 日均值", "Daily {pollutant}"),
-    "dist.trend_o3": ("O3 日最大8小时平均（MDA8）", "Daily O3 MDA8"),
-    "dist.limit_24h": ("国家24小时平均限值", "National 24-h limit"),
-    "dist.limit_mda8": ("国家日最大8小时平均限值", "National MDA8 limit"),
-    "dist.target_line": ("地方年均目标（年均值目标，非日限值）",
-                         "Local annual target (for the annual mean, not a daily limit)"),
-    "dist.trend_note": ("红点：超过当日国家限值的天；灰色 ×：无效日（有效小时不足，见悬停提示）。",
-                        "Red dots: days over that day's national limit; grey ×: days that are "
-                        "not valid (too few valid hours, see the hover)."),
-    "dist.trend_note_target": ("蓝色虚线是年均目标，供参照，单日超过它不算超标。",
-                               "The blue dashed line is the annual target, for reference: one "
-                               "day above it is no exceedance."),
-    # monthly
-    "dist.monthly": ("{year} 年逐月 {pollutant} {statistic}",
-                     "{pollutant} {statistic} by month, {year}"),
-    "dist.ref_target": ("年均目标（参照）", "annual target (reference)"),
-    "dist.ref_limit": ("年均限值（参照）", "annual limit (reference)"),
-    "dist.ref_limit_pct": ("国家限值（参照）", "national limit (reference)"),
-    "dist.monthly_note": ("月度统计按 HJ 663 的月有效性规则（≥27 个有效日，2 月 ≥25）；灰色斜线柱为无效月份。"
-                          "年均目标和限值只作参照：HJ 663 不以年限值评价单月。",
-                          "Monthly statistics follow HJ 663's monthly rule (≥27 valid days, "
-                          "February ≥25); grey hatched bars are months that are not valid. The "
-                          "annual target/limit is for reference only: HJ 663 does not judge a "
-                          "month against an annual limit."),
-    # year-to-date path
-    "dist.path": ("{year} 年 {pollutant} 年初至今累计平均", "{pollutant} year-to-date mean, {year}"),
-    "dist.path_limit": ("国家年均限值", "National annual limit"),
-    "dist.path_target": ("地方年均目标", "Local annual target"),
-    "dist.path_none": ("{pollutant} 没有年均值评价（HJ 663 按百分位数评价），因此不显示累计平均。",
-                       "{pollutant} has no annual-mean evaluation (HJ 663 judges it by a "
-                       "percentile), so there is no running annual mean to show."),
-    "dist.path_now": ("截至 {end}：累计平均 {value} {unit}（有效 {days} 天）。",
-                      "As of {end}: running mean {value} {unit} ({days} valid days)."),
-    "dist.path_none_yet": ("截至 {end} 还没有有效日。", "No valid day up to {end} yet."),
-    "dist.path_needed": ("对照{basis} {target} {unit}：{needed}",
-                         "Against the {basis} of {target} {unit}: {needed}"),
-    "dist.basis.target": ("地方目标", "local target"),
-    "dist.basis.national": ("国家限值", "national limit"),
-    # the verdict at the top of the page
-    "dist.verdict": ("达标评价 · {caption}", "Verdict · {caption}"),
-    "dist.verdict_ytd": ("年初至今评价 · {caption}（临时）", "Year to date · {caption} (provisional)"),
-    "dist.verdict_ref": ("对照年度数值（仅供参考，不作评价） · {caption}",
-                         "Beside the annual figures (for reference, not judged) · {caption}"),
-    "dist.verdict_reference": ("{caption}：月、季或自定义时段不按年度目标或限值评价，年度数值仅供参考。",
-                               "{caption}: a month, quarter or custom range is not judged against "
-                               "the annual target or limit; the annual figures are for reference "
-                               "only."),
-    "dist.verdict_note": ("约束值 = 地方目标与国家限值中较严者，状态按它判定；差值 = 数值 − 约束值（正数为超出）。"
-                          "无地方目标的污染物按国家限值评价。",
-                          "Binding figure = the stricter of the local target and the national "
-                          "limit; the status is judged against it. Margin = value − binding "
-                          "figure (positive: above it). A pollutant without a local target is "
-                          "judged against the national limit."),
-    "dist.verdict_city": ("达标评价按区县给出：请选择一个区县。",
-                          "The verdict is given per district: choose a district."),
-    "dist.vcol.pollutant": ("污染物", "Pollutant"),
-    "dist.vcol.value": ("数值", "Value"),
-    "dist.vcol.target": ("地方目标", "Local target"),
-    "dist.vcol.limit": ("国家限值", "National limit"),
-    "dist.vcol.binding": ("约束值", "Binding figure"),
-    "dist.vcol.margin": ("差值", "Margin"),
-    "dist.vcol.status": ("状态", "Status"),
-    "dist.vcol.needed": ("剩余时段需 / 说明", "Rest of the year / note"),
-    "dist.vcol.note": ("说明", "Note"),
-    "dist.each": ("对照目标：{st_target}；对照国标：{st_limit}",
-                  "against the target: {st_target}; against the limit: {st_limit}"),
-    "dist.path_note": ("累计平均 = 1 月 1 日起各有效日的发布值（取整后）的平均，按 GB/T 8170 四舍六入五成双修约一次；"
-                       "最后一点即本年（或年初至今）的平均浓度统计值。“剩余天数均值需≤”假设剩余每天都有效。",
-                       "The running mean is the mean of the published (rounded) valid daily "
-                       "values since 1 January, rounded once half to even (GB/T 8170); its last "
-                       "point is the period's mean statistic. “Needs ≤” assumes every remaining "
-                       "day will be valid."),
-    # stations
-    "dist.stations": ("各评价站点 · {caption}", "Evaluation stations · {caption}"),
-    "dist.stations_chart": ("各站点 {pollutant} {statistic}", "{pollutant} {statistic} by station"),
-    "dist.station_col": ("站点", "Station"),
-    "dist.area_row": ("{name}（区域）", "{name} (area)"),
-    "dist.no_stations": ("该区域没有评价站点。", "This area has no evaluation station."),
-    "dist.other_stations": ("不参与评价的站点：{names}", "Stations not used for evaluation: {names}"),
-    "dist.invalid_mark": ("* 数据不足，该统计无效（悬停查看原因）。",
-                          "* insufficient data: the statistic is not valid (hover for why)."),
-    "dist.role.background": ("对照点", "background"),
-    "dist.role.excluded": ("不参与评价", "excluded"),
-    # ledger
-    "dist.ledger": ("数据有效性 · {caption}", "Validity ledger · {caption}"),
-    "dist.ledger_counts": ("共 {total} 项统计，其中 {invalid} 项无效（无效的排在最前）。",
-                           "{total} statistics, {invalid} of them not valid (listed first)."),
-    "dist.col.name": ("区域 / 站点", "Area / station"),
-    "dist.col.pollutant": ("污染物", "Pollutant"),
-    "dist.col.statistic": ("统计量", "Statistic"),
-    "dist.col.reported": ("结果", "Value"),
-    "dist.col.valid": ("有效", "Valid"),
-    "dist.col.capture": ("有效/应有天数", "Valid / needed"),
-    "dist.col.rule_no": ("规则", "Rule"),
-    "dist.rules": ("有效性规则：", "Validity rules:"),
-    "dist.ledger_ytd": ("年初至今（{start} 至 {end}）的统计均为临时结果。",
-                        "Year-to-date statistics ({start} to {end}) are provisional."),
-    "dist.col.detail": ("原因", "Why not valid"),
-    "dist.yes": ("是", "yes"),
-    "dist.no": ("否", "no"),
-    "dist.export": ("下载有效性明细：", "Download the ledger:"),
-    "dist.range_note": ("自定义时段（非 HJ 663 标准评价时段）：日均值、汇总、站点和有效性为 {start} 至 {end} "
-                        "各日的结果（临时，不作达标评价）；月度统计和累计平均按 {year} 年显示。",
-                        "Custom range (not an HJ 663 evaluation period): the daily values, the "
-                        "summary, the stations and the ledger cover the days from {start} to "
-                        "{end} (provisional, not judged for compliance); the monthly statistics "
-                        "and the running mean show {year}."),
-})
 
 
 # -- choices ----------------------------------------------------------------------------
@@ -414,7 +266,6 @@ def ledger_columns(lang: str) -> list[dict]:
 
 #: The verdict section at the top of the page.
 VERDICT_ID = "district-verdict"
-register({f"dist.status.{code}": words for code, words in STATUS_TEXT.items()})
 STATUS_CLASS = {MET: "ok", ON_TRACK: "ok", AT_RISK: "risk", NOT_MET: "bad", EXCEEDED: "bad"}
 
 

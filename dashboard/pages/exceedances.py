@@ -44,7 +44,7 @@ from ..cache import cached
 from ..exports import export_url, register_export
 from ..figures import AQI_LEVELS, level_rows
 from ..figures import exceedances as fx
-from ..i18n import register, t
+from ..i18n import t
 from ..layout import (card, dropdown, empty_state, graph, grid, notices, period_caption,
                       profile_label, staff_page)
 from ..queries import current_version, exceedance_data
@@ -64,127 +64,6 @@ TABLE_COLUMNS = ["date", "area", "area_name", "pollutant", "averaging", "value",
 GRID_COLUMNS = ["date", "area_name", "pollutant", "value", "unit", "limit", "multiple", "aqi",
                 "aqi_level", "primary_pollutant"]
 
-register({
-    "exc.title": ("超标", "Exceedances"),
-    "exc.subtitle": ("各区县逐日超标情况：哪些天、哪种污染物超过了日均限值，超标多少倍。",
-                     "Which days each district exceeded a daily limit, for which pollutant, "
-                     "and by how much."),
-    "exc.ctl.pollutant": ("污染物", "Pollutant"),
-    "exc.ctl.basis": ("对照", "Compare with"),
-    "exc.ctl.district": ("日历区域", "Calendar of"),
-    "exc.all": ("AQI（全部污染物）", "AQI (all pollutants)"),
-    "exc.basis.limit": ("国家日均限值", "National daily limit"),
-    "exc.basis.target": ("地方年均目标（参考）", "Local annual target (indicative)"),
-    "exc.city_row": ("全市", "Whole city"),
-    "exc.synthetic": ("合成演示数据 SYNTHETIC", "SYNTHETIC demo data"),
-    "exc.rule": ("超标日：日均值（O3 为日最大8小时平均）超过当日适用标准的日均限值（O3 为8小时限值）；"
-                 "超标倍数 =（C − S）/ S。数据不足、无有效日均值的日子不作判定（灰色）。",
-                 "An exceedance day: the daily mean (O3: the daily maximum 8-h mean) is above the "
-                 "daily limit in force that day (O3: the 8-h limit); exceedance multiple = "
-                 "(C − S) / S. Days without a valid daily value are not judged (grey)."),
-    "exc.rule.auto": ("限值按各日适用的国家标准（2026-03-01 前为 GB 3095-2012）及区县的功能区类别。",
-                      "Limits are those of the national standard in force each day (GB 3095-2012 "
-                      "before 2026-03-01) for the district's grade."),
-    "exc.rule.forced": ("限值按所选标准：{profile}。", "Limits of the chosen standard: {profile}."),
-    "exc.rule.us": ("美国 EPA 2024 只定义 AQI（美国算法与分级），没有日均浓度限值：本页只能按 AQI 级别显示。",
-                    "US EPA 2024 defines only an AQI (US method and categories), no daily "
-                    "concentration limits: this page can show AQI levels only."),
-    "exc.target_note": ("地方目标是年均浓度目标，不能用来判定单日超标：单日是否超标始终按国家日均限值判定。"
-                        "“对照地方目标”时，日均值高于年均目标值、但未超过日均限值的日子以橙色标出，"
-                        "仅表示当日浓度高于全年须平均达到的水平，供参考，不算超标。"
-                        "没有地方目标的区域（如全市）只按日均限值着色。",
-                        "Local targets are annual-mean targets; they cannot judge a single day, so "
-                        "an exceedance is always against the national daily limit. With “local "
-                        "annual target”, days above the annual target value but within the daily "
-                        "limit are shaded orange: the day was above the level the whole year must "
-                        "average — an indication, not an exceedance. Areas without a target (such "
-                        "as the city) are shaded against the daily limit only."),
-    "exc.no_target": ("{pollutant} 没有地方年均目标，按国家日均限值显示。",
-                      "{pollutant} has no local annual target; shown against the national daily "
-                      "limit."),
-    "exc.bad_pollutant": ("未知污染物 “{value}”，已显示 AQI。",
-                          "Unknown pollutant “{value}”; showing the AQI."),
-    "exc.bad_basis": ("未知对照方式 “{value}”，已按国家日均限值显示。",
-                      "Unknown comparison “{value}”; showing the national daily limit."),
-    "exc.bad_district": ("未知区域 “{value}”，日历显示全市。",
-                         "Unknown area “{value}”; the calendar shows the whole city."),
-    "exc.no_data": ("所选时段没有数据。", "No data in the chosen period."),
-    "exc.no_limit": ("所选标准没有 {pollutant} 的日均浓度限值，无法判定超标。请改选 AQI、其他污染物或其他标准。",
-                     "The chosen standard sets no daily limit for {pollutant}, so no day can "
-                     "exceed it. Choose the AQI, another pollutant or another standard."),
-    "exc.summary": ("各区域超标天数", "Exceedance days per area"),
-    "exc.summary_hint": ("点击区域名称查看其日历。", "Click an area to see its calendar."),
-    "exc.col.area": ("区域", "Area"),
-    "exc.col.any": ("超标天数（任一污染物）", "Days with any exceedance"),
-    "exc.col.aqi100": ("AQI>100 天数", "Days AQI > 100"),
-    "exc.col.valid": ("有效 AQI 天数", "Valid AQI days"),
-    "exc.grid.aqi": ("各区域逐日 AQI 级别", "Daily AQI level by area"),
-    "exc.grid.pollutant": ("各区域逐日 {pollutant} 超标情况",
-                           "Daily {pollutant} against its limit, by area"),
-    "exc.calendar": ("{area} 日历", "{area}: calendar"),
-    "exc.calendar.aqi": ("AQI 级别", "AQI level"),
-    "exc.calendar.ratio": ("日均值 ÷ 日均限值（颜色在限值处跳变；悬停查看浓度）",
-                           "daily value ÷ daily limit (the colour steps at the limit; hover for "
-                           "the value)"),
-    "exc.ratio_bar": ("÷ 限值", "÷ limit"),
-    "exc.table": ("超标记录", "Exceedance days"),
-    "exc.table_count": ("共 {n} 条（{what}）。", "{n} rows ({what})."),
-    "exc.table_none": ("所选时段没有超标记录。", "No exceedance in the chosen period."),
-    "exc.export_csv": ("下载 CSV", "Download CSV"),
-    "exc.export_xlsx": ("下载 Excel", "Download Excel"),
-    "exc.export_hint": ("下载内容与本表一致（当前时段与所选污染物）。",
-                        "Downloads hold exactly this table (this period and pollutant)."),
-    "exc.tcol.date": ("日期", "Date"),
-    "exc.tcol.area_name": ("区域", "Area"),
-    "exc.tcol.pollutant": ("污染物", "Pollutant"),
-    "exc.tcol.averaging": ("平均时间", "Averaging"),
-    "exc.tcol.value": ("浓度", "Value"),
-    "exc.tcol.unit": ("单位", "Unit"),
-    "exc.tcol.limit": ("限值", "Limit"),
-    "exc.tcol.multiple": ("超标倍数", "Multiple"),
-    "exc.tcol.aqi": ("AQI", "AQI"),
-    "exc.tcol.aqi_level": ("空气质量级别", "AQI category"),
-    "exc.tcol.primary_pollutant": ("首要污染物", "Primary"),
-    "exc.tcol.profile": ("标准", "Standard"),
-    "exc.avg.24h": ("24小时平均", "24-h mean"),
-    "exc.avg.mda8": ("日最大8小时平均", "daily max 8-h mean"),
-    # today's hourly exceedances (real time), above the daily view
-    "exc.hourly.title": ("实时小时超标 · {day}（截至 {label}）",
-                         "Hourly exceedances · {day} (up to {label})"),
-    "exc.hourly.rule": ("所选时段最后一天 00:00 起的各小时，实时数据，未经审核：1 小时浓度超过当日适用标准的"
-                        " 1 小时平均限值（{limits}），或小时 AQI > 100（轻度污染及以上；> 200 重度污染及以上，"
-                        "以红色标出）。列出站点、区县（评价点均值）和全市，最新的小时在前；"
-                        "小时按结束时刻标注。日均值要到当天结束才有。",
-                        "The hours since 00:00 of the period's last day, real-time data, not "
-                        "audited: a 1-h value above the 1-h limit of the standard in force "
-                        "({limits}), or an hourly AQI above 100 (lightly polluted or worse; "
-                        "above 200, heavily polluted or worse, in red). Stations, districts "
-                        "(mean of their evaluation stations) and the city, newest hour first; "
-                        "an hour is labelled by its end. The daily mean exists only once the "
-                        "day is over."),
-    "exc.hourly.scoped": ("（本账号只看到本区县及其站点。）",
-                          " (This account sees its district and its stations only.)"),
-    "exc.hourly.counts": ("站点小时 AQI > 100：{n100} 个（> 200：{n200} 个）；"
-                          "1 小时浓度超限：{nlim} 个站点小时。",
-                          "Station-hours with AQI > 100: {n100} (> 200: {n200}); station-hours "
-                          "above a 1-h limit: {nlim}."),
-    "exc.hourly.none": ("当日 {hours} 个小时内没有小时超标。",
-                        "No hourly exceedance in the day's {hours} hour(s)."),
-    "exc.hourly.no_data": ("所选时段最后一天没有小时数据。", "No hourly values on the period's "
-                           "last day."),
-    "exc.hourly.item.aqi": ("小时 AQI", "hourly AQI"),
-    "exc.hourly.item.limit": ("{pollutant} 1 小时平均", "{pollutant} 1-h mean"),
-    "exc.hourly.heavy": ("重度及以上", "heavy or worse"),
-    "exc.hourly.col.hour": ("小时（结束时刻）", "Hour (ending)"),
-    "exc.hourly.col.level": ("类型", "Level"),
-    "exc.hourly.col.area": ("站点 / 区域", "Station / area"),
-    "exc.hourly.col.item": ("项目", "Item"),
-    "exc.hourly.col.value": ("数值", "Value"),
-    "exc.hourly.col.threshold": ("限值 / 阈值", "Limit / bar"),
-    "exc.hourly.col.multiple": ("超标倍数", "Multiple"),
-    "exc.hourly.col.category": ("AQI 级别", "AQI category"),
-    "exc.hourly.col.primary": ("首要污染物", "Primary"),
-})
 
 
 # -- choices (page keys, validated) ------------------------------------------------------

@@ -35,7 +35,7 @@ from ..exports import export_url, register_export
 from ..figures import AQI_LEVELS, aqi_color, aqi_level
 from ..figures.map import POINT_COLUMNS, station_map
 from ..figures.realtime import hourly_points, published_at
-from ..i18n import register, t
+from ..i18n import has, t
 from ..layout import card, dropdown, empty_state, graph, period_caption, staff_page
 from ..queries import station_latest_aqi, station_statistic
 from ..realtime_queries import city_now
@@ -59,104 +59,6 @@ STAT_ROWS = {**{p: (p, s) for p, s in INPUTS.items()}, "composite": ("ALL", "com
 COMPOSITE_AT_LIMITS = 6.0
 MAP_HEIGHT = 640
 
-register({
-    "map.title": ("地图", "Map"),
-    "map.subtitle": ("各监测站点的位置，按最新日空气质量指数或所选统计指标着色。",
-                     "Where the monitoring stations are, coloured by their latest daily AQI "
-                     "or by a chosen statistic."),
-    "map.ctl.stat": ("着色指标", "Colour by"),
-    "map.stat.aqi": ("日 AQI（所选时段最后一天）", "Daily AQI (last day of the period)"),
-    "map.stat.hourly": ("小时 AQI（最新小时）", "Hourly AQI (latest hour)"),
-    "map.chart.hourly": ("各站点小时空气质量指数（AQI）· {label}",
-                         "Hourly AQI by station · {label}"),
-    "map.hourly_rule": ("小时 AQI（HJ 633 实时报）：所选时段最后一天内最新的小时，由 6 项污染物的 1 小时浓度计算；"
-                        "小时按结束时刻标注（如 00:00 发布 = 前一日 23:00–24:00）。实时数据，未经审核。",
-                        "Hourly AQI (HJ 633 real-time AQI): the newest hour up to the end of the "
-                        "period's last day, from the 1-h values of six pollutants; an hour is "
-                        "labelled by its end (published 00:00 = 23:00–24:00 of the day "
-                        "before). Real-time data, not audited."),
-    "map.hourly_grey": ("{n} 个站点在该小时没有小时 AQI（灰色），表中为其最近一次小时 AQI。",
-                        "{n} station(s) have no hourly AQI in that hour (grey): the table "
-                        "gives their last one."),
-    "map.no_hourly": ("所选时段内没有小时数据。", "No hourly values in the chosen period."),
-    "map.hourly.last": ("最近一次：{when}", "last value {when}"),
-    "map.hourly.none": ("最近 7 天没有小时 AQI", "no hourly AQI in the last 7 days"),
-    "map.hourly.no_aqi_now": ("本小时缺 {missing}，无 AQI", "no AQI this hour ({missing} missing)"),
-    "map.hover.published": ("发布 AQI", "Published AQI"),
-    "map.col.hour": ("小时（结束时刻）", "Hour (ending)"),
-    "map.col.published": ("发布 AQI", "Published"),
-    "map.stat.PM2.5": ("PM2.5 平均浓度", "PM2.5 mean"),
-    "map.stat.PM10": ("PM10 平均浓度", "PM10 mean"),
-    "map.stat.NO2": ("NO2 平均浓度", "NO2 mean"),
-    "map.stat.SO2": ("SO2 平均浓度", "SO2 mean"),
-    "map.stat.O3": ("O3 日最大8小时第90百分位", "O3 90th pct of daily max 8-h"),
-    "map.stat.CO": ("CO 日均值第95百分位", "CO 95th pct of daily means"),
-    "map.stat.composite": ("综合指数", "Composite index"),
-    "map.bad_stat": ("未知着色指标 “{value}”，已按日 AQI 着色。",
-                     "Unknown statistic “{value}”; colouring by the daily AQI."),
-    "map.chart.aqi": ("各站点日空气质量指数（AQI）· {day}", "Daily AQI by station · {day}"),
-    "map.chart.stat": ("各站点 {stat} · {period}", "{stat} by station · {period}"),
-    "map.synthetic": ("合成演示数据 SYNTHETIC", "SYNTHETIC demo data"),
-    "map.colorbar": ("÷ 标准限值", "÷ limit"),
-    "map.colorbar_profile": ("÷ {profile}限值", "÷ {profile} limit"),
-    "map.colorbar_composite": ("÷ 6（六项均为限值时）", "÷ 6 (every pollutant at its limit)"),
-    "map.legend.evaluation": ("评价点", "evaluation station"),
-    "map.legend.background": ("对照点（不参与评价）", "background station (not evaluated)"),
-    "map.legend.excluded": ("不参与评价的站点", "excluded station"),
-    "map.legend.no_data": ("无有效数值", "no valid value"),
-    "map.legend.insufficient": ("数据不足，不作评价", "insufficient data, no verdict"),
-    "map.legend.inset": ("城区放大（左图虚线框）", "Urban core enlarged (dashed frame on the left)"),
-    "map.hover.district": ("区县", "District"),
-    "map.hover.role": ("类型", "Type"),
-    "map.hover.day": ("日期", "Day"),
-    "map.hover.latest": ("该站最近有效日（时段末日无有效 AQI）",
-                         "the station's latest valid day (none on the period's last day)"),
-    "map.hover.primary": ("首要污染物", "Primary pollutant"),
-    "map.hover.limit": ("限值", "Limit"),
-    "map.hover.ratio": ("为限值的 {ratio} 倍", "{ratio} × the limit"),
-    "map.hover.composite_ratio": ("÷ 6 = {ratio}", "÷ 6 = {ratio}"),
-    "map.hover.no_limit": ("所选标准未规定该限值", "the chosen standard sets no such limit"),
-    "map.hover.not_valid": ("数据不足，不作评价", "insufficient data, no verdict"),
-    "map.hover.provisional": ("临时结果", "provisional"),
-    "map.hover.no_value": ("无有效数据", "no valid value"),
-    "map.no_stations": ("所选城市的站点文件中没有站点。",
-                        "The chosen city's site file lists no stations."),
-    "map.no_coords": ("所选城市的站点都没有坐标，无法绘制地图。",
-                      "None of the chosen city's stations has coordinates: no map can be drawn."),
-    "map.missing_coords": ("以下 {n} 个站点没有坐标（站点文件中缺少 lon/lat），未在图中显示：",
-                           "{n} station(s) have no coordinates (no lon/lat in the site file) "
-                           "and are not on the map:"),
-    "map.outline_note": ("虚线轮廓圈出各区县的站点，并非行政区划边界；为离线使用，图中不含底图。"
-                         "点击下表中的站点名称查看站点详情。",
-                         "Dotted outlines group each district's stations; they are not "
-                         "administrative boundaries. The map has no base layer so that it works "
-                         "offline. Click a station's name in the table for its details."),
-    "map.stale_note": ("{n} 个站点在 {day} 没有有效 AQI，显示其最近有效日的值（见表中日期）。",
-                       "{n} station(s) have no valid AQI on {day}: their latest valid day is "
-                       "shown (see the dates in the table)."),
-    "map.no_aqi": ("所选时段内没有任何站点的有效日 AQI。",
-                   "No station has a valid daily AQI in the chosen period."),
-    "map.provisional": ("年初至今及未结束时段的统计为临时结果（实时数据，未经审核）。",
-                        "Year-to-date and unfinished periods are provisional (real-time data, "
-                        "not audited)."),
-    "map.month_note": ("月度平均浓度与年均限值比较仅作参考（HJ 663 以自然年评价达标）。",
-                       "A month's mean set against the annual limit is for orientation only "
-                       "(HJ 663 judges compliance on calendar years)."),
-    "map.table": ("站点数值", "Station values"),
-    "map.col.station": ("站点", "Station"),
-    "map.col.code": ("代码", "Code"),
-    "map.col.district": ("区县", "District"),
-    "map.col.role": ("类型", "Type"),
-    "map.col.day": ("日期", "Day"),
-    "map.col.aqi": ("AQI", "AQI"),
-    "map.col.category": ("级别", "Level"),
-    "map.col.primary": ("首要污染物", "Primary"),
-    "map.col.value": ("数值", "Value"),
-    "map.col.limit": ("限值", "Limit"),
-    "map.col.ratio": ("÷ 限值", "÷ limit"),
-    "map.col.note": ("说明", "Note"),
-    "map.export": ("下载表格：", "Download the table:"),
-})
 
 
 def layout(**query) -> html.Div:
@@ -533,6 +435,13 @@ def _export(view, cat, engine) -> pd.DataFrame:
                               "name": missing["code"].map(cat.names("station", view.lang)),
                               "district": missing["district"], "role": missing["role"]})
         frame = pd.concat([frame, extra], ignore_index=True)
+    from flask import has_request_context, request
+    if not (has_request_context() and request.args.get("codes") == "1"):
+        # names in the reader's language; ``&codes=1`` keeps the site file's ids
+        districts = cat.names("district", view.lang)
+        frame["district"] = frame["district"].map(lambda d: districts.get(d, d))
+        frame["role"] = frame["role"].map(
+            lambda r: t(f"role.{r}", view.lang) if isinstance(r, str) and has(f"role.{r}") else r)
     return frame
 
 

@@ -22,7 +22,7 @@ from indicators.ranking import change_kind, change_text
 
 from .. import ids
 from ..figures.overview import standing_heatmap
-from ..i18n import has, register, t
+from ..i18n import has, t
 from ..layout import card, empty_state, graph, period_caption, staff_page
 from ..ledger import ledger_text
 from ..queries import stats_with_change, standing_rows
@@ -32,66 +32,10 @@ NAME = "总览"
 NAME_EN = "Overview"
 TITLE = "总览 · 蓝天 Lantian"
 
-register({
-    "ov.title": ("总览", "Overview"),
-    "ov.subtitle": ("各区县目标完成情况、城市空气质量与同比变化。",
-                    "Where each district stands against its targets; the city's air quality "
-                    "and its change against last year."),
-    "ov.city": ("全市", "City"),
-    "ov.good_ratio": ("优良天数比例", "Good-day ratio"),
-    "ov.heavy": ("重污染天数", "Heavy-pollution days"),
-    "ov.composite": ("综合指数", "Composite index"),
-    "ov.pm25": ("PM2.5 平均浓度", "PM2.5 mean"),
-    "ov.valid_days": ("有效天数", "Valid AQI days"),
-    "ov.vs_last": ("同比", "vs last year"),
-    "ov.last_year": ("去年同期", "last year"),
-    "ov.no_prev": ("去年同期无数据", "no data last year"),
-    "ov.not_valid": ("数据不足", "insufficient data"),
-    "ov.districts": ("各区县目标完成情况", "Districts against their targets"),
-    "ov.heatmap": ("浓度 ÷ 约束值（地方目标与国家标准中较严者）", "Value ÷ binding figure (the "
-                   "stricter of the local target and the national limit)"),
-    "ov.heatmap_reference": ("浓度 ÷ 年度约束值（月、季或自定义时段，仅供参考，不作评价）",
-                             "Value ÷ annual binding figure (a month, quarter or custom range: "
-                             "for reference only, not judged)"),
-    "ov.col.pollutant": ("污染物", "Pollutant"),
-    "ov.col.value": ("当前值", "Value"),
-    "ov.col.target": ("目标", "Target"),
-    "ov.col.limit": ("国标", "Limit"),
-    "ov.col.limit_profile": ("所选标准限值", "Profile limit"),
-    "ov.col.capture": ("有效天数", "Capture"),
-    "ov.col.margin": ("差值", "Margin"),
-    "ov.col.outlook": ("状态", "Status"),
-    "ov.national_only": ("无地方目标，以国家标准为目标", "no local target: national limit shown"),
-    "ov.binding_note": ("加粗的是约束值（目标与国标中较严者），状态和差值（当前值 − 约束值）按它判定。",
-                        "The figure in bold is the binding one (the stricter of the target and "
-                        "the limit): the status and the margin (value − binding figure) are "
-                        "judged against it."),
-    "ov.each": ("对照目标 {target}：{st_target}；对照国标 {limit}：{st_limit}",
-                "against the target {target}: {st_target}; against the limit {limit}: "
-                "{st_limit}"),
-    "ov.reference_note": ("月、季或自定义时段不按年度目标或年度限值评价（HJ 663 未规定），表中年度数值仅供参考。",
-                          "A month, a quarter or a custom range is not judged against an annual "
-                          "target or limit (HJ 663 sets none for it): the annual figures are for "
-                          "reference only."),
-    "ov.statistic.annual_mean": ("年均", "annual mean"),
-    "ov.statistic.mean": ("平均", "mean"),
-    "ov.statistic.p95_daily": ("第95百分位", "95th pct"),
-    "ov.statistic.p98_daily": ("第98百分位", "98th pct"),
-    "ov.statistic.p90_mda8": ("8小时第90百分位", "P90 MDA8"),
-    "ov.statistic.good_day_ratio": ("优良天数比例", "good-day ratio"),
-    "ov.provisional": ("年初至今为临时结果：实时数据未经审核，年度评价以全年数据为准。",
-                       "Year-to-date figures are provisional: real-time data, not audited; the "
-                       "year is judged on the whole year."),
-    "ov.details": ("详情", "details"),
-    "ov.no_districts": ("所选城市没有区县（站点文件中未定义）。",
-                        "The chosen city has no districts (none in its site file)."),
-    "ov.no_stats": ("所选时段没有数据。", "No data in the chosen period."),
-})
 
 #: the note that a month, quarter or custom range is shown for reference only
 REFERENCE_NOTE_ID = "overview-reference-note"
 # the status words (indicators.targets.STATUS_TEXT, decided by indicators.targets.judge)
-register({f"ov.status.{code}": words for code, words in STATUS_TEXT.items()})
 #: chip colour of each status
 STATUS_CLASS = {MET: "ok", ON_TRACK: "ok", AT_RISK: "risk", NOT_MET: "bad", EXCEEDED: "bad",
                 INSUFFICIENT: "na", REFERENCE: "na", NO_LIMIT: "na"}

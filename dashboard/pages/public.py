@@ -42,7 +42,7 @@ from ..cache import cache_routed_page, cached_local
 from ..context import current_engine
 from ..figures import AQI_LEVELS
 from ..figures.public import aqi_strip, pm25_bars
-from ..i18n import HTML_LANG, SYNTHETIC_BANNER, normalize_lang, register, t
+from ..i18n import HTML_LANG, SYNTHETIC_BANNER, normalize_lang, t
 from ..layout import (banner, card, city_label, dropdown, empty_state, graph, page_head,
                       stat_tile, synthetic_title)
 from ..queries import catalog, city_year, daily_between, period_stats, ranking_rows, \
@@ -62,93 +62,6 @@ STRIP_DAYS = 30
 # kept whole (the most visited page; rebuilding and serialising it cost 13 ms a visit).
 cache_routed_page(PATH)
 
-register({
-    "pub.title": ("空气质量公众信息", "Air quality for the public"),
-    "pub.subtitle": ("各区县最新空气质量指数、健康建议与今年以来的空气质量。",
-                     "The latest air quality index of every district, health advice, and the "
-                     "air quality so far this year."),
-    "pub.status": ("实时监测数据，未经审核，仅供参考；以生态环境部门发布的审核数据为准。",
-                   "Provisional real-time data, not audited, for reference only; the audited "
-                   "data published by the ecology and environment authorities prevail."),
-    "pub.latest": ("最新数据：{day}", "Latest data: {day}"),
-    "pub.today": ("{day} 各区县空气质量指数（AQI）", "Air quality index (AQI) by district, {day}"),
-    "pub.city_aqi": ("全市", "City"),
-    "pub.primary": ("首要污染物", "Primary pollutant"),
-    "pub.no_aqi": ("无有效数据", "no valid data"),
-    "pub.no_day": ("最近几天没有完整的日数据。", "No complete day in the last few days."),
-    "pub.advice": ("健康建议（HJ 633）", "Health advice (HJ 633)"),
-    "pub.effects": ("健康影响", "Health effects"),
-    "pub.measures": ("建议措施", "Recommended measures"),
-    "pub.ytd": ("{year} 年初至 {end} 全市空气质量", "City air quality, {year} to {end}"),
-    "pub.good_ratio": ("优良天数比例", "Good-day ratio"),
-    "pub.heavy": ("重污染天数", "Heavy-pollution days"),
-    "pub.pm25": ("PM2.5 平均浓度", "PM2.5 mean"),
-    "pub.last_year": ("去年同期 {value}", "Same period last year {value}"),
-    "pub.change": ("，变化 {change}", ", change {change}"),
-    "pub.no_prev": ("去年同期无数据", "No data for last year"),
-    "pub.days": ("天", " days"),
-    "pub.ranking": ("各区县综合指数排名", "Districts ranked on the composite index"),
-    "pub.rank_month": ("{label}", "{label}"),
-    "pub.rank_ytd": ("{year} 年初至今", "{year} to date"),
-    "pub.col.rank": ("排名", "Rank"),
-    "pub.col.district": ("区县", "District"),
-    "pub.col.index": ("综合指数", "Composite index"),
-    "pub.col.change": ("同比", "vs last year"),
-    "pub.insufficient": ("数据不足", "insufficient data"),
-    "pub.prov": ("暂定", "provisional"),
-    "pub.prov_why": ("暂定：部分月份有效监测天数不足，排名仅供参考",
-                     "Provisional: too few valid monitoring days in some month; the rank is "
-                     "for reference only"),
-    "pub.prov_note": ("标“暂定”的区县部分月份有效监测天数不足，数值和排名仅供参考；"
-                      "没有数值的区县列在最后，不排名。",
-                      "Districts marked \"provisional\" had too few valid monitoring days in "
-                      "some month: their value and rank are for reference only. A district "
-                      "without a value is listed last, unranked."),
-    "pub.no_month": ("没有完整月份的数据。", "No complete month of data."),
-    "pub.rank_note": ("综合指数越小，空气质量越好；数值相同并列。",
-                      "The lower the composite index, the better the air; equal values share "
-                      "a rank."),
-    "pub.pm25_chart": ("{year} 年初至今各区县 PM2.5 平均浓度", "PM2.5 mean by district, "
-                       "{year} to date"),
-    "pub.limit": ("国家二级标准", "National limit"),
-    "pub.who": ("WHO 准则值", "WHO guideline"),
-    "pub.no_pm25": ("没有 PM2.5 数据", "No PM2.5 data"),
-    "pub.strip": ("最近 {n} 天各区县空气质量指数", "AQI by district, last {n} days"),
-    "pub.no_strip": ("最近 30 天没有数据", "No data in the last 30 days"),
-    "pub.legend": ("空气质量级别", "AQI levels"),
-    "pub.nodata": ("空白：无有效数据", "blank: no valid data"),
-    # the "now" section: the latest hour
-    "pub.now.title": ("当前空气质量（小时 AQI）", "Air quality now (hourly AQI)"),
-    "pub.now.status": ("实时数据，未经审核", "Real-time data, not audited"),
-    "pub.now.explain": ("小时空气质量指数按 HJ 633 由 6 项污染物的 1 小时浓度计算（PM2.5、PM10 的"
-                        " 1 小时浓度对照 24 小时分指数表）；区县和全市用其评价点浓度的平均值。"
-                        "每小时更新，时间为北京时间，按小时结束时刻发布。",
-                        "The hourly air quality index follows HJ 633: the 1-h concentrations of "
-                        "six pollutants (PM2.5 and PM10 1-h values on the 24-h index table); "
-                        "districts and the city use the mean of their evaluation stations. "
-                        "Updated every hour; times are China Standard Time, an hour published "
-                        "at its end."),
-    "pub.now.none": ("还没有小时数据。", "No hourly data yet."),
-    "pub.now.advice": ("健康建议（HJ 633，按当前小时）", "Health advice (HJ 633, for this hour)"),
-    "pub.now.strip": ("最近 {n} 小时各区县小时 AQI", "Hourly AQI by district, last {n} hours"),
-    "pub.now.no_strip": ("最近 24 小时没有数据", "No data in the last 24 hours"),
-    "pub.now.map": ("各监测站点小时 AQI · {label}", "Hourly AQI by monitoring station · {label}"),
-    "pub.now.map_note": ("灰色：该小时没有空气质量指数的站点，悬停可见其最近一次的时间。"
-                         "虚线圈出各区县的站点，并非行政区划边界；为离线使用，图中不含底图。",
-                         "Grey: stations without an index for this hour; hover for the time of "
-                         "their last one. Dotted outlines group each district's stations (they "
-                         "are not administrative boundaries); the map has no base layer so "
-                         "that it works offline."),
-    "pub.now.district": ("区县", "District"),
-    "pub.now.last": ("最近一次：{when}", "last value {when}"),
-    "pub.now.never": ("最近 7 天没有数据", "No value in the last 7 days"),
-    "pub.now.no_aqi_now": ("本小时缺 {missing}", "{missing} missing this hour"),
-    "pub.now.legend.evaluation": ("监测站点", "monitoring station"),
-    "pub.now.legend.background": ("对照点（不参与城市评价）",
-                                  "background station (not in city values)"),
-    "pub.now.legend.no_data": ("本小时无数据", "no value this hour"),
-    "pub.now.legend.inset": ("城区放大（左图虚线框）", "Urban core enlarged (dashed frame)"),
-})
 
 # level number (1–6) → names and colours, from the one AQI level table
 CATEGORIES = {i + 1: (lv[3], lv[4]) for i, lv in enumerate(AQI_LEVELS)}

@@ -41,7 +41,7 @@ from indicators.statistics import COMPLIANCE_PERIODS
 from .. import ids
 from ..exports import register_export
 from ..figures.ranking import ranking_chart
-from ..i18n import register, t
+from ..i18n import t
 from ..layout import (card, control, dropdown, empty_state, export_links, graph, grid,
                       labelled, notes, profile_label, staff_page, stats_caption,
                       synthetic_title)
@@ -73,111 +73,6 @@ BY = {
 }
 DEFAULT_BY = "composite_index"
 
-register({
-    "rk.title": ("排名", "Ranking"),
-    "rk.subtitle": ("各区县（或站点）按综合指数或单项指标排名，与去年同期比较。",
-                    "Districts (or stations) ranked on the composite index or one statistic, "
-                    "with the change against the same period last year."),
-    "rk.ctl.level": ("排名对象", "Rank"),
-    "rk.ctl.by": ("排名指标", "Ranked on"),
-    "rk.level.district": ("区县", "Districts"),
-    "rk.level.station": ("站点", "Stations"),
-    "rk.by.composite_index": ("综合指数", "Composite index"),
-    "rk.by.good_day_ratio": ("优良天数比例", "Good-day ratio"),
-    "rk.by.heavy_days": ("重污染天数", "Heavy-pollution days"),
-    "rk.by.PM2.5": ("PM2.5 平均浓度", "PM2.5 mean"),
-    "rk.by.PM10": ("PM10 平均浓度", "PM10 mean"),
-    "rk.by.NO2": ("NO2 平均浓度", "NO2 mean"),
-    "rk.by.SO2": ("SO2 平均浓度", "SO2 mean"),
-    "rk.by.CO": ("CO 日均值第95百分位", "CO 95th pct of daily means"),
-    "rk.by.O3": ("O3 日最大8小时第90百分位", "O3 90th pct of daily max 8-h"),
-    "rk.by.PM2.5-p95": ("PM2.5 日均值第95百分位", "PM2.5 95th pct of daily means"),
-    "rk.by.PM10-p95": ("PM10 日均值第95百分位", "PM10 95th pct of daily means"),
-    "rk.by.NO2-p98": ("NO2 日均值第98百分位", "NO2 98th pct of daily means"),
-    "rk.by.SO2-p98": ("SO2 日均值第98百分位", "SO2 98th pct of daily means"),
-    "rk.by.PM2.5-days": ("PM2.5 超标天数", "PM2.5 exceedance days"),
-    "rk.by.PM10-days": ("PM10 超标天数", "PM10 exceedance days"),
-    "rk.by.O3-days": ("O3 超标天数", "O3 exceedance days"),
-    "rk.heading": ("{stat} 排名", "Ranking on {stat}"),
-    "rk.table": ("排名表", "Ranking table"),
-    "rk.limit": ("国标限值", "limit"),
-    "rk.limit_of": ("{profile} 限值", "{profile} limit"),
-    "rk.allowed_of": ("{profile} 允许超标天数", "{profile}: days allowed"),
-    "rk.counts": ("{ranked} 个参与排名", "{ranked} ranked"),
-    "rk.counts_prov": ("，其中 {n} 个暂定（数据有效性不足）",
-                       ", {n} of them provisional (a capture rule not met)"),
-    "rk.counts_missing": ("，{n} 个未排名", ", {n} not ranked"),
-    "rk.counts_strict": ("（仅对数据有效的排名）", " (valid data only)"),
-    "rk.ctl.valid_only": ("严格排名", "Strict order"),
-    "rk.valid_only": ("仅排名数据有效的", "Rank valid data only"),
-    "rk.status.ranked": ("有效", "valid"),
-    "rk.status.provisional": ("暂定", "provisional"),
-    "rk.status.insufficient data": ("未排名", "not ranked"),
-    "rk.status.background": ("对照点", "background"),
-    "rk.prov": ("暂定", "prov."),
-    "rk.scope": ("本账号属于{district}：表中突出显示本区县，其他{level}只显示排名和名称，不显示数值；"
-                 "因此不绘制排名图。",
-                 "This account belongs to {district}: its row is highlighted; other {level} "
-                 "show their rank and name only, not their values (so no ranking chart)."),
-    "rk.hidden": ("—", "—"),
-    "rk.all_insufficient": ("所选时段各{level}的数据均不足，无法排名；下表列出原因。",
-                            "No {level} has enough valid data in the chosen period to be "
-                            "ranked; the table gives the reasons."),
-    "rk.no_stats": ("所选时段没有数据。", "No data in the chosen period."),
-    "rk.no_areas": ("所选城市没有{level}（站点文件中未定义）。",
-                    "The chosen city has no {level} (none in its site file)."),
-    "rk.col.rank": ("排名", "Rank"),
-    "rk.col.name": ("名称", "Name"),
-    "rk.col.area": ("代码", "Id"),
-    "rk.col.value": ("数值", "Value"),
-    "rk.col.valid": ("有效", "Valid"),
-    "rk.col.capture": ("有效天数/应有", "Valid days / needed"),
-    "rk.col.inputs": ("有效分项/应有", "Valid inputs / needed"),
-    "rk.col.previous": ("去年同期", "Last year"),
-    "rk.col.change": ("变化率 (%)", "Change (%)"),
-    "rk.col.change.percent": ("变化率 (%)", "Change (%)"),
-    "rk.col.change.points": ("变化 (个百分点)", "Change (points)"),
-    "rk.col.change.days": ("变化 (天)", "Change (days)"),
-    "rk.col.status": ("状态", "Status"),
-    "rk.col.improved": ("同比", "vs last year"),
-    "rk.col.limit": ("限值", "Limit"),
-    "rk.col.allowed": ("允许天数", "Days allowed"),
-    "rk.col.reason": ("暂定或未排名原因", "Why provisional or not ranked"),
-    "rk.col.statistic": ("指标", "Statistic"),
-    "rk.col.period": ("时段", "Period"),
-    "rk.col.unit": ("单位", "Unit"),
-    "rk.yes": ("是", "yes"),
-    "rk.no": ("否", "no"),
-    "rk.improved": ("改善", "better"),
-    "rk.worse": ("变差", "worse"),
-    "rk.same": ("持平", "same"),
-    "rk.background": ("对照点", "background"),
-    "rk.background_reason": ("对照点，单独列出，不参与排名",
-                             "background station: listed apart, not ranked"),
-    "rk.export": ("下载排名表：", "Download the table:"),
-    "rk.note": ("按公布值（综合指数保留两位小数）升序排名，优良天数比例降序；数值相同并列（如 1、1、3）。"
-                "有数值的{level}都参与排名：统计量未满足数据有效性要求的标为“暂定”并注明原因，"
-                "没有数值的列在最后、不排名；勾选“仅排名数据有效的”则只对数据有效的排名。",
-                "Ranked ascending on the published value (composite index to 0.01), the good-day "
-                "ratio descending; equal values share a rank (1, 1, 3). Every area with a value "
-                "is ranked: one whose statistic fails a data-capture rule is marked provisional "
-                "with the reason, one without a value is listed last, unranked; \"Rank valid data "
-                "only\" gives the strict order."),
-    "rk.note_change.percent": ("变化率 = (本期 − 去年同期) ÷ 去年同期 × 100%，负值表示改善。",
-                               "Change = (this period − last year) ÷ last year × 100 %; "
-                               "negative is an improvement."),
-    "rk.note_change.points": ("优良天数比例的变化为百分点之差（如 53.6% 比 50.4% 为 +3.2 个百分点），"
-                              "正值表示改善。",
-                              "The good-day ratio changes in percentage points (53.6 % vs 50.4 % "
-                              "is +3.2 points); positive is an improvement."),
-    "rk.note_change.days": ("天数的变化为天数之差，负值表示改善。",
-                            "A count of days changes in days; negative is an improvement."),
-    "rk.note_month": ("月度数值不与年均限值比较（HJ 663 只评价年度达标），圆点不区分达标与超标。",
-                      "Monthly values are not judged against annual limits (HJ 663 evaluates "
-                      "years), so the dots are not coloured by the limit."),
-    "rk.provisional": ("年初至今为临时结果：实时数据未经审核。",
-                       "Year-to-date figures are provisional: real-time data, not audited."),
-})
 
 
 def layout(**query) -> html.Div:

@@ -26,7 +26,7 @@ from indicators.statistics import COMPLIANCE_PERIODS
 from .. import ids
 from ..exports import register_export
 from ..figures.standards import days_figure, limits_figure
-from ..i18n import register, t
+from ..i18n import t
 from ..layout import (card, dropdown, empty_state, export_links, graph, grid, labelled, notes,
                       profile_label, staff_page, stats_caption, synthetic_title)
 from ..ledger import ledger_text
@@ -51,77 +51,6 @@ ROWS = [
     ("ALL", "compliance"),
 ]
 
-register({
-    "sd.title": ("标准对比", "Standards"),
-    "sd.subtitle": ("同一区县、同一时段，按国标 2012、国标 2026、WHO 2021 准则和欧盟 2030 限值分别评价。",
-                    "One district and period under GB 3095-2012, GB 3095-2026, the WHO 2021 "
-                    "guideline and the EU 2030 limits, side by side."),
-    "sd.ctl.area": ("区县", "District"),
-    "sd.ctl.extra": ("另外比较", "Also compare"),
-    "sd.city": ("{city}（全市）", "{city} (whole city)"),
-    "sd.heading": ("{area} · {period}", "{area} · {period}"),
-    # cites the standards themselves, never the project's notes (standards.md)
-    "sd.explain": ("差别在哪里：各标准的限值不同（GB 3095-2012、GB 3095-2026、WHO 2021 准则、"
-                   "欧盟指令 2024/2881）；2026 年起的 AQI（HJ 633-2026）还调整了 PM10、PM2.5 的"
-                   "分级浓度并不再用 O3 1 小时值，所以优良天数不同；WHO、欧盟只带来限值，日均值有效性"
-                   "（HJ 663）和 AQI（HJ 633）仍按国标；美国 EPA 按其 AQI 计算优良天。",
-                   "What differs: each profile has its own limits (GB 3095-2012, GB 3095-2026, "
-                   "the WHO 2021 guideline, EU Directive 2024/2881); the AQI from 2026 "
-                   "(HJ 633-2026) also moves the PM10/PM2.5 breakpoints and drops the O3 1-h "
-                   "value, so good days differ; WHO and the EU bring limits only, daily validity "
-                   "(HJ 663) and the AQI (HJ 633) stay Chinese; the US EPA column uses the US "
-                   "AQI."),
-    "sd.chart.limits": ("统计值与各标准限值", "Statistics against each profile's limit"),
-    "sd.chart.days": ("超标天数与优良天数比例", "Exceedance days and good-day ratio"),
-    "sd.table": ("逐项对比", "Statistic by statistic"),
-    "sd.col.pollutant": ("污染物", "Pollutant"),
-    "sd.col.statistic": ("指标", "Statistic"),
-    "sd.col.capture": ("有效天数/应有", "Valid days / needed"),
-    "sd.col.value": ("数值", "Value"),
-    "sd.col.limit": ("限值", "Limit"),
-    "sd.col.limit_verdict": ("限值 · 结论", "Limit · verdict"),
-    "sd.invalid": ("有效天数不足（标 *）：", "Not enough valid days (marked *):"),
-    "sd.stat.annual_mean": ("平均浓度", "mean"),
-    "sd.stat.annual_mean_year": ("年平均浓度", "annual mean"),
-    "sd.stat.p98_daily": ("日均值第98百分位", "98th pct of daily means"),
-    "sd.stat.p95_daily": ("日均值第95百分位", "95th pct of daily means"),
-    "sd.stat.p90_mda8": ("日最大8小时第90百分位", "90th pct of daily max 8-h"),
-    "sd.stat.exceedance_days": ("超标天数（日均值）", "days above the 24-h limit"),
-    "sd.stat.exceedance_days_o3": ("超标天数（日最大8小时）", "days above the MDA8 limit"),
-    "sd.stat.good_day_ratio": ("优良天数比例", "good-day ratio"),
-    "sd.stat.good_days": ("优良天数", "good days"),
-    "sd.stat.heavy_days": ("重污染天数", "heavy-pollution days"),
-    "sd.stat.valid_aqi_days": ("AQI 有效天数", "days with a valid AQI"),
-    "sd.stat.compliance": ("六项全部达标", "all six pollutants meet"),
-    "sd.pollutant.AQI": ("AQI", "AQI"),
-    "sd.pollutant.ALL": ("综合", "Overall"),
-    "sd.meets": ("达标", "meets"),
-    "sd.exceeds": ("超标", "exceeds"),
-    "sd.insufficient": ("数据不足", "insufficient data"),
-    "sd.undefined": ("未定义", "not defined"),
-    "sd.not_judged": ("—", "—"),
-    "sd.days": ("天", "d"),
-    "sd.allowed": ("允许 {n} 天", "{n} allowed"),
-    "sd.note.method": ("百分位数对所有标准都按 HJ 663 方法计算并与日限值比较；WHO 的 24 小时准则值按第 99 百分位定义、"
-                       "欧盟日限值按每年允许超标次数（18 次）定义，后者见“超标天数”一行。"
-                       "“—” 表示该标准没有这一限值或不据此评价；“未定义”表示该标准没有自己的 AQI。"
-                       "带 * 的数值有效天数不足。",
-                       "Percentiles follow HJ 663 under every profile and are compared with the "
-                       "daily limit; the WHO 24-h guideline is a 99th percentile and the EU daily "
-                       "limits count allowed exceedances (18 a year, see the exceedance-days row). "
-                       "“—”: the profile sets no such limit or does not judge by it; “not "
-                       "defined”: the profile has no AQI of its own. A value with * lacks valid "
-                       "days."),
-    "sd.note.month": ("月度数值不与年均或百分位限值比较（HJ 663 只评价年度达标），表中只列出限值作参考。",
-                      "Monthly values are not judged against annual or percentile limits (HJ 663 "
-                      "evaluates years): limits are listed for reference only."),
-    "sd.note.provisional": ("年初至今为临时结果：实时数据未经审核。",
-                            "Year-to-date figures are provisional: real-time data, not audited."),
-    "sd.no_stats": ("所选时段没有该区县的数据。", "No data for this area in the chosen period."),
-    "sd.no_areas": ("所选城市没有区县（站点文件中未定义），仅可查看全市。",
-                    "The chosen city has no districts (none in its site file)."),
-    "sd.export": ("下载对比表：", "Download the comparison:"),
-})
 
 
 def layout(**query) -> html.Div:

@@ -31,7 +31,7 @@ from config.qc import load_rules
 from .. import ids
 from ..exports import register_export
 from ..figures.station import capture_heatmap, flag_label, hourly_series, variation_profiles
-from ..i18n import register, t
+from ..i18n import t
 from ..layout import (card, chart_card, dropdown, empty_state, export_links, graph, grid,
                       notes, notices, period_caption, staff_page, stat_tile)
 from ..queries import period_stats, station_hourly, station_readings_cached
@@ -48,89 +48,6 @@ SCOPED = True              # honours a district-scoped account (only its station
 #: Longest table sent at once: one month of hours (the whole period goes to the export).
 TABLE_MAX_DAYS = 31
 
-register({
-    "stn.title": ("站点", "Station"),
-    "stn.subtitle": ("单个监测站点的小时数据：质控标记、日变化/周变化/月变化、逐月数据获取率和原始读数。",
-                     "One monitoring station's hourly readings: QC flags, diurnal, weekday and "
-                     "monthly profiles, monthly data capture and the raw readings."),
-    "stn.ctl.station": ("站点", "Station"),
-    "stn.ctl.rmonth": ("表格月份", "Table month"),
-    "stn.unknown_station": ("未知站点 “{value}”，已显示 {name}。",
-                            "Unknown station “{value}”; showing {name}."),
-    "stn.no_stations": ("所选城市没有站点（站点文件中未定义）。",
-                        "The chosen city has no stations (none in its site file)."),
-    "stn.no_data": ("{name} 在所选时段没有小时数据。",
-                    "{name} has no hourly readings in the chosen period."),
-    "stn.no_data_hint": ("换一个时段或站点；数据覆盖范围见“数据概况”页。",
-                         "Choose another period or station; the Data page shows what is loaded."),
-    "stn.role.evaluation": ("评价点", "evaluation station"),
-    "stn.role.background": ("对照点（不参与区县/城市评价）",
-                            "background station (not in district/city values)"),
-    "stn.role.excluded": ("不参与评价", "excluded from evaluation"),
-    "stn.network.national": ("国控", "national network"),
-    "stn.network.provincial": ("省控", "provincial network"),
-    "stn.tile.stat": ("{pollutant} {statistic}", "{pollutant} {statistic}"),
-    "stn.tile.capture": ("{pollutant} 有效小时", "{pollutant} valid hours"),
-    "stn.tile.flagged": ("{pollutant} 质控标记", "{pollutant} QC-flagged"),
-    "stn.tile.excluded": ("其中不计入统计 {n} 个", "{n} of them excluded"),
-    "stn.tile.not_valid": ("数据不足", "insufficient data"),
-    "stn.stat.annual_mean": ("平均浓度", "mean"),
-    "stn.stat.p95_daily": ("日均值第95百分位", "95th pct of daily means"),
-    "stn.stat.p90_mda8": ("MDA8第90百分位", "90th pct of MDA8"),
-    "stn.series": ("{pollutant} 小时值", "Hourly {pollutant}"),
-    "stn.limit_1h": ("国家1小时平均限值", "National 1-h limit"),
-    "stn.series_note": ("折线为计入统计的小时值，断开处为缺测或被剔除的小时；带符号的点为质控标记值（悬停显示标记名称），"
-                        "“负值”“非数值”不计入统计（无数值的画在 0 处），其他标记值仍计入统计。",
-                        "The line holds the hourly values the statistics count; breaks are "
-                        "missing or excluded hours. Symbols mark QC-flagged values (the flag "
-                        "is on the hover): negative and non-numeric values are excluded from "
-                        "statistics (those without a value sit at 0); other flagged values still "
-                        "count."),
-    "stn.profiles": ("{pollutant} 时间变化（日变化 · 周变化 · 月变化）",
-                     "{pollutant} time variation (hour of day · weekday · month)"),
-    "stn.profiles_note": ("各时段的小时值均值（未修约的诊断值，不是评价统计量），悬停显示参与平均的小时数。",
-                          "Mean of the hourly values in each slot (unrounded diagnostics, not "
-                          "evaluation statistics); the hover gives the number of hours behind "
-                          "each mean."),
-    "stn.capture": ("逐月数据获取率（有效小时占比，%）",
-                    "Data capture by month (share of hours with a valid value, %)"),
-    "stn.capture_note": ("日均值需要 ≥20 个有效小时（约 83%）；低于 75% 的月份通常会有无效日。",
-                         "A daily mean needs ≥20 valid hours (about 83 %); months below 75 % "
-                         "usually contain days that are not valid."),
-    "stn.readings": ("原始读数 · {month}", "Raw readings · {month}"),
-    "stn.readings_note": ("时间为北京时间（UTC+8），小时开始时刻。表格每次显示一个月；整个时段请下载。",
-                          "Times are China Standard Time (UTC+8), start of the hour. The table "
-                          "shows one month at a time; download the whole period below."),
-    "stn.col.time": ("时间（北京时间）", "Time (CST)"),
-    "stn.col.flags": ("质控标记", "QC flags"),
-    "stn.export": ("下载所选时段全部小时读数：", "Download every hour of the period:"),
-    # the hourly (real-time) AQI beside the published one
-    "stn.aqi.title": ("小时 AQI", "Hourly AQI"),
-    "stn.aqi.ctl.day": ("小时 AQI 日期", "Hourly AQI day"),
-    "stn.aqi.note": ("柱：蓝天按 HJ 633 由 6 项污染物的 1 小时浓度计算的小时 AQI（颜色为级别）；横轴上的灰色方块："
-                     "有缺测而 AQI 不超过 100，不发布；黑色横线：全国平台发布的 AQI；红色 ✕：两者的 AQI 或首要污染物不一致。"
-                     "悬停显示按结束时刻标注的小时（00:00 发布 = 前一日 23:00–24:00）。时段超过 31 天时按日显示。",
-                     "Bars: Lantian's hourly AQI (HJ 633, from the 1-h values of six pollutants; "
-                     "colour by level); grey squares on the axis: a value missing and the AQI "
-                     "not above 100, so none is published; black dashes: the AQI the "
-                     "national platform published; red ✕: the two differ in AQI or primary "
-                     "pollutant. The hover names each hour "
-                     "by its end (published 00:00 = 23:00–24:00 of the day before). Periods "
-                     "longer than 31 days are shown one day at a time."),
-    "stn.aqi.agree": ("发布 AQI 的 {n} 个小时中，{k} 个与蓝天计算一致（AQI 与首要污染物）。",
-                      "Of {n} hours with a published AQI, {k} agree with Lantian's (AQI and "
-                      "primary pollutant)."),
-    "stn.aqi.disagree": ("{n} 个小时不一致：", "{n} hour(s) differ:"),
-    "stn.aqi.unpublished": ("另有 {n} 个小时蓝天有 AQI 而平台未发布。",
-                            "{n} more hour(s) have an AQI from Lantian but none published."),
-    "stn.aqi.no_published": ("此时段没有全国平台发布的小时 AQI（数据来源不含发布值），只显示蓝天计算值。",
-                             "No hourly AQI was published for this period (the source carries "
-                             "none): Lantian's values only."),
-    "stn.aqi.empty": ("所选时段没有小时数据", "No hourly values in the chosen period"),
-    "stn.aqi.col.hour": ("小时", "Hour"),
-    "stn.aqi.col.ours": ("蓝天计算", "Lantian"),
-    "stn.aqi.col.published": ("平台发布", "Published"),
-})
 
 
 # -- choices ----------------------------------------------------------------------------
@@ -230,7 +147,7 @@ def excluded_flags() -> tuple[str, ...]:
 
 def readings_frame(readings: pd.DataFrame, lang: str, decimals: dict | None = None) -> pd.DataFrame:
     """Rows for the grid: time as text (CST), the six values, and the flags of the hour
-    ("PM10 突变 (spike)"; empty when every value is ok)."""
+    ("PM10 突变"; empty when every value is ok)."""
     if readings.empty:
         return pd.DataFrame()
     out = {"time": pd.to_datetime(readings["time"]).dt.strftime("%Y-%m-%d %H:00").to_numpy()}
