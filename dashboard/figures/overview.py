@@ -59,7 +59,10 @@ def standing_heatmap(table: pd.DataFrame, names: dict, lang: str = "zh",
                 and pd.notna(r.binding) and r.binding > 0):
             ratio[i, j] = r.reported / r.binding
         # a value whose statistic is not valid stays readable on the grey "no verdict" cell
-        text[i, j] = "—" if pd.isna(r.reported) else f"{r.reported:g}"
+        # CO is published to 0.1 mg/m³ (3.0, not 3); the others in whole µg/m³
+        shown = "" if pd.isna(r.reported) else (
+            f"{r.reported:.1f}" if r.pollutant == "CO" else f"{r.reported:g}")
+        text[i, j] = shown or "—"
         figures = []
         if r.basis == "target":
             figures.append(("目标 " if zh else "target ") + f"{r.target:g}")
@@ -68,7 +71,7 @@ def standing_heatmap(table: pd.DataFrame, names: dict, lang: str = "zh",
         bind = ("约束值：" + ("国标" if r.binding_basis == "national" else "目标")) if zh else \
             ("binding: " + ("limit" if r.binding_basis == "national" else "target"))
         hover[i, j] = (f"{names.get(r.area, r.area)} · {r.pollutant}<br>"
-                       f"{'' if pd.isna(r.reported) else f'{r.reported:g}'} / "
+                       f"{shown} / "
                        + (" · ".join(figures)) + f" ({bind})<br>"
                        + status_text(r.verdict, lang))
     z = np.clip(ratio, 0, 1.5)
