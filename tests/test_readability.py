@@ -28,14 +28,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
-SITE = """
-city: {id: testcity, name_zh: 测试市, name_en: Test city}
-districts:
-  - {id: east, name_zh: 东区, name_en: East, grade: II}
-stations:
-  - {code: T01, name_zh: 东一, name_en: East 1, district: east, lon: 116.1, lat: 39.1}
-  - {code: T02, name_zh: 东二, name_en: East 2, district: east, lon: 116.2, lat: 39.2}
-"""
+from tests.dash_helpers import TEST_CITY_SITE  # noqa: E402
+
+SITE = TEST_CITY_SITE
 # µg/m³ (CO mg/m³): one value per station all day, 2024-01-01 and 02
 LEVELS = {"T01": {"SO2": 12.4, "NO2": 45.0, "PM10": 80.2, "PM2.5": 60.5, "CO": 0.87, "O3": 90.0},
           "T02": {"SO2": 11.2, "NO2": 40.0, "PM10": 70.9, "PM2.5": 50.1, "CO": 0.93, "O3": 95.0}}
