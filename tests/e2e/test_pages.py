@@ -249,3 +249,75 @@ def test_anonymous_visitor_sees_the_public_page_and_must_sign_in_for_the_rest(se
         assert errors == [], errors
     finally:
         context.close()
+
+
+# -- what the numbers mean (issue 16), as a user sees it in the browser ------------------
+
+def _city_and_year(cities):
+    return ("beijing", 2016) if "beijing" in cities else ("yangquan-demo", 2024)
+
+
+def test_the_ranking_ranks_every_district_and_its_names_lead_to_the_district(server, browser):
+    base, cities = server
+    city, year = _city_and_year(cities)
+    view = Watched(browser, base)
+    try:
+        view.open(f"{base}/ranking?city={city}&period=year&year={year}")
+        ranks = view.page.eval_on_selector_all(
+            "#ranking-table .ag-row [col-id='rank']", "els => els.map(e => e.innerText)")
+        assert ranks and all(re.match(r"^\d+", r.strip()) for r in ranks), ranks
+        if city == "beijing":        # Huairou, Changping, Shunyi, Shijingshan: one month short
+            assert len(ranks) == 8 and sum("暂定" in r for r in ranks) == 4, ranks
+        link = view.page.locator("#ranking-table a").first
+        link.click()
+        view.page.wait_for_url(re.compile(r"/district\?"), timeout=15000)
+        view.settle()
+        query = parse_qs(urlparse(view.page.url).query)
+        assert query["city"] == [city] and query["year"] == [str(year)]
+        assert query["period"] == ["year"] and "district" in query
+        assert view.errors == [], view.errors
+    finally:
+        view.close()
+
+
+def test_an_ended_year_is_judged_and_the_header_follows_the_language(server, browser):
+    base, cities = server
+    city, year = _city_and_year(cities)
+    view = Watched(browser, base)
+    try:
+        view.open(f"{base}/?city={city}&period=year&year={year}")
+        body = view.page.inner_text("#_pages_content")
+        assert "未达标" in body or "达标" in body
+        assert "达标进度正常" not in body and "有超标风险" not in body
+        assert "(管理)" in view.page.inner_text("#app-user-name")
+        view.page.click("#page-lang")
+        view.wait_for_query("lang=en")
+        view.page.wait_for_function(
+            "document.querySelector('#app-user-name').innerText.includes('(admin)')",
+            timeout=15000)
+        assert view.page.inner_text("#app-logout").strip() == "Sign out"
+        assert view.page.title().endswith("· Lantian")
+        body = view.page.inner_text("#_pages_content")
+        assert "not met" in body or "met" in body
+        assert "on track" not in body
+        assert view.errors == [], view.errors
+    finally:
+        view.close()
+
+
+def test_a_custom_range_shows_its_own_statistics(server, browser):
+    base, cities = server
+    if "beijing" not in cities:
+        pytest.skip("the reported range is on the real Beijing data (../shared/data absent)")
+    view = Watched(browser, base)
+    try:
+        view.open(f"{base}/station?city=beijing&station=1001A&pollutant=PM2.5&period=range"
+                  "&from=2016-03-01&to=2017-02-28")
+        body = view.page.inner_text("#_pages_content")
+        assert re.search(r"\b86\s*µg/m³\s*PM2\.5 平均浓度", body), body[:600]
+        view.open(f"{base}/district?city=beijing&district=dongcheng&period=range"
+                  "&from=2016-03-01&to=2017-02-28")
+        assert "非 HJ 663 标准评价时段" in view.page.inner_text("#_pages_content")
+        assert view.errors == [], view.errors
+    finally:
+        view.close()
