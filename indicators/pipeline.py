@@ -354,8 +354,9 @@ def hourly_export(values: pd.DataFrame, hourly_aqi: pd.DataFrame, *, iaqi: bool 
     profiles = hourly_aqi["profile"].astype(str).to_numpy()
     parts, order = [], []
 
-    def add(name, value, reported, valid):
-        parts.append(head.assign(pollutant=name, value=value, reported=reported, valid=valid))
+    def add(name, value, reported, valid, decimals=0):
+        parts.append(head.assign(pollutant=name, value=value, reported=reported, valid=valid,
+                                 _d=decimals))
         order.append(name)
 
     for p in aqi_module.HOURLY_POLLUTANTS:
@@ -363,7 +364,7 @@ def hourly_export(values: pd.DataFrame, hourly_aqi: pd.DataFrame, *, iaqi: bool 
         decimals = np.zeros(len(x), dtype=np.int64)
         for pid in np.unique(profiles):
             decimals[profiles == pid] = load_profile(pid).decimals(p)
-        add(p, x, round_half_even(x, decimals), ~np.isnan(x))
+        add(p, x, round_half_even(x, decimals), ~np.isnan(x), decimals)
     a = hourly_aqi["aqi"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
     add("AQI", a, a, ~np.isnan(a))
     if iaqi:
@@ -382,7 +383,7 @@ def hourly_export(values: pd.DataFrame, hourly_aqi: pd.DataFrame, *, iaqi: bool 
         v = np.where(at >= 0, published["aqi"].astype("Float64").to_numpy(
             np.float64, na_value=np.nan)[np.maximum(at, 0)], np.nan)
         parts.append(station.assign(pollutant="AQI_published", value=v, reported=v,
-                                    valid=~np.isnan(v)))
+                                    valid=~np.isnan(v), _d=0))
         order.append("AQI_published")
     out = pd.concat(parts, ignore_index=True)
     rank = {name: i for i, name in enumerate(order)}
@@ -390,6 +391,8 @@ def hourly_export(values: pd.DataFrame, hourly_aqi: pd.DataFrame, *, iaqi: bool 
     out = out.sort_values(["_l", "area", "time", "_p"], kind="stable").drop(columns=["_l", "_p"])
     out["time"] = pd.to_datetime(out["time"]).dt.strftime("%Y-%m-%d %H:%M")
     out["valid"] = out["valid"].astype(bool)
+    # as published: 12 (not 12.0), CO 0.9, the AQI whole (as the annual and daily tables)
+    out["reported"] = as_published(out["reported"], out["_d"].to_numpy()).to_numpy()
     return out[HOURLY_EXPORT_COLUMNS].reset_index(drop=True)
 
 

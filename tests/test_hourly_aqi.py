@@ -257,7 +257,10 @@ def test_hourly_export_layout():
     assert list(first["pollutant"]) == [*POLLUTANTS, "AQI", *(f"IAQI_{p}" for p in POLLUTANTS),
                                         "AQI_published"]
     row = first.set_index("pollutant")
-    assert row.loc["CO", "value"] == 1.25 and row.loc["CO", "reported"] == 1.2   # half-even
+    from decimal import Decimal
+    # half-even, and written as published: CO "1.2", PM2.5 "60" (not 60.0)
+    assert row.loc["CO", "value"] == 1.25 and row.loc["CO", "reported"] == Decimal("1.2")
+    assert str(row.loc["PM2.5", "reported"]) == "60" and str(row.loc["CO", "reported"]) == "1.2"
     assert row.loc["PM2.5", "reported"] == 60 and row.loc["AQI", "reported"] == 100
     assert row.loc["AQI_published", "reported"] == 99
     later = table[(table["area"] == "S1") & (table["time"] == "2026-06-01 03:00")]
