@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from . import (LABEL_HALO, LIMIT_COLOR, NO_DATA_COLOR, POLLUTANT_COLORS, TARGET_COLOR,
                empty_figure, fast_figure)
+from ..i18n import t
 
 INVALID_COLOR = "#9aa5b1"
 BOTTOM_LEGEND = {"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "xanchor": "left"}
@@ -23,22 +24,6 @@ MONTH_NAMES = {"zh": [f"{m}月" for m in range(1, 13)],
                       "Nov", "Dec"]}
 AREA_COLOR = "#0d3c78"
 
-_T = {  # the words of these figures: (zh, en)
-    "daily": ("日均值", "daily value"),
-    "daily_o3": ("日最大8小时平均（MDA8）", "daily max 8-h mean (MDA8)"),
-    "invalid": ("无效日（数据不足）", "day not valid (insufficient data)"),
-    "no_value": ("无数据", "no data"),
-    "hours": ("有效小时", "valid hours"),
-    "windows": ("有效8小时窗口", "valid 8-h windows"),
-    "exceeds": ("超标", "exceeds"),
-    "running": ("年初至今累计平均", "running annual mean"),
-    "days": ("有效天数", "valid days"),
-    "capture": ("有效天数", "valid days"),
-    "not_valid": ("无效", "not valid"),
-    "valid": ("有效", "valid"),
-    "area": ("区域值", "area value"),
-    "empty": ("所选时段没有数据", "No data in the chosen period"),
-}
 
 
 def reference_line(y: float, name: str, color: str, dash: str,
@@ -56,8 +41,7 @@ def reference_line(y: float, name: str, color: str, dash: str,
 
 
 def _w(key: str, lang: str) -> str:
-    zh, en = _T[key]
-    return zh if lang == "zh" else en
+    return t(f"distfig.{key}", lang)
 
 
 def _fmt(x, decimals: int) -> str:

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import LIMIT_COLOR, STATUS_COLORS, empty_figure, fast_figure
+from ..i18n import t
 
 #: Dot colour of a ranked statistic that has no limit to meet (composite index, ratios).
 RANKED_COLOR = "#4a6fa5"
@@ -22,22 +23,6 @@ PROVISIONAL_COLOR = "#c77700"
 INSUFFICIENT_COLOR = "#9aa5b1"
 LINK_COLOR = "#1f5fa8"
 
-_WORDS = {
-    "meets": ("达标", "meets the limit"),
-    "exceeds": ("超标", "exceeds the limit"),
-    "ranked": ("已排名", "ranked"),
-    "provisional": ("暂定（有效数据不足）", "provisional (capture rule not met)"),
-    "insufficient data": ("数据不足（不参与排名）", "insufficient data (not ranked)"),
-    "background": ("对照点（单独列出，不参与排名）", "background station (apart, not ranked)"),
-    "no value": ("无数据", "no value"),
-    "rank": ("排名", "rank"),
-    "capture": ("有效天数", "valid days"),
-    "reason": ("原因", "reason"),
-    "limit": ("限值", "limit"),
-    "not valid": ("无效", "not valid"),
-    "prov": ("暂定", "prov."),
-    "not_zero": ("坐标轴未从 0 开始", "axis does not start at 0"),
-}
 
 #: Marker of each status class: (colour, symbol, legend order).
 _STYLE = {
@@ -51,8 +36,7 @@ _STYLE = {
 
 
 def _w(key: str, lang: str) -> str:
-    zh, en = _WORDS[key]
-    return en if lang == "en" else zh
+    return t(f"rkfig.{key}", lang)
 
 
 def _fmt(values: pd.Series, decimals: int) -> pd.Series:

@@ -18,26 +18,13 @@ import plotly.graph_objects as go
 from config.standards import GOOD_AQI_MAX, HEAVY_AQI_ABOVE
 
 from . import AQI_LEVELS, NO_DATA_COLOR, aqi_colorscale, aqi_level, empty_figure, fast_figure
+from ..i18n import t
 
 HOUR_MS = 3_600_000
-_T = {
-    "published": ("{end} 发布（{span}）", "published {end} ({span})"),
-    "aqi": ("AQI", "AQI"),
-    "primary": ("首要污染物", "primary pollutant"),
-    "published_aqi": ("发布 AQI", "published AQI"),
-    "ours": ("蓝天计算 AQI", "Lantian's AQI"),
-    "disagree": ("与发布值不一致", "differs from the published value"),
-    "not_published": ("未发布", "not published"),
-    "no_aqi": ("无 AQI", "no AQI"),
-    "missing": ("缺测", "missing"),
-    "hour_axis": ("时间（北京时间，按小时结束时刻）", "time (CST, hour ending)"),
-    "empty": ("没有小时数据", "No hourly values"),
-}
 
 
 def _w(key: str, lang: str) -> str:
-    zh, en = _T[key]
-    return zh if lang == "zh" else en
+    return t(f"rtfig.{key}", lang)
 
 
 # -- labels ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from config.vocabulary import POLLUTANTS
 
 from . import LIMIT_COLOR, POLLUTANT_COLORS, empty_figure, fast_figure
 from .district import DATE_AXIS, reference_line
+from ..i18n import has, t
 
 #: Marker of each QC flag drawn over the series (ok and missing are not markers).
 FLAG_STYLE = {
@@ -24,40 +25,19 @@ FLAG_STYLE = {
     "implausible": ("x-open", "#8b0000"),
     "unknown": ("star", "#1f2933"),
 }
-FLAG_NAMES = {"ok": ("正常", "ok"), "missing": ("缺测", "missing"),
-              "negative": ("负值", "negative"), "non_numeric": ("非数值", "non-numeric"),
-              "ceiling": ("量程上限值", "instrument ceiling"), "spike": ("突变", "spike"),
-              "stuck": ("恒定不变", "stuck"),
-              "low_coverage": ("采样不足45分钟", "under 45 min sampled"),
-              "implausible": ("超出物理上限", "above the physical ceiling"),
-              "unknown": ("未知", "unknown")}
 WEEKDAYS = {"zh": ["一", "二", "三", "四", "五", "六", "日"],
             "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
-_T = {
-    "hourly": ("小时值", "hourly value"),
-    "excluded": ("不计入统计", "excluded from statistics"),
-    "counted": ("仍计入统计", "still counted"),
-    "no_value": ("无数值", "no value"),
-    "hour": ("时（北京时间）", "hour (CST)"),
-    "weekday": ("星期", "weekday (Mon–Sun)"),
-    "month": ("月份", "month"),
-    "mean": ("均值", "mean"),
-    "n": ("小时数", "hours"),
-    "capture": ("有效小时占比（%）", "hours with a valid value (%)"),
-    "empty": ("所选时段没有小时数据", "No hourly values in the chosen period"),
-}
 
 
 def _w(key: str, lang: str) -> str:
-    zh, en = _T[key]
-    return zh if lang == "zh" else en
+    return t(f"stnfig.{key}", lang)
 
 
 def flag_label(flag: str, lang: str) -> str:
     """"突变" / "spike": the flag in the reader's language only (the stored name is in
     the downloads)."""
-    zh, en = FLAG_NAMES.get(flag, (flag, flag))
-    return zh if lang == "zh" else en
+    key = f"qc.flag.{flag}"
+    return t(key, lang) if has(key) else flag
 
 
 def hourly_series(readings: pd.DataFrame, *, pollutant: str, start, end, unit: str,
