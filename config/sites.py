@@ -37,6 +37,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
+from .plan import Plan, parse_plan
 from .units import normalise_unit
 from .vocabulary import POLLUTANTS
 
@@ -200,6 +201,7 @@ class SiteConfig:
     targets: tuple[Target, ...] = field(default=())
     recipients: Recipients = field(default_factory=Recipients)
     alerts: Alerts | None = None
+    plan: Plan | None = None          # the action plan (config.plan), issue 18
 
     def station_by_alias(self) -> dict[str, str]:
         """Map every code, English name and alias (case-folded) to the station code."""
@@ -306,9 +308,11 @@ def parse_site_config(data, path: Path) -> SiteConfig:
         raise ConfigError(path, "(file)", "expected a mapping with city, districts, stations",
                           "see config/sites/beijing.yaml for the layout")
     for key in data:
-        if key not in ("city", "districts", "stations", "targets", "recipients", "alerts"):
+        if key not in ("city", "districts", "stations", "targets", "recipients", "alerts",
+                       "plan"):
             raise ConfigError(path, key, "unknown section",
-                              "use city, districts, stations, targets, recipients and alerts")
+                              "use city, districts, stations, targets, recipients, alerts "
+                              "and plan")
     c = data.get("city")
     city_id = _require(path, c, "id", "city")
     if not _ID.match(city_id):
@@ -405,7 +409,8 @@ def parse_site_config(data, path: Path) -> SiteConfig:
     return SiteConfig(path=path, city=city, districts=tuple(districts),
                       stations=tuple(stations), targets=tuple(targets),
                       recipients=_recipients(path, data.get("recipients"), seen),
-                      alerts=_alerts(path, data.get("alerts"), seen))
+                      alerts=_alerts(path, data.get("alerts"), seen),
+                      plan=parse_plan(path, data.get("plan"), seen))
 
 
 _RECIPIENT_FIX = "write e.g. '- {email: dongcheng@example.org, lang: zh}'"

@@ -872,6 +872,78 @@ def targets(year: YearOpt, city: CityOpt = None,
     out.print(_targets_view(table, year, ytd_end, in_progress, lang))
 
 
+class ObjectivesFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    xlsx = "xlsx"
+
+
+@app.command()
+@user_errors
+def objectives(year: YearOpt,
+               city: Annotated[str, typer.Option("--city", help="The city whose plan is judged.")],
+               until: Annotated[Optional[str], typer.Option(
+                   "--until", help="Year to date up to this day (default: the last day with "
+                   "data when the year is not complete).")] = None,
+               lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+               format: Annotated[ObjectivesFormat, typer.Option("--format")] = ObjectivesFormat.table,
+               out_path: OutOpt = None):
+    """The city's action plan (the site file's plan: section, as loaded in the city's
+    current site copy), one row per objective: met / not met / insufficient data for a
+    complete year, on track / at risk / already exceeded for a year to date, no data
+    where it cannot be computed (peer-group ranks)."""
+    from evaluation.objectives import objectives_evaluation
+
+    if lang not in ("zh", "en"):
+        raise UserError(f"--lang {lang!r} is not a language; use zh or en")
+    if format != ObjectivesFormat.table:
+        if format == ObjectivesFormat.xlsx and out_path is None:
+            raise UserError("--format xlsx needs --out FILE.xlsx")
+        _check_out_file(out_path)
+    table, ytd_end, in_progress = objectives_evaluation(
+        _snapshot(), year, city, _day(until, "--until") if until else None)
+    if format != ObjectivesFormat.table:
+        _write_table(table, OutFormat(format.value), out_path)
+        return
+    out.print(_objectives_view(table, year, ytd_end, in_progress, lang))
+
+
+#: (zh, en) of the ``lantian objectives`` table's title and headers.
+_OBJECTIVE_WORDS = {
+    "title": ("行动计划目标 — {year} 年", "Action plan objectives — {year}"),
+    "title_ytd": ("行动计划目标 — {year} 年年初至今（截至 {end}），临时结果",
+                  "Action plan objectives — {year} year to date (to {end}), provisional"),
+    "id": ("编号", "id"), "objective": ("目标", "objective"), "value": ("数值", "value"),
+    "target": ("目标值", "target"), "margin": ("差值", "margin"), "status": ("状态", "status"),
+    "reason": ("说明", "why / rest of year"),
+}
+
+
+def _objectives_view(table, year: int, ytd_end, in_progress: bool, lang: str):
+    """The ``lantian objectives`` table in ``lang``."""
+    from rich.table import Table
+
+    from evaluation.objectives import NO_DATA, NO_DATA_TEXT
+    from reports.texts import status as status_text
+
+    i = 1 if lang == "en" else 0
+    view = Table(title=(_OBJECTIVE_WORDS["title_ytd"][i].format(year=year, end=ytd_end)
+                        if in_progress else _OBJECTIVE_WORDS["title"][i].format(year=year)))
+    for key in ("id", "objective", "value", "target", "margin", "status", "reason"):
+        view.add_column(_OBJECTIVE_WORDS[key][i],
+                        justify="right" if key in ("value", "target", "margin") else "left",
+                        max_width=60 if key == "reason" else None)
+    for r in table.itertuples(index=False):
+        status = NO_DATA_TEXT[i] if r.status == NO_DATA else status_text(r.status, lang)
+        view.add_row(str(r.id), str(r.text_en if i else r.text_zh),
+                     "" if pd_isna(r.value) else f"{r.value:g}",
+                     "" if pd_isna(r.target) else f"{r.target:g}",
+                     "" if pd_isna(r.margin) else f"{r.margin:+g}", status,
+                     str(r.reason if i else r.reason_zh))
+    return view
+
+
 #: (zh, en) of the ``lantian targets`` table's title and headers.
 _TARGET_WORDS = {
     "title": ("目标完成情况 — {year} 年", "Targets — {year}"),

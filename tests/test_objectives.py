@@ -1,0 +1,139 @@
+"""Issue 18 (foundation): the action plan as data — ``plan:`` in a site file and
+``lantian objectives``, on the SYNTHETIC demo city."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from config import ConfigError
+from config.sites import load_site_config
+from tests.conftest import YANGQUAN_SITES
+
+CITY = "yangquan-demo"
+ENDED_WORDS = {"met", "not met", "insufficient data"}
+RUNNING_WORDS = {"on track", "at risk", "already exceeded"}
+SITE = """
+city: {id: plancity, name_zh: 计划市, name_en: Plan city}
+districts:
+  - {id: east, name_zh: 东区, name_en: East}
+stations:
+  - {code: P01, name_zh: 东一, district: east}
+plan:
+  year: 2021
+  objectives:
+"""
+
+
+@pytest.fixture
+def run_on(monkeypatch, tmp_path):
+    """``run_on(url, *args)``: ``lantian *args`` in-process against the database ``url``."""
+    from typer.testing import CliRunner
+
+    from lantian.cli import app
+
+    def run(url, *args):
+        monkeypatch.setenv("LANTIAN_DATABASE_URL", url)
+        monkeypatch.setenv("LANTIAN_SETTINGS", "")
+        monkeypatch.setenv("LANTIAN_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("COLUMNS", "240")
+        return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    return run
+
+
+def _site(tmp_path, *objectives: str):
+    path = tmp_path / "plan.yaml"
+    path.write_text(SITE + "".join(f"    - {o}\n" for o in objectives), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("objectives, key, words", [
+    (["{id: a, scope: city, kind: target, pollutant: NO2, statistic: annual_mean, max: 3}"],
+     "plan.objectives[0] (id a).kind", ["unknown kind 'target'", "use one of: value, grade"]),
+    (["{id: b, scope: westside, kind: value, pollutant: NO2, statistic: annual_mean, max: 3}"],
+     "plan.objectives[0] (id b).scope", ["unknown district 'westside'", "use city or one of"]),
+    (["{id: c, scope: east, kind: grade, pollutant: SO2, statistic: annual_mean}"],
+     "plan.objectives[0] (id c).grade", ["missing", "grade: I"]),
+    (["{id: d, scope: city, kind: composite_max, max: 5}",
+      "{id: d, scope: east, kind: composite_max, max: 4}"],
+     "plan.objectives[1] (id d).id", ["duplicate objective id 'd'"]),
+])
+def test_plan_mistakes_name_file_objective_and_fix(tmp_path, objectives, key, words):
+    path = _site(tmp_path, *objectives)
+    with pytest.raises(ConfigError) as err:
+        load_site_config(path)
+    text = str(err.value)
+    assert str(path) in text and f": {key}: " in text
+    assert all(w in text for w in words), text
+
+
+def test_the_demo_plan_loads():
+    plan = load_site_config(YANGQUAN_SITES).plan
+    assert plan.year == 2021 and len(plan.objectives) == 19
+    kinds = {o.id: o.kind for o in plan.objectives}
+    assert kinds["city-no2-grade2"] == "grade" and kinds["city-key168-out-of-bottom-20"] == "rank"
+    site = load_site_config(YANGQUAN_SITES)
+    targets = {(t.district, t.pollutant): t.value for t in site.targets}
+    values = {(o.scope, o.pollutant): o.max for o in plan.objectives if o.kind == "value"}
+    assert values == targets            # the same numbers as targets:
+
+
+def _csv(result) -> pd.DataFrame:
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(io.StringIO(result.output))
+
+
+def test_the_demo_plan_for_an_ended_year(run_on, demo_db_url):
+    got = _csv(run_on(demo_db_url, "objectives", "--city", CITY, "--year", 2024,
+                      "--format", "csv")).set_index("id")
+    rank = got[got["kind"] == "rank"]
+    assert len(rank) == 3 and (rank["status"] == "no data").all()
+    assert rank["reason"].str.contains("needs the other cities' data: load them with lantian "
+                                       "ingest").all()
+    judged = got[got["kind"] != "rank"]
+    assert set(judged["status"]) <= ENDED_WORDS and (judged["period_kind"] == "ended").all()
+    # grade II NO2 limit 40, grade I SO2 limit 20 (cn-2012)
+    assert got.loc["city-no2-grade2", "target"] == 40 and got.loc["city-so2-grade1", "target"] == 20
+    assert got.loc["city-no2-grade2", "status"] == "met"          # 37 ≤ 40
+    assert got.loc["city-so2-grade1", "status"] == "not met"      # 26 > 20
+    assert got.loc["city-good-days-up", "unit"] == "points"
+    assert got.loc["city-heavy-days-down", "unit"] == "days"
+    assert got.loc["city-heavy-days-down", "status"] == "not met"   # 7 days vs 6 in 2023
+
+    # the district value objectives agree with `lantian targets` (the target column)
+    tg = _csv(run_on(demo_db_url, "targets", "--city", CITY, "--year", 2024, "--format", "csv"))
+    tg = tg[tg["basis"] == "target"].set_index(["area", "pollutant"])
+    values = got[got["kind"] == "value"]
+    assert len(values) == 12
+    for r in values.itertuples():
+        row = tg.loc[(r.area, r.pollutant)]
+        assert (r.status, r.value, r.target) == (row["verdict_target"], row["reported"],
+                                                 row["target"]), r.Index
+
+
+def test_the_demo_plan_for_a_running_year(run_on, demo_db_url):
+    result = run_on(demo_db_url, "objectives", "--city", CITY, "--year", 2025,
+                    "--until", "2025-06-30", "--format", "csv")
+    assert result.output.splitlines()[0] == (
+        "id,scope,area,name_zh,name_en,kind,pollutant,statistic,text_zh,text_en,period,"
+        "period_kind,value,target,margin,unit,status,reason,reason_zh")
+    got = _csv(result).set_index("id")
+    judged = got[got["kind"] != "rank"]
+    assert set(judged["status"]) <= RUNNING_WORDS | {"insufficient data"}
+    assert set(judged["status"]) & RUNNING_WORDS
+    assert (judged["period"] == "2025-YTD-06-30").all()
+    assert got.loc["chengqu-no2", "reason_zh"].startswith("剩余184天均值需≤")
+    assert "same day last year" in got.loc["city-good-days-up", "reason"]
+    table = run_on(demo_db_url, "objectives", "--city", CITY, "--year", 2025,
+                   "--until", "2025-06-30", "--lang", "en")
+    assert table.exit_code == 0
+    assert "year to date (to 2025-06-30), provisional" in table.output
+    assert "on track" in table.output and "no data" in table.output
+
+
+def test_objectives_user_errors(run_on, demo_db_url):
+    unknown = run_on(demo_db_url, "objectives", "--city", "nowhere", "--year", 2024)
+    assert unknown.exit_code != 0 and "lantian init --sites" in unknown.output
+    early = run_on(demo_db_url, "objectives", "--city", CITY, "--year", 2020)
+    assert early.exit_code != 0 and "starts in 2021" in early.output
