@@ -104,6 +104,23 @@ def cli(db_url, monkeypatch, tmp_path):
     return run
 
 
+@pytest.fixture
+def lantian_on(monkeypatch, tmp_path):
+    """``lantian_on(url, *args)``: ``lantian *args`` in-process against the database ``url``
+    (a wide terminal, a data directory of the test's own) → click's Result."""
+    from typer.testing import CliRunner
+
+    from lantian.cli import app
+
+    def run(url, *args):
+        monkeypatch.setenv("LANTIAN_DATABASE_URL", url)
+        monkeypatch.setenv("LANTIAN_SETTINGS", "")
+        monkeypatch.setenv("LANTIAN_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("COLUMNS", "240")
+        return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    return run
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data``; tests that need it skip with a clear message when it is absent."""

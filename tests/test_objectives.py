@@ -27,19 +27,9 @@ plan:
 
 
 @pytest.fixture
-def run_on(monkeypatch, tmp_path):
+def run_on(lantian_on):
     """``run_on(url, *args)``: ``lantian *args`` in-process against the database ``url``."""
-    from typer.testing import CliRunner
-
-    from lantian.cli import app
-
-    def run(url, *args):
-        monkeypatch.setenv("LANTIAN_DATABASE_URL", url)
-        monkeypatch.setenv("LANTIAN_SETTINGS", "")
-        monkeypatch.setenv("LANTIAN_DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.setenv("COLUMNS", "240")
-        return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-    return run
+    return lantian_on
 
 
 def _site(tmp_path, *objectives: str):

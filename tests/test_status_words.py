@@ -27,18 +27,10 @@ RUNNING_WORDS = {"on track", "at risk", "already exceeded"}
 
 
 @pytest.fixture
-def run_on(monkeypatch, tmp_path):
-    """``run_on(url, *args)``: ``lantian *args`` in-process against the database ``url``."""
-    from typer.testing import CliRunner
-
-    from lantian.cli import app
-
+def run_on(lantian_on):
+    """``run_on(url, *args)``: the output of ``lantian *args`` against ``url`` (exit 0)."""
     def run(url, *args):
-        monkeypatch.setenv("LANTIAN_DATABASE_URL", url)
-        monkeypatch.setenv("LANTIAN_SETTINGS", "")
-        monkeypatch.setenv("LANTIAN_DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.setenv("COLUMNS", "240")
-        result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+        result = lantian_on(url, *args)
         assert result.exit_code == 0, result.output
         return result.output
     return run
