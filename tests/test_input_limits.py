@@ -500,9 +500,11 @@ def test_the_shipped_site_files_still_load():
 # -- the dashboard names the new flag ----------------------------------------------------------
 
 def test_every_flag_has_a_zh_and_en_label_and_implausible_is_drawn_at_zero():
-    from dashboard.figures.station import FLAG_NAMES, hourly_series
-    assert set(FLAGS) <= set(FLAG_NAMES)
-    assert FLAG_NAMES["implausible"] == ("超出物理上限", "above the physical ceiling")
+    from dashboard.figures.station import flag_label, hourly_series
+    from dashboard.i18n import catalog
+    assert all(f"qc.flag.{flag}" in catalog(lang) for flag in FLAGS for lang in ("zh", "en"))
+    assert (flag_label("implausible", "zh"), flag_label("implausible", "en")) == \
+        ("超出物理上限", "above the physical ceiling")
     readings = pd.DataFrame({"time": pd.date_range("2016-01-01", periods=3, freq="h"),
                              "NO2": [20.0, 1e308, 22.0],
                              "NO2_flag": ["ok", "implausible", "ok"]})
