@@ -32,18 +32,10 @@ DISTRICTS = ("dongcheng", "xicheng", "chaoyang", "haidian", "shijingshan", "chan
 
 
 @pytest.fixture
-def rank_cli(beijing_db_url, monkeypatch, tmp_path):
+def rank_cli(beijing_db_url, lantian_on):
     """``lantian rank …`` on the session's real Beijing database (read only)."""
-    from typer.testing import CliRunner
-
-    from lantian.cli import app
-    monkeypatch.setenv("LANTIAN_DATABASE_URL", beijing_db_url)
-    monkeypatch.setenv("LANTIAN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("LANTIAN_SETTINGS", "")
-    runner = CliRunner()
-
     def run(*args):
-        result = runner.invoke(app, ["rank", *map(str, args)], catch_exceptions=False)
+        result = lantian_on(beijing_db_url, "rank", *args)
         assert result.exit_code == 0, result.output
         return result.stdout
     return run
