@@ -22,7 +22,7 @@ from .auth import PUBLIC, csrf_token, init_auth, signed_in_user
 from .cache import init_cache
 from .context import attach_engine, engine_of
 from .exports import register_routes
-from .i18n import HTML_LANG, normalize_lang, referrer_lang, t
+from .i18n import HTML_LANG, referrer_lang, search_lang, t
 from .layout import register_callbacks
 from .pages import PAGES
 
@@ -57,8 +57,6 @@ def page_title(page):
 def request_lang() -> str:
     """The language of this request: a page's ``?lang=``, or for the pages router the
     ``?lang=`` of the location it builds a page for, else the referring page's."""
-    from urllib.parse import parse_qs
-
     from flask import g, has_request_context, request
 
     from .i18n import DEFAULT_LANG, normalize_lang, referrer_lang
@@ -70,7 +68,7 @@ def request_lang() -> str:
     if call is not None and ("_pages_location", "search") in call.declared:
         search = call.value_of("_pages_location", "search")
         if isinstance(search, str):
-            return normalize_lang(parse_qs(search.lstrip("?")).get("lang", [""])[0])
+            return search_lang(search)
     return referrer_lang()
 
 
@@ -116,18 +114,13 @@ def user_box(user) -> html.Div:
     ])
 
 
-def lang_of_search(search) -> str:
-    from urllib.parse import parse_qs
-    return normalize_lang(parse_qs(str(search or "").lstrip("?")).get("lang", [""])[0])
-
-
 def register_header_callbacks(app: Dash) -> None:
     """The header's words follow the language of the page shown: the frame is built once
     per load, the language changes with the address (``?lang=en``) without a reload."""
     @app.callback(Output(ids.LOGIN_LINK, "children"), Output(ids.LOGIN_LINK, "href"),
                   Input("_pages_location", "search"))
     def login_link(search):
-        lang = lang_of_search(search)
+        lang = search_lang(search)
         return t("auth.login", lang), "/login" + ("?lang=en" if lang == "en" else "")
 
     @app.callback(Output(ids.USER_NAME, "children"), Output(ids.LOGOUT, "children"),
@@ -136,8 +129,8 @@ def register_header_callbacks(app: Dash) -> None:
         user = signed_in_user()
         if user is None:
             return no_update, no_update
-        return user_label(user.account, lang_of_search(search)), \
-            t("auth.logout", lang_of_search(search))
+        return user_label(user.account, search_lang(search)), \
+            t("auth.logout", search_lang(search))
 
 
 def user_label(account, lang: str) -> str:

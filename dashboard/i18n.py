@@ -57,14 +57,20 @@ def normalize_lang(value) -> str:
     return "en" if isinstance(value, str) and value.lower().startswith("en") else DEFAULT_LANG
 
 
+def search_lang(search) -> str:
+    """The language a page address's query asks for (``?city=…&lang=en`` → ``'en'``)."""
+    from urllib.parse import parse_qs
+    return normalize_lang(parse_qs(str(search or "").lstrip("?")).get("lang", [""])[0])
+
+
 def referrer_lang() -> str:
     """The language of the page that sent this request (its ``?lang=``): for what a
     callback or the per-request frame renders, which get no query of their own."""
-    from urllib.parse import parse_qs, urlsplit
+    from urllib.parse import urlsplit
 
     from flask import has_request_context, request
     referrer = request.referrer if has_request_context() else None
-    return normalize_lang(parse_qs(urlsplit(referrer or "").query).get("lang", [""])[0])
+    return search_lang(urlsplit(referrer or "").query)
 
 
 def t(key: str, lang: str = DEFAULT_LANG, **fmt) -> str:

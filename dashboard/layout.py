@@ -30,7 +30,7 @@ from .auth import scope_of
 from .cache import cached_local
 from .context import current_engine
 from .exports import export_url
-from .i18n import HTML_LANG, SYNTHETIC_BANNER, t
+from .i18n import HTML_LANG, SYNTHETIC_BANNER, search_lang, t
 from .queries import Catalog, catalog
 from .state import SHARED_KEYS, View, profile_choices, resolve
 
@@ -468,7 +468,7 @@ def register_callbacks(app: dash.Dash) -> None:
     def nav_links(search, link_ids):
         query = dict(parse_qsl((search or "").lstrip("?")))
         shared = {k: v for k, v in query.items() if k in SHARED_KEYS}
-        lang = "en" if shared.get("lang", "").startswith("en") else "zh"
+        lang = search_lang(search)
         suffix = ("?" + urlencode(shared)) if shared else ""
         pages = {p["path"]: p for p in dash.page_registry.values()}
         hrefs, labels = [], []

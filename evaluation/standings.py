@@ -13,7 +13,11 @@ def stored_targets(snap: Snapshot, city: str | None) -> list[Target]:
     """The local targets stored for ``city`` (all cities when None), as :class:`Target`."""
     from store.frames import targets
     with snap.connect() as conn:
-        rows = targets(conn, city)
+        return as_targets(targets(conn, city))
+
+
+def as_targets(rows: pd.DataFrame) -> list[Target]:
+    """``store.frames.targets`` rows as :class:`Target` objects."""
     return [Target(r.area, r.pollutant, r.statistic, float(r.value), r.unit,
                    None if pd.isna(r.first_year) else int(r.first_year),
                    None if pd.isna(r.last_year) else int(r.last_year), r.note or "")

@@ -12,6 +12,7 @@ from config.sites import Target
 
 from .errors import NoDataError
 from .snapshot import Snapshot
+from .standings import as_targets
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,7 @@ def city_inputs(snap: Snapshot, city: str | None, week_start: date, week_end: da
                      str(grade_of.get(city, "II")))
     areas = [Area("district", r.code, r.name_zh, r.name_en, r.grade)
              for r in dist.itertuples(index=False)]
-    target_objects = [Target(r.area, r.pollutant, r.statistic, float(r.value), r.unit,
-                             None if pd.isna(r.first_year) else int(r.first_year),
-                             None if pd.isna(r.last_year) else int(r.last_year), r.note or "")
-                      for r in target_rows.itertuples(index=False)]
+    target_objects = as_targets(target_rows)
     station_grades = dict(zip(stations["code"], stations["grade"].fillna("II")))
     return CityInputs(city=city_area, synthetic=bool(row["synthetic"]),
                       site_file=None if pd.isna(row["site_file"]) else str(row["site_file"]),
