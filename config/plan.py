@@ -175,6 +175,7 @@ def _objective(path, i: int, item, districts: set[str], seen: set[str]) -> Objec
                       max=_number(path, where, need("max"), "max", kind))
     elif kind == "rank":
         fields["group"] = str(need("group"))
+        _check_group(path, where, fields["group"], fields["scope"])
         bottom, better = item.get("outside_bottom"), item.get("better_than_last_year")
         if bottom in (None, "") and better is not True:
             raise ConfigError(path, f"{where}.outside_bottom",
@@ -190,3 +191,18 @@ def _objective(path, i: int, item, districts: set[str], seen: set[str]) -> Objec
         raise ConfigError(path, f"{where}.{extra[0]}", "unknown objective setting",
                           f"write e.g. {_EXAMPLE[kind]}")
     return Objective(**fields)
+
+
+def _check_group(path, where: str, group_id: str, scope: str) -> None:
+    """A rank objective's group exists and ranks areas of the objective's level."""
+    from .groups import group_ids, load_group
+
+    if group_id not in group_ids():
+        raise ConfigError(path, f"{where}.group", f"no peer group {group_id!r}",
+                          f"use one of {', '.join(group_ids())} (files in config/groups/)")
+    level = load_group(group_id).level
+    if (level == "city") != (scope == "city"):
+        raise ConfigError(path, f"{where}.scope",
+                          f"group {group_id} ranks {'cities' if level == 'city' else 'counties'}"
+                          f", not {'the city' if scope == 'city' else 'a district'}",
+                          "use scope: city with a city group and a district with a county group")

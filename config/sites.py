@@ -80,6 +80,10 @@ class City:
     name_zh: str
     name_en: str
     synthetic: bool = False
+    # The city's name in the national station list (城市, e.g. 阳泉) and its province
+    # (省级行政区, e.g. 山西省): how peer groups (config.groups) find it.
+    national_name: str = ""
+    province: str = ""
 
 
 @dataclass(frozen=True)
@@ -320,7 +324,9 @@ def parse_site_config(data, path: Path) -> SiteConfig:
                           "use lower-case letters, digits, '-' or '_' (pinyin), e.g. beijing")
     city = City(id=city_id, name_zh=_name(path, c, "name_zh", "city", "the city name"),
                 name_en=_name(path, c, "name_en", "city", "the city name"),
-                synthetic=bool(c.get("synthetic", False)))
+                synthetic=bool(c.get("synthetic", False)),
+                national_name=str(c.get("national_name") or ""),
+                province=str(c.get("province") or ""))
 
     districts: list[District] = []
     seen: set[str] = set()
@@ -406,11 +412,36 @@ def parse_site_config(data, path: Path) -> SiteConfig:
         targets.append(Target(district, pollutant, statistic, value,
                               CANONICAL_UNITS.get(pollutant, unit), first, last,
                               _name(path, t, "note", where, "the note", required=False)))
+    plan = parse_plan(path, data.get("plan"), seen)
+    _check_peer_names(path, city, plan)
     return SiteConfig(path=path, city=city, districts=tuple(districts),
                       stations=tuple(stations), targets=tuple(targets),
                       recipients=_recipients(path, data.get("recipients"), seen),
-                      alerts=_alerts(path, data.get("alerts"), seen),
-                      plan=parse_plan(path, data.get("plan"), seen))
+                      alerts=_alerts(path, data.get("alerts"), seen), plan=plan)
+
+
+def _check_peer_names(path, city: City, plan) -> None:
+    """A plan ranking the city in a city group needs the city's ``national_name`` (a member
+    of the group); one ranking a district in a county group needs the city's ``province``."""
+    from .groups import load_group
+
+    for o in (plan.objectives if plan else ()):
+        if o.kind != "rank":
+            continue
+        group = load_group(o.group)
+        if group.level == "city":
+            names = {m.name for m in group.members}
+            if city.national_name not in names:
+                raise ConfigError(path, "city.national_name",
+                                  f"{city.national_name or 'missing'}: not a member of "
+                                  f"{group.id} (objective {o.id})",
+                                  "give the city's name as in the national station list "
+                                  "(城市 column), e.g. national_name: 阳泉")
+        elif group.province and city.province != group.province:
+            raise ConfigError(path, "city.province",
+                              f"{city.province or 'missing'}: objective {o.id} ranks a district "
+                              f"among {group.province}'s counties",
+                              f"write province: {group.province} in the city section")
 
 
 _RECIPIENT_FIX = "write e.g. '- {email: dongcheng@example.org, lang: zh}'"

@@ -176,6 +176,13 @@ def period_stats(snap: Snapshot, city: str, period: Period, profile: str | None 
         # but ~1 % of a network's) are not needed for district and city figures
         daily = daily[daily["level"] != "station"]
         aqi = aqi[aqi["level"] != "station"]
+    return statistics_of(daily, aqi, period, cy.grades, profile)
+
+
+def statistics_of(daily: pd.DataFrame, aqi: pd.DataFrame, period: Period, grades: dict,
+                  profile: str | None = None) -> pd.DataFrame:
+    """The period statistics (with the composite index) of a calendar year's daily values
+    and AQI (a range: of exactly its days), cut to ``period``."""
     if period.kind == "ytd":
         cut = pd.Timestamp(period.ytd_end)
         daily, aqi = daily[daily["date"] <= cut], aqi[aqi["date"] <= cut]
@@ -185,7 +192,7 @@ def period_stats(snap: Snapshot, city: str, period: Period, profile: str | None 
         last = first + pd.offsets.MonthEnd(0)
         daily = daily[(daily["date"] >= first) & (daily["date"] <= last)]
         aqi = aqi[(aqi["date"] >= first) & (aqi["date"] <= last)]
-    stats = pipeline.period_table(daily, aqi, period=period.kind, grades=cy.grades,
+    stats = pipeline.period_table(daily, aqi, period=period.kind, grades=grades,
                                   profile=profile,
                                   ytd_end=period.ytd_end if period.kind in ("ytd", "range")
                                   else None, range_start=period.start)

@@ -15,7 +15,10 @@ city, not whatever file happens to lie on disk. One row per objective:
   points for a ratio, days for a count); a running year is on track while the change so
   far goes the planned way, at risk otherwise, and already exceeded when a count that
   must fall (heavy days) already reaches the whole previous year's;
-* ``rank``: ``no data`` — peer groups need the other cities' data (a later step).
+* ``rank``: the area's place in its peer group (``evaluation.peers``) this year, against
+  the bottom-N line or last year's place; ``no data`` (saying what to load) until every
+  member of the group has a value, ``insufficient data`` while some member's composite
+  index fails a capture rule (provisional ranks) in an ended year.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from config.groups import load_group
 from config.plan import Objective, Plan
 from config.sites import SiteConfig, Target
 from config.standards import profile_for_period_end
@@ -34,16 +38,15 @@ from indicators.statistics.change import change_rate
 from indicators.targets import (AT_RISK, ENDED, EXCEEDED, INSUFFICIENT, LIMIT_AVERAGING, MET,
                                 NOT_MET, ON_TRACK, RUNNING, target_table)
 
+from .city_year import Period
 from .errors import NoDataError
 from .exports import indicator_inputs
+from .peers import PeerRanking, peer_ranking
 from .snapshot import Snapshot
 
 NO_DATA = "no data"
 #: (zh, en) of the status ``no data`` (the other words: ``indicators.targets.STATUS_TEXT``).
 NO_DATA_TEXT = ("无数据", "no data")
-RANK_REASON = ("peer-group ranking needs the other cities' data: load them with lantian "
-               "ingest … (peer groups are a later step)")
-RANK_REASON_ZH = "同组排名需要组内其他城市的数据：请用 lantian ingest … 导入（同组排名后续提供）"
 COLUMNS = ["id", "scope", "area", "name_zh", "name_en", "kind", "pollutant", "statistic",
            "text_zh", "text_en", "period", "period_kind", "value", "target", "margin", "unit",
            "status", "reason", "reason_zh"]
@@ -133,11 +136,13 @@ def objective_text(o: Objective, area_zh: str, area_en: str, figure) -> tuple[st
         by_en = f" by at least {o.by:g} {unit}" if o.by else ""
         return (f"{what_zh}同比{'上升' if up else '下降'}{by_zh}",
                 f"{what_en} {'up' if up else 'down'} vs the previous year{by_en}")
-    group = o.group
+    group = load_group(o.group)
     if o.outside_bottom is not None:
-        return (f"{area_zh}在{group}组排名退出后{o.outside_bottom}名",
-                f"{area_en} out of the bottom {o.outside_bottom} of group {group}")
-    return f"{area_zh}在{group}组排名好于上年", f"{area_en} ranks better in group {group} than last year"
+        return (f"{area_zh}综合指数在{group.name_zh}中退出后{o.outside_bottom}名",
+                f"{area_en} out of the bottom {o.outside_bottom} of the {group.name_en} "
+                "(composite index)")
+    return (f"{area_zh}综合指数在{group.name_zh}中排名好于上年",
+            f"{area_en} ranks higher among the {group.name_en} than last year (composite index)")
 
 
 def objectives_evaluation(snap: Snapshot, year: int, city: str, until: date | None = None):
@@ -180,7 +185,11 @@ def objectives_evaluation(snap: Snapshot, year: int, city: str, until: date | No
                "target": np.nan if figure is None else float(figure), "margin": np.nan,
                "unit": _unit(o), "status": NO_DATA, "reason": "", "reason_zh": ""}
         if o.kind == "rank":
-            row.update(reason=RANK_REASON, reason_zh=RANK_REASON_ZH)
+            peer_area = site.city.national_name if level == "city" else f"{city}/{o.scope}"
+            period = Period.to_date(pd.Timestamp(ytd_end).date()) if in_progress \
+                else Period.calendar_year(year)
+            row.update(rank_row(o, peer_ranking(snap, o.group, period), peer_area,
+                                in_progress))
         elif o.kind == "change":
             row.update(_change_row(o, level, area, stats, previous, previous_full, in_progress))
         elif figure is None:
@@ -259,3 +268,53 @@ def _change_row(o: Objective, level: str, area: str, stats, previous, previous_f
             reason_zh += f"；上年全年{whole['reported'].iloc[0]:g}"
     return {"value": change, "target": target, "margin": margin, "status": status,
             "reason": reason, "reason_zh": reason_zh}
+
+
+def rank_row(o: Objective, ranking: PeerRanking, area: str, running: bool) -> dict:
+    """A rank objective: ``value`` = the area's place, ``target`` = the place to reach
+    (the last one outside the bottom N, or one better than last year's)."""
+    g = ranking.group
+    if not ranking.complete:
+        n, size = ranking.members_with_value, g.size
+        return {"status": NO_DATA,
+                "reason": f"{n} of {size} members have data; {ranking.missing_hint('en')}",
+                "reason_zh": f"{size}个成员中{n}个有数据；{ranking.missing_hint('zh')}"}
+    row = ranking.row(area)
+    place = row["rank"] if row is not None else pd.NA
+    if pd.isna(place):
+        return {"status": NO_DATA, "reason": f"{area} has no composite index",
+                "reason_zh": f"{area}无综合指数"}
+    place, index = int(place), float(row["reported"])
+    if o.outside_bottom is not None:
+        line_place, line_value = ranking.line_for(o.outside_bottom)
+        target, ok = line_place, place <= line_place
+        gap = round(index - line_value, 2)
+        en = (f"composite index {index:.2f}, place {place} of {g.size}; "
+              + (f"{gap:.2f} below the bottom-{o.outside_bottom} line ({line_value:.2f})"
+                 if ok else f"must fall by {gap:.2f} to the bottom-{o.outside_bottom} line "
+                 f"({line_value:.2f})"))
+        zh = (f"综合指数{index:.2f}，第{place}名（共{g.size}个）；"
+              + (f"低于后{o.outside_bottom}名线（{line_value:.2f}）{-gap:.2f}" if ok
+                 else f"需下降{gap:.2f}才能到后{o.outside_bottom}名线（{line_value:.2f}）"))
+    else:
+        before = row["previous_rank"]
+        if pd.isna(before):
+            return {"value": float(place), "status": NO_DATA,
+                    "reason": "last year's ranking is incomplete: " + _previous_hint(ranking, "en"),
+                    "reason_zh": "上年排名不完整：" + _previous_hint(ranking, "zh")}
+        target, ok = int(before) - 1, place < int(before)
+        en = f"place {place} of {g.size} vs {int(before)} the year before"
+        zh = f"第{place}名（共{g.size}个），上年第{int(before)}名"
+    margin = float(place - target)
+    if not running and not ranking.annual:
+        return {"value": float(place), "target": float(target), "margin": margin,
+                "status": INSUFFICIENT, "reason": en + "; " + ranking.verdict("en"),
+                "reason_zh": zh + "；" + ranking.verdict("zh")}
+    status = (MET if ok else NOT_MET) if not running else (ON_TRACK if ok else AT_RISK)
+    return {"value": float(place), "target": float(target), "margin": margin,
+            "status": status, "reason": en, "reason_zh": zh}
+
+
+def _previous_hint(ranking: PeerRanking, lang: str) -> str:
+    return ("load the members' data for the year before" if lang == "en"
+            else "请导入组内成员上年的数据")

@@ -783,7 +783,13 @@ def rank(year: YearOpt, level: LevelOpt = Level.district,
              "valid (by default every area with a value is ranked, those failing a capture "
              "rule marked provisional).")] = False,
          lang: Annotated[str, typer.Option("--lang", help="Area names in zh or en")] = "zh",
-         format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table):
+         format: Annotated[StatusFormat, typer.Option("--format")] = StatusFormat.table,
+         group: Annotated[Optional[str], typer.Option(
+             "--group", help="A peer group of config/groups/ (key-168: the 168 key cities, "
+             "with --level city; shanxi-counties, with --level district): rank its members "
+             "by composite index and mark the bottom-N line.")] = None,
+         until: Annotated[Optional[str], typer.Option(
+             "--until", help="With --group: the year to date up to this day.")] = None):
     """Rank areas for a year: every area with a value is ranked, those
     whose statistic fails a capture rule marked provisional with the reason; areas
     without a value listed last. Ties share a rank. The change against the year before
@@ -791,6 +797,9 @@ def rank(year: YearOpt, level: LevelOpt = Level.district,
     days (counts). CSV: area (id), name, rank, status, reason, change, change_kind …"""
     from evaluation.exports import RANK_BY, rank_table
 
+    if group is not None:
+        _peer_rank(group, level, year, until, profile, valid_only, lang, format)
+        return
     if by not in RANK_BY:
         raise UserError(f"--by {by!r} is not a ranking; use one of {', '.join(RANK_BY)}")
     if lang not in ("zh", "en"):
@@ -820,6 +829,66 @@ def rank(year: YearOpt, level: LevelOpt = Level.district,
     if ranked["reason"].astype(str).str.contains("valid days, needs").any():
         out.print("reason: the inputs failing a capture rule, with the month's valid days / "
                   "days needed (full text in --format csv)", markup=False)
+
+
+#: (zh, en) of a peer ranking's row status (``indicators.ranking.rank``).
+_PEER_STATUS = {"ranked": ("有效", "valid"), "provisional": ("暂定", "provisional"),
+                "insufficient data": ("无数据", "no value")}
+
+
+def _peer_rank(group_id: str, level: Level, year: int, until, profile, valid_only: bool,
+               lang: str, format: StatusFormat) -> None:
+    """``lantian rank --group``: a peer group's members by composite index, the bottom-N
+    line marked, last year's place beside each."""
+    from config.groups import load_group
+    from evaluation.city_year import Period
+    from evaluation.peers import peer_ranking
+
+    group = load_group(group_id)
+    wanted = "city" if group.level == "city" else "district"
+    if level.value != wanted:
+        raise UserError(f"group {group_id} ranks {'cities' if wanted == 'city' else 'counties'}:"
+                        f" use --level {wanted}")
+    period = Period.to_date(_day(until, "--until")) if until else Period.calendar_year(year)
+    if until and period.year != year:
+        raise UserError(f"--until {until} is not in --year {year}")
+    ranking = peer_ranking(_snapshot(), group_id, period, profile, valid_only)
+    table = ranking.table
+    if format == StatusFormat.csv:
+        _write_table(table.assign(group=group.id, period=period.label,
+                                  line_value=ranking.line_value),
+                     OutFormat.csv, None)
+        err.print(ranking.verdict(lang), markup=False)
+        return
+    from rich.table import Table
+    zh = lang != "en"
+    view = Table(title=f"{year}{' YTD ' + until if until else ''} — {group.name(lang)} — "
+                       + ("综合指数排名" if zh else "ranking by composite index"))
+    heads = (("名次", "城市" if group.level == "city" else "县（市、区）", "省份", "站点数",
+              "综合指数", f"{year - 1}年名次", "变化", "状态", "原因") if zh else
+             ("rank", "name", "province", "stations", "composite", f"rank {year - 1}",
+              "change", "status", "reason"))
+    for i, title in enumerate(heads):
+        view.add_column(title, justify="right" if i in (0, 3, 4, 5, 6) else "left",
+                        max_width=50 if i == 8 else None)
+    line_drawn = False
+    for r in table.itertuples(index=False):
+        if not line_drawn and ranking.complete and bool(r.in_bottom):
+            view.add_row("", f"── {'后' + str(group.bottom) + '名线' if zh else 'bottom ' + str(group.bottom)}"
+                         f" ({ranking.line_value:.2f}) ──", "", "", "", "", "", "", "")
+            line_drawn = True
+        view.add_row("" if pd_isna(r.rank) else str(int(r.rank)),
+                     str(r.name_zh if zh else r.name_en) + (" *" if r.synthetic else ""),
+                     str(r.province), str(r.stations),
+                     "" if pd_isna(r.reported) else f"{r.reported:.2f}",
+                     "" if pd_isna(r.previous_rank) else str(int(r.previous_rank)),
+                     _change_text(r.change, "%"), _PEER_STATUS[str(r.status)][0 if zh else 1],
+                     _short_reason(r.reason))
+    out.print(view)
+    if table["synthetic"].any():
+        out.print("* SYNTHETIC data (合成数据)" if not zh else "* 合成数据（SYNTHETIC）",
+                  markup=False)
+    out.print(ranking.verdict(lang), markup=False)
 
 
 def _change_text(change, kind) -> str:

@@ -26,3 +26,15 @@ def stations_by_code(conn, codes) -> dict:
                                 .where(st.code.in_(codes[i:i + CODES_PER_QUERY]))):
             known[row.code] = row
     return known
+
+
+def listed_stations(conn):
+    """Every station with what peer groups need: id, code, list_city (the national station
+    list's city), province, role, retired_on, city (site-file city id or None), synthetic."""
+    import pandas as pd
+
+    st = schema.stations.c
+    rows = conn.execute(select(st.id, st.code, st.list_city, st.province, st.role,
+                               st.retired_on, st.city_id, st.synthetic)).all()
+    return pd.DataFrame(rows, columns=["id", "code", "list_city", "province", "role",
+                                       "retired_on", "city", "synthetic"])

@@ -60,7 +60,9 @@ def test_plan_mistakes_name_file_objective_and_fix(tmp_path, objectives, key, wo
 
 def test_the_demo_plan_loads():
     plan = load_site_config(YANGQUAN_SITES).plan
-    assert plan.year == 2021 and len(plan.objectives) == 19
+    # 19 objectives of the plan's list plus "moves up" among the 168 cities (the city) and
+    # among the province's counties (each of the 6 districts)
+    assert plan.year == 2021 and len(plan.objectives) == 26
     kinds = {o.id: o.kind for o in plan.objectives}
     assert kinds["city-no2-grade2"] == "grade" and kinds["city-key168-out-of-bottom-20"] == "rank"
     site = load_site_config(YANGQUAN_SITES)
@@ -78,9 +80,15 @@ def test_the_demo_plan_for_an_ended_year(run_on, demo_db_url):
     got = _csv(run_on(demo_db_url, "objectives", "--city", CITY, "--year", 2024,
                       "--format", "csv")).set_index("id")
     rank = got[got["kind"] == "rank"]
-    assert len(rank) == 3 and (rank["status"] == "no data").all()
-    assert rank["reason"].str.contains("needs the other cities' data: load them with lantian "
-                                       "ingest").all()
+    assert len(rank) == 10 and (rank["status"] == "no data").all()
+    # the demo loads one of the 168 cities and 6 of Shanxi's 120 counties: say what to load
+    cities = rank[rank["scope"] == "city"]
+    assert cities["reason"].str.startswith("1 of 168 members have data; 167 cities missing").all()
+    assert cities["reason"].str.contains("lantian ingest stations NewSiteList.csv").all()
+    counties = rank[rank["scope"] != "city"]
+    assert counties["reason"].str.startswith("6 of 120 members have data; 114 counties "
+                                             "missing: add a site file").all()
+    assert got.loc["city-key168-up", "text_zh"] == "全市综合指数在168个重点城市中排名好于上年"
     judged = got[got["kind"] != "rank"]
     assert set(judged["status"]) <= ENDED_WORDS and (judged["period_kind"] == "ended").all()
     # grade II NO2 limit 40, grade I SO2 limit 20 (cn-2012)
