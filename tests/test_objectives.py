@@ -48,6 +48,17 @@ def _site(tmp_path, *objectives: str):
     (["{id: d, scope: city, kind: composite_max, max: 5}",
       "{id: d, scope: east, kind: composite_max, max: 4}"],
      "plan.objectives[1] (id d).id", ["duplicate objective id 'd'"]),
+    (["{id: e, scope: city, kind: rank, group: key-200, outside_bottom: 20}"],
+     "plan.objectives[0] (id e).group", ["no peer group 'key-200'", "key-168",
+                                         "shanxi-counties"]),
+    (["{id: f, scope: east, kind: rank, group: key-168, outside_bottom: 20}"],
+     "plan.objectives[0] (id f).scope", ["group key-168 ranks cities, not a district"]),
+    (["{id: g, scope: city, kind: rank, group: key-168, better_than_last_year: true}"],
+     "city.national_name", ["missing: not a member of key-168 (objective g)",
+                            "national_name: 阳泉"]),
+    (["{id: h, scope: east, kind: rank, group: shanxi-counties, outside_bottom: 25}"],
+     "city.province", ["missing: objective h ranks a district among 山西省's counties",
+                       "province: 山西省"]),
 ])
 def test_plan_mistakes_name_file_objective_and_fix(tmp_path, objectives, key, words):
     path = _site(tmp_path, *objectives)
