@@ -1003,13 +1003,17 @@ def _objectives_view(table, year: int, ytd_end, in_progress: bool, lang: str):
         view.add_column(_OBJECTIVE_WORDS[key][i],
                         justify="right" if key in ("value", "target", "margin") else "left",
                         max_width=60 if key == "reason" else None)
+    from dashboard.ledger import ledger_text
+
     for r in table.itertuples(index=False):
         status = NO_DATA_TEXT[i] if r.status == NO_DATA else status_text(r.status, lang)
+        reason = r.reason if i else r.reason_zh
+        if r.status == "insufficient data" and r.kind != "rank":
+            reason = ledger_text(str(r.reason), lang)     # why, in the reader's language
         view.add_row(str(r.id), str(r.text_en if i else r.text_zh),
                      "" if pd_isna(r.value) else f"{r.value:g}",
                      "" if pd_isna(r.target) else f"{r.target:g}",
-                     "" if pd_isna(r.margin) else f"{r.margin:+g}", status,
-                     str(r.reason if i else r.reason_zh))
+                     "" if pd_isna(r.margin) else f"{r.margin:+g}", status, str(reason))
     return view
 
 
