@@ -52,12 +52,13 @@ import gzip
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from _server import start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -133,48 +134,6 @@ def changed_copy(data: Path, folder: Path) -> Path:
 
 
 # -- the server --------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, threads: int, workers: int, log) -> tuple:
-    port = free_port()
-    env = {**os.environ, "LANTIAN_DATABASE_URL": url, "LANTIAN_SETTINGS": "",
-           "LANTIAN_COOKIE_SECURE": "false"}
-    command = [LANTIAN, "serve", "--workers", str(workers), "--threads", str(threads),
-               "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    import requests
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            sys.exit(f"lantian serve exited with {proc.returncode}:\n{log.read()[-3000:]}")
-        try:
-            if requests.get(base + "/public", timeout=2).status_code == 200:
-                return proc, base
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    stop_server(proc)
-    sys.exit("lantian serve did not answer within 180 s")
-
-
-def stop_server(proc) -> int:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
-
 
 def signed_in(base: str):
     import requests
@@ -318,7 +277,8 @@ def main(argv=None) -> int:
     print(f"{os.cpu_count()} CPUs; load average before the server starts: {load_average()}")
     with open(args.workdir / "serve.log", "w+") as log:
         t0 = time.perf_counter()
-        proc, base = start_server(url, args.threads, args.workers, log)
+        proc, base, _ = start_server({"LANTIAN_DATABASE_URL": url, "LANTIAN_COOKIE_SECURE": "false"},
+                                      args.workers, args.threads, log)
         print(f"$ lantian serve --workers {args.workers} --threads {args.threads}: answering "
               f"after {time.perf_counter() - t0:.1f} s (warm-up of the default views included)")
         try:

@@ -40,7 +40,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from _server import start_server, stop_server
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,47 +77,6 @@ def build_db(data: Path, folder: Path) -> str:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.build_db(data, folder)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db_url: str, cache_url: str, workers: int, threads: int, log) -> tuple:
-    port = free_port()
-    env = {**os.environ, "LANTIAN_DATABASE_URL": db_url, "LANTIAN_CACHE_URL": cache_url,
-           "LANTIAN_SETTINGS": ""}
-    command = [LANTIAN, "serve", "--workers", str(workers), "--threads", str(threads),
-               "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            sys.exit(f"lantian serve exited with {proc.returncode}:\n{log.read()[-3000:]}")
-        try:
-            with urllib.request.urlopen(base + "/public", timeout=2) as response:
-                if response.status == 200:
-                    return proc, base, command
-        except (OSError, urllib.error.URLError):
-            time.sleep(0.3)
-    stop_server(proc)
-    sys.exit("lantian serve did not answer within 180 s")
-
-
-def stop_server(proc) -> int:
-    if proc.poll() is None:
-        proc.terminate()                      # SIGTERM: gunicorn's graceful stop
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
 
 
 def worker_count(pid: int) -> int:
@@ -298,7 +258,9 @@ def main(argv=None) -> int:
             db_url = build_db(args.data, folder)
             print(f"built the Beijing database in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
-        proc, base, command = start_server(db_url, cache_url, args.workers, args.threads, log)
+        proc, base, command = start_server({"LANTIAN_DATABASE_URL": db_url,
+                                             "LANTIAN_CACHE_URL": cache_url},
+                                            args.workers, args.threads, log)
         try:
             print(f"$ {' '.join(command)}  (LANTIAN_DATABASE_URL={db_url} "
                   f"LANTIAN_CACHE_URL={cache_url or '(in-process)'})")
