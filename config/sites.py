@@ -307,7 +307,9 @@ def _years(path, where, value) -> tuple[int | None, int | None]:
                       "write 2021, [2021, 2022], '2021-2025' or '2021-'")
 
 
-def parse_site_config(data, path: Path) -> SiteConfig:
+def parse_site_config(data, path: Path, check_peers: bool = True) -> SiteConfig:
+    """The validated site configuration of ``data``; ``check_peers=False`` reads a copy
+    stored before its plan's peer groups were checked (``store.site_copies.stored``)."""
     if not isinstance(data, dict):
         raise ConfigError(path, "(file)", "expected a mapping with city, districts, stations",
                           "see config/sites/beijing.yaml for the layout")
@@ -413,7 +415,8 @@ def parse_site_config(data, path: Path) -> SiteConfig:
                               CANONICAL_UNITS.get(pollutant, unit), first, last,
                               _name(path, t, "note", where, "the note", required=False)))
     plan = parse_plan(path, data.get("plan"), seen)
-    _check_peer_names(path, city, plan)
+    if check_peers:
+        _check_peer_names(path, city, plan)
     return SiteConfig(path=path, city=city, districts=tuple(districts),
                       stations=tuple(stations), targets=tuple(targets),
                       recipients=_recipients(path, data.get("recipients"), seen),

@@ -71,7 +71,7 @@ def plan_of(snap: Snapshot, city: str) -> tuple[SiteConfig, Plan]:
     if version is None:
         raise NoDataError(f"no site copy of city {city!r}; load its site file with "
                           "'lantian init --sites FILE'")
-    site = site_copies.parse(version.content, f"site copy of {city} (version {version.version})")
+    site = site_copies.stored(version)
     if site.plan is None:
         raise NoDataError(f"the site file of city {city!r} has no plan: section; add "
                           "'plan: {year: 2021, objectives: [...]}' (see README, Action plan) "
@@ -274,6 +274,15 @@ def rank_row(o: Objective, ranking: PeerRanking, area: str, running: bool) -> di
     """A rank objective: ``value`` = the area's place, ``target`` = the place to reach
     (the last one outside the bottom N, or one better than last year's)."""
     g = ranking.group
+    if not area:
+        return {"status": NO_DATA,
+                "reason": "the site file gives the city no national_name: add its name in the "
+                          "national station list (e.g. national_name: 阳泉) and run lantian init",
+                "reason_zh": "站点文件未给出城市的 national_name（国家站点列表中的城市名，"
+                             "如 national_name: 阳泉），请补充后运行 lantian init"}
+    if ranking.row(area) is None:
+        return {"status": NO_DATA, "reason": f"{area} is not a member of {g.name_en}",
+                "reason_zh": f"{area}不是{g.name_zh}的成员"}
     if not ranking.complete:
         n, size = ranking.members_with_value, g.size
         return {"status": NO_DATA,

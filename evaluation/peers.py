@@ -18,18 +18,22 @@ and a rank is an annual rank only when every member's index is valid.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from config.groups import PeerGroup, load_group
+from config.errors import ConfigError
+from config.groups import PeerGroup, group_ids, load_group
 from indicators import pipeline
 from indicators.ranking import rank
 
 from .city_year import Period, period_stats, statistics_of
 from .daily import daily_and_aqi
 from .snapshot import Snapshot, evaluated
+
+log = logging.getLogger(__name__)
 
 COLUMNS = ["rank", "area", "name_zh", "name_en", "province", "city", "stations", "synthetic",
            "value", "reported", "valid", "status", "reason", "previous_rank",
@@ -96,8 +100,10 @@ class PeerRanking:
 
     def missing_hint(self, lang: str = "en") -> str:
         """What to load for the members without a value."""
-        missing = self.table.loc[self.table["reported"].isna(), "name_zh"].astype(str)
-        sample = "、".join(missing.head(5)) + ("…" if len(missing) > 5 else "")
+        names = "name_en" if lang == "en" else "name_zh"
+        missing = self.table.loc[self.table["reported"].isna(), names].astype(str)
+        sample = ("、" if lang == "zh" else ", ").join(missing.head(5)) + \
+            ("…" if len(missing) > 5 else "")
         if self.group.level == "city":
             if lang == "zh":
                 return (f"缺{len(missing)}个城市（{sample}）：请导入国家站点列表（lantian ingest "
@@ -129,6 +135,30 @@ def peer_ranking(snap: Snapshot, group_id: str, period: Period, profile: str | N
     table["change_kind"] = "%"
     return PeerRanking(group, period, table[COLUMNS], current.members_with_value,
                        current.complete, current.annual, current.line_value)
+
+
+def groups_of_city(snap: Snapshot, city: str) -> tuple[PeerGroup, ...]:
+    """The peer groups that rank site-file city ``city`` (its id) or its districts: the
+    city groups listing its ``national_name``, the county groups of its ``province``
+    (in the order of :func:`config.groups.group_ids`). A group file that fails to load
+    is left out (``lantian rank --group`` names its mistake)."""
+    site = next((s for s in _site_cities(snap) if s.city.id == city), None)
+    if site is None:
+        return ()
+    out = []
+    for group_id in group_ids():
+        try:
+            group = load_group(group_id)
+        except ConfigError as error:
+            log.warning("peer group %s left out: %s", group_id, error)
+            continue
+        if group.level == "city":
+            if site.city.national_name and \
+                    any(m.name == site.city.national_name for m in group.members):
+                out.append(group)
+        elif site.city.province and group.province == site.city.province:
+            out.append(group)
+    return tuple(out)
 
 
 @evaluated
@@ -200,7 +230,7 @@ def _site_cities(snap: Snapshot) -> tuple:
     with snap.connect() as conn:
         cities = site_copies.cities_with_copies(conn)
         versions = [site_copies.newest(conn, c) for c in cities]
-    return tuple(site_copies.parse(v.content, f"site copy of {v.city}") for v in versions if v)
+    return tuple(site_copies.stored(v) for v in versions if v)
 
 
 def _city_stations(snap: Snapshot, members: pd.DataFrame, period: Period) -> pd.DataFrame:

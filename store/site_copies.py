@@ -163,7 +163,7 @@ def cities_with_copies(conn) -> list[str]:
     return [r[0] for r in conn.execute(select(v.city_id).distinct().order_by(v.city_id))]
 
 
-def parse(text: str, path) -> SiteConfig:
+def parse(text: str, path, check_peers: bool = True) -> SiteConfig:
     """The validated site configuration of ``text`` (errors name ``path``)."""
     try:
         data = yaml.safe_load(text)
@@ -172,7 +172,15 @@ def parse(text: str, path) -> SiteConfig:
         line = f"line {mark.line + 1}" if mark else "(file)"
         raise ConfigError(path, line, f"not valid YAML: {getattr(exc, 'problem', exc)}",
                           "fix the YAML syntax (indentation, colons, quotes)") from None
-    return parse_site_config(data, Path(path))
+    return parse_site_config(data, Path(path), check_peers)
+
+
+def stored(version: "SiteVersion", label: str | None = None) -> SiteConfig:
+    """The configuration of a stored copy. A copy saved before the plan's peer groups
+    were checked (a city without ``national_name``) stays readable: its rank objectives
+    then say what the site file lacks."""
+    return parse(version.content, label or f"site copy of {version.city} "
+                 f"(version {version.version})", check_peers=False)
 
 
 def read_text(path) -> str:
@@ -244,7 +252,7 @@ def add_version(conn, city: str, text: str, *, source: str, origin: str, saved_b
 
 def load_version(conn, version: SiteVersion, data_dir) -> tuple[SiteConfig, dict]:
     """Load a saved version into the database again (its file written where missing)."""
-    site = parse(version.content, write_copy(data_dir, version))
+    site = parse(version.content, write_copy(data_dir, version), check_peers=False)
     return site, sync_site_config(conn, site)
 
 
@@ -336,7 +344,7 @@ def save_edit(conn, city: str, *, data_dir, saved_by: str, edit, note: str = ""
         raise ConfigError(f"city {city}", "site_file", "no site configuration is stored",
                           "load the city's site file with 'lantian init --sites FILE'")
     label = f"{city} version {current.version}"
-    before = parse(current.content, label)
+    before = parse(current.content, label, check_peers=False)
     after, text = edit(current.content, label)
     if text == current.content:
         return before, after, None

@@ -168,3 +168,25 @@ def test_rank_objectives_on_a_complete_group(trio, lantian_on):
 def test_rank_group_and_level_must_agree(trio, lantian_on):
     result = lantian_on(trio, "rank", "--level", "district", "--group", "trio", "--year", 2025)
     assert result.exit_code != 0 and "group trio ranks cities: use --level city" in result.output
+
+
+def test_a_copy_stored_before_national_name_stays_readable(tmp_path, lantian_on):
+    """A city's copy saved before peer groups were checked (a rank objective, no
+    ``national_name``): the plan is still judged; its city rank objectives say what the
+    site file lacks instead of stopping every view of the plan."""
+    import sqlite3
+
+    from tests.conftest import YANGQUAN_SITES
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    assert lantian_on(url, "init", "--sites", YANGQUAN_SITES).exit_code == 0
+    assert lantian_on(url, "demo", "--until", "2024-12-31", "--quiet").exit_code == 0
+    with sqlite3.connect(tmp_path / "old.sqlite") as db:
+        changed = db.execute("UPDATE site_versions SET content = replace(content, "
+                             "'national_name: 阳泉', '')").rowcount
+    assert changed == 1
+    got = _csv(lantian_on(url, "objectives", "--city", "yangquan-demo", "--year", 2024,
+                          "--format", "csv")).set_index("id")
+    cities = got[(got["kind"] == "rank") & (got["scope"] == "city")]
+    assert len(cities) == 2 and (cities["status"] == "no data").all()
+    assert cities["reason"].str.startswith("the site file gives the city no national_name").all()
+    assert got.loc["city-no2-grade2", "status"] == "met"          # the rest is judged

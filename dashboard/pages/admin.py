@@ -209,7 +209,7 @@ def site_section(kind: str, view, cat, current, lang: str, title: str):
     if current is None:
         return card(title, banner("info", t("adm.no_site_file", lang)), id=section_id)
     try:
-        site = site_copies.parse(current.content, f"{view.city} version {current.version}")
+        site = site_copies.stored(current, f"{view.city} version {current.version}")
     except ConfigError as exc:
         return card(title, banner("error", str(exc)), id=section_id)
     rows = target_rows(site) if kind == "targets" else recipient_rows(site)
