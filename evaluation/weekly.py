@@ -97,3 +97,37 @@ def city_inputs(snap: Snapshot, city: str | None, week_start: date, week_end: da
                       districts=areas, stations=stations.reset_index(drop=True),
                       membership=members, hourly=hourly, station_grades=station_grades,
                       targets=target_objects)
+
+
+def _objective_op(o) -> str:
+    """The comparison an objective's ``target`` stands for: ≤ / ≥ for a figure; for a
+    change ≥ / ≤ with ``by``, > / < without; "" for a rank."""
+    if o.kind in ("grade", "composite_max"):
+        return "≤"
+    if o.kind == "value":
+        return "≤" if o.max is not None else "≥"
+    if o.kind == "change":
+        up = o.direction == "up"
+        if o.by:
+            return "≥" if up else "≤"
+        return ">" if up else "<"
+    return ""
+
+
+def week_objectives(snap: Snapshot, city: str, week_end: date) -> pd.DataFrame | None:
+    """The city's action-plan objectives for a weekly report: the year of ``week_end`` (the
+    report week's Sunday) to that day, :func:`evaluation.objectives.objectives_evaluation`'s
+    table plus ``op`` (what ``target`` means: ≤, ≥, > or <; "" for a rank). None when the
+    city's current site copy has no plan, or its plan starts after that year (the report
+    then has no objectives section)."""
+    from .objectives import objectives_evaluation, plan_of
+
+    try:
+        _site, plan = plan_of(snap, city)
+    except NoDataError:                  # no site copy, or no plan: section
+        return None
+    if not plan.applies_to(week_end.year):
+        return None
+    table, _end, _running = objectives_evaluation(snap, week_end.year, city, until=week_end)
+    ops = {o.id: _objective_op(o) for o in plan.objectives}
+    return table.assign(op=table["id"].map(ops).fillna("")).reset_index(drop=True)

@@ -35,11 +35,13 @@ from indicators.targets import standing
 from indicators.targets import worst as worst_status
 
 from evaluation.weekly import Area, CityInputs, city_inputs, city_row  # noqa: F401
+from evaluation.weekly import week_objectives
 
 from .errors import ReportError
 from .weeks import IsoWeek
 
-__all__ = ["Area", "CityInputs", "ScopeReport", "ReportError", "load_inputs", "compute"]
+__all__ = ["Area", "CityInputs", "ScopeReport", "ReportError", "load_inputs", "load_objectives",
+           "compute"]
 
 #: Daily quantities judged against a daily limit, and the limit's averaging time.
 QUANTITIES = ("SO2", "NO2", "PM10", "PM2.5", "CO", "O3_MDA8")
@@ -74,6 +76,9 @@ class ScopeReport:
     exceedance_days: int = 0
     main_pollutant: str | None = None
     unevaluated_days: int = 0
+    #: the action plan's objectives shown (city: all; a district: its own and the city's),
+    #: :func:`evaluation.weekly.week_objectives` rows; None when the city has no plan
+    objectives: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- database
@@ -84,6 +89,13 @@ def load_inputs(engine, city: str | None, week: IsoWeek) -> CityInputs:
     (:func:`evaluation.weekly.city_inputs`)."""
     from evaluation import snapshot
     return city_inputs(snapshot(engine), city, week.start, week.end, week.label)
+
+
+def load_objectives(engine, city: str, week: IsoWeek) -> pd.DataFrame | None:
+    """The city's action-plan objectives judged for the year to date up to the week's
+    Sunday (:func:`evaluation.weekly.week_objectives`); None when the city has no plan."""
+    from evaluation import snapshot
+    return week_objectives(snapshot(engine), city, week.end)
 
 
 # ----------------------------------------------------------------------------- computation
@@ -175,8 +187,11 @@ def _ytd_path(daily: pd.DataFrame, level: str, area: str, start: date, end: date
     return pd.concat(parts, ignore_index=True)
 
 
-def compute(inputs: CityInputs, week: IsoWeek, scopes: list[str] | None = None) -> dict[str, ScopeReport]:
-    """One :class:`ScopeReport` per scope (district ids and ``"city"``; default all)."""
+def compute(inputs: CityInputs, week: IsoWeek, scopes: list[str] | None = None,
+            objectives: pd.DataFrame | None = None) -> dict[str, ScopeReport]:
+    """One :class:`ScopeReport` per scope (district ids and ``"city"``; default all);
+    ``objectives`` (:func:`load_objectives`, None: no plan) are shown whole to the city and
+    as the district's own plus the city's to a district."""
     members = inputs.membership
     known = [d.id for d in inputs.districts]
     if scopes is None:
@@ -277,7 +292,11 @@ def compute(inputs: CityInputs, week: IsoWeek, scopes: list[str] | None = None) 
                 areas_daily, area.level, area.id, y0, week.end, stand),
             ytd_start=y0, ytd_end=week.end, profiles=profiles,
             exceedance_days=int(e["date"].nunique()), main_pollutant=_main_pollutant(e),
-            unevaluated_days=unevaluated)
+            unevaluated_days=unevaluated,
+            objectives=None if objectives is None else (
+                objectives if scope == CITY_SCOPE
+                else objectives[objectives["scope"].isin([scope, CITY_SCOPE])]
+            ).reset_index(drop=True))
         out[scope] = report
     if CITY_SCOPE in out:
         out[CITY_SCOPE].overview = _overview(exc, ranked, stand_d, inputs.districts)

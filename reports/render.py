@@ -15,8 +15,9 @@ import css_inline
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from evaluation.objectives import NO_DATA
 from indicators.targets import (AT_RISK, EXCEEDED, INSUFFICIENT, MET, NO_LIMIT, NOT_MET,
-                                ON_TRACK, REFERENCE, status_text)
+                                ON_TRACK, REFERENCE, RUNNING, status_text)
 
 from . import texts
 from .charts import Chart
@@ -28,7 +29,11 @@ SYNTHETIC_TAG = "SYNTHETIC DEMO DATA 合成演示数据"
 #: colour of each status word (indicators.targets.judge)
 OUTLOOK_COLOUR = {MET: "#1a7f37", ON_TRACK: "#1a7f37", AT_RISK: "#b35900", NOT_MET: "#b00020",
                   EXCEEDED: "#b00020", INSUFFICIENT: "#666666", REFERENCE: "#666666",
-                  NO_LIMIT: "#666666"}
+                  NO_LIMIT: "#666666", NO_DATA: "#666666"}
+#: objective statuses that need attention, worst first (listed one line each)
+OBJECTIVE_ATTENTION = (NOT_MET, EXCEEDED, AT_RISK, INSUFFICIENT, NO_DATA)
+#: the order of the objective counts ("19 项目标：达标进度正常 12，有超标风险 4，无数据 3")
+OBJECTIVE_COUNT_ORDER = (MET, ON_TRACK, AT_RISK, EXCEEDED, NOT_MET, INSUFFICIENT, NO_DATA)
 
 
 @dataclass
@@ -138,7 +143,8 @@ def context(report: ScopeReport, lang: str, charts: list[Chart],
             overview.append({
                 "name": r.name_zh if lang == "zh" else r.name_en,
                 "exceedance_days": str(r.exceedance_days),
-                "main": "—" if r.main_pollutant is None else texts.pollutant(
+                "main": "—" if r.main_pollutant is None or pd.isna(r.main_pollutant)
+                else texts.pollutant(
                     "O3_MDA8" if r.main_pollutant == "O3" else r.main_pollutant, lang),
                 "composite": "—" if r.composite is None or pd.isna(r.composite)
                 else f"{r.composite:.2f}",
@@ -196,10 +202,98 @@ def context(report: ScopeReport, lang: str, charts: list[Chart],
                        end=texts.full_date(report.ytd_end, lang)),
         "ytd_basis": t("ytd_basis", grade=grade), "standing": standing,
         "rank_line": rank_line, "rank_note": rank_note, "overview": overview, "is_city": is_city, "caveats": caveats,
+        "objectives": objectives_section(report, lang),
         "charts": {c.name: c for c in charts},
         "footer": t("footer", generated=generated.strftime("%Y-%m-%d %H:%M") + " CST"),
         "subject": subject,
     }
+
+
+def _objective_number(value, unit: str, lang: str, signed: bool = False) -> str:
+    """An objective's value or target with its unit: ``28 µg/m³``, ``69.4%``, ``+2 个百分点``."""
+    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
+    text = "0" if text == "-0" else text
+    if signed and float(value) > 0:
+        text = "+" + text
+    word = texts.objective_unit(unit if isinstance(unit, str) else "", lang, float(value))
+    return text if not word else (f"{text}{word}" if word == "%" else f"{text} {word}")
+
+
+def _objective_line(r, lang: str, running: bool, previous_reason: str = "") -> str:
+    """One objective needing attention: what it is, its value and target, and what the rest
+    of the year must achieve (the evaluation's reason; why there is no judgement said
+    "as above" when it repeats the previous line's, as for a run of peer-group ranks
+    lacking the same data)."""
+    t = lambda key, **kw: texts.t(key, lang, **kw)  # noqa: E731
+    zh = lang == "zh"
+    value = target = ""
+    if pd.notna(r.value):
+        number = _objective_number(r.value, r.unit, lang, signed=r.kind == "change")
+        value = t("obj_change" if r.kind == "change" else
+                  "obj_so_far" if running else "obj_year", value=number)
+    if pd.notna(r.target):
+        op = getattr(r, "op", "") or ""
+        target = t("obj_target", target=f"{op}{'' if zh or not op else ' '}"
+                   f"{_objective_number(r.target, r.unit, lang)}")
+    what = (f"{value}（{target}）" if zh else f"{value} ({target})") if value and target \
+        else value or target
+    reason = r.reason_zh if zh else r.reason
+    reason = reason if isinstance(reason, str) else ""
+    if reason and reason == previous_reason and r.status in (INSUFFICIENT, NO_DATA):
+        reason = t("obj_as_above")
+    line = r.text_zh if zh else r.text_en
+    if what:
+        line += ("：" if zh else ": ") + what
+    if reason:
+        line += (("；" if zh else "; ") if what else ("：" if zh else ": ")) + reason
+    return line
+
+
+def objectives_section(report: ScopeReport, lang: str) -> dict | None:
+    """The objectives section (None: the city has no plan, the section is left out):
+    counts per status, then one line per objective needing attention (a district's own
+    first, then the city's), then where the full list is."""
+    table = report.objectives
+    if table is None or table.empty:
+        return None
+    t = lambda key, **kw: texts.t(key, lang, **kw)  # noqa: E731
+    zh = lang == "zh"
+    is_city = report.scope == CITY_SCOPE
+    running = str(table["period_kind"].iloc[0]) == RUNNING
+    year = report.ytd_end.year
+    period = (t("obj_period_ytd", year=year, end=texts.full_date(report.ytd_end, lang))
+              if running else t("obj_period_year", year=year))
+
+    def count(n: int) -> str:
+        return f"{n} {t('obj_objective' if n == 1 else 'obj_objectives')}"
+
+    scope_note = ""
+    if not is_city:
+        n_own = int((table["scope"] == report.scope).sum())
+        n_city = len(table) - n_own
+        scope_note = t("obj_scope_district", district=report.area.name(lang), n_own=n_own,
+                       n_city=n_city, own=count(n_own), city=count(n_city))
+    statuses = table["status"].astype(str)
+    tally = statuses.value_counts()
+    order = list(OBJECTIVE_COUNT_ORDER) + sorted(set(tally.index) - set(OBJECTIVE_COUNT_ORDER))
+    parts = ("，" if zh else ", ").join(f"{texts.objective_status(s, lang)} {int(tally[s])}"
+                                       for s in order if s in tally.index)
+    counts = t("obj_counts", n=len(table), objectives=t(
+        "obj_objective" if len(table) == 1 else "obj_objectives"), parts=parts)
+    need = table[statuses.isin(OBJECTIVE_ATTENTION)]
+    first = CITY_SCOPE if is_city else report.scope
+    need = need.assign(_s=(need["scope"] != first).astype(int),
+                       _w=need["status"].map(OBJECTIVE_ATTENTION.index),
+                       _o=range(len(need))).sort_values(["_s", "_w", "_o"])
+    lines, previous = [], ""
+    for r in need.itertuples(index=False):
+        lines.append({"status": texts.objective_status(str(r.status), lang),
+                      "colour": OUTLOOK_COLOUR.get(str(r.status), "#333"),
+                      "line": _objective_line(r, lang, running, previous)})
+        previous = (r.reason_zh if zh else r.reason) if r.status in (INSUFFICIENT,
+                                                                     NO_DATA) else ""
+    note = period + (("" if zh else " ") + scope_note if scope_note else "")
+    return {"note": note, "counts": counts, "lines": lines}
 
 
 _MONTH_RULE = re.compile(r"(\d{4})-(\d{2})(?: \(days 1–(\d+)\))?: (\d+) valid days?, needs (\d+)")

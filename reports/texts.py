@@ -120,6 +120,30 @@ TEXT: dict[str, tuple[str, str]] = {
     "aqi_invalid": ("无有效 AQI", "no valid AQI"),
     "all_quantities": ("全部六项污染物及 AQI", "all six pollutants and the AQI"),
     "text_images": ("（图表见 HTML 版本）", "(charts in the HTML version)"),
+    # the action plan's objectives (evaluation.objectives; the dashboard's 目标考核 page)
+    "obj_title": ("目标考核", "Objectives"),
+    "obj_period_ytd": ("行动计划目标 {year} 年年初至今（截至 {end}）的进展，为临时结果。",
+                       "The action plan's objectives for {year}, year to date (to {end}); "
+                       "provisional."),
+    "obj_period_year": ("行动计划目标 {year} 年全年的考核结果。",
+                        "The action plan's objectives for the whole year {year}."),
+    "obj_scope_district": ("此处包括{district}的 {n_own} 项目标和全市的 {n_city} 项目标："
+                           "全市的考核结果同样关系到{district}。",
+                           "Shown: {district}'s {own} and the city's {city}, because the "
+                           "city's standing concerns {district} too."),
+    "obj_counts": ("{n} 项目标：{parts}", "{n} {objectives}: {parts}"),
+    "obj_objective": ("项目标", "objective"),
+    "obj_objectives": ("项目标", "objectives"),
+    "obj_attention": ("需要关注的目标：", "Objectives needing attention:"),
+    "obj_attention_none": ("目前没有需要关注的目标。", "No objective needs attention."),
+    "obj_so_far": ("年初至今 {value}", "{value} so far"),
+    "obj_year": ("全年 {value}", "{value} for the year"),
+    "obj_change": ("同比变化 {value}", "change {value}"),
+    "obj_target": ("目标 {target}", "target {target}"),
+    "obj_as_above": ("原因同上", "same as above"),
+    "obj_dashboard": ("全部目标的完整清单见系统看板的“目标考核”页面（/objectives）。",
+                      "The full list of objectives is on the dashboard's Objectives page "
+                      "(目标考核, /objectives)."),
 }
 
 POLLUTANT = {
@@ -166,6 +190,27 @@ def status(code: str, lang: str) -> str:
     """The word of a status code (``indicators.targets.judge``: met, not met, on track …)."""
     from indicators.targets import status_text
     return status_text(code, LANGS[_i(lang)])
+
+
+#: Units of an objective's value and target (``evaluation.objectives`` ``unit``): (zh, en,
+#: en singular); concentrations as they are.
+OBJECTIVE_UNIT = {"%": ("%", "%", "%"), "points": ("个百分点", "points", "point"),
+                  "days": ("天", "days", "day")}
+
+
+def objective_status(code: str, lang: str) -> str:
+    """The word of an objective's status: :func:`status`, or ``no data``
+    (``evaluation.objectives.NO_DATA``)."""
+    from evaluation.objectives import NO_DATA, NO_DATA_TEXT
+    return NO_DATA_TEXT[_i(lang)] if code == NO_DATA else status(code, lang)
+
+
+def objective_unit(unit: str, lang: str, value: float | None = None) -> str:
+    """``points`` → 个百分点 / points (point for ±1), ``days`` → 天 / days …"""
+    zh, en, one = OBJECTIVE_UNIT.get(unit, (unit, unit, unit))
+    if lang == "zh":
+        return zh
+    return one if value is not None and abs(value) == 1 else en
 
 
 def days(n: int, lang: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from config import ConfigError
 from config.sites import Recipient, load_site_config
 
-from .data import CITY_SCOPE, ReportError, compute, load_inputs
+from .data import CITY_SCOPE, ReportError, compute, load_inputs, load_objectives
 from .mail import Delivery, Mailer, SmtpUnavailable, build_message, for_recipient
 from .weeks import CST, IsoWeek, last_complete_week
 
@@ -156,7 +156,9 @@ def run_weekly(engine, settings, *, city: str | None = None, week: IsoWeek | Non
         result.seconds = {"total": time.perf_counter() - clock["start"]}
         return result
 
-    reports = compute(inputs, week, list(dict.fromkeys(g.scope for g, _ in todo)))
+    # the action plan's objectives, year to date to the week's Sunday (None: no plan)
+    objectives = load_objectives(engine, inputs.city.id, week)
+    reports = compute(inputs, week, list(dict.fromkeys(g.scope for g, _ in todo)), objectives)
     clock["compute"] = time.perf_counter()
     from .charts import ChartSession, charts_for
     from .render import render
