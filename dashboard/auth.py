@@ -13,8 +13,8 @@ it asks for, not from which links a page shows:
   exports need ``analyst``; a callback no page claims needs ``admin``.
 - a district-scoped account (:func:`scope_of`) may open only the pages that honour
   the scope (:func:`honours_scope`: ``SCOPED = True`` in the page module, or listed
-  in :data:`SCOPED_PATHS`): the overview, district, station, exceedances and
-  ranking pages. They are built on the scoped catalogue (``Catalog.scoped``: the
+  in :data:`SCOPED_PATHS`): the overview, district, station, exceedances, ranking
+  and objectives pages. They are built on the scoped catalogue (``Catalog.scoped``: the
   account's city, district and stations only), so they show its district and no
   other district's values (the ranking page ranks every district but sends only
   the account's own values); the city-wide rows (the city strip, the "whole city"
@@ -123,8 +123,9 @@ PUBLIC_OUTPUTS = {"_pages_location.search",
 #: Pages that honour a district scope besides those whose module says ``SCOPED = True``
 #: (district, station, exceedances): the overview narrows its cards to the scoped
 #: catalogue's districts, the ranking page ranks every district but shows only the
-#: account's own values (``catalog.scope``). See :func:`honours_scope`.
-SCOPED_PATHS = frozenset({"/", "/ranking"})
+#: account's own values (``catalog.scope``), the objectives page lists the account's
+#: district's objectives only. See :func:`honours_scope`.
+SCOPED_PATHS = frozenset({"/", "/ranking", "/objectives"})
 #: Body limits (bytes), see :func:`body_limit`.
 ANONYMOUS_BODY_LIMIT = 64 * 1024
 CALLBACK_BODY_LIMIT = 1024 * 1024

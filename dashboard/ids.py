@@ -81,6 +81,13 @@ RANKING_COUNTS = "ranking-counts"
 RANKING_EMPTY = "ranking-empty"
 RANKING_EXPORT_CSV = "ranking-export-csv"
 RANKING_EXPORT_XLSX = "ranking-export-xlsx"
+# the peer-group view (``/ranking?group=key-168``): the city among the 168 key cities …
+PEER_VERDICT = "peer-verdict"              # banner: the group, its source, the verdict
+PEER_PLACES = "peer-places"                # the city's (its districts') places
+PEER_CHART = "peer-chart"
+PEER_WINDOW = "peer-window"                # the members just above and below it
+PEER_TABLE = "peer-table"                  # every member (expandable)
+PEER_NOTICE = "peer-notice"                # a group that does not apply to the city
 
 # Page "/standards" — 标准对比 / Standards.
 STANDARDS_CHART = "standards-chart"

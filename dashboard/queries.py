@@ -17,6 +17,7 @@ import pandas as pd
 from evaluation import Period, Snapshot, standings
 from evaluation import city_year as years
 from evaluation import exceedances as exceedance_eval
+from evaluation import objectives as objective_eval
 from evaluation import stations as station_eval
 from evaluation.city_year import CityYear, daily_profile  # noqa: F401 - the pages' types
 from evaluation.exceedances import ExceedanceData  # noqa: F401
@@ -288,6 +289,40 @@ def standing_rows(engine, view) -> pd.DataFrame:
                                    view.profile_arg)
 
 
+def objectives(engine, city: str, year: int) -> tuple[pd.DataFrame, object, bool]:
+    """``city``'s action plan (its current site copy's ``plan:``) judged for ``year``:
+    (one row per objective, last day evaluated, whether the year is still running), as
+    :func:`evaluation.objectives.objectives_evaluation` (and ``lantian objectives``) give
+    it. Raises :class:`evaluation.errors.NoDataError` (not cached) when the plan or the
+    year's data are missing."""
+    from config.groups import load_group
+
+    from .cache import cached
+    snap = snapshot(engine)
+    plan = action_plan(engine, city)
+    # rank objectives follow an edited peer-group file (config/groups/), as peer_ranking does
+    groups = sorted({o.group for o in plan.objectives if o.kind == "rank"}) if plan else []
+    return cached("objectives", snap.version,
+                  (snap.url, str(city), int(year), tuple(load_group(g) for g in groups)),
+                  lambda: objective_eval.objectives_evaluation(snap, int(year), str(city)))
+
+
+def action_plan(engine, city: str):
+    """``city``'s action plan (:class:`config.plan.Plan`: its first year and objectives)
+    from its current site copy; None when the copy has no ``plan:`` section."""
+    from evaluation.errors import NoDataError
+
+    from .cache import cached
+    snap = snapshot(engine)
+
+    def read():
+        try:
+            return objective_eval.plan_of(snap, str(city))[1]
+        except NoDataError:
+            return False                  # (None is what the cache says for "not stored")
+    return cached("action_plan", snap.version, (snap.url, str(city)), read) or None
+
+
 def ranking_rows(engine, view, statistic: str, pollutant: str, level: str,
                  areas: tuple, valid_only: bool = False) -> pd.DataFrame:
     """``areas`` ranked on one statistic of the view's period, with the change against
@@ -296,6 +331,34 @@ def ranking_rows(engine, view, statistic: str, pollutant: str, level: str,
     return standings.ranking_rows(snapshot(engine), view.city, period_of(view),
                                   view.profile_arg, statistic, pollutant, level, tuple(areas),
                                   bool(valid_only))
+
+
+def peer_groups(engine, city: str) -> tuple:
+    """The peer groups (``config/groups/``) that rank ``city`` or its districts
+    (:func:`evaluation.peers.groups_of_city`)."""
+    from config.groups import group_ids
+    from evaluation import peers
+
+    from .cache import cached
+    snap = snapshot(engine)
+    return cached("peer_groups", snap.version, (snap.url, str(city), tuple(group_ids())),
+                  lambda: peers.groups_of_city(snap, str(city)))
+
+
+def peer_ranking(engine, view, group_id: str, valid_only: bool = False):
+    """Peer group ``group_id`` ranked by composite index over the view's period, with last
+    year's places and the bottom-N line (:func:`evaluation.peers.peer_ranking`, as
+    ``lantian rank --group`` prints it)."""
+    from config.groups import load_group
+    from evaluation import peers
+
+    from .cache import cached
+    snap, period = snapshot(engine), period_of(view)
+    group = load_group(str(group_id))           # the key follows an edited group file
+    return cached("peer_ranking", snap.version,
+                  (snap.url, group, period, view.profile_arg, bool(valid_only)),
+                  lambda: peers.peer_ranking(snap, group.id, period, view.profile_arg,
+                                             bool(valid_only)))
 
 
 def profile_rows(engine, view, profile: str, level: str, area: str) -> pd.DataFrame:

@@ -81,15 +81,21 @@ class PeerRanking:
     def verdict(self, lang: str = "en") -> str:
         """What the ranking is worth: an annual rank, provisional, or incomplete."""
         g, n = self.group, self.members_with_value
+        provisional = int((self.table["status"] == "provisional").sum())
         if not self.complete:
+            # the loaded members' values may fail a capture rule as well: say so too
             if lang == "zh":
                 return (f"{g.name_zh}：{g.size}个成员中仅{n}个有数据，名次仅在已导入的成员之间，"
-                        f"不是组内排名；{self.missing_hint('zh')}")
+                        f"不是组内排名；{self.missing_hint('zh')}"
+                        + (f"；已有数据的成员中{provisional}个的综合指数数据不足（暂定），"
+                           "数据不足以给出正式排名" if provisional else ""))
             return (f"{g.name_en}: only {n} of {g.size} members have data; ranks are among "
                     f"the loaded members only, not ranks in the group; "
-                    f"{self.missing_hint('en')}")
+                    f"{self.missing_hint('en')}"
+                    + (f"; the composite index of {provisional} of the loaded members fails "
+                       "a capture rule (provisional): the data are insufficient for a final "
+                       "rank" if provisional else ""))
         if not self.annual:
-            provisional = int((self.table["status"] == "provisional").sum())
             if lang == "zh":
                 return (f"{g.name_zh}：{provisional}个成员的综合指数数据不足（暂定），"
                         "数据不足以给出正式排名")
@@ -115,8 +121,9 @@ class PeerRanking:
         if lang == "zh":
             return (f"缺{other}个县（市、区）：请为{self.group.province}其他城市建立站点文件"
                     "（含 province）并导入其监测数据")
-        return (f"{other} counties missing: add a site file (with province: "
-                f"{self.group.province}) and readings for the province's other cities")
+        return (f"{other} counties missing: add a site file for each other city of the "
+                f"province (its province: as in config/groups/{self.group.id}.yaml) and "
+                "load its readings")
 
 
 def peer_ranking(snap: Snapshot, group_id: str, period: Period, profile: str | None = None,
@@ -168,14 +175,31 @@ def _ranked(snap: Snapshot, group: PeerGroup, period: Period, profile: str | Non
         else _county_members(snap, group)
     stats = (_city_stats(snap, members, period, profile) if group.level == "city"
              else _county_stats(snap, members, period, profile))
+    return rank_members(group, period, stats, members, valid_only)
+
+
+def rank_members(group: PeerGroup, period: Period, stats: pd.DataFrame,
+                 members: pd.DataFrame, valid_only: bool = False) -> PeerRanking:
+    """The ranking of ``members`` (area, name_zh, name_en, province, city [, stations,
+    synthetic]) from their statistics (``STAT_COLUMNS``, the composite index rows of
+    level city, or district for a county group): ranks, the bottom-N line and each
+    member's distance to it; no previous year (those columns NaN)."""
     level = "city" if group.level == "city" else "district"
     ranked = rank(stats if len(stats) else _no_stats(level, period), by="composite_index",
                   level=level, period=period.label, areas=members["area"].tolist(),
                   valid_only=valid_only)
-    table = ranked.merge(members, on="area", how="left")
+    table = ranked.merge(members.assign(_order=np.arange(len(members))), on="area",
+                         how="left")
+    # members without a rank keep the group file's order (not the order of their names)
+    unranked = table["rank"].isna().to_numpy()
+    table = pd.concat([table[~unranked], table[unranked].sort_values("_order", kind="stable")],
+                      ignore_index=True).drop(columns="_order")
     with_value = int(table["reported"].notna().sum())
     complete = group.level == "city" and with_value == group.size or \
         group.level == "county" and with_value >= group.size
+    if valid_only:
+        # the strict order places only valid members: a place in the group needs them all
+        complete = complete and bool(table["valid"].all())
     annual = complete and bool(table["valid"].all())
     line_value = np.nan
     if complete:

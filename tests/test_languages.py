@@ -15,7 +15,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 CODE = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
 #: where a page's visible words are (dropdown *values* are codes on purpose)
 VISIBLE = {"children", "label", "title", "headerName", "placeholder", "text"}
-PATHS = ["/", "/ranking", "/exceedances", "/district", "/station", "/map", "/standards",
+PATHS = ["/", "/ranking", "/exceedances", "/objectives", "/district", "/station", "/map", "/standards",
          "/public", "/data", "/upload", "/admin"]
 
 

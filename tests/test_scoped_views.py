@@ -1,12 +1,13 @@
-"""District-scoped accounts on the overview, exceedances and ranking pages (issue 16 §10).
+"""District-scoped accounts on the overview, exceedances, ranking and objectives pages (issue
+16 §10, issue 18).
 
-A viewer scoped to one district opens ``/``, ``/exceedances`` and ``/ranking`` and sees
-its district; no answer of any callback it may call carries another district's numbers
-(the JSON is searched for the other districts' and their stations' ids and names, and
-every place they occur must hold no value); a URL naming another district says "not in
-your scope"; the pages it still may not open are refused with an HTML page. On the
-SYNTHETIC demo city (a copy of the session's demo database: accounts are written) and,
-when the real data folder is there, on Beijing.
+A viewer scoped to one district opens ``/``, ``/exceedances``, ``/ranking`` and
+``/objectives`` and sees its district; no answer of any callback it may call carries
+another district's numbers (the JSON is searched for the other districts' and their
+stations' ids and names, and every place they occur must hold no value); a URL naming
+another district says "not in your scope"; the pages it still may not open are refused
+with an HTML page. On the SYNTHETIC demo city (a copy of the session's demo database:
+accounts are written) and, when the real data folder is there, on Beijing.
 """
 from __future__ import annotations
 
@@ -32,9 +33,14 @@ PAGE_SEARCHES = {
     "/exceedances": ("?pollutant=PM2.5", "?pollutant=NO2&basis=target&period=year&year=2024",
                      "?pollutant=O3&lang=en", f"?district={DISTRICT}&pollutant=PM10"),
     "/ranking": ("?level=station", "?by=PM2.5&period=year&year=2024", "?by=good_day_ratio",
-                 "?valid_only=1&by=NO2-p98", "?level=station&lang=en&by=heavy_days"),
+                 "?valid_only=1&by=NO2-p98", "?level=station&lang=en&by=heavy_days",
+                 # the peer-group view (issue 18): Shanxi's counties, the 168 key cities
+                 "?group=shanxi-counties&period=year&year=2024", "?group=key-168&lang=en",
+                 "?group=shanxi-counties&valid_only=1&lang=en"),
     "/district": ("?pollutant=O3", "?lang=en&pollutant=PM2.5"),
     "/station": ("?station=SYN04", "?lang=en"),
+    "/objectives": ("?status=met&year=2024", "?kind=value&period=year&year=2024",
+                    f"?district={DISTRICT}&lang=en", "?status=on+track&kind=rank"),
 }
 
 
@@ -152,7 +158,7 @@ def test_a_scoped_viewer_opens_overview_exceedances_and_ranking_on_its_district(
         assert page.status_code == 200 and page.mimetype == "text/html", path
     # the navigation offers them
     layout = dump(scoped.get("/_dash-layout").get_json())
-    for path in ("/", "/exceedances", "/ranking", "/district", "/station"):
+    for path in ("/", "/exceedances", "/ranking", "/district", "/station", "/objectives"):
         assert f'"page": "{path}"' in layout, path
     for page in ("/map", "/data", "/standards", "/admin", "/upload"):
         assert f'"page": "{page}"' not in layout, page
@@ -173,6 +179,11 @@ def test_a_scoped_viewer_opens_overview_exceedances_and_ranking_on_its_district(
 
     ranking = dump(route(scoped, "/ranking", "?period=year&year=2024"))
     assert "矿区" in ranking and "城区" in ranking            # every rank, its row highlighted
+
+    objectives = dump(route(scoped, "/objectives", "?year=2024"))
+    assert "矿区NO2年均浓度≤45微克/立方米" in objectives          # its district's objectives
+    assert "objectives-group-kuangqu" in objectives
+    assert "objectives-group-yangquan-demo" not in objectives     # not the city's
 
 
 def _figure(answer, component_id):
@@ -252,7 +263,8 @@ def test_a_url_for_another_district_says_not_in_your_scope(app, scoped):
                          ("/exceedances", "?district=chengqu&period=year&year=2024"),
                          ("/exceedances", f"?district={CITY}"),     # the whole city
                          ("/station", "?station=SYN01"), ("/", "?district=yuxian"),
-                         ("/ranking", "?district=jiaoqu")):
+                         ("/ranking", "?district=jiaoqu"),
+                         ("/objectives", "?district=pingding&year=2024")):
         text = dump(route(scoped, path, search))
         asked = search.split("=", 1)[1].split("&")[0]
         assert f"“{asked}” 不在您的权限范围内，已显示 矿区。" in text, (path, search)
@@ -290,6 +302,66 @@ def test_what_a_scoped_viewer_still_may_not_open_is_refused_with_a_page(app, sco
     assert refused.status_code == 403 and refused.get_json()["reason"] == "scope"
 
 
+def test_the_peer_view_shows_a_scoped_viewer_every_rank_and_its_own_values(app, scoped):
+    """Issue 18: among Shanxi's counties a scoped viewer sees every member's rank, its own
+    district's values (highlighted, its card, its dot) and, of the city's other districts,
+    the rank and name only (no value, change, reason or dot); among the 168 key cities it
+    sees the city's row (the national report publishes it)."""
+    others = others_of(app, CITY, DISTRICT)
+    answer = route(scoped, "/ranking", "?period=year&year=2024&group=shanxi-counties")
+    assert not leaks(answer, others, strict=False)
+    rows = {r["area"]: r for r in _props(answer, ids.PEER_TABLE)["rowData"]}
+    assert len(rows) == 6 and {r["rank"] for r in rows.values()} == set(range(1, 7))
+    mine = rows[f"{CITY}/{DISTRICT}"]
+    assert mine["own"] and mine["value"] > 0 and mine["previous_rank"] >= 1
+    for area, row in rows.items():
+        if area != f"{CITY}/{DISTRICT}":
+            assert row["hidden"] and not row["own"] and row["rank"] >= 1, area
+            assert row["value"] is None and row["change"] is None and row["reason"] == ""
+    places = dump(_props(answer, ids.PEER_PLACES))
+    assert places.count("lt-pg-place-name") == 1 and "矿区" in places
+    figure = _figure(answer, ids.PEER_CHART)
+    dots = [str(y) for tr in figure["data"] for y in (tr.get("y") or []) if y is not None]
+    assert dots and all("矿区" in y for y in dots)           # its own dot (and halo) only
+    assert "本账号属于矿区" in dump(answer)
+    # the city among the 168 key cities: its row in full
+    answer = route(scoped, "/ranking", "?period=year&year=2024&group=key-168")
+    own = [r for r in _props(answer, ids.PEER_TABLE)["rowData"] if r["own"]]
+    assert len(own) == 1 and own[0]["area"] == "阳泉" and own[0]["value"] > 0
+    assert not leaks(answer, others, strict=False)
+    # the download holds what the page shows
+    analyst = staff_client(app, "analyst", CITY, DISTRICT)
+    table = analyst.get(f"/export/ranking.csv?city={CITY}&period=year&year=2024"
+                        "&group=shanxi-counties&codes=1")
+    assert table.status_code == 200
+    lines = table.data.decode("utf-8-sig").splitlines()
+    assert len(lines) == 7
+    for line in lines[1:]:
+        if f"{CITY}/{DISTRICT}" not in line:
+            assert ",,,,," in line          # rank and name only: no value, no distance …
+
+
+def _props(answer, component_id):
+    def find(node):
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            if isinstance(props, dict) and props.get("id") == component_id:
+                return props
+            for value in node.values():
+                hit = find(value)
+                if hit is not None:
+                    return hit
+        elif isinstance(node, list):
+            for value in node:
+                hit = find(value)
+                if hit is not None:
+                    return hit
+        return None
+    found = find(answer)
+    assert found is not None, component_id
+    return found
+
+
 def test_scoped_downloads_hold_only_its_district(app):
     analyst = staff_client(app, "analyst", CITY, DISTRICT)
     others = others_of(app, CITY, DISTRICT)
@@ -297,6 +369,10 @@ def test_scoped_downloads_hold_only_its_district(app):
     assert table.status_code == 200
     text = table.data.decode("utf-8-sig")
     assert "kuangqu" in text and not [o for o in others if o in text]
+    plan = analyst.get("/export/objectives.csv?city=yangquan-demo&period=year&year=2024")
+    assert plan.status_code == 200
+    text = plan.data.decode("utf-8-sig")
+    assert "矿区NO2年均浓度" in text and not [o for o in others if o in text]
 
 
 # -- Beijing (real data) ---------------------------------------------------------------

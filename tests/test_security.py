@@ -401,7 +401,9 @@ def test_a_district_scoped_viewer_sees_only_its_district(app):
     layout = layout_text(client)
     nav = {p["path"] for p in dash.page_registry.values() if f'"page": "{p["path"]}"' in layout}
     # issue 16 §10: the overview, exceedances and ranking pages too, narrowed to its district
-    assert nav == {"/", "/district", "/station", "/exceedances", "/ranking", "/public"}
+    # (issue 18: and the objectives page, its district's objectives)
+    assert nav == {"/", "/district", "/station", "/exceedances", "/ranking", "/objectives",
+                   "/public"}
     for page in dash.page_registry.values():
         response = client.post("/_dash-update-component", json=router_payload(page["path"]))
         expected = 200 if page["path"] in nav else 403

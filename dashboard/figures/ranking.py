@@ -192,5 +192,101 @@ def ranking_chart(table: pd.DataFrame, names: dict, *, lang: str = "zh", title: 
                   "range": [start, end], "zeroline": from_zero}}, title)
 
 
+#: Dot colour of a member in the bottom N of its peer group.
+BOTTOM_COLOR = STATUS_COLORS["exceeds"]
+OWN_COLOR = "#1f5fa8"
+
+
+def peer_chart(table: pd.DataFrame, *, lang: str = "zh", title: str = "",
+               line_value: float = np.nan, line_label: str | None = None,
+               own_label: str = "", bottom_label: str = "",
+               empty_message: str | None = None) -> go.Figure:
+    """A peer group's members by composite index (:func:`evaluation.peers.peer_ranking`),
+    rank 1 at the top, in the style of :func:`ranking_chart`.
+
+    ``table``: rows of :func:`dashboard.pages.ranking.peer_table` to draw (rank, area,
+    short_name — the label, synthetic data marked —, reported, status, reason, in_bottom,
+    own, optionally href), members with a value only. Valid ranks are blue dots, those in
+    the bottom N red (``bottom_label``), provisional ranks amber rings with "暂定" beside
+    the rank; the city's own rows (its districts) get a blue halo (``own_label``) and a
+    bold name. ``line_label``: the bottom-N line, drawn as a dashed vertical line at
+    ``line_value`` (the index of the last place outside the bottom N): a member to its
+    right is in the bottom N.
+    """
+    if table.empty:
+        return empty_figure(empty_message or ("暂无数据" if lang == "zh" else "no data"))
+    tb = table.reset_index(drop=True)
+    status = tb["status"].astype(str).to_numpy()
+    bottom = tb["in_bottom"].astype(bool).to_numpy()
+    own = tb["own"].astype(bool).to_numpy()
+    key = np.where(status == "provisional", "provisional",
+                   np.where(bottom, "bottom", "ranked"))
+    rank_text = tb["rank"].astype("Int64").astype(object).where(tb["rank"].notna(), "—") \
+        .astype(str)
+    labels = (rank_text + "  " + tb["short_name"].astype(str)).tolist()
+    prov = _w("prov", lang)
+    labels = [lab + (f"（{prov}）" if lang == "zh" else f" ({prov})") if k == "provisional"
+              else lab for lab, k in zip(labels, key)]
+    labels = [lab if labels.index(lab) == i else f"{lab} ({tb['area'][i]})"
+              for i, lab in enumerate(labels)]
+    value = tb["reported"].astype("float64")
+    shown = _fmt(value, 2)
+    reason = tb["reason"].fillna("").astype(str)
+    hover = pd.Series(labels) + "<br>" + shown
+    hover = hover.where(reason == "", hover + "<br>" + _w("reason", lang) + ": " + reason)
+    y_all = np.asarray(labels, dtype=object)
+    traces, shapes = [], []
+    if own.any():
+        # a halo under the own dots (drawn first: the dot stays on top)
+        traces.append({"type": "scatter", "mode": "markers", "name": own_label,
+                       "y": y_all[own].tolist(), "x": value[own].tolist(),
+                       "hoverinfo": "skip",
+                       "marker": {"size": 26, "color": "rgba(31,95,168,0.18)",
+                                  "line": {"color": OWN_COLOR, "width": 2}}})
+    styles = {"ranked": (RANKED_COLOR, "circle", _w("ranked", lang)),
+              "bottom": (BOTTOM_COLOR, "circle", bottom_label or "bottom"),
+              "provisional": (PROVISIONAL_COLOR, "circle-open", _w("provisional", lang))}
+    for k, (colour, symbol, name) in styles.items():
+        sel = key == k
+        if not sel.any():
+            continue
+        traces.append({"type": "scatter", "mode": "markers+text", "name": name,
+                       "y": y_all[sel].tolist(), "x": value[sel].tolist(),
+                       # (an en space: the value clear of the own rows' halo)
+                       "text": ("\u2002" + shown[sel]).tolist(), "textposition": "middle right",
+                       "cliponaxis": False,
+                       "marker": {"color": colour, "symbol": symbol, "size": 13,
+                                  "line": {"color": colour, "width": 2.5}},
+                       "customdata": hover[sel].tolist(),
+                       "hovertemplate": "%{customdata}<extra></extra>"})
+    with_line = bool(line_label) and line_value == line_value
+    if with_line:
+        line = {"color": LIMIT_COLOR, "dash": "dash", "width": 2}
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": line_value,
+                       "x1": line_value, "y0": 0, "y1": 1, "line": line})
+        traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines",
+                       "name": line_label, "line": line})
+    start, end, from_zero = value_range(value, [line_value] if with_line else None)
+    hrefs = tb["href"].tolist() if "href" in tb else [None] * len(tb)
+    ticktext = []
+    for lab, h, mine in zip(labels, hrefs, own):
+        text = f"<b>{escape(lab)}</b>" if mine else escape(lab)
+        if isinstance(h, str) and h:
+            text = (f'<a href="{escape(h, quote=True)}" target="_self" '
+                    f'style="color:{LINK_COLOR}">{text}</a>')
+        ticktext.append(text)
+    axis_title = _w("not_zero", lang) if not from_zero else None
+    return fast_figure(traces, {
+        "shapes": shapes, "showlegend": True,
+        "height": max(260, 120 + 30 * len(tb)), "margin": {"l": 20, "r": 60, "t": 80, "b": 50},
+        "yaxis": {"autorange": "reversed", "categoryorder": "array", "categoryarray": labels,
+                  "automargin": True,
+                  "tickmode": "array", "tickvals": labels, "ticktext": ticktext,
+                  "gridcolor": "#eef1f4", "showgrid": True, "showline": False,
+                  "ticksuffix": "  "},
+        "xaxis": {"title": {"text": axis_title}, "gridcolor": "#e4e7eb",
+                  "range": [start, end], "zeroline": from_zero}}, title)
+
+
 #: The former name (the chart drew bars from zero).
 ranking_bars = ranking_chart

@@ -12,8 +12,8 @@ rather than being skipped and leaving a page silently absent.
 import importlib
 
 # Navigation order.
-ORDER = ["overview", "ranking", "exceedances", "district", "station", "map", "standards",
-         "public", "data", "upload", "admin"]
+ORDER = ["overview", "ranking", "exceedances", "objectives", "district", "station", "map",
+         "standards", "public", "data", "upload", "admin"]
 REQUIRED = ("PATH", "NAME", "TITLE", "layout")
 
 

@@ -24,6 +24,14 @@ provisional mark) and name only — their values, capture, change, limit and
 reasons are blanked here, before the table reaches the grid or the export, and
 the chart (whose dots would show the values) is left out. Only its own rows
 link to a page.
+
+The peer-group view (issue 18; URL ``group=<id>``, the chooser "同级排名" listing the
+groups of config/groups/ that rank the city or its districts): the city among a peer
+group (the 168 key cities), or its districts among the province's counties, by
+composite index as :func:`evaluation.peers.peer_ranking` ranks them — the verdict
+first, the city's place and its distance to the bottom-N line, the members just above
+and below it (chart and table, the line drawn in both), then every member. See
+:func:`peer_body`.
 """
 from __future__ import annotations
 
@@ -39,21 +47,22 @@ from indicators.ranking import PROVISIONAL, RANKED, change_kind
 from indicators.statistics import COMPLIANCE_PERIODS
 
 from .. import ids
+from ..context import current_engine
 from ..exports import register_export
-from ..figures.ranking import ranking_chart
+from ..figures.ranking import peer_chart, ranking_chart
 from ..i18n import t
-from ..layout import (card, control, dropdown, empty_state, export_links, graph, grid,
+from ..layout import (banner, card, control, dropdown, empty_state, export_links, graph, grid,
                       labelled, notes, profile_label, staff_page, stats_caption,
                       synthetic_title)
 from ..ledger import ledger_text
-from ..queries import catalog, period_stats, ranking_rows
+from ..queries import catalog, peer_groups, peer_ranking, period_stats, ranking_rows
 from . import common
 
 PATH = "/ranking"
 NAME = "排名"
 NAME_EN = "Ranking"
 TITLE = "排名 · 蓝天 Lantian"
-PAGE_KEYS = ("level", "by", "valid_only")
+PAGE_KEYS = ("level", "by", "valid_only", "group")
 LEVELS = ("district", "station")
 SCOPED = True              # honours a district-scoped account (others' values hidden)
 
@@ -98,15 +107,24 @@ def valid_only(view) -> bool:
 def controls(view, cat) -> list:
     lang = view.lang
     level, by = choices(view)
-    return [
+    group, groups, _asked = peer_group(view, current_engine())
+    # the peer groups that rank the city (or its districts): none, no chooser
+    chooser = [dropdown("group", [{"label": t("pg.own_city", lang), "value": ""}]
+                        + [{"label": g.name(lang), "value": g.id} for g in groups],
+                        group.id if group else "", t("pg.ctl.group", lang), width=230)] \
+        if groups else []
+    strict = labelled(t("rk.ctl.valid_only", lang), dcc.Checklist(
+        id=control("valid_only"), value=["1"] if valid_only(view) else [],
+        className="lt-rk-switch", inputClassName="lt-rk-check",
+        options=[{"label": t("rk.valid_only", lang), "value": "1"}]))
+    if group is not None:          # a peer group ranks by composite index, areas of its level
+        return chooser + [strict]
+    return chooser + [
         dropdown("level", [{"label": t(f"rk.level.{lv}", lang), "value": lv} for lv in LEVELS],
                  level, t("rk.ctl.level", lang), width=110),
         dropdown("by", [{"label": t(f"rk.by.{b}", lang), "value": b} for b in BY], by,
                  t("rk.ctl.by", lang), width=270),
-        labelled(t("rk.ctl.valid_only", lang), dcc.Checklist(
-            id=control("valid_only"), value=["1"] if valid_only(view) else [],
-            className="lt-rk-switch", inputClassName="lt-rk-check",
-            options=[{"label": t("rk.valid_only", lang), "value": "1"}])),
+        strict,
     ]
 
 
@@ -381,6 +399,20 @@ def counts_text(table: pd.DataFrame, lang: str, strict: bool) -> str:
 # -- the page body ------------------------------------------------------------------
 
 def body(view, cat, engine) -> list:
+    """The peer-group view when the URL names a group that ranks the city (``group=``),
+    otherwise the ranking of the city's districts (or stations)."""
+    group, _groups, asked = peer_group(view, engine)
+    if group is not None:
+        return peer_body(view, cat, engine, group)
+    out = area_body(view, cat, engine)
+    if asked:
+        city = cat.name("city", view.city, view.lang)
+        out.insert(0, html.Div(id=ids.PEER_NOTICE, className="lt-notices", children=html.P(
+            t("pg.not_applicable", view.lang, group=asked[:40], city=city))))
+    return out
+
+
+def area_body(view, cat, engine) -> list:
     lang = view.lang
     level, by = choices(view)
     pollutant, statistic = BY[by]
@@ -453,11 +485,392 @@ def body(view, cat, engine) -> list:
     return out
 
 
+# -- the peer-group view (issue 18) ---------------------------------------------------
+#
+# ``/ranking?city=<city>&year=<year>&group=<group id>``: the city among a peer group of
+# config/groups/ (the 168 key cities), or its districts among the province's counties,
+# by composite index as :func:`evaluation.peers.peer_ranking` (``lantian rank --group``)
+# ranks them. The verdict first (the group, its source, how many members have data and
+# what the rank is worth), then the city's own place, the members just above and below
+# it (chart and table, the bottom-N line drawn in both), every member below. A
+# district-scoped account sees every member's rank and the other cities' values (the
+# national report publishes them), but among its own city's districts only its own
+# district's values (a county group).
+
+#: Members shown on each side of the city (its districts) in the window and the chart.
+WINDOW = 5
+#: A group with at most this many members with a value is charted whole.
+CHART_ALL = 30
+
+#: English names of the provinces (a group file names them in Chinese).
+PROVINCE_EN = {
+    "北京市": "Beijing", "天津市": "Tianjin", "河北省": "Hebei", "山西省": "Shanxi",
+    "内蒙古自治区": "Inner Mongolia", "辽宁省": "Liaoning", "吉林省": "Jilin",
+    "黑龙江省": "Heilongjiang", "上海市": "Shanghai", "江苏省": "Jiangsu", "浙江省": "Zhejiang",
+    "安徽省": "Anhui", "福建省": "Fujian", "江西省": "Jiangxi", "山东省": "Shandong",
+    "河南省": "Henan", "湖北省": "Hubei", "湖南省": "Hunan", "广东省": "Guangdong",
+    "广西壮族自治区": "Guangxi", "海南省": "Hainan", "重庆市": "Chongqing", "四川省": "Sichuan",
+    "贵州省": "Guizhou", "云南省": "Yunnan", "西藏自治区": "Tibet", "陕西省": "Shaanxi",
+    "甘肃省": "Gansu", "青海省": "Qinghai", "宁夏回族自治区": "Ningxia",
+    "新疆维吾尔自治区": "Xinjiang", "台湾省": "Taiwan", "香港特别行政区": "Hong Kong",
+    "澳门特别行政区": "Macao",
+}
+
+
+def peer_group(view, engine) -> tuple:
+    """(the chosen group or None, the groups that rank the view's city or its districts,
+    the URL's ``group`` when it names none of them, else "")."""
+    groups = peer_groups(engine, view.city)
+    asked = str(view.params.get("group") or "")
+    chosen = next((g for g in groups if g.id == asked), None)
+    return chosen, groups, (asked if asked and chosen is None else "")
+
+
+def _province(name, lang: str) -> str:
+    name = "" if name is None or name != name else str(name)
+    return PROVINCE_EN.get(name, name) if lang == "en" else name
+
+
+def peer_table(view, cat, engine, ranking) -> pd.DataFrame:
+    """The peer ranking's table (:data:`evaluation.peers.COLUMNS`, in its order: ranked
+    members, then those without a value) for display, with name (the view's language,
+    synthetic data tagged), where (province; a county group: the member's city), reason
+    and reason_full (the validity ledger in the view's language), own (the city's row;
+    a county group: its districts, a district-scoped account's own district), hidden
+    (the city's other districts for such an account: rank and name only), line (the
+    last member outside the bottom N, when the group is complete) and href."""
+    lang, group = view.lang, ranking.group
+    table = ranking.table.copy().reset_index(drop=True)
+    scope = getattr(cat, "scope", None)
+    full = catalog(engine) if scope else cat
+    own = (table["city"].astype(object) == view.city).fillna(False).to_numpy(bool)
+    hidden = np.zeros(len(table), dtype=bool)
+    if scope and group.level == "county":
+        mine = (table["area"] == f"{scope[0]}/{scope[1]}").to_numpy(bool)
+        hidden, own = own & ~mine, mine
+    names = table["name_en" if lang == "en" else "name_zh"].fillna(table["area"]).astype(str)
+    synthetic = table["synthetic"].astype("boolean").fillna(False).to_numpy(bool)
+    table["name"] = names.where(~synthetic, names + " · " + t("pg.synthetic_tag", lang))
+    table["short_name"] = names.where(~synthetic, names + "＊")        # the chart's labels
+    if group.level == "county":
+        table["where"] = [full.name("city", c, lang) if isinstance(c, str) else ""
+                          for c in table["city"]]
+    else:
+        table["where"] = [_province(p, lang) for p in table["province"]]
+    reason = table["reason"].fillna("").astype(str)
+    unloaded = (table["reported"].isna() & (table["stations"].fillna(0) == 0)).to_numpy(bool)
+    table["reason_full"] = ledger_text(reason, lang).where(~unloaded,
+                                                           t("pg.no_data_loaded", lang))
+    table["reason"] = ledger_text(reason, lang, short=True).where(
+        ~unloaded, t("pg.no_data_loaded", lang))
+    line = np.zeros(len(table), dtype=bool)
+    if ranking.complete:
+        ranks = table["rank"].astype("Float64")
+        outside = (ranks <= ranking.line_rank).fillna(False).to_numpy(bool)
+        if outside.any() and table["in_bottom"].astype(bool).any():
+            line[np.flatnonzero(outside)[-1]] = True
+    table["line"] = line
+    shared = view.shared_search()
+    hrefs: list = [None] * len(table)
+    for i, (area, city) in enumerate(zip(table["area"], table["city"])):
+        if own[i] and group.level == "county":
+            district = str(area).split("/", 1)[1]
+            hrefs[i] = f"{get_relative_path('/district')}{shared}&district=" \
+                       f"{quote(district, safe='')}"
+        elif own[i]:
+            hrefs[i] = get_relative_path("/") + shared
+    table["href"] = hrefs
+    table["own"], table["hidden"] = own, hidden
+    if hidden.any():
+        keep = ~hidden
+        for col in ("value", "reported", "previous_reported", "change", "distance"):
+            table[col] = table[col].astype("float64").where(keep, np.nan)
+        for col in ("previous_rank", "stations"):
+            table[col] = table[col].astype("Int64").where(keep, pd.NA)
+        table["valid"] = table["valid"].astype(object).where(keep, None)
+        for col in ("reason", "reason_full"):
+            table[col] = table[col].astype(object).where(keep, "")
+    return table
+
+
+def peer_rows(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Rows for the grid: numbers stay numbers (sortable), words are translated."""
+    status = table["status"].astype(str)
+    hidden = table["hidden"].to_numpy(bool)
+    return pd.DataFrame({
+        "rank": table["rank"].astype("Int64"),
+        "name": table["name"],
+        "href": table["href"],
+        "area": table["area"].astype(str),
+        "where": table["where"],
+        "stations": table["stations"].astype("Int64"),
+        "value": table["reported"].astype("float64"),
+        "status": status.map(lambda s: t(f"rk.status.{s}", lang)).where(~hidden, ""),
+        "previous_rank": table["previous_rank"].astype("Int64"),
+        "previous": table["previous_reported"].astype("float64"),
+        "change": table["change"].astype("float64"),
+        "distance": table["distance"].astype("float64"),
+        "reason": table["reason"].fillna("").astype(str),
+        "reason_full": table["reason_full"].fillna("").astype(str),
+        "provisional": (status == PROVISIONAL).to_numpy(),
+        "insufficient": (~status.isin([RANKED, PROVISIONAL])).to_numpy(),
+        "bottom": table["in_bottom"].astype(bool).to_numpy(),
+        "line": table["line"].to_numpy(bool),
+        "own": table["own"].to_numpy(bool),
+        "hidden": hidden,
+    })
+
+
+def peer_columns(view, group) -> list[dict]:
+    """The peer grid's columns: the numbers a bureau reads first (index, distance to the
+    line, last year's place) beside the name, so that a phone shows them unscrolled; the
+    provisional mark in the rank cell (the status word, the stations: in the download)."""
+    lang = view.lang
+    prov = t("rk.prov", lang)
+    signed = {"function": "params.value == null ? '—' : params.value == 0 ? '0.00' : "
+                          "d3.format('+.2f')(params.value)"}
+    cols = [
+        {"field": "rank", "headerName": t("rk.col.rank", lang), "type": "numericColumn",
+         "minWidth": 96, "maxWidth": 120, "filter": False,
+         "valueFormatter": {"function": "params.value == null ? '—' : params.value + "
+                                        f"(params.data.provisional ? ' {prov}' : '')"},
+         "cellClassRules": {"lt-rk-prov-mark": "params.data.provisional"}},
+        {"field": "name", "headerName": t("rk.col.name", lang), "minWidth": 180,
+         "cellRenderer": "LtAreaLink"},
+        {"field": "value", "headerName": t("pg.col.value", lang), "type": "numericColumn",
+         "valueFormatter": _number(2), "minWidth": 120,
+         "cellClassRules": {"lt-rk-invalid": "params.data.provisional",
+                            "lt-rk-hidden": "params.data.hidden"}},
+        {"field": "distance", "headerName": t("pg.col.distance", lang, bottom=group.bottom),
+         "type": "numericColumn", "valueFormatter": signed, "minWidth": 120,
+         "headerTooltip": t("pg.col.distance_tip", lang, bottom=group.bottom)},
+        {"field": "previous_rank", "headerName": t("pg.col.previous_rank", lang),
+         "type": "numericColumn", "minWidth": 110,
+         "valueFormatter": {"function": "params.value == null ? '—' : String(params.value)"}},
+        {"field": "change", "headerName": t("rk.col.change.percent", lang),
+         "type": "numericColumn", "minWidth": 110,
+         "valueFormatter": {"function": "params.value == null ? '—' : params.value == 0 ? "
+                                        "'0.0' : d3.format('+.1f')(params.value)"},
+         "cellClassRules": {"lt-rk-better": "params.value < 0 && !params.data.provisional",
+                            "lt-rk-worse": "params.value > 0 && !params.data.provisional"}},
+        {"field": "previous", "headerName": t("pg.col.previous", lang), "type": "numericColumn",
+         "valueFormatter": _number(2), "minWidth": 110},
+        {"field": "where", "minWidth": 130, "maxWidth": 180,
+         "headerName": t("pg.col.city" if group.level == "county" else "pg.col.province",
+                         lang)},
+    ]
+    for col in cols:
+        col.update(wrapHeaderText=True, autoHeaderHeight=True)
+    # one line a member (168 of them): the whole reason in the tooltip and the download
+    cols.append({"field": "reason", "headerName": t("rk.col.reason", lang), "minWidth": 220,
+                 "tooltipField": "reason_full", "flex": 3})
+    return cols
+
+
+PEER_ROW_CLASSES = {"lt-rk-row-na": "params.data.insufficient",
+                    "lt-rk-row-prov": "params.data.provisional",
+                    "lt-pg-row-bottom": "params.data.bottom",
+                    "lt-pg-row-line": "params.data.line",
+                    "lt-rk-row-own": "params.data.own"}
+
+
+def peer_window(table: pd.DataFrame, size: int = WINDOW) -> np.ndarray:
+    """Rows within ``size`` places (in the table's order) of an own row with a value, and
+    the own rows without one."""
+    ranked = table["rank"].notna().to_numpy(bool)
+    own = table["own"].to_numpy(bool)
+    keep = np.zeros(len(table), dtype=bool)
+    for at in np.flatnonzero(own & ranked):
+        keep[max(at - size, 0):at + size + 1] = True
+    return (keep & ranked) | own
+
+
+def _short(text: str, most: int = 70) -> str:
+    return text if len(text) <= most else text[:most - 1].rstrip("，,；; ") + "…"
+
+
+def _place_card(view, ranking, row, alone: bool = True) -> html.Section:
+    """One own row: its place "第 N 名 / 共 168", index, distance to the line, last year;
+    ``alone``: the only card, which also says what the group's state makes of the place
+    (several cards get it once, above them)."""
+    lang, group = view.lang, ranking.group
+    facts = []
+    provisional = row["status"] == PROVISIONAL
+    if pd.isna(row["rank"]):
+        place = t("pg.unranked", lang)
+        facts.append(row["reason"] or t("pg.no_data_loaded", lang))
+    else:
+        place = t("pg.place", lang, rank=int(row["rank"])) + \
+            (f" ({t('rk.prov', lang)})" if provisional else "")
+        facts.append(f"{t('pg.col.value', lang)} {row['reported']:.2f}")
+        if not ranking.complete and alone:
+            facts.append(t("pg.place_loaded", lang, n=ranking.members_with_value))
+        if pd.notna(row["distance"]):
+            d = float(row["distance"])
+            key = "pg.to_leave" if d > 0 else "pg.headroom"
+            facts.append(t(key, lang, d=f"{abs(d):.2f}", bottom=group.bottom,
+                           line=f"{ranking.line_value:.2f}", place=ranking.line_rank))
+        elif alone:
+            facts.append(t("pg.no_line", lang, bottom=group.bottom, size=group.size))
+        if provisional and row["reason"]:
+            # the reason's start (the whole of it: the table's tooltip, the download)
+            facts.append(t("pg.prov_reason", lang, reason=_short(str(row["reason"]))))
+    if pd.notna(row["previous_rank"]):
+        before = t("pg.last_year", lang, rank=int(row["previous_rank"]),
+                   value=f"{row['previous_reported']:.2f}")
+        if pd.notna(row["rank"]):
+            moved = int(row["previous_rank"]) - int(row["rank"])
+            before += " · " + (t("pg.up", lang, n=moved) if moved > 0 else
+                               t("pg.down", lang, n=-moved) if moved < 0 else
+                               t("pg.same", lang))
+        if pd.notna(row["change"]):
+            before += " · " + t("pg.change", lang, change=f"{row['change']:+.1f}")
+        facts.append(before)
+    else:
+        facts.append(t("pg.last_year_none", lang))
+    classes = "lt-pg-place" + (" lt-pg-place-bottom" if row["in_bottom"] else "") + \
+        (" lt-pg-place-prov" if provisional else "")
+    return html.Section(className=classes, children=[
+        html.Div(row["name"], className="lt-pg-place-name"),
+        html.Div(className="lt-pg-place-rank", children=[
+            html.Strong(place), html.Span(" / " + t("pg.of", lang, size=group.size))]),
+        html.Ul([html.Li(f) for f in facts], className="lt-pg-place-facts")])
+
+
+def peer_body(view, cat, engine, group) -> list:
+    lang = view.lang
+    ranking = peer_ranking(engine, view, group.id, valid_only(view))
+    table = peer_table(view, cat, engine, ranking)
+    caption = stats_caption(view)
+    n_synthetic = int(table["synthetic"].astype("boolean").fillna(False).sum())
+    out = [html.H2(t("pg.heading", lang, group=group.name(lang), period=caption),
+                   className="lt-section-title")]
+    if view.period == "range":
+        out += notes(t("page.range_stats", lang, start=view.start.isoformat(),
+                       end=view.end.isoformat()))
+    # the verdict first: what the rank is worth
+    lines = [ranking.verdict(lang),
+             t("pg.source", lang, source=group.source if lang == "zh" else group.source_en,
+               year=group.year)]
+    if n_synthetic:
+        lines.append(t("pg.synthetic", lang, n=n_synthetic))
+    out.append(banner("info" if ranking.annual else "warn",
+                      t("pg.members", lang, group=group.name(lang), n=ranking.members_with_value,
+                        size=group.size), *lines, id=ids.PEER_VERDICT))
+    own = table[table["own"]]
+    if len(own) > 1 and not ranking.complete:
+        out += notes(t("pg.places_loaded", lang, n=ranking.members_with_value,
+                       bottom=group.bottom, size=group.size))
+    out.append(html.Div(id=ids.PEER_PLACES, className="lt-pg-places", children=[
+        _place_card(view, ranking, r, alone=len(own) == 1) for _, r in own.iterrows()] or [
+        html.P(t("pg.no_own", lang, city=cat.name("city", view.city, lang)),
+               className="lt-note")]))
+    if getattr(cat, "scope", None) and group.level == "county":
+        out += notes(t("pg.note_scope", lang,
+                       district=catalog(engine).name("district", cat.scope[1], lang)))
+
+    window = peer_window(table)
+    whole = ranking.members_with_value <= CHART_ALL or not window.any()
+    shown = table[(table["rank"].notna().to_numpy(bool) if whole else window)
+                  & ~table["hidden"].to_numpy(bool)]
+    shown = shown[shown["reported"].notna()]
+    title = synthetic_title(t("pg.chart_title", lang, group=group.name(lang), period=caption),
+                            bool(shown["synthetic"].astype("boolean").fillna(False).any()), lang)
+    line_label = t("pg.line", lang, bottom=group.bottom, line=f"{ranking.line_value:.2f}") \
+        if ranking.complete and ranking.line_value == ranking.line_value else None
+    own_label = t("pg.own_districts" if group.level == "county" else "pg.own", lang)
+    fig = peer_chart(shown, lang=lang, title=title, line_value=ranking.line_value,
+                     line_label=line_label, own_label=own_label,
+                     bottom_label=t("pg.bottom", lang, bottom=group.bottom),
+                     empty_message=t("rk.no_stats", lang))
+    missing = int(table["reported"].isna().sum())
+    below = [t("pg.chart_window", lang, n=WINDOW) if not whole else None,
+             t("pg.chart_missing", lang, n=missing) if missing else None,
+             t("pg.chart_synthetic", lang) if shown["synthetic"].astype("boolean")
+             .fillna(False).any() else None]
+    out.append(card(None, graph(fig, id=ids.PEER_CHART, height=int(fig.layout.height or 360)),
+                    *notes(*below)))
+
+    rows = peer_rows(table, lang)
+    columns = peer_columns(view, group)
+    grid_options = {"suppressColumnVirtualisation": True, "tooltipShowDelay": 300}
+    exports = export_links(t("rk.export", lang), "ranking", view, className="lt-rk-export",
+                           ids=(ids.RANKING_EXPORT_CSV, ids.RANKING_EXPORT_XLSX))
+    if window.all() or not window.any():
+        out.append(card(t("pg.table_title", lang, n=len(table)),
+                        grid(rows, columns, id=ids.PEER_TABLE, lang=lang,
+                             auto_height=len(rows) <= 40, rowClassRules=PEER_ROW_CLASSES,
+                             dashGridOptions=grid_options),
+                        exports))
+    else:
+        out.append(card(t("pg.window_title", lang, n=WINDOW),
+                        grid(rows[window].reset_index(drop=True), columns, id=ids.PEER_WINDOW,
+                             lang=lang, auto_height=True, rowClassRules=PEER_ROW_CLASSES,
+                             dashGridOptions=grid_options),
+                        html.Details(className="lt-pg-all", children=[
+                            html.Summary(t("pg.all_members", lang, n=len(table),
+                                           missing=missing) if missing else
+                                         t("pg.all_members_all", lang, n=len(table))),
+                            grid(rows, columns, id=ids.PEER_TABLE, lang=lang,
+                                 rowClassRules=PEER_ROW_CLASSES,
+                                 dashGridOptions=grid_options)]),
+                        exports))
+    out += notes(t("pg.note", lang),
+                 # (no line yet: the cards, or the note above them, say so)
+                 t("pg.line_note", lang, bottom=group.bottom, place=ranking.line_rank)
+                 if line_label else None,
+                 t("rk.provisional", lang) if view.stats_period == "ytd" else None)
+    return out
+
+
+def peer_export_frame(view, cat, engine, group) -> pd.DataFrame:
+    """The peer table for download (every member; headers in the view's language)."""
+    lang = view.lang
+    ranking = peer_ranking(engine, view, group.id, valid_only(view))
+    table = peer_table(view, cat, engine, ranking)
+    rows = peer_rows(table, lang)
+
+    def fixed(col: str, d: int, sign: bool = False) -> pd.Series:
+        return rows[col].map(lambda v: "" if pd.isna(v) else f"{v:{'+' if sign else ''}.{d}f}")
+    yes, no = t("rk.yes", lang), t("rk.no", lang)
+    frame = pd.DataFrame({
+        "group": group.name(lang), "period": view.stats_label,
+        "rank": rows["rank"].astype(object).where(rows["rank"].notna(), ""),
+        "name": rows["name"], "area": rows["area"], "where": rows["where"],
+        "stations": rows["stations"].astype(object).where(rows["stations"].notna(), ""),
+        "value": fixed("value", 2), "status": rows["status"],
+        "distance": fixed("distance", 2, sign=True),
+        "in_bottom": [yes if b else "" for b in rows["bottom"]],
+        "previous_rank": rows["previous_rank"].astype(object)
+        .where(rows["previous_rank"].notna(), ""),
+        "previous": fixed("previous", 2), "change": fixed("change", 1, sign=True),
+        "synthetic": [yes if s else no for s in
+                      table["synthetic"].astype("boolean").fillna(False)],
+        "reason": rows["reason_full"]})
+    headers = {"group": t("pg.col.group", lang), "period": t("rk.col.period", lang),
+               "rank": t("rk.col.rank", lang), "name": t("rk.col.name", lang),
+               "area": t("rk.col.area", lang),
+               "where": t("pg.col.city" if group.level == "county" else "pg.col.province",
+                          lang),
+               "stations": t("pg.col.stations", lang), "value": t("pg.col.value", lang),
+               "status": t("rk.col.status", lang),
+               "distance": t("pg.col.distance", lang, bottom=group.bottom),
+               "in_bottom": t("pg.col.in_bottom", lang, bottom=group.bottom),
+               "previous_rank": t("pg.col.previous_rank", lang),
+               "previous": t("pg.col.previous", lang),
+               "change": t("rk.col.change.percent", lang),
+               "synthetic": t("pg.col.synthetic", lang), "reason": t("rk.col.reason", lang)}
+    return frame.rename(columns=headers)
+
+
 # -- export -------------------------------------------------------------------------
 
 def export_frame(view, cat, engine) -> pd.DataFrame:
     """The ranking table for download (headers in the view's language); a district-scoped
     account's export holds what its page shows (other areas: rank and name only)."""
+    group, _groups, _asked = peer_group(view, engine)
+    if group is not None:
+        return peer_export_frame(view, cat, engine, group)
     lang = view.lang
     level, by = choices(view)
     pollutant, statistic = BY[by]

@@ -153,8 +153,9 @@ def test_every_page_renders_cleanly(server, browser, name, path, lang):
             view.close()
 
 
-# pages without a period: what is loaded, the public summary, upload, administration
-NO_PERIOD = ("/data", "/public", "/upload", "/admin")
+# pages without a period: what is loaded, the public summary, upload, administration; the
+# objectives page judges a plan by year (a year control, no month or custom range)
+NO_PERIOD = ("/data", "/public", "/upload", "/admin", "/objectives")
 
 
 @pytest.mark.parametrize("name,path", [p for p in PAGES if p[1] not in NO_PERIOD])
@@ -280,6 +281,41 @@ def test_the_ranking_ranks_every_district_and_its_names_lead_to_the_district(ser
         view.close()
 
 
+def test_the_peer_view_highlights_the_city_among_the_168_key_cities(server, browser):
+    """Issue 18: the address the objectives page links to opens the peer-group view; the
+    demo city (阳泉, SYNTHETIC) is the highlighted row, "第 1 名 / 共 168" among the one
+    member with data; the chooser goes back to the city's districts and to the group."""
+    base, _cities = server
+    view = Watched(browser, base)
+    try:
+        view.open(f"{base}/ranking?city=yangquan-demo&year=2025&group=key-168")
+        verdict = " ".join(view.page.inner_text("#peer-verdict").split())
+        assert verdict.startswith("168个重点城市：168 个成员中 1 个有数据"), verdict
+        own = view.page.locator("#peer-window .ag-row.lt-rk-row-own")
+        assert own.count() == 1 and "阳泉 · 合成数据" in own.inner_text()
+        assert "第 1 名 / 共 168" in " ".join(view.page.inner_text("#peer-places").split())
+        assert view.page.locator("#peer-chart .main-svg").count() >= 1
+        # every member, below: the 167 without data too
+        view.page.click(".lt-pg-all > summary")
+        view.page.wait_for_selector("#peer-table .ag-row", timeout=15000)
+        # the chooser: back to the city's districts, then to the group again
+        chooser = "#page-controls [role=group][aria-label='同级排名'] .dash-dropdown"
+        view.page.click(chooser)
+        view.page.get_by_role("option").filter(has_text=re.compile(r"^\s*本市各区县\s*$")) \
+            .first.click()
+        view.page.wait_for_function("!location.search.includes('group=')", timeout=15000)
+        view.settle()
+        assert view.page.query_selector("#ranking-table") is not None
+        assert view.page.query_selector("#peer-verdict") is None
+        view.page.click(chooser)
+        view.page.get_by_role("option").filter(has_text="168个重点城市").first.click()
+        view.wait_for_query("group=key-168")
+        assert view.page.locator("#peer-window .ag-row.lt-rk-row-own").count() == 1
+        assert view.errors == [], view.errors
+    finally:
+        view.close()
+
+
 def test_an_ended_year_is_judged_and_the_header_follows_the_language(server, browser):
     base, cities = server
     city, year = _city_and_year(cities)
@@ -300,6 +336,40 @@ def test_an_ended_year_is_judged_and_the_header_follows_the_language(server, bro
         body = view.page.inner_text("#_pages_content")
         assert "not met" in body or "met" in body
         assert "on track" not in body
+        assert view.errors == [], view.errors
+    finally:
+        view.close()
+
+
+def test_the_objectives_are_listed_filtered_and_lead_to_their_views(server, browser):
+    """Issue 18: the plan's objectives for 2024, one line each coloured by status; choosing
+    "未达标" (not met) in the status filter keeps those lines; a line's link opens the
+    district page of its district and pollutant for that year."""
+    base, _cities = server
+    view = Watched(browser, base)
+    statuses = "els => els.map(e => e.dataset.status)"
+    try:
+        view.open(f"{base}/objectives?city=yangquan-demo&year=2024")
+        before = view.page.eval_on_selector_all("#objectives-lines article", statuses)
+        assert len(before) >= 19 and {"met", "not met", "no data"} <= set(before), before
+        counts = view.page.inner_text("#objectives-counts")
+        assert f"未达标 {before.count('not met')}" in " ".join(counts.split()), counts
+        # the status chips carry the overview's colours
+        chip = view.page.locator("#objectives-lines article[data-status='not met'] .lt-chip")
+        assert "lt-chip-bad" in chip.first.get_attribute("class")
+        view.page.click("#page-controls [role=group][aria-label='状态'] .dash-dropdown")
+        view.page.get_by_role("option").filter(has_text=re.compile(r"^\s*未达标\s*$")).first \
+            .click()
+        view.wait_for_query("status=not")
+        after = view.page.eval_on_selector_all("#objectives-lines article", statuses)
+        assert after and set(after) == {"not met"} and len(after) == before.count("not met")
+        view.page.locator("#objectives-lines article a", has_text="区县详情").first.click()
+        view.page.wait_for_url(re.compile(r"/district\?"), timeout=15000)
+        view.settle()
+        query = parse_qs(urlparse(view.page.url).query)
+        assert query["year"] == ["2024"] and query["period"] == ["year"]
+        assert query["pollutant"][0] in ("NO2", "SO2") and query["district"]
+        assert view.page.query_selector(".lt-page-district") is not None
         assert view.errors == [], view.errors
     finally:
         view.close()
