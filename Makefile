@@ -17,11 +17,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Synthetic demo city (clearly labelled) in the embedded SQLite database, then the dashboard.
+# --peers key-168: one SYNTHETIC station for each other of the 168 key cities (SYNP001 …),
+# so that the ranking and objectives pages show a complete ranking (about 30 s more).
 # The local trial account demo / lantian-demo is an administrator: never create it on a
 # server others can reach.
 demo: install
 	$(BIN)/lantian init --sites config/sites/yangquan.yaml
-	$(BIN)/lantian demo
+	$(BIN)/lantian demo --peers key-168
 	echo lantian-demo | $(BIN)/lantian users add demo --role admin --password-stdin --exist-ok
 	@$(BIN)/python -m lantian.fonts || true
 	@echo "Sign in at http://127.0.0.1:$(PORT)/login as demo / lantian-demo (public page: /public)"

@@ -299,7 +299,7 @@ def rank_row(o: Objective, ranking: PeerRanking, area: str, running: bool) -> di
         target, ok = line_place, place <= line_place
         gap = round(index - line_value, 2)
         en = (f"composite index {index:.2f}, place {place} of {g.size}; "
-              + (f"{gap:.2f} below the bottom-{o.outside_bottom} line ({line_value:.2f})"
+              + (f"{-gap:.2f} below the bottom-{o.outside_bottom} line ({line_value:.2f})"
                  if ok else f"must fall by {gap:.2f} to the bottom-{o.outside_bottom} line "
                  f"({line_value:.2f})"))
         zh = (f"综合指数{index:.2f}，第{place}名（共{g.size}个）；"
@@ -307,7 +307,8 @@ def rank_row(o: Objective, ranking: PeerRanking, area: str, running: bool) -> di
                  else f"需下降{gap:.2f}才能到后{o.outside_bottom}名线（{line_value:.2f}）"))
     else:
         before = row["previous_rank"]
-        if pd.isna(before):
+        # a place among only the members loaded a year earlier is not last year's place
+        if pd.isna(before) or not ranking.previous_complete:
             return {"value": float(place), "status": NO_DATA,
                     "reason": "last year's ranking is incomplete: " + _previous_hint(ranking, "en"),
                     "reason_zh": "上年排名不完整：" + _previous_hint(ranking, "zh")}

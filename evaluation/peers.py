@@ -58,6 +58,7 @@ class PeerRanking:
     complete: bool              # every member has a value
     annual: bool                # complete, and every member's index valid
     line_value: float
+    previous_complete: bool = False     # the same period a year earlier had every member
 
     @property
     def line_rank(self) -> int:
@@ -141,7 +142,8 @@ def peer_ranking(snap: Snapshot, group_id: str, period: Period, profile: str | N
     table["change"] = np.round(rate.astype("float64"), 1)     # §7: to 0.1 %
     table["change_kind"] = "%"
     return PeerRanking(group, period, table[COLUMNS], current.members_with_value,
-                       current.complete, current.annual, current.line_value)
+                       current.complete, current.annual, current.line_value,
+                       previous.complete)
 
 
 def groups_of_city(snap: Snapshot, city: str) -> tuple[PeerGroup, ...]:

@@ -559,8 +559,15 @@ def demo(sites: Annotated[Path, typer.Option("--sites")] = Path(__file__).resolv
          / "config" / "sites" / "yangquan.yaml",
          until: Annotated[Optional[str], typer.Option(
              "--until", help="Last day of the demo (YYYY-MM-DD); default yesterday.")] = None,
+         peers: Annotated[Optional[str], typer.Option(
+             "--peers", help="Also a peer group's other cities (key-168): one SYNTHETIC "
+             "station each (SYNP001 …, '北京（合成）'), readings for the same years, so that "
+             "the group's ranking is complete.")] = None,
          quiet: Quiet = False):
-    """Generate and load deterministic SYNTHETIC demo data for the demo city."""
+    """Generate and load deterministic SYNTHETIC demo data for the demo city
+    (and, with --peers, for the other cities of a peer group)."""
+    from datetime import timedelta
+
     from config.sites import load_site_config
     from ingest.demo import generate_demo
     from ingest.loader import LoadResult, finish_run, load_frame, start_run
@@ -571,7 +578,14 @@ def demo(sites: Annotated[Path, typer.Option("--sites")] = Path(__file__).resolv
     if not site.city.synthetic:
         raise ConfigError(sites, "city.synthetic", "the demo only writes into a synthetic city",
                           "use config/sites/yangquan.yaml or set synthetic: true")
-    last = _day(until, "--until") if until else None
+    group = None
+    if peers is not None:
+        from config.groups import load_group
+        group = load_group(peers)
+        if group.level != "city":
+            raise UserError(f"--peers {peers}: a county group's members are the districts of "
+                            "site-file cities; give a city group, e.g. --peers key-168")
+    last = _day(until, "--until") if until else date.today() - timedelta(days=1)
     settings = load_settings()
     engine = make_engine(settings.database_url)
     migrate(engine)
@@ -590,6 +604,36 @@ def demo(sites: Annotated[Path, typer.Option("--sites")] = Path(__file__).resolv
         load_frame(conn, frame, result, strict=True, synthetic=True)
     finish_run(engine, result)
     out.print(f"SYNTHETIC demo data for {site.city.name_zh}: {result.summary()}", markup=False)
+    if group is not None:
+        _demo_peers(engine, site, group, last, quiet)
+
+
+def _demo_peers(engine, site, group, last: date, quiet: bool) -> None:
+    """``lantian demo --peers``: a SYNTHETIC station and readings for every member of the
+    group but the one the demo site claims (``national_name``)."""
+    import time
+
+    from rich.progress import Progress
+
+    from ingest import demo_peers
+
+    started = time.perf_counter()
+    stations = demo_peers.demo_peer_stations(group, {site.city.national_name})
+    if stations.empty:
+        return
+    with engine.begin() as conn:
+        counts = demo_peers.create_stations(conn, stations)
+    with Progress(console=err, transient=True, disable=quiet) as bar:
+        task = bar.add_task(f"generating SYNTHETIC readings for {group.id} (cities)",
+                            total=len(stations))
+        result = demo_peers.load_peers(
+            engine, stations, last, last.year - 2, label=f"peers {group.id}",
+            options={"group": group.id, "demo_city": site.city.id}, long_outages=False,
+            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    out.print(f"SYNTHETIC peer data for {len(stations)} other cities of {group.name_zh} "
+              f"({group.id}; stations {stations['code'].iloc[0]} … {stations['code'].iloc[-1]}"
+              f", {counts['created']} created): {result.summary()} "
+              f"[{time.perf_counter() - started:.0f} s]", markup=False)
 
 
 def _day(text: str, option: str) -> date:
@@ -836,6 +880,9 @@ _PEER_STATUS = {"ranked": ("有效", "valid"), "provisional": ("暂定", "provis
                 "insufficient data": ("无数据", "no value")}
 
 
+_NO_VALUE = ("未导入数据", "no data loaded")
+
+
 def _peer_rank(group_id: str, level: Level, year: int, until, profile, valid_only: bool,
                lang: str, format: StatusFormat) -> None:
     """``lantian rank --group``: a peer group's members by composite index, the bottom-N
@@ -883,7 +930,8 @@ def _peer_rank(group_id: str, level: Level, year: int, until, profile, valid_onl
                      "" if pd_isna(r.reported) else f"{r.reported:.2f}",
                      "" if pd_isna(r.previous_rank) else str(int(r.previous_rank)),
                      _change_text(r.change, "%"), _PEER_STATUS[str(r.status)][0 if zh else 1],
-                     _short_reason(r.reason))
+                     _NO_VALUE[0 if zh else 1] if r.reason == "no statistic"
+                     else _short_reason(r.reason))
     out.print(view)
     if table["synthetic"].any():
         out.print("* SYNTHETIC data (合成数据)" if not zh else "* 合成数据（SYNTHETIC）",

@@ -18,22 +18,30 @@ def status_frame(conn) -> pd.DataFrame:
     values with any QC flag other than ok/missing.
     """
     excluded = ", ".join(str(c) for c in load_rules().excluded_codes)
-    parts = []
-    for col, pollutant in POLLUTANT_COLUMNS:
+    # one pass over the hourly rows for all six pollutants (a pass per pollutant cost six
+    # scans of the whole table: 20 s on the demo with its 167 peer cities)
+    aggregates = []
+    for col, _pollutant in POLLUTANT_COLUMNS:
         counts = f"{col} IS NOT NULL AND {col}_flag NOT IN ({excluded})"
-        parts.append(
-            f"SELECT station_id, '{pollutant}' AS pollutant, {len(parts)} AS ord, "
-            f"SUM(CASE WHEN {counts} THEN 1 ELSE 0 END) AS readings, "
-            f"MIN(CASE WHEN {counts} THEN ts END) AS first, "
-            f"MAX(CASE WHEN {counts} THEN ts END) AS last, "
-            f"SUM(CASE WHEN {col}_flag > 1 THEN 1 ELSE 0 END) AS flagged "
-            f"FROM hourly GROUP BY station_id")
-    sql = ("SELECT s.code AS station, s.synthetic AS synthetic, u.pollutant, u.readings, "
-           "u.first, u.last, u.flagged FROM (" + " UNION ALL ".join(parts) + ") u "
-           "JOIN stations s ON s.id = u.station_id ORDER BY s.code, u.ord")
-    frame = pd.DataFrame(conn.execute(text(sql)).fetchall(),
-                         columns=["station", "synthetic", "pollutant", "readings", "first",
-                                  "last", "flagged"])
+        aggregates += [f"SUM(CASE WHEN {counts} THEN 1 ELSE 0 END) AS {col}_readings",
+                       f"MIN(CASE WHEN {counts} THEN ts END) AS {col}_first",
+                       f"MAX(CASE WHEN {counts} THEN ts END) AS {col}_last",
+                       f"SUM(CASE WHEN {col}_flag > 1 THEN 1 ELSE 0 END) AS {col}_flagged"]
+    sql = ("SELECT s.code AS station, s.synthetic AS synthetic, u.* FROM (SELECT station_id, "
+           + ", ".join(aggregates) + " FROM hourly GROUP BY station_id) u "
+           "JOIN stations s ON s.id = u.station_id ORDER BY s.code")
+    result = conn.execute(text(sql))
+    wide = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    parts = [pd.DataFrame({"station": wide["station"], "synthetic": wide["synthetic"],
+                           "pollutant": pollutant, "pos": wide.index, "ord": i,
+                           "readings": wide[f"{col}_readings"], "first": wide[f"{col}_first"],
+                           "last": wide[f"{col}_last"], "flagged": wide[f"{col}_flagged"]})
+             for i, (col, pollutant) in enumerate(POLLUTANT_COLUMNS)]
+    frame = pd.concat(parts, ignore_index=True) if len(wide) else pd.DataFrame(
+        columns=["station", "synthetic", "pollutant", "pos", "ord", "readings", "first",
+                 "last", "flagged"])
+    # the database's order of the codes (its collation), each station's pollutants in turn
+    frame = frame.sort_values(["pos", "ord"], kind="stable").drop(columns=["pos", "ord"])
     frame = frame[(frame["readings"] > 0) | (frame["flagged"] > 0)].reset_index(drop=True)
     for col in ("first", "last"):
         frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d %H:%M").fillna("")
