@@ -116,6 +116,44 @@ def routed(app, path: str, search: str = "") -> str:
     return body
 
 
+def props_in(answer, component_id):
+    """The props of component ``component_id`` in a JSON callback answer (a router's
+    page), depth first; None when absent."""
+    if isinstance(answer, dict):
+        props = answer.get("props")
+        if isinstance(props, dict) and props.get("id") == component_id:
+            return props
+        children = answer.values()
+    elif isinstance(answer, list):
+        children = answer
+    else:
+        return None
+    for value in children:
+        hit = props_in(value, component_id)
+        if hit is not None:
+            return hit
+    return None
+
+
+def sqlite_copy(url: str, folder, name: str = "demo.sqlite") -> str:
+    """The URL of a copy in ``folder`` of the SQLite database ``url`` (a session's demo or
+    Beijing database, for tests that write to it: accounts, edits, loads)."""
+    import shutil
+    from pathlib import Path
+    path = Path(folder) / name
+    shutil.copy(url.split("///", 1)[1], path)
+    return f"sqlite:///{path}"
+
+
+def started_app(url: str, **options):
+    """The dashboard on ``url`` (no shared cache), its router callback registered (the
+    first request does that)."""
+    from dashboard.app import create_app
+    app = create_app(url, cache_url="", **options)
+    app.server.test_client().get("/public")
+    return app
+
+
 def figure_of(tree, component_id):
     """The figure of the graph ``component_id`` in a rendered page."""
     graph = by_id(tree, component_id)

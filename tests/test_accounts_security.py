@@ -27,7 +27,8 @@ from dashboard.context import engine_of
 from store import schema, users
 from store.users import (DETAIL_MAX, add_user, audit, audit_entries, authenticate,
                          login_failures, now)
-from tests.dash_helpers import STAFF_PASSWORD, dump, ensure_user, login, router_payload
+from tests.dash_helpers import (STAFF_PASSWORD, sqlite_copy, dump, ensure_user, login,
+                                router_payload, started_app)
 
 MAX = 5
 LOCKOUT = timedelta(minutes=15)
@@ -47,18 +48,13 @@ def backend_app(engine, db_url):
 
 @pytest.fixture(scope="module")
 def demo_copy(demo_db_url, tmp_path_factory):
-    path = tmp_path_factory.mktemp("accounts") / "demo.sqlite"
-    shutil.copy(demo_db_url.split("///", 1)[1], path)
-    return f"sqlite:///{path}"
+    return sqlite_copy(demo_db_url, tmp_path_factory.mktemp("accounts"))
 
 
 @pytest.fixture(scope="module")
 def app(demo_copy):
     """The dashboard on a copy of the demo database, no trusted proxy (the default)."""
-    from dashboard.app import create_app
-    app = create_app(demo_copy, cache_url="")
-    app.server.test_client().get("/public")     # registers the router callback
-    return app
+    return started_app(demo_copy)
 
 
 class HashCounter:

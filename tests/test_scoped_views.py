@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import dash
 import pytest
 
 from dashboard import auth, ids
-from tests.dash_helpers import (ROUTER_OUTPUT, dump, honest_payload, router_payload,
-                                staff_client)
+from tests.dash_helpers import (ROUTER_OUTPUT, sqlite_copy, dump, honest_payload, props_in,
+                                router_payload, staff_client, started_app)
 
 CITY, DISTRICT = "yangquan-demo", "kuangqu"
 OWN = {"kuangqu", "矿区", "Mining district", "SYN03", "SYN04", "矿区合成站一", "矿区合成站二",
@@ -46,12 +45,7 @@ PAGE_SEARCHES = {
 
 @pytest.fixture(scope="module")
 def app(demo_db_url, tmp_path_factory):
-    from dashboard.app import create_app
-    path = tmp_path_factory.mktemp("scoped") / "demo.sqlite"
-    shutil.copy(demo_db_url.split("///", 1)[1], path)
-    built = create_app(f"sqlite:///{path}", cache_url="")
-    built.server.test_client().get("/public")          # registers the router callback
-    return built
+    return started_app(sqlite_copy(demo_db_url, tmp_path_factory.mktemp("scoped")))
 
 
 @pytest.fixture(scope="module")
@@ -187,24 +181,7 @@ def test_a_scoped_viewer_opens_overview_exceedances_and_ranking_on_its_district(
 
 
 def _figure(answer, component_id):
-    def find(node):
-        if isinstance(node, dict):
-            props = node.get("props", {})
-            if isinstance(props, dict) and props.get("id") == component_id:
-                return props["figure"]
-            for value in node.values():
-                hit = find(value)
-                if hit is not None:
-                    return hit
-        elif isinstance(node, list):
-            for value in node:
-                hit = find(value)
-                if hit is not None:
-                    return hit
-        return None
-    figure = find(answer)
-    assert figure is not None, component_id
-    return figure
+    return _props(answer, component_id)["figure"]
 
 
 def test_no_answer_for_a_scoped_viewer_carries_another_districts_numbers(app, scoped):
@@ -342,22 +319,7 @@ def test_the_peer_view_shows_a_scoped_viewer_every_rank_and_its_own_values(app, 
 
 
 def _props(answer, component_id):
-    def find(node):
-        if isinstance(node, dict):
-            props = node.get("props", {})
-            if isinstance(props, dict) and props.get("id") == component_id:
-                return props
-            for value in node.values():
-                hit = find(value)
-                if hit is not None:
-                    return hit
-        elif isinstance(node, list):
-            for value in node:
-                hit = find(value)
-                if hit is not None:
-                    return hit
-        return None
-    found = find(answer)
+    found = props_in(answer, component_id)
     assert found is not None, component_id
     return found
 
@@ -378,11 +340,7 @@ def test_scoped_downloads_hold_only_its_district(app):
 # -- Beijing (real data) ---------------------------------------------------------------
 
 def test_a_beijing_district_account_sees_its_district_only(beijing_db_url, tmp_path):
-    from dashboard.app import create_app
-    path = tmp_path / "beijing.sqlite"
-    shutil.copy(beijing_db_url.split("///", 1)[1], path)
-    app = create_app(f"sqlite:///{path}", cache_url="")
-    app.server.test_client().get("/public")
+    app = started_app(sqlite_copy(beijing_db_url, tmp_path, "beijing.sqlite"))
     client = staff_client(app, "viewer", "beijing", "dongcheng")
     others = others_of(app, "beijing", "dongcheng")
     assert {"haidian", "海淀区", "Haidian"} & others

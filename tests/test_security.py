@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 import time
 from dataclasses import replace
 
@@ -22,20 +21,16 @@ from dashboard.context import engine_of
 from store import schema
 from store.users import (ROLE_RANK, audit_entries, get_account, login_failures, now,
                          set_active, set_password)
-from tests.dash_helpers import (ROUTER_OUTPUT, STAFF_PASSWORD, dump, ensure_user,
-                                honest_payload, login, router_payload, staff_client)
+from tests.dash_helpers import (ROUTER_OUTPUT, STAFF_PASSWORD, sqlite_copy, dump, ensure_user,
+                                honest_payload, login, router_payload, staff_client,
+                                started_app)
 
 ROLES = ("viewer", "analyst", "admin")
 
 
 @pytest.fixture(scope="module")
 def app(demo_db_url, tmp_path_factory):
-    from dashboard.app import create_app
-    path = tmp_path_factory.mktemp("security") / "demo.sqlite"
-    shutil.copy(demo_db_url.split("///", 1)[1], path)
-    app = create_app(f"sqlite:///{path}", cache_url="")
-    app.server.test_client().get("/public")     # registers the router callback
-    return app
+    return started_app(sqlite_copy(demo_db_url, tmp_path_factory.mktemp("security")))
 
 
 def anonymous(app):
@@ -239,10 +234,9 @@ def staff_client_for(app, username: str, password: str = STAFF_PASSWORD):
 def test_session_lifetime_is_enforced_by_the_server(demo_db_url, tmp_path):
     from config.settings import load_settings
     from dashboard.app import create_app
-    path = tmp_path / "short.sqlite"
-    shutil.copy(demo_db_url.split("///", 1)[1], path)
     settings = replace(load_settings(), session_hours=1.5 / 3600)      # 1.5 seconds
-    short = create_app(f"sqlite:///{path}", cache_url="", settings=settings)
+    short = create_app(sqlite_copy(demo_db_url, tmp_path, "short.sqlite"), cache_url="",
+                       settings=settings)
     ensure_user(short, "brief", "viewer")
     client = staff_client_for(short, "brief")
     assert client.post("/_dash-update-component",

@@ -12,10 +12,8 @@ import base64
 import io
 import json
 import random
-import shutil
 import tempfile
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -27,25 +25,18 @@ from store import schema
 from store.db import data_version
 from store.users import audit_entries
 from tests.conftest import SHARED_DATA, TEST_DATA, _lantian
-from tests.dash_helpers import ROUTER_OUTPUT, dump, route, staff_client
+from tests.dash_helpers import ROUTER_OUTPUT, sqlite_copy, dump, route, staff_client, started_app
 
 RUN = "upload-result.children"          # the Check/Load callback (its first output)
 GATE = "upload-load.disabled"           # enables Load after a check of the same file
 
 
-def _copy_demo(demo_db_url: str, folder: Path, name: str = "demo.sqlite") -> str:
-    path = folder / name
-    shutil.copy(demo_db_url.split("///", 1)[1], path)
-    return f"sqlite:///{path}"
+_copy_demo = sqlite_copy
 
 
 @pytest.fixture(scope="module")
 def app(demo_db_url, tmp_path_factory):
-    from dashboard.app import create_app
-    url = _copy_demo(demo_db_url, tmp_path_factory.mktemp("upload"))
-    app = create_app(url, cache_url="")
-    app.server.test_client().get("/public")     # registers the router callback
-    return app
+    return started_app(sqlite_copy(demo_db_url, tmp_path_factory.mktemp("upload")))
 
 
 @pytest.fixture(scope="module")

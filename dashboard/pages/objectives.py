@@ -477,8 +477,9 @@ def export_frame(view, cat, engine) -> pd.DataFrame:
             "area_name": cat.name("city" if r.scope == "city" else "district", area, lang),
             "kind": t(f"obj.kind.{r.kind}", lang),
             "objective": r.text_en if lang == "en" else r.text_zh, "period": r.period,
-            "value": number(r.value).replace("—", ""), "target": number(r.target).replace("—", ""),
-            "margin": signed(r.margin).replace("—", ""), "unit": unit_word(r.unit, lang),
+            # numbers stay numbers (empty where there is none): a spreadsheet sums them
+            "value": r.value, "target": r.target, "margin": r.margin,
+            "unit": unit_word(r.unit, lang),
             "status": status_word(str(r.status), lang), "reason": reason_of(r, lang)})
     return pd.DataFrame(rows, columns=EXPORT_COLUMNS)
 
