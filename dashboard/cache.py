@@ -45,6 +45,7 @@ from typing import Callable, TypeVar
 
 from flask import g, has_request_context, request
 from flask_caching import Cache
+from .i18n import normalize_lang
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -433,7 +434,7 @@ def _mark_stale(response, served: int, newest: int) -> None:
         body = json.loads(response.get_data())
         page = body["response"]["_pages_content"]["children"]
         children = page["props"]["children"]
-        lang = "en" if str(page["props"].get("lang", "")).startswith("en") else "zh"
+        lang = normalize_lang(page["props"].get("lang"))
         notice = {"type": "P", "namespace": "dash_html_components",
                   "props": {"id": STALE_NOTICE_ID, "className": "lt-note lt-stale",
                             "role": "status",

@@ -30,7 +30,7 @@ from .auth import scope_of
 from .cache import cached_local
 from .context import current_engine
 from .exports import export_url
-from .i18n import HTML_LANG, SYNTHETIC_BANNER, search_lang, t
+from .i18n import HTML_LANG, SYNTHETIC_BANNER, normalize_lang, search_lang, t
 from .queries import Catalog, catalog
 from .state import SHARED_KEYS, View, profile_choices, resolve
 
@@ -279,7 +279,7 @@ def staff_page(*, page: str, title: tuple[str, str], subtitle: tuple[str, str], 
     body that shows more than the readings (accounts, the audit log): it is
     built on every request instead of kept per data version.
     """
-    lang = "en" if str(query.get("lang", "")).lower().startswith("en") else "zh"
+    lang = normalize_lang(query.get("lang"))
     try:
         engine = current_engine()
         scope = scope_of()

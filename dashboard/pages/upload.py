@@ -44,7 +44,7 @@ from store.users import audit
 from .. import ids
 from ..auth import EXTENSION, signed_in_user
 from ..context import current_engine
-from ..i18n import t
+from ..i18n import normalize_lang, t
 from ..layout import banner, card, notes, staff_page
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def layout(**query) -> html.Div:
     if ids.PAGE_BODY not in found and ids.PAGE_DB_ERROR not in found:
         # No city, or no readings yet: loading a file is how the data gets in, so the
         # form is shown under the frame's notice.
-        lang = "en" if str(query.get("lang", "")).lower().startswith("en") else "zh"
+        lang = normalize_lang(query.get("lang"))
         page.children.append(html.Div(id=ids.PAGE_BODY, children=form(lang)))
     return page
 
