@@ -331,18 +331,35 @@ def load_current(conn, data_dir, saved_by: str | None = None) -> list[Loaded]:
     return out
 
 
-def save_edit(conn, city: str, *, data_dir, saved_by: str, edit, note: str = ""
+class StaleEdit(ConfigError):
+    """An edit made on a version of the city's copy that is no longer the newest."""
+
+    def __init__(self, city: str, edited: int, newest: SiteVersion):
+        super().__init__(
+            f"city {city}", "site_file",
+            f"the edit was made on version {edited}, but {newest.saved_by} saved version "
+            f"{newest.version} at {newest.saved_at:%Y-%m-%d %H:%M} since; nothing was saved",
+            "reload the page to edit the newest version")
+        self.city, self.edited, self.newest = city, edited, newest
+
+
+def save_edit(conn, city: str, *, data_dir, saved_by: str, edit, note: str = "",
+              edited_version: int | None = None
               ) -> tuple[SiteConfig, SiteConfig, SiteVersion | None]:
     """Apply ``edit(text, path) -> (site, new text)`` to ``city``'s newest version and save
     the result as the next version (source ``admin``), in ``conn``'s transaction.
 
     Returns (site before, site after, the new version or None when nothing changed).
-    Raises ConfigError (nothing saved) when the city has no copy or the edit is invalid.
+    Raises ConfigError (nothing saved) when the city has no copy or the edit is invalid,
+    and :class:`StaleEdit` when ``edited_version`` (the version the editor showed) is no
+    longer the newest: a save from a stale page would silently undo the newer version.
     """
     current = adopt(conn, city, data_dir, saved_by)
     if current is None:
         raise ConfigError(f"city {city}", "site_file", "no site configuration is stored",
                           "load the city's site file with 'lantian init --sites FILE'")
+    if edited_version is not None and int(edited_version) != current.version:
+        raise StaleEdit(city, int(edited_version), current)
     label = f"{city} version {current.version}"
     before = parse(current.content, label, check_peers=False)
     after, text = edit(current.content, label)

@@ -100,6 +100,26 @@ def honest_payload(dep: dict, values: dict | None = None, changed: list | None =
     return body
 
 
+def site_save(client, kind: str, rows: list[dict], city: str, version=None):
+    """The admin page's save button of the ``kind`` grid (targets | recipients), as the
+    browser calls it: the rows, the city and the version the grid was filled from."""
+    from dashboard import ids
+    grid, button, result, shown = {
+        "targets": (ids.ADMIN_TARGETS_GRID, ids.ADMIN_TARGETS_SAVE, ids.ADMIN_TARGETS_RESULT,
+                    ids.ADMIN_TARGETS_VERSION),
+        "recipients": (ids.ADMIN_RECIPIENTS_GRID, ids.ADMIN_RECIPIENTS_SAVE,
+                       ids.ADMIN_RECIPIENTS_RESULT, ids.ADMIN_RECIPIENTS_VERSION)}[kind]
+    payload = {"output": f"..{result}.children...{shown}.data..",
+               "outputs": [{"id": result, "property": "children"},
+                           {"id": shown, "property": "data"}],
+               "inputs": [{"id": button, "property": "n_clicks", "value": 1}],
+               "state": [{"id": grid, "property": "rowData", "value": rows},
+                         {"id": ids.ADMIN_CITY, "property": "data", "value": city},
+                         {"id": shown, "property": "data", "value": version}],
+               "changedPropIds": [f"{button}.n_clicks"]}
+    return client.post("/_dash-update-component", json=payload)
+
+
 def route(client, path: str = "/", search: str = "") -> dict:
     """Ask the pages router for ``path`` + ``search``; returns the response JSON."""
     client.get("/")  # the first request registers the router callback

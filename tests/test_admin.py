@@ -20,7 +20,7 @@ from store.db import data_version
 from store.users import audit_entries, get_account
 from store.site_copies import newest, versions
 from tests.conftest import YANGQUAN_SITES, _lantian
-from tests.dash_helpers import dump, login, router_payload, staff_client
+from tests.dash_helpers import dump, login, router_payload, site_save, staff_client
 
 ACCOUNTS = f"..{ids.ADMIN_USER_RESULT}.children...{ids.ADMIN_USERS_GRID}.rowData.."
 BUTTONS = {"add": ids.ADMIN_USER_ADD, "role": ids.ADMIN_USER_ROLE_BTN,
@@ -71,18 +71,8 @@ def account(client, action: str, username: str, password: str = "", role: str = 
     return client.post("/_dash-update-component", json=payload)
 
 
-def save(client, kind: str, rows: list[dict], city: str = "yangquan-demo"):
-    grid, button, result = {
-        "targets": (ids.ADMIN_TARGETS_GRID, ids.ADMIN_TARGETS_SAVE, ids.ADMIN_TARGETS_RESULT),
-        "recipients": (ids.ADMIN_RECIPIENTS_GRID, ids.ADMIN_RECIPIENTS_SAVE,
-                       ids.ADMIN_RECIPIENTS_RESULT)}[kind]
-    payload = {"output": f"{result}.children",
-               "outputs": {"id": result, "property": "children"},
-               "inputs": [{"id": button, "property": "n_clicks", "value": 1}],
-               "state": [{"id": grid, "property": "rowData", "value": rows},
-                         {"id": ids.ADMIN_CITY, "property": "data", "value": city}],
-               "changedPropIds": [f"{button}.n_clicks"]}
-    return client.post("/_dash-update-component", json=payload)
+def save(client, kind: str, rows: list[dict], city: str = "yangquan-demo", version=None):
+    return site_save(client, kind, rows, city, version)
 
 
 def message(response) -> str:

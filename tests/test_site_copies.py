@@ -20,7 +20,7 @@ from config.sites import load_site_config
 from dashboard import ids
 from store import schema, site_copies
 from tests.conftest import ROOT, YANGQUAN_SITES
-from tests.dash_helpers import dump, staff_client
+from tests.dash_helpers import dump, site_save, staff_client
 
 CITY = "yangquan-demo"
 
@@ -76,15 +76,9 @@ def edit_value(url, data_dir, value: float, saved_by: str = "someone", city: str
         engine.dispose()
 
 
-def save_targets(client, rows: list[dict]):
+def save_targets(client, rows: list[dict], version=None):
     """The page's save button, as the browser calls it."""
-    payload = {"output": f"{ids.ADMIN_TARGETS_RESULT}.children",
-               "outputs": {"id": ids.ADMIN_TARGETS_RESULT, "property": "children"},
-               "inputs": [{"id": ids.ADMIN_TARGETS_SAVE, "property": "n_clicks", "value": 1}],
-               "state": [{"id": ids.ADMIN_TARGETS_GRID, "property": "rowData", "value": rows},
-                         {"id": ids.ADMIN_CITY, "property": "data", "value": CITY}],
-               "changedPropIds": [f"{ids.ADMIN_TARGETS_SAVE}.n_clicks"]}
-    return client.post("/_dash-update-component", json=payload)
+    return site_save(client, "targets", rows, CITY, version)
 
 
 @pytest.fixture
@@ -290,3 +284,27 @@ def test_an_invalid_edit_saves_nothing(cli, db_url, data_dir):
     engine.dispose()
     assert len(history(db_url)) == 1
     assert len(list((data_dir / "sites" / CITY).iterdir())) == 1
+
+
+def test_a_save_from_a_page_opened_on_an_older_version_is_refused(cli, db_url):
+    """Two administrators open the targets of version 1; the first saves (version 2); the
+    second's save, made on version 1, would silently undo it: refused, nothing saved."""
+    assert cli("init", "--sites", YANGQUAN_SITES).exit_code == 0
+    from dashboard.app import create_app
+    app = create_app(db_url, cache_url="")
+    first, second = staff_client(app, "admin"), staff_client(app, "admin")
+    rows = target_rows(load_site_config(YANGQUAN_SITES))
+    mine = [dict(r) for r in rows]
+    mine[0]["value"] = 33
+    answer = save_targets(first, mine, version=1).get_json()
+    assert "第 2 版" in dump(answer)
+    assert answer["response"][ids.ADMIN_TARGETS_VERSION]["data"] == 2   # the grid now shows 2
+    theirs = [dict(r) for r in rows]
+    theirs[1]["value"] = 44
+    refused = dump(save_targets(second, theirs, version=1).get_json())
+    assert "您编辑的是第 1 版" in refused and "第 2 版" in refused and "未保存" in refused
+    assert [v.version for v in history(db_url)] == [1, 2]
+    current = load_site_config(site_file_of(db_url))
+    assert [t.value for t in current.targets][:2] == [33, 45]          # the first edit kept
+    # reloaded on version 2, the second administrator's save goes through
+    assert "第 3 版" in dump(save_targets(second, theirs, version=2).get_json())

@@ -196,6 +196,10 @@ SITE_IDS = {
                    ids.ADMIN_RECIPIENTS_DELETE, ids.ADMIN_RECIPIENTS_SAVE,
                    ids.ADMIN_RECIPIENTS_RESULT, ids.ADMIN_RECIPIENTS),
 }
+#: The version of the city's copy each grid was filled from (a save made on an older one
+#: is refused: store.site_copies.StaleEdit).
+SITE_VERSION_IDS = {"targets": ids.ADMIN_TARGETS_VERSION,
+                    "recipients": ids.ADMIN_RECIPIENTS_VERSION}
 
 
 def data_dir():
@@ -224,6 +228,7 @@ def site_section(kind: str, view, cat, current, lang: str, title: str):
     note = t("adm.site_file", lang, version=current.version, who=current.saved_by,
              when=f"{current.saved_at:%Y-%m-%d %H:%M}", city=view.city)
     return card(title, *notes(note), table,
+                dcc.Store(id=SITE_VERSION_IDS[kind], data=current.version),
                 html.Div(className="lt-admin-buttons", children=[
                     html.Button(t("adm.add_row", lang), id=add_id, className="lt-button"),
                     html.Button(t("adm.delete_rows", lang), id=delete_id,
@@ -305,10 +310,12 @@ def account_action(action: str, username: str, password: str, role: str, scope: 
     return _message("ok", t(f"adm.done.{action}", lang, name=username)), rows
 
 
-def save_site_rows(kind: str, city: str, rows: list[dict], lang: str) -> html.Div:
+def save_site_rows(kind: str, city: str, rows: list[dict], lang: str,
+                   edited_version=None) -> tuple:
     """Validate the edited rows and save them as the next version of the city's site
     configuration (store/site_copies.py; the database follows it); audit the change.
-    Nothing is written outside the database and the data directory."""
+    Nothing is written outside the database and the data directory. (message, the
+    version the grid now shows); a grid filled from an older version saves nothing."""
     from sqlalchemy.exc import IntegrityError
     actor = _actor()
     engine = current_engine()
@@ -320,21 +327,31 @@ def save_site_rows(kind: str, city: str, rows: list[dict], lang: str) -> html.Di
         with engine.begin() as conn:
             before, site, version = site_copies.save_edit(
                 conn, city, data_dir=data_dir(), saved_by=actor.username, edit=edit,
-                note=kind)
+                note=kind, edited_version=_version_number(edited_version))
             if version is None:
-                return _message("ok", t("adm.unchanged", lang))
+                return _message("ok", t("adm.unchanged", lang)), no_update
             new_rows = rows_of(site)
             audit(conn, f"{kind}_change", actor.username, request.remote_addr or "",
                   f"{city}: {change_summary(rows_of(before), new_rows)}; "
                   f"site version {version.version}")
+    except site_copies.StaleEdit as exc:
+        return _message("error", t("adm.stale", lang, edited=exc.edited,
+                                   version=exc.newest.version, who=exc.newest.saved_by,
+                                   when=f"{exc.newest.saved_at:%Y-%m-%d %H:%M}")), no_update
     except ConfigError as exc:
-        return _message("error", t("adm.invalid", lang, error=str(exc)))
+        return _message("error", t("adm.invalid", lang, error=str(exc))), no_update
     except IntegrityError:               # another save of this city took the same number
-        return _message("error", t("adm.busy", lang))
+        return _message("error", t("adm.busy", lang)), no_update
     except SQLAlchemyError:
         log.exception("admin: saving %s of %s failed", kind, city)
-        return _message("error", t("adm.dberror", lang))
-    return _message("ok", t("adm.saved", lang, count=len(new_rows), version=version.version))
+        return _message("error", t("adm.dberror", lang)), no_update
+    return (_message("ok", t("adm.saved", lang, count=len(new_rows), version=version.version)),
+            version.version)
+
+
+def _version_number(value) -> int | None:
+    """The grid's version from the browser: a whole number, or None (not sent)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def change_summary(old: list[dict], new: list[dict]) -> str:
@@ -414,10 +431,12 @@ def _register_site_callbacks(app, kind, grid_id, add_id, delete_id, save_id, res
 
     @app.callback(
         Output(result_id, "children"),
+        Output(SITE_VERSION_IDS[kind], "data"),
         Input(save_id, "n_clicks"),
         State(grid_id, "rowData"),
         State(ids.ADMIN_CITY, "data"),
+        State(SITE_VERSION_IDS[kind], "data"),
         prevent_initial_call=True,
     )
-    def save(_n, rows, city):
-        return save_site_rows(kind, city, rows, referrer_lang())
+    def save(_n, rows, city, edited_version):
+        return save_site_rows(kind, city, rows, referrer_lang(), edited_version)
