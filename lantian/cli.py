@@ -842,8 +842,18 @@ def rank(year: YearOpt, level: LevelOpt = Level.district,
     from evaluation.exports import RANK_BY, rank_table
 
     if group is not None:
+        # a peer group is ranked by composite index over its own members (§7, the
+        # national method): the options that choose other areas or statistics do not apply
+        for given, option in ((by != "composite", "--by"), (city is not None, "--city"),
+                              (dust is not None, "--dust")):
+            if given:
+                raise UserError(f"{option} does not apply with --group (a peer group is "
+                                "ranked by composite index over all its members)")
         _peer_rank(group, level, year, until, profile, valid_only, lang, format)
         return
+    if until is not None:
+        raise UserError("--until applies with --group only; use 'lantian stats annual' or "
+                        "the dashboard for a year to date")
     if by not in RANK_BY:
         raise UserError(f"--by {by!r} is not a ranking; use one of {', '.join(RANK_BY)}")
     if lang not in ("zh", "en"):

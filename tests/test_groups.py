@@ -168,6 +168,9 @@ def test_rank_objectives_on_a_complete_group(trio, lantian_on):
 def test_rank_group_and_level_must_agree(trio, lantian_on):
     result = lantian_on(trio, "rank", "--level", "district", "--group", "trio", "--year", 2025)
     assert result.exit_code != 0 and "group trio ranks cities: use --level city" in result.output
+    result = lantian_on(trio, "rank", "--level", "city", "--group", "trio", "--year", 2025,
+                        "--by", "NO2")
+    assert result.exit_code != 0 and "--by does not apply with --group" in result.output
 
 
 def test_a_copy_stored_before_national_name_stays_readable(tmp_path, lantian_on):
