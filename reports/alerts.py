@@ -37,7 +37,8 @@ from evaluation.realtime import HOUR, HOUR_COLUMNS, Episode, alert_scan
 
 from .data import city_row
 from .errors import ReportError
-from .mail import Delivery, Mailer, SmtpUnavailable, build_message, for_recipient
+from .mail import (Delivery, Mailer, SmtpUnavailable, build_message, for_recipient,
+                   sending_lock)
 from .weeks import CST
 
 REPORT = "alert"
@@ -245,7 +246,17 @@ def already_sent(log: pd.DataFrame, item: AreaEpisode, recipient: str) -> bool:
 
 # ----------------------------------------------------------------------------- the run
 
-def run_alerts(engine, settings, *, city: str | None = None, at: datetime | None = None,
+def run_alerts(engine, settings, *, city: str | None = None, send: bool = False,
+               **options) -> AlertRun:
+    """:func:`make_alerts`; a ``send`` run holds the city's alerts job lock (two runs at
+    once would both find an episode unsent and both send it)."""
+    if not send:
+        return make_alerts(engine, settings, city=city, **options)
+    with sending_lock(engine, "alerts", city, "lantian alerts --send"):
+        return make_alerts(engine, settings, city=city, send=True, **options)
+
+
+def make_alerts(engine, settings, *, city: str | None = None, at: datetime | None = None,
                send: bool = False, out_dir: Path | None = None, lang: str | None = None,
                site_file=None, mailer: Mailer | None = None, log=None,
                now: datetime | None = None) -> AlertRun:

@@ -21,6 +21,7 @@ import smtplib
 import socket
 import ssl
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -197,3 +198,22 @@ def _text(value) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     return " ".join(str(value).split())
+
+
+@contextmanager
+def sending_lock(engine, job: str, city: str | None, command: str):
+    """Hold the job lock of ``job`` for ``city`` (``store.db.job_lock``); a ReportError
+    when another run holds it."""
+    from store.db import JobBusy, job_lock
+
+    from .data import city_row
+    from .errors import ReportError
+
+    with engine.connect() as conn:
+        city_id = str(city_row(conn, city)["id"])
+    try:
+        with job_lock(engine, f"{job} {city_id}"):
+            yield
+    except JobBusy:
+        raise ReportError(f"another '{command}' for city {city_id} is running; this one "
+                          "sent nothing (wait for it to finish)") from None

@@ -20,7 +20,8 @@ from config import ConfigError
 from config.sites import Recipient, load_site_config
 
 from .data import CITY_SCOPE, ReportError, compute, load_inputs, load_objectives
-from .mail import Delivery, Mailer, SmtpUnavailable, build_message, for_recipient
+from .mail import (Delivery, Mailer, SmtpUnavailable, build_message, for_recipient,
+                   sending_lock)
 from .weeks import CST, IsoWeek, last_complete_week
 
 REPORT = "weekly"
@@ -94,7 +95,17 @@ def _site(site_file, inputs):
     return site
 
 
-def run_weekly(engine, settings, *, city: str | None = None, week: IsoWeek | None = None,
+def run_weekly(engine, settings, *, city: str | None = None, send: bool = False,
+               **options) -> RunResult:
+    """:func:`make_weekly`; a ``send`` run holds the city's weekly-report job lock (two
+    runs at once would both find a recipient unsent and both send)."""
+    if not send:
+        return make_weekly(engine, settings, city=city, **options)
+    with sending_lock(engine, "weekly report", city, "lantian report weekly --send"):
+        return make_weekly(engine, settings, city=city, send=True, **options)
+
+
+def make_weekly(engine, settings, *, city: str | None = None, week: IsoWeek | None = None,
                districts: list[str] | None = None, out_dir: Path | None = None,
                send: bool = False, resend: bool = False, site_file=None,
                now: datetime | None = None, progress=None, mailer: Mailer | None = None,

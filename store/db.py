@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, select, text
@@ -154,3 +155,53 @@ def lock_for_writing(conn) -> None:
                              "current_schema()))")
     elif conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class JobBusy(Exception):
+    """Another process holds the job lock (:func:`job_lock`)."""
+
+
+@contextmanager
+def job_lock(engine, name: str):
+    """Run the block as the only holder of job ``name`` (e.g. ``weekly report beijing``)
+    among every process using this database, or raise :class:`JobBusy` at once.
+
+    For jobs that must not run twice at the same time but last too long for a
+    transaction lock (a report run waits on the mail server): two ``--send`` runs at once
+    would both find a recipient not yet sent and both send. PostgreSQL: a session
+    advisory lock on a connection of its own; SQLite: an exclusive ``flock`` on a file
+    beside the database file (the processes of one SQLite database share its machine).
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            key = f"lantian job {name}"
+            got = conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k || "
+                                    "current_schema()))"), {"k": key}).scalar()
+            conn.commit()
+            if not got:
+                raise JobBusy(name)
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k || "
+                                  "current_schema()))"), {"k": key})
+                conn.commit()
+        return
+    import fcntl
+    import hashlib
+    import tempfile
+    database = engine.url.database
+    folder = (Path(database).parent if database and database != ":memory:"
+              else Path(tempfile.gettempdir()))
+    stem = Path(database).name if database and database != ":memory:" else "memory"
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+    path = folder / f".{stem}.job-{digest}.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise JobBusy(name) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
