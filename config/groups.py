@@ -153,3 +153,24 @@ def parse_group(data, path: Path) -> PeerGroup:
                      source=str(_need(path, data, "source", "where the list comes from")),
                      source_en=str(data.get("source_en") or data["source"]), size=size,
                      bottom=bottom, members=tuple(members), province=province)
+
+
+#: English names of the provinces (a group file names them in Chinese).
+PROVINCE_EN = {
+    "北京市": "Beijing", "天津市": "Tianjin", "河北省": "Hebei", "山西省": "Shanxi",
+    "内蒙古自治区": "Inner Mongolia", "辽宁省": "Liaoning", "吉林省": "Jilin",
+    "黑龙江省": "Heilongjiang", "上海市": "Shanghai", "江苏省": "Jiangsu", "浙江省": "Zhejiang",
+    "安徽省": "Anhui", "福建省": "Fujian", "江西省": "Jiangxi", "山东省": "Shandong",
+    "河南省": "Henan", "湖北省": "Hubei", "湖南省": "Hunan", "广东省": "Guangdong",
+    "广西壮族自治区": "Guangxi", "海南省": "Hainan", "重庆市": "Chongqing", "四川省": "Sichuan",
+    "贵州省": "Guizhou", "云南省": "Yunnan", "西藏自治区": "Tibet", "陕西省": "Shaanxi",
+    "甘肃省": "Gansu", "青海省": "Qinghai", "宁夏回族自治区": "Ningxia",
+    "新疆维吾尔自治区": "Xinjiang", "台湾省": "Taiwan", "香港特别行政区": "Hong Kong",
+    "澳门特别行政区": "Macao",
+}
+
+
+def province_name(name, lang: str) -> str:
+    """A province as the group files write it (山西省), in ``lang`` (Shanxi)."""
+    name = "" if name is None or name != name else str(name)
+    return PROVINCE_EN.get(name, name) if lang == "en" else name

@@ -897,7 +897,7 @@ def _peer_rank(group_id: str, level: Level, year: int, until, profile, valid_onl
                lang: str, format: StatusFormat) -> None:
     """``lantian rank --group``: a peer group's members by composite index, the bottom-N
     line marked, last year's place beside each."""
-    from config.groups import load_group
+    from config.groups import load_group, province_name
     from evaluation.city_year import Period
     from evaluation.peers import peer_ranking
 
@@ -936,7 +936,7 @@ def _peer_rank(group_id: str, level: Level, year: int, until, profile, valid_onl
             line_drawn = True
         view.add_row("" if pd_isna(r.rank) else str(int(r.rank)),
                      str(r.name_zh if zh else r.name_en) + (" *" if r.synthetic else ""),
-                     str(r.province), str(r.stations),
+                     province_name(r.province, lang), str(r.stations),
                      "" if pd_isna(r.reported) else f"{r.reported:.2f}",
                      "" if pd_isna(r.previous_rank) else str(int(r.previous_rank)),
                      _change_text(r.change, "%"), _PEER_STATUS[str(r.status)][0 if zh else 1],

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from dash import dcc, get_relative_path, html
 
+from config.groups import province_name
 from config.vocabulary import JUDGED_STATISTIC
 from indicators.comparison import against_limits
 from indicators.ranking import PROVISIONAL, RANKED, change_kind
@@ -502,21 +503,6 @@ WINDOW = 5
 #: A group with at most this many members with a value is charted whole.
 CHART_ALL = 30
 
-#: English names of the provinces (a group file names them in Chinese).
-PROVINCE_EN = {
-    "北京市": "Beijing", "天津市": "Tianjin", "河北省": "Hebei", "山西省": "Shanxi",
-    "内蒙古自治区": "Inner Mongolia", "辽宁省": "Liaoning", "吉林省": "Jilin",
-    "黑龙江省": "Heilongjiang", "上海市": "Shanghai", "江苏省": "Jiangsu", "浙江省": "Zhejiang",
-    "安徽省": "Anhui", "福建省": "Fujian", "江西省": "Jiangxi", "山东省": "Shandong",
-    "河南省": "Henan", "湖北省": "Hubei", "湖南省": "Hunan", "广东省": "Guangdong",
-    "广西壮族自治区": "Guangxi", "海南省": "Hainan", "重庆市": "Chongqing", "四川省": "Sichuan",
-    "贵州省": "Guizhou", "云南省": "Yunnan", "西藏自治区": "Tibet", "陕西省": "Shaanxi",
-    "甘肃省": "Gansu", "青海省": "Qinghai", "宁夏回族自治区": "Ningxia",
-    "新疆维吾尔自治区": "Xinjiang", "台湾省": "Taiwan", "香港特别行政区": "Hong Kong",
-    "澳门特别行政区": "Macao",
-}
-
-
 def peer_group(view, engine) -> tuple:
     """(the chosen group or None, the groups that rank the view's city or its districts,
     the URL's ``group`` when it names none of them, else "")."""
@@ -524,11 +510,6 @@ def peer_group(view, engine) -> tuple:
     asked = str(view.params.get("group") or "")
     chosen = next((g for g in groups if g.id == asked), None)
     return chosen, groups, (asked if asked and chosen is None else "")
-
-
-def _province(name, lang: str) -> str:
-    name = "" if name is None or name != name else str(name)
-    return PROVINCE_EN.get(name, name) if lang == "en" else name
 
 
 def peer_table(view, cat, engine, ranking) -> pd.DataFrame:
@@ -556,7 +537,7 @@ def peer_table(view, cat, engine, ranking) -> pd.DataFrame:
         table["where"] = [full.name("city", c, lang) if isinstance(c, str) else ""
                           for c in table["city"]]
     else:
-        table["where"] = [_province(p, lang) for p in table["province"]]
+        table["where"] = [province_name(p, lang) for p in table["province"]]
     reason = table["reason"].fillna("").astype(str)
     unloaded = (table["reported"].isna() & (table["stations"].fillna(0) == 0)).to_numpy(bool)
     table["reason_full"] = ledger_text(reason, lang).where(~unloaded,
