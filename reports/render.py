@@ -227,11 +227,16 @@ def _objective_line(r, lang: str, running: bool, previous_reason: str = "") -> s
     t = lambda key, **kw: texts.t(key, lang, **kw)  # noqa: E731
     zh = lang == "zh"
     value = target = ""
-    if pd.notna(r.value):
+    if r.kind == "rank" and pd.notna(r.value):
+        # a place in a peer group: "第 148 名（目标 第 142 名或更前）"
+        value = t("obj_place", place=int(r.value))
+        if pd.notna(r.target):
+            target = t("obj_place_target", place=int(r.target))
+    elif pd.notna(r.value):
         number = _objective_number(r.value, r.unit, lang, signed=r.kind == "change")
         value = t("obj_change" if r.kind == "change" else
                   "obj_so_far" if running else "obj_year", value=number)
-    if pd.notna(r.target):
+    if r.kind != "rank" and pd.notna(r.target):
         op = getattr(r, "op", "") or ""
         target = t("obj_target", target=f"{op}{'' if zh or not op else ' '}"
                    f"{_objective_number(r.target, r.unit, lang)}")

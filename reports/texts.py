@@ -140,6 +140,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "obj_year": ("全年 {value}", "{value} for the year"),
     "obj_change": ("同比变化 {value}", "change {value}"),
     "obj_target": ("目标 {target}", "target {target}"),
+    "obj_place": ("目前第 {place} 名", "now place {place}"),
+    "obj_place_target": ("目标第 {place} 名或更前", "target place {place} or better"),
     "obj_as_above": ("原因同上", "same as above"),
     "obj_dashboard": ("全部目标的完整清单见系统看板的“目标考核”页面（/objectives）。",
                       "The full list of objectives is on the dashboard's Objectives page "
