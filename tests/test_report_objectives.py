@@ -244,3 +244,21 @@ def test_a_city_without_a_plan_has_no_section(small_db, tmp_path):
         assert "目标考核" not in text and "目标考核" not in html
         # the rest of the email is there: the caveats section follows the ranking
         assert ("== 数据说明 ==" if lang == "zh" else "== Data caveats ==") in text
+
+
+@pytest.mark.parametrize("lang, line", [
+    ("zh", "全市综合指数在168个重点城市中排名好于上年：目前第 148 名（目标第 142 名或更前）；"
+           "第148名（共168个），上年第143名"),
+    ("en", "City ranks higher among the 168 key cities than last year (composite index): "
+           "now place 148 (target place 142 or better); place 148 of 168 vs 143 the year "
+           "before"),
+])
+def test_a_rank_objective_reads_as_a_place(lang, line):
+    from reports.render import _objective_line
+    row = pd.Series({"kind": "rank", "value": 148.0, "target": 142.0, "unit": "", "op": "",
+                     "status": "at risk", "text_zh": "全市综合指数在168个重点城市中排名好于上年",
+                     "text_en": "City ranks higher among the 168 key cities than last year "
+                                "(composite index)",
+                     "reason": "place 148 of 168 vs 143 the year before",
+                     "reason_zh": "第148名（共168个），上年第143名"})
+    assert _objective_line(row, lang, running=True) == line
