@@ -318,6 +318,19 @@ def display_frame(table: pd.DataFrame, view, decimals: int) -> pd.DataFrame:
     })
 
 
+def _rank_and_name(lang: str, prov: str, rank_width: int, name_width: int) -> list[dict]:
+    """The rank column (the provisional mark beside the rank) and the linked name column
+    of the ranking grids (areas and peer groups)."""
+    return [
+        {"field": "rank", "headerName": t("rk.col.rank", lang), "type": "numericColumn",
+         "minWidth": rank_width, "maxWidth": 120, "filter": False,
+         "valueFormatter": {"function": "params.value == null ? '—' : params.value + "
+                                        f"(params.data.provisional ? ' {prov}' : '')"},
+         "cellClassRules": {"lt-rk-prov-mark": "params.data.provisional"}},
+        {"field": "name", "headerName": t("rk.col.name", lang), "minWidth": name_width,
+         "cellRenderer": "LtAreaLink"}]
+
+
 def _number(decimals: int) -> dict:
     return {"function": f"params.value == null ? '—' : d3.format('.{decimals}f')(params.value)"}
 
@@ -330,13 +343,7 @@ def grid_columns(view, decimals: int, unit: str, with_limit: bool,
     prov = t("rk.prov", lang)
     step = change_decimals(kind, decimals)
     cols = [
-        {"field": "rank", "headerName": t("rk.col.rank", lang), "type": "numericColumn",
-         "minWidth": 100, "maxWidth": 120, "filter": False,
-         "valueFormatter": {"function": "params.value == null ? '—' : params.value + "
-                                        f"(params.data.provisional ? ' {prov}' : '')"},
-         "cellClassRules": {"lt-rk-prov-mark": "params.data.provisional"}},
-        {"field": "name", "headerName": t("rk.col.name", lang), "minWidth": 160,
-         "cellRenderer": "LtAreaLink"},
+        *_rank_and_name(lang, prov, 100, 160),
         {"field": "value", "headerName": t("rk.col.value", lang) + suffix,
          "type": "numericColumn", "valueFormatter": _number(decimals),
          "cellClassRules": {"lt-rk-invalid": "params.data.insufficient || "
@@ -611,13 +618,7 @@ def peer_columns(view, group) -> list[dict]:
     signed = {"function": "params.value == null ? '—' : params.value == 0 ? '0.00' : "
                           "d3.format('+.2f')(params.value)"}
     cols = [
-        {"field": "rank", "headerName": t("rk.col.rank", lang), "type": "numericColumn",
-         "minWidth": 96, "maxWidth": 120, "filter": False,
-         "valueFormatter": {"function": "params.value == null ? '—' : params.value + "
-                                        f"(params.data.provisional ? ' {prov}' : '')"},
-         "cellClassRules": {"lt-rk-prov-mark": "params.data.provisional"}},
-        {"field": "name", "headerName": t("rk.col.name", lang), "minWidth": 180,
-         "cellRenderer": "LtAreaLink"},
+        *_rank_and_name(lang, prov, 96, 180),
         {"field": "value", "headerName": t("pg.col.value", lang), "type": "numericColumn",
          "valueFormatter": _number(2), "minWidth": 120,
          "cellClassRules": {"lt-rk-invalid": "params.data.provisional",
