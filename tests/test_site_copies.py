@@ -19,6 +19,7 @@ from config.site_edit import edit_site_text, recipient_rows, target_rows
 from config.sites import load_site_config
 from dashboard import ids
 from store import schema, site_copies
+from store.places import city_site_file
 from tests.conftest import ROOT, YANGQUAN_SITES
 from tests.dash_helpers import dump, site_save, staff_client
 
@@ -30,34 +31,29 @@ def git(*args) -> str:
                           check=True).stdout
 
 
-def stored_targets(url) -> set:
+def read(url, query):
+    """``query(conn)`` on the database ``url`` (its own engine, disposed after)."""
     engine = create_engine(url)
-    t, d = schema.targets, schema.districts
     try:
         with engine.connect() as conn:
-            return set(conn.execute(select(d.c.code, t.c.pollutant, t.c.value).select_from(
-                t.join(d, d.c.id == t.c.district_id))).all())
+            return query(conn)
     finally:
         engine.dispose()
+
+
+def stored_targets(url) -> set:
+    t, d = schema.targets, schema.districts
+    return read(url, lambda conn: set(conn.execute(
+        select(d.c.code, t.c.pollutant, t.c.value).select_from(
+            t.join(d, d.c.id == t.c.district_id))).all()))
 
 
 def history(url, city: str = CITY) -> list:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return site_copies.versions(conn, city)
-    finally:
-        engine.dispose()
+    return read(url, lambda conn: site_copies.versions(conn, city))
 
 
 def site_file_of(url, city: str = CITY) -> str:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(select(schema.cities.c.site_file).where(
-                schema.cities.c.id == city)).scalar()
-    finally:
-        engine.dispose()
+    return read(url, lambda conn: city_site_file(conn, city))
 
 
 def edit_value(url, data_dir, value: float, saved_by: str = "someone", city: str = CITY):
