@@ -117,6 +117,12 @@ class Watched:
     def close(self):
         self.page.close()
 
+    def __enter__(self) -> "Watched":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
 
 def _pages():
     from dashboard.pages import PAGES
@@ -133,8 +139,7 @@ def test_every_page_renders_cleanly(server, browser, name, path, lang):
     SHOTS.mkdir(exist_ok=True)
     for city in cities:
         query = f"?city={city}" + ("&lang=en" if lang == "en" else "")
-        view = Watched(browser, base)
-        try:
+        with Watched(browser, base) as view:
             view.open(base + path + query)
             body = view.page.inner_text("#_pages_content")
             view.page.screenshot(path=str(SHOTS / f"{name}-{city}-{lang}.png"), full_page=True)
@@ -149,8 +154,6 @@ def test_every_page_renders_cleanly(server, browser, name, path, lang):
                 labels = view.page.inner_text("#page-controls")
                 assert not re.search(r"[\u4e00-\u9fff]", labels.replace("北京市", "")
                                      .replace("阳泉", "")), labels
-        finally:
-            view.close()
 
 
 # pages without a period: what is loaded, the public summary, upload, administration; the
@@ -163,8 +166,7 @@ def test_period_control_changes_url_and_content(server, browser, name, path):
     """Choosing "月度" (month) writes period=month into the address and re-renders."""
     base, cities = server
     city = cities[0]
-    view = Watched(browser, base)
-    try:
+    with Watched(browser, base) as view:
         view.open(f"{base}{path}?city={city}")
         before = view.page.inner_text("#page-body") if view.page.query_selector(
             "#page-body") else ""
@@ -178,14 +180,11 @@ def test_period_control_changes_url_and_content(server, browser, name, path):
         after = view.page.inner_text("#page-body")
         assert after != before
         assert view.errors == [], view.errors
-    finally:
-        view.close()
 
 
 def test_city_and_language_switch_and_shared_links(server, browser):
     base, cities = server
-    view = Watched(browser, base)
-    try:
+    with Watched(browser, base) as view:
         view.open(f"{base}/?city={cities[0]}")
         view.page.click("#page-lang")
         view.wait_for_query("lang=en")
@@ -203,8 +202,6 @@ def test_city_and_language_switch_and_shared_links(server, browser):
             view.settle()
             assert "SYNTHETIC DEMO DATA" in view.page.inner_text("#_pages_content")
         assert view.errors == [], view.errors
-    finally:
-        view.close()
 
 
 def test_anonymous_visitor_sees_the_public_page_and_must_sign_in_for_the_rest(server, browser):
@@ -261,8 +258,7 @@ def _city_and_year(cities):
 def test_the_ranking_ranks_every_district_and_its_names_lead_to_the_district(server, browser):
     base, cities = server
     city, year = _city_and_year(cities)
-    view = Watched(browser, base)
-    try:
+    with Watched(browser, base) as view:
         view.open(f"{base}/ranking?city={city}&period=year&year={year}")
         ranks = view.page.eval_on_selector_all(
             "#ranking-table .ag-row [col-id='rank']", "els => els.map(e => e.innerText)")
@@ -277,8 +273,6 @@ def test_the_ranking_ranks_every_district_and_its_names_lead_to_the_district(ser
         assert query["city"] == [city] and query["year"] == [str(year)]
         assert query["period"] == ["year"] and "district" in query
         assert view.errors == [], view.errors
-    finally:
-        view.close()
 
 
 def test_the_peer_view_highlights_the_city_among_the_168_key_cities(server, browser):
@@ -286,8 +280,7 @@ def test_the_peer_view_highlights_the_city_among_the_168_key_cities(server, brow
     demo city (阳泉, SYNTHETIC) is the highlighted row, "第 1 名 / 共 168" among the one
     member with data; the chooser goes back to the city's districts and to the group."""
     base, _cities = server
-    view = Watched(browser, base)
-    try:
+    with Watched(browser, base) as view:
         view.open(f"{base}/ranking?city=yangquan-demo&year=2025&group=key-168")
         verdict = " ".join(view.page.inner_text("#peer-verdict").split())
         assert verdict.startswith("168个重点城市：168 个成员中 1 个有数据"), verdict
@@ -312,15 +305,12 @@ def test_the_peer_view_highlights_the_city_among_the_168_key_cities(server, brow
         view.wait_for_query("group=key-168")
         assert view.page.locator("#peer-window .ag-row.lt-rk-row-own").count() == 1
         assert view.errors == [], view.errors
-    finally:
-        view.close()
 
 
 def test_an_ended_year_is_judged_and_the_header_follows_the_language(server, browser):
     base, cities = server
     city, year = _city_and_year(cities)
-    view = Watched(browser, base)
-    try:
+    with Watched(browser, base) as view:
         view.open(f"{base}/?city={city}&period=year&year={year}")
         body = view.page.inner_text("#_pages_content")
         assert "未达标" in body or "达标" in body
@@ -337,8 +327,6 @@ def test_an_ended_year_is_judged_and_the_header_follows_the_language(server, bro
         assert "not met" in body or "met" in body
         assert "on track" not in body
         assert view.errors == [], view.errors
-    finally:
-        view.close()
 
 
 def test_the_objectives_are_listed_filtered_and_lead_to_their_views(server, browser):
@@ -346,9 +334,8 @@ def test_the_objectives_are_listed_filtered_and_lead_to_their_views(server, brow
     "未达标" (not met) in the status filter keeps those lines; a line's link opens the
     district page of its district and pollutant for that year."""
     base, _cities = server
-    view = Watched(browser, base)
     statuses = "els => els.map(e => e.dataset.status)"
-    try:
+    with Watched(browser, base) as view:
         view.open(f"{base}/objectives?city=yangquan-demo&year=2024")
         before = view.page.eval_on_selector_all("#objectives-lines article", statuses)
         assert len(before) >= 19 and {"met", "not met", "no data"} <= set(before), before
@@ -371,16 +358,13 @@ def test_the_objectives_are_listed_filtered_and_lead_to_their_views(server, brow
         assert query["pollutant"][0] in ("NO2", "SO2") and query["district"]
         assert view.page.query_selector(".lt-page-district") is not None
         assert view.errors == [], view.errors
-    finally:
-        view.close()
 
 
 def test_a_custom_range_shows_its_own_statistics(server, browser):
     base, cities = server
     if "beijing" not in cities:
         pytest.skip("the reported range is on the real Beijing data (../shared/data absent)")
-    view = Watched(browser, base)
-    try:
+    with Watched(browser, base) as view:
         view.open(f"{base}/station?city=beijing&station=1001A&pollutant=PM2.5&period=range"
                   "&from=2016-03-01&to=2017-02-28")
         body = view.page.inner_text("#_pages_content")
@@ -389,5 +373,3 @@ def test_a_custom_range_shows_its_own_statistics(server, browser):
                   "&from=2016-03-01&to=2017-02-28")
         assert "非 HJ 663 标准评价时段" in view.page.inner_text("#_pages_content")
         assert view.errors == [], view.errors
-    finally:
-        view.close()
