@@ -69,11 +69,7 @@ class PeerRanking:
         """(place, composite index) of the worst member still outside the bottom
         ``bottom``; the index is NaN unless the group is complete."""
         place = self.group.size - bottom
-        if not self.complete:
-            return place, np.nan
-        t = self.table
-        inside = t.loc[t["rank"].notna() & (t["rank"].fillna(0) <= place), "reported"]
-        return place, float(inside.max()) if len(inside) else np.nan
+        return place, _line_value(self.table, place) if self.complete else np.nan
 
     def row(self, area: str) -> pd.Series | None:
         hit = self.table[self.table["area"] == area]
@@ -132,15 +128,11 @@ def peer_ranking(snap: Snapshot, group_id: str, period: Period, profile: str | N
     """The ranking of peer group ``group_id`` over ``period`` by composite index, with each
     member's place in the same period of the year before."""
     group = load_group(group_id)
-    current = _ranked(snap, group, period, profile, valid_only)
-    previous = _ranked(snap, group, period.previous(), profile, valid_only)
+    current = _ranked(snap, group, period, profile, valid_only, True)
+    previous = _ranked(snap, group, period.previous(), profile, valid_only, False)
     table = current.table.copy()
     before = previous.table.set_index("area")
     table["previous_rank"] = pd.array(table["area"].map(before["rank"]), dtype="Int64")
-    table["previous_reported"] = table["area"].map(before["reported"]).astype("float64")
-    rate = (table["reported"] - table["previous_reported"]) / table["previous_reported"] * 100
-    table["change"] = np.round(rate.astype("float64"), 1)     # §7: to 0.1 %
-    table["change_kind"] = "%"
     return PeerRanking(group, period, table[COLUMNS], current.members_with_value,
                        current.complete, current.annual, current.line_value,
                        previous.complete)
@@ -171,25 +163,41 @@ def groups_of_city(snap: Snapshot, city: str) -> tuple[PeerGroup, ...]:
 
 
 @evaluated
-def _ranked(snap: Snapshot, group: PeerGroup, period: Period, profile: str | None,
-            valid_only: bool) -> PeerRanking:
+def _group_stats(snap: Snapshot, group: PeerGroup, period: Period,
+                 profile: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(members, their period statistics) of the group."""
     members = _city_members(snap, group) if group.level == "city" \
         else _county_members(snap, group)
     stats = (_city_stats(snap, members, period, profile) if group.level == "city"
              else _county_stats(snap, members, period, profile))
-    return rank_members(group, period, stats, members, valid_only)
+    return members, stats
+
+
+@evaluated
+def _ranked(snap: Snapshot, group: PeerGroup, period: Period, profile: str | None,
+            valid_only: bool, with_change: bool) -> PeerRanking:
+    """The period's ranking; ``with_change``: with the change of each member's index
+    against the same period a year earlier (``indicators.ranking.change_rate``)."""
+    members, stats = _group_stats(snap, group, period, profile)
+    previous = _group_stats(snap, group, period.previous(), profile)[1] if with_change \
+        else None
+    return rank_members(group, period, stats, members, valid_only, previous)
 
 
 def rank_members(group: PeerGroup, period: Period, stats: pd.DataFrame,
-                 members: pd.DataFrame, valid_only: bool = False) -> PeerRanking:
+                 members: pd.DataFrame, valid_only: bool = False,
+                 previous: pd.DataFrame | None = None) -> PeerRanking:
     """The ranking of ``members`` (area, name_zh, name_en, province, city [, stations,
     synthetic]) from their statistics (``STAT_COLUMNS``, the composite index rows of
     level city, or district for a county group): ranks, the bottom-N line and each
-    member's distance to it; no previous year (those columns NaN)."""
+    member's distance to it; the change against ``previous`` statistics (the same
+    period a year earlier) when given, else those columns NaN."""
     level = "city" if group.level == "city" else "district"
-    ranked = rank(stats if len(stats) else _no_stats(level, period), by="composite_index",
+    ranked = rank(stats if len(stats) else _no_stats(), by="composite_index",
                   level=level, period=period.label, areas=members["area"].tolist(),
-                  valid_only=valid_only)
+                  valid_only=valid_only,
+                  previous=None if previous is None else
+                  (previous if len(previous) else _no_stats()))
     table = ranked.merge(members.assign(_order=np.arange(len(members))), on="area",
                          how="left")
     # members without a rank keep the group file's order (not the order of their names)
@@ -203,23 +211,26 @@ def rank_members(group: PeerGroup, period: Period, stats: pd.DataFrame,
         # the strict order places only valid members: a place in the group needs them all
         complete = complete and bool(table["valid"].all())
     annual = complete and bool(table["valid"].all())
-    line_value = np.nan
-    if complete:
-        line = table.loc[table["rank"].notna() & (table["rank"].fillna(0) <=
-                                                  group.size - group.bottom), "reported"]
-        line_value = float(line.max()) if len(line) else np.nan
+    line_value = _line_value(table, group.size - group.bottom) if complete else np.nan
     table["in_bottom"] = complete & table["rank"].notna().to_numpy() & \
         (table["rank"].fillna(0).to_numpy() > group.size - group.bottom)
     table["distance"] = np.round(table["reported"] - line_value, 2)
-    for col in ("previous_rank", "previous_reported", "change", "change_kind"):
-        table[col] = np.nan
+    table["previous_rank"] = np.nan
+    if previous is None:
+        for col in ("previous_reported", "change", "change_kind"):
+            table[col] = np.nan
     return PeerRanking(group, period, table, with_value, complete, annual, line_value)
 
 
-def _no_stats(level: str, period: Period) -> pd.DataFrame:
+def _line_value(table: pd.DataFrame, place: int) -> float:
+    """The composite index of the worst member ranked at or above ``place``."""
+    inside = table.loc[table["rank"].notna() & (table["rank"].fillna(0) <= place), "reported"]
+    return float(inside.max()) if len(inside) else np.nan
+
+
+def _no_stats() -> pd.DataFrame:
     from indicators.frames import STAT_COLUMNS
-    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in STAT_COLUMNS})
-    return frame
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in STAT_COLUMNS})
 
 
 def _city_members(snap: Snapshot, group: PeerGroup) -> pd.DataFrame:

@@ -123,6 +123,9 @@ def _rate_decimals(frame: pd.DataFrame, profile) -> np.ndarray:
     out = np.empty(len(frame), dtype="int64")
     keys = pd.DataFrame({"id": ids, "end": ends}).drop_duplicates()
     for pid, end in zip(keys["id"], keys["end"]):      # once per profile, not per area
+        # a row without a profile (an expected area with no statistic): pandas 3 turns
+        # its None into NaN in the frame of keys
+        pid = None if pd.isna(pid) else pid
         prof = None
         if pid is not None and str(pid) != "":
             prof = load_profile(str(pid))
