@@ -49,18 +49,18 @@ DATA_CITIES = "data-cities"
 DATA_RUNS = "data-runs"
 
 
-def _slug(value: str | None) -> str:
+def slug(value: str | None) -> str:
     return re.sub(r"[^0-9A-Za-z_-]+", "-", value) if value else "_none"
 
 
 def data_city(city_id: str | None) -> str:
     """Id of the section of one city on /data (``None``: stations without a city)."""
-    return f"data-city-{_slug(city_id)}"
+    return f"data-city-{slug(city_id)}"
 
 
 def overview_card(district: str) -> str:
     """Id of one district's card on the overview."""
-    return f"overview-card-{_slug(district)}"
+    return f"overview-card-{slug(district)}"
 
 # Page "/exceedances" — 超标 / Exceedances.
 EXCEEDANCES_NOTICES = "exceedances-notices"

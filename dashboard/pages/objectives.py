@@ -25,7 +25,6 @@ peer-group view (``/ranking?city=…&year=…&group=…``). A district-scoped ac
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
@@ -41,6 +40,7 @@ from evaluation.objectives import NO_DATA, NO_DATA_TEXT
 from indicators.targets import (AT_RISK, EXCEEDED, INSUFFICIENT, MET, NOT_MET, ON_TRACK,
                                 status_text)
 
+from .. import ids
 from ..auth import scope_of
 from ..context import current_engine
 from ..exports import register_export
@@ -75,17 +75,17 @@ EXPORT_XLSX = "objectives-export-xlsx"
 
 def line_id(objective: str) -> str:
     """Id of one objective's line."""
-    return "objectives-line-" + re.sub(r"[^0-9A-Za-z_-]+", "-", str(objective))
+    return "objectives-line-" + ids.slug(str(objective))
 
 
 def count_id(status: str) -> str:
     """Id of the count of one status (its link)."""
-    return "objectives-count-" + re.sub(r"[^0-9A-Za-z_-]+", "-", str(status))
+    return "objectives-count-" + ids.slug(str(status))
 
 
 def group_id(area: str) -> str:
     """Id of the block of one area (the city or a district)."""
-    return "objectives-group-" + re.sub(r"[^0-9A-Za-z_-]+", "-", str(area))
+    return "objectives-group-" + ids.slug(str(area))
 
 
 # -- the year -------------------------------------------------------------------------
