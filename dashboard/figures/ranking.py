@@ -24,7 +24,7 @@ INSUFFICIENT_COLOR = "#9aa5b1"
 LINK_COLOR = "#1f5fa8"
 
 
-#: Marker of each status class: (colour, symbol, legend order).
+#: Marker of each status class: (colour, symbol).
 _STYLE = {
     "meets": (STATUS_COLORS["meets"], "circle"),
     "exceeds": (STATUS_COLORS["exceeds"], "circle"),
@@ -286,7 +286,3 @@ def peer_chart(table: pd.DataFrame, *, lang: str = "zh", title: str = "",
                   "ticksuffix": "  "},
         "xaxis": {"title": {"text": axis_title}, "gridcolor": "#e4e7eb",
                   "range": [start, end], "zeroline": from_zero}}, title)
-
-
-#: The former name (the chart drew bars from zero).
-ranking_bars = ranking_chart
