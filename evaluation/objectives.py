@@ -280,7 +280,8 @@ def rank_row(o: Objective, ranking: PeerRanking, area: str, running: bool) -> di
                           "national station list (e.g. national_name: 阳泉) and run lantian init",
                 "reason_zh": "站点文件未给出城市的 national_name（国家站点列表中的城市名，"
                              "如 national_name: 阳泉），请补充后运行 lantian init"}
-    if ranking.row(area) is None:
+    row = ranking.row(area)
+    if row is None:
         return {"status": NO_DATA, "reason": f"{area} is not a member of {g.name_en}",
                 "reason_zh": f"{area}不是{g.name_zh}的成员"}
     if not ranking.complete:
@@ -288,8 +289,7 @@ def rank_row(o: Objective, ranking: PeerRanking, area: str, running: bool) -> di
         return {"status": NO_DATA,
                 "reason": f"{n} of {size} members have data; {ranking.missing_hint('en')}",
                 "reason_zh": f"{size}个成员中{n}个有数据；{ranking.missing_hint('zh')}"}
-    row = ranking.row(area)
-    place = row["rank"] if row is not None else pd.NA
+    place = row["rank"]
     if pd.isna(place):
         return {"status": NO_DATA, "reason": f"{area} has no composite index",
                 "reason_zh": f"{area}无综合指数"}
